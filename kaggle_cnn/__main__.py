@@ -1,0 +1,3 @@
+from kaggle_cnn.cli import main
+
+main()

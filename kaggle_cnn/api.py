@@ -1,0 +1,425 @@
+"""What a notebook user calls: train_many(), vote(), metrics(), score().
+
+The CLI commands are thin wrappers over these and mirror their names. Training
+imports TensorFlow when it runs; vote, metrics and score never do.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from kaggle_cnn import ensemble, fileio
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.store import Run, Split, Workspace, index_row
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from kaggle_cnn.data import Dataset
+    from kaggle_cnn.training import FitResult, TrainConfig
+
+DEFAULT_VAL_FRACTION = 0.1
+SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later without breaking old workspaces
+
+
+# -- training -------------------------------------------------------------------------
+
+
+class TrainReporter(Protocol):
+    """What train_many tells a progress display (kaggle_cnn.progress has the CLI's)."""
+
+    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None: ...
+    def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None: ...
+    def attempt_ended(self, attempt: "Attempt") -> None: ...
+
+
+class SilentReporter:
+    def attempt_started(self, number, total, run_id, epochs):
+        pass
+
+    def epoch_ended(self, epoch, logs):
+        pass
+
+    def attempt_ended(self, attempt):
+        pass
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int  # 1-based within this call
+    run_id: str
+    seed: int
+    val_accuracy: float
+    kept: bool
+    seconds: float
+
+
+@dataclass
+class TrainSummary:
+    keep_above: float
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.kept]
+
+    def accuracy_stats(self) -> dict[str, float]:
+        scores = np.array([a.val_accuracy for a in self.attempts])
+        return {"mean": float(scores.mean()), "std": float(scores.std()), "best": float(scores.max())}
+
+
+def attempt_seed(base_seed: int, attempt: int) -> int:
+    """Each attempt's own seed: independent streams from (base seed, attempt number)."""
+    return int(np.random.SeedSequence([int(base_seed), int(attempt)]).generate_state(1)[0])
+
+
+def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float) -> None:
+    if not 0.0 <= keep_above <= 1.0:
+        raise InputError(f"--keep-above must be an accuracy in [0, 1], got {keep_above}")
+    if repeat < 1:
+        raise InputError(f"--repeat must be at least 1, got {repeat}")
+    if until_kept is not None and until_kept < 1:
+        raise InputError(f"--until-kept must be at least 1, got {until_kept}")
+    if max_attempts is not None and max_attempts < 1:
+        raise InputError(f"--max-attempts must be at least 1, got {max_attempts}")
+
+
+def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | None) -> tuple[Split, bool]:
+    """The workspace's split for this dataset, or a new one (not yet saved).
+
+    Returns (split, is_new). Read-only, so bad options fail before anything is written.
+    """
+    from kaggle_cnn.data import make_split
+
+    fingerprint = dataset.fingerprint()
+    existing = workspace.find_split(fingerprint)
+    if existing is not None:
+        if val_fraction is not None and not np.isclose(val_fraction, existing.fraction):
+            raise InputError(
+                f"{workspace.split_path(fingerprint)}: this workspace already scores this dataset on a "
+                f"--val-fraction {existing.fraction} split; all runs must share it (use a new workspace to change it)"
+            )
+        return existing, False
+    fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
+    indices = make_split(dataset.y_train, fraction, SPLIT_SEED)
+    split = Split(fingerprint, float(fraction), SPLIT_SEED, indices, dataset.y_train[indices], list(dataset.classes))
+    return split, True
+
+
+def train_many(
+    dataset: "Dataset",
+    workspace: Workspace,
+    config: "TrainConfig",
+    *,
+    repeat: int = 1,
+    until_kept: int | None = None,
+    max_attempts: int | None = None,
+    keep_above: float = 0.0,
+    seed: int = 0,
+    val_fraction: float | None = None,
+    reporter: TrainReporter | None = None,
+) -> TrainSummary:
+    """Train `config.model` again and again; keep the runs scoring >= keep_above.
+
+    `repeat` attempts, or with `until_kept` K: attempts until K are kept, at most
+    `max_attempts` (default 10 x K). Kept runs land in the workspace as they finish,
+    so stopping the command (or a kill -9) loses only the attempt in flight.
+    """
+    from kaggle_cnn.architectures import get as get_architecture
+
+    check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above)
+    get_architecture(config.model)  # an unknown name fails here, before anything is written
+    split, new_split = plan_split(workspace, dataset, val_fraction)
+    reporter = reporter or SilentReporter()
+    total = repeat if until_kept is None else None
+    cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
+    summary = TrainSummary(keep_above)
+
+    with workspace.lock():
+        workspace.repair()
+        if new_split:
+            workspace.save_split(split)
+        arrays = _split_arrays(dataset, split)
+        first_attempt = workspace.next_attempt(config.model, seed)
+        while len(summary.attempts) < cap and (until_kept is None or len(summary.kept) < until_kept):
+            number = len(summary.attempts) + 1
+            attempt = _run_attempt(
+                dataset, workspace, config, split, arrays, number, first_attempt + number - 1,
+                seed, keep_above, total, reporter,
+            )
+            summary.attempts.append(attempt)
+            reporter.attempt_ended(attempt)
+    return summary
+
+
+def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
+    train_rows = split.train_indices(len(dataset.y_train))
+    return {
+        "x_train": dataset.x_train[train_rows],
+        "y_train": dataset.y_train[train_rows],
+        "x_val": dataset.x_train[split.val_indices],
+        "y_val": split.val_labels,
+    }
+
+
+def _run_attempt(dataset, workspace, config, split, arrays, number, attempt, base_seed, keep_above, total, reporter) -> Attempt:
+    from kaggle_cnn.training import fit_one
+
+    run_seed = attempt_seed(base_seed, attempt)
+    run_id = f"{config.model}-s{base_seed}-a{attempt:03d}"
+    reporter.attempt_started(number, total, run_id, config.epochs)
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    record = {"run_id": run_id, "model": config.model, "base_seed": base_seed, "attempt": attempt, "seed": run_seed,
+              "started": started, "config": {**asdict(config), "keep_above": keep_above}}
+    try:
+        result = fit_one(config, run_seed, n_classes=dataset.n_classes, x_test=dataset.x_test,
+                         on_epoch=reporter.epoch_ended, **arrays)
+    except Exception as error:
+        # Recorded, then raised: a failure that repeats on every attempt (a bug, a
+        # model too big for memory) must not burn a night of attempts silently.
+        failed = {**record, "kept": False, "status": "failed", "message": f"{type(error).__name__}: {error}"[:300],
+                  "seconds": time.perf_counter() - clock, "scores": {"val_accuracy": float("nan")},
+                  "data": {"fingerprint": split.fingerprint}}
+        workspace.append_index(index_row(failed))
+        raise
+    record.update(_run_record(dataset, split, config, result, keep_above))
+    record["seconds"] = time.perf_counter() - clock
+    if record["kept"]:
+        _save_kept_run(workspace, dataset, record, result)
+    workspace.append_index(index_row(record))
+    return Attempt(number, run_id, run_seed, result.val_accuracy, record["kept"], record["seconds"])
+
+
+def _run_record(dataset, split, config, result: "FitResult", keep_above: float) -> dict[str, Any]:
+    from kaggle_cnn.training import library_versions
+
+    last = result.history[-1] if result.history else {}
+    train_seconds = [row["train_seconds"] for row in result.history]
+    n_train = len(dataset.y_train) - len(split.val_indices)
+    return {
+        "kept": bool(result.val_accuracy >= keep_above),
+        "status": "ok",
+        "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
+        "data": {
+            "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
+            "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
+            "submission_header": list(dataset.submission_header),
+            "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
+        },
+        "scores": {
+            "val_accuracy": result.val_accuracy, "val_loss": result.val_loss,
+            "train_accuracy": last.get("accuracy"), "train_loss": last.get("loss"),
+        },
+        "timing": {
+            "epoch_train_seconds": train_seconds,
+            "epoch_val_seconds": [row["val_seconds"] for row in result.history],
+            "mean_epoch_train_seconds": float(np.mean(train_seconds)) if train_seconds else None,
+            "train_images_per_second": n_train / float(np.mean(train_seconds)) if train_seconds else None,
+            "predict_seconds": result.predict_seconds,
+            "predict_images_per_second": len(dataset.x_test) / max(result.predict_seconds, 1e-9),
+        },
+        "versions": library_versions(),
+    }
+
+
+def _save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult") -> None:
+    import pandas as pd
+
+    from kaggle_cnn.submission import write_submission
+
+    with workspace.new_run_dir(record["run_id"]) as folder:
+        result.model.save(folder / "model.keras")
+        np.save(folder / "val_proba.npy", result.val_proba)
+        np.save(folder / "test_proba.npy", result.test_proba)
+        pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
+        labels = [dataset.classes[i] for i in result.test_proba.argmax(axis=1)]
+        write_submission(folder / "submission.csv", dataset.submission_header, dataset.test_ids, labels)
+        fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
+    workspace.publish_submission(workspace.load_run(record["run_id"]))
+
+
+# -- voting ---------------------------------------------------------------------------
+
+
+@dataclass
+class VoteOutcome:
+    csv_path: Path
+    json_path: Path
+    sidecar: dict[str, Any]
+
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def vote(workspace: Workspace, directory: str | Path | None = None, name: str = "majority_vote") -> VoteOutcome:
+    """Majority-vote every member CSV in `directory` (default the workspace's
+    submissions/) into submissions/ensemble/<name>.csv and its JSON sidecar."""
+    from kaggle_cnn.submission import check_members, find_members, read_member, sorted_labels, write_submission
+
+    if not _NAME.match(name):
+        raise InputError(f"--name {name!r}: use letters, digits, '_', '-' or '.'")
+    directory = Path(directory) if directory is not None else workspace.submissions_dir
+    members = [read_member(path) for path in find_members(directory)]
+    check_members(members)
+    kept = set(workspace.run_ids())
+    runs = [workspace.load_run(m.name) if m.name in kept else None for m in members]
+
+    classes = sorted_labels(np.concatenate([m.labels for m in members] + [np.array(r.classes, dtype=str) for r in runs if r]))
+    position = {label: i for i, label in enumerate(classes)}
+    votes = np.array([[position[label] for label in m.labels] for m in members])
+    proba = [_aligned(r.test_proba(), r.classes, position, len(members[0].ids)) if r else None for r in runs]
+    scores = [r.val_accuracy if r else None for r in runs]
+    result = ensemble.majority_vote(votes, len(classes), proba, scores)
+
+    sidecar = {
+        "name": name, "method": "hard", "rule": ensemble.TIE_RULE,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "source_dir": str(directory), "rows": len(members[0].ids), "ties": result.ties,
+        "ties_by_rule": result.ties_by_rule, "classes": classes,
+        "members": [{"file": m.path.name, "run_id": r.run_id if r else None, "val_accuracy": r.val_accuracy if r else None}
+                    for m, r in zip(members, runs)],
+    }
+    sidecar.update(_validation_of_vote(workspace, runs, position, classes))
+    csv_path = workspace.ensemble_dir / f"{name}.csv"
+    json_path = workspace.ensemble_dir / f"{name}.json"
+    write_submission(csv_path, members[0].header, members[0].ids, [classes[i] for i in result.predictions])
+    fileio.write_json(json_path, sidecar)
+    return VoteOutcome(csv_path, json_path, sidecar)
+
+
+def _aligned(proba: np.ndarray, run_classes: list, position: dict[str, int], rows: int) -> np.ndarray | None:
+    """A run's probabilities re-ordered into the vote's class order."""
+    if proba.shape[0] != rows:
+        return None
+    aligned = np.zeros((rows, len(position)), dtype=np.float64)
+    aligned[:, [position[str(c)] for c in run_classes]] = proba
+    return aligned
+
+
+def _validation_of_vote(workspace: Workspace, runs: list[Run | None], position: dict[str, int], classes: list[str]) -> dict:
+    """The vote's accuracy on the shared validation split, when every member is a
+    kept run of this workspace scored on the same split."""
+    if any(r is None for r in runs):
+        missing = sum(r is None for r in runs)
+        return {"val_accuracy": None, "val_note": f"{missing} member(s) are not kept runs of this workspace: no validation predictions"}
+    fingerprints = {r.fingerprint for r in runs}
+    split = workspace.find_split(runs[0].fingerprint) if len(fingerprints) == 1 else None
+    if split is None:
+        return {"val_accuracy": None, "val_note": "members were not all scored on one validation split"}
+    val_proba = [_aligned(r.val_proba(), r.classes, position, len(split.val_indices)) for r in runs]
+    votes = np.array([p.argmax(axis=1) for p in val_proba])
+    result = ensemble.majority_vote(votes, len(classes), val_proba, [r.val_accuracy for r in runs])
+    truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
+    return {
+        "val_accuracy": float(np.mean(result.predictions == truth)),
+        "val_rows": int(len(truth)),
+        "val_ties": result.ties,
+        "fingerprint": split.fingerprint,
+        "val_predictions": [classes[i] for i in result.predictions],
+    }
+
+
+# -- metrics --------------------------------------------------------------------------
+
+
+@dataclass
+class MetricsReport:
+    tables: dict[str, "pd.DataFrame"]  # source -> per-class table
+    confusions: dict[str, "pd.DataFrame"]
+    summary: "pd.DataFrame"  # one row per source: accuracy, macro and weighted F1
+    csv_path: Path
+
+
+ENSEMBLE_PREFIX = "ensemble/"
+
+
+def metrics(workspace: Workspace, sources: list[str] | None = None) -> MetricsReport:
+    """Per-class precision, recall, F1 and support on the shared validation split,
+    for kept runs and vote outputs (named `ensemble/<name>`); default all of them.
+    Writes reports/metrics.csv and reports/confusion/<source>.csv."""
+    import pandas as pd
+
+    from kaggle_cnn.metrics import classification_table, confusion_table
+
+    tables, confusions, summary = {}, {}, []
+    for source, y_true, y_pred, classes in _prediction_sources(workspace, sources):
+        table = classification_table(y_true, y_pred, classes)
+        tables[source] = table
+        confusions[source] = confusion_table(y_true, y_pred, classes)
+        by_class = table.set_index("class")
+        summary.append({"source": source, "accuracy": by_class.loc["accuracy", "f1"],
+                        "macro_f1": by_class.loc["macro avg", "f1"], "weighted_f1": by_class.loc["weighted avg", "f1"],
+                        "rows": int(len(y_true))})
+    long = pd.concat([t.assign(source=s)[["source", *t.columns]] for s, t in tables.items()], ignore_index=True)
+    csv_path = workspace.reports_dir / "metrics.csv"
+    fileio.write_csv(csv_path, long)
+    for source, matrix in confusions.items():
+        fileio.write_csv(workspace.reports_dir / "confusion" / f"{source.replace('/', '-')}.csv", matrix, index=True)
+    return MetricsReport(tables, confusions, pd.DataFrame(summary), csv_path)
+
+
+def _prediction_sources(workspace: Workspace, sources: list[str] | None):
+    """(source, y_true, y_pred, classes) for each requested run or ensemble."""
+    if sources:
+        run_ids = [s for s in sources if not s.startswith(ENSEMBLE_PREFIX)]
+        ensembles = [s[len(ENSEMBLE_PREFIX):] for s in sources if s.startswith(ENSEMBLE_PREFIX)]
+        for name in ensembles:
+            if not (workspace.ensemble_dir / f"{name}.json").exists():
+                raise InputError(f"no vote output {name!r} in {workspace.ensemble_dir}")
+    else:
+        run_ids = workspace.run_ids()
+        ensembles = sorted(p.stem for p in workspace.ensemble_dir.glob("*.json")) if workspace.ensemble_dir.is_dir() else []
+    runs = [workspace.load_run(run_id) for run_id in run_ids]  # unknown ids fail before any output
+    if not runs and not ensembles:
+        raise InputError(f"no kept runs in {workspace.models_dir}: run `kcnn train` first")
+    found = []
+    for run in runs:
+        split = _split_of(workspace, run.fingerprint, run.run_id)
+        found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes))
+    for name in ensembles:
+        sidecar = fileio.read_json(workspace.ensemble_dir / f"{name}.json")
+        if not sidecar.get("val_predictions"):
+            if sources:
+                raise InputError(f"{workspace.ensemble_dir / (name + '.json')}: no validation predictions ({sidecar.get('val_note')})")
+            continue
+        split = _split_of(workspace, sidecar["fingerprint"], name)
+        classes = sidecar["classes"]
+        position = {label: i for i, label in enumerate(classes)}
+        truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
+        predicted = np.array([position[label] for label in sidecar["val_predictions"]])
+        found.append((ENSEMBLE_PREFIX + name, truth, predicted, classes))
+    return found
+
+
+def _split_of(workspace: Workspace, fingerprint: str, owner: str) -> Split:
+    split = workspace.find_split(fingerprint)
+    if split is None:
+        raise InputError(f"{workspace.split_path(fingerprint)}: the validation split of {owner} is missing")
+    return split
+
+
+# -- local scoring --------------------------------------------------------------------
+
+
+def score(submission: str | Path, answers: str | Path) -> dict[str, Any]:
+    """Accuracy of a submission CSV against an answers CSV (same two columns):
+    the local leaderboard for the demo competition, or any hold-out you keep."""
+    from kaggle_cnn.submission import read_member
+
+    predicted, truth = read_member(submission), read_member(answers)
+    by_id = dict(zip(truth.ids, truth.labels))
+    missing = [i for i in predicted.ids if i not in by_id]
+    if missing or len(predicted.ids) != len(truth.ids):
+        example = missing[0] if missing else next(i for i in truth.ids if i not in set(predicted.ids))
+        raise InputError(f"{submission}: ids differ from {answers} (e.g. {example!r})")
+    expected = np.array([by_id[i] for i in predicted.ids])
+    return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
+            "accuracy": float(np.mean(expected == predicted.labels))}

@@ -1,0 +1,292 @@
+"""`kcnn`: thin click wrappers over kaggle_cnn.api, named as the library is.
+
+No TensorFlow at import time: `kcnn --help`, `vote`, `metrics` and `score` must
+start in well under a second. Commands that train import it when they run.
+Bad input of any kind ends with one line, `Error: ...`, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kaggle_cnn.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class KcnnGroup(click.Group):
+    """Every usage or input error prints as a single line and exits 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
+        except (InputError, click.ClickException) as error:
+            message = error.format_message() if isinstance(error, click.ClickException) else str(error)
+            click.echo(f"Error: {' '.join(message.split())}", err=True)
+            sys.exit(EXIT_BAD_INPUT if not isinstance(error, click.ClickException) or isinstance(error, click.UsageError)
+                     else error.exit_code)
+        except click.exceptions.Abort:
+            # Ctrl-C: every run kept so far is already complete on disk.
+            click.echo("Interrupted; runs kept so far are saved.", err=True)
+            sys.exit(130)
+
+
+def _workspace(ctx: click.Context):
+    from kaggle_cnn.store import Workspace
+
+    return Workspace(ctx.obj["workspace"])
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@click.group(cls=KcnnGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+              help="Folder holding models/, submissions/ and reports/.")
+@click.version_option(package_name="kaggle_cnn")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path) -> None:
+    """Train CNNs again and again, keep the good runs, vote them into a submission.
+
+    \b
+      kcnn train --repeat 30 --keep-above 0.91
+      kcnn vote submissions/
+      kcnn metrics
+    """
+    ctx.obj = {"workspace": workspace}
+
+
+# -- data options shared by commands that read a competition ---------------------------
+
+
+def _parse_shape(ctx, param, value):
+    if value is None:
+        return None
+    from kaggle_cnn.data import parse_image_shape
+
+    return parse_image_shape(value)
+
+
+def data_options(command):
+    options = [
+        click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+                     help="Competition folder (train.csv, test.csv[, sample_submission.csv]) or .npz. Default: the built-in MNIST demo."),
+        click.option("--label-column", default=None, help="Label column of train.csv (default: detected, e.g. label/Label)."),
+        click.option("--id-column", default=None, help="Id column of test.csv (default: detected, e.g. id/Id/ImageId)."),
+        click.option("--image-shape", callback=_parse_shape, default=None,
+                     help="HxWxC when the pixel count does not say it (784 -> 28x28x1 is inferred)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load(data_path, label_column, id_column, image_shape):
+    from kaggle_cnn.data import load_dataset
+
+    return load_dataset(data_path, label_column=label_column, id_column=id_column, image_shape=image_shape)
+
+
+# -- commands ------------------------------------------------------------------------
+
+
+@cli.command()
+@data_options
+def data(data_path, label_column, id_column, image_shape):
+    """Describe a dataset: kind, image shape, classes and their counts."""
+    import numpy as np
+
+    dataset = _load(data_path, label_column, id_column, image_shape)
+    counts = np.bincount(dataset.y_train, minlength=dataset.n_classes)
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
+    click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
+    click.echo(f"submission:  {','.join(dataset.submission_header)}")
+    click.echo(f"classes:     {dataset.n_classes}")
+    for label, count in zip(dataset.classes, counts):
+        click.echo(f"  {label!s:>12}  {count}")
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+@cli.command()
+@click.option("--image-shape", callback=_parse_shape, default="28x28x1", show_default=True, help="Input shape to build with.")
+@click.option("--classes", "n_classes", type=click.IntRange(min=2), default=10, show_default=True)
+def models(image_shape, n_classes):
+    """List the registered architectures with their parameter counts."""
+    from rich.table import Table
+
+    from kaggle_cnn.architectures import build, get, names
+
+    table = Table()
+    for column in ("name", "input", "params", "source", "summary"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for name in names():
+        model = build(name, image_shape, n_classes)
+        table.add_row(name, "x".join(map(str, image_shape)), f"{model.count_params():,}", get(name).source, get(name).summary)
+    _console().print(table)
+
+
+@cli.command()
+@data_options
+@click.option("--model", default="kaggle_ensemble", show_default=True, help="Architecture name (see `kcnn models`).")
+@click.option("--repeat", type=int, default=None, help="Attempts to make [default: 1].")
+@click.option("--until-kept", type=int, default=None, help="Instead of --repeat: keep going until this many runs are kept.")
+@click.option("--max-attempts", type=int, default=None, help="Cap on attempts with --until-kept [default: 10 x K].")
+@click.option("--keep-above", type=float, default=0.0, show_default=True,
+              help="Keep a run when its validation accuracy is at or above this (0-1).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Adam's learning rate.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
+@click.pass_context
+def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, until_kept, max_attempts,
+          keep_above, epochs, batch_size, lr, seed, val_fraction):
+    """Train MODEL again and again; keep the runs scoring at least --keep-above.
+
+    A kept run stores its model, validation and test probabilities under
+    models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
+    attempt, kept or not, gets a row in models/index.csv.
+    """
+    from kaggle_cnn import api
+
+    if repeat is not None and until_kept is not None:
+        raise InputError("give --repeat N or --until-kept K, not both")
+    if max_attempts is not None and until_kept is None:
+        raise InputError("--max-attempts only applies with --until-kept")
+    repeat = 1 if repeat is None else repeat
+    api.check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above)
+    workspace = _workspace(ctx)
+    dataset = _load(data_path, label_column, id_column, image_shape)
+
+    from kaggle_cnn.progress import RichTrainReporter, summary_table
+    from kaggle_cnn.training import TrainConfig
+
+    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr)
+    console = _console()
+    with RichTrainReporter(console) as reporter:
+        summary = api.train_many(
+            dataset, workspace, config, repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
+            keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
+        )
+    console.print(summary_table(summary))
+    if until_kept is not None and len(summary.kept) < until_kept:
+        console.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} runs kept")
+    console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
+
+
+@cli.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--name", default="majority_vote", show_default=True, help="Output name under submissions/ensemble/.")
+@click.pass_context
+def vote(ctx, directory, name):
+    """Majority-vote the submission CSVs in DIRECTORY (default submissions/).
+
+    Members must share header, ids and id order. Ties go to the highest mean
+    stored probability, else the best member's vote, else the smallest label.
+    """
+    from kaggle_cnn import api
+
+    outcome = api.vote(_workspace(ctx), directory, name=name)
+    sidecar = outcome.sidecar
+    click.echo(f"members: {len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']} "
+               f"(by probability {sidecar['ties_by_rule']['probability']}, by best member "
+               f"{sidecar['ties_by_rule']['best_member']}, by smallest label {sidecar['ties_by_rule']['smallest_label']})")
+    if sidecar.get("val_accuracy") is not None:
+        best = max(m["val_accuracy"] for m in sidecar["members"])
+        click.echo(f"validation accuracy of the vote: {sidecar['val_accuracy']:.4f} "
+                   f"(best member {best:.4f}, {sidecar['val_rows']} rows)")
+    else:
+        click.echo(f"validation accuracy of the vote: unknown ({sidecar['val_note']})")
+    click.echo(f"submission: {outcome.csv_path}")
+    click.echo(f"details:    {outcome.json_path}")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.pass_context
+def metrics(ctx, sources):
+    """Per-class precision, recall, F1 on the validation split.
+
+    SOURCES are run ids or ensemble/<name>; default every kept run and vote.
+    Per-class tables print for the votes and the best run; reports/metrics.csv
+    has them all, reports/confusion/ the confusion matrices.
+    """
+    from kaggle_cnn import api
+
+    report = api.metrics(_workspace(ctx), list(sources) or None)
+    console = _console()
+    shown = list(sources) or _default_detail(report)
+    for source in shown:
+        console.print(_class_table(source, report.tables[source]))
+        console.print(_confusion_text(report.confusions[source]))
+    console.print(_summary_table(report.summary))
+    console.print(f"report: {report.csv_path}   confusion matrices: {report.csv_path.parent / 'confusion'}/")
+
+
+def _default_detail(report) -> list[str]:
+    from kaggle_cnn.api import ENSEMBLE_PREFIX
+
+    summary = report.summary
+    votes = [s for s in summary["source"] if s.startswith(ENSEMBLE_PREFIX)]
+    runs = summary[~summary["source"].str.startswith(ENSEMBLE_PREFIX)]
+    best = [runs.sort_values(["accuracy", "source"], ascending=[False, True])["source"].iloc[0]] if len(runs) else []
+    return best + votes
+
+
+def _class_table(source, table):
+    from rich.table import Table
+
+    view = Table(title=source)
+    for column in ("class", "precision", "recall", "f1", "support"):
+        view.add_column(column, justify="right")
+    for row in table.itertuples(index=False):
+        cells = ["" if v != v else f"{v:.4f}" for v in (row.precision, row.recall, row.f1)]
+        view.add_row(str(row[0]), *cells, str(row.support))
+    return view
+
+
+def _confusion_text(matrix) -> str:
+    return "confusion matrix (rows: true, columns: predicted)\n" + matrix.to_string() + "\n"
+
+
+def _summary_table(summary):
+    from rich.table import Table
+
+    view = Table(title="all sources")
+    for column in ("source", "accuracy", "macro F1", "weighted F1", "rows"):
+        view.add_column(column, justify="left" if column == "source" else "right")
+    for row in summary.itertuples(index=False):
+        view.add_row(row.source, f"{row.accuracy:.4f}", f"{row.macro_f1:.4f}", f"{row.weighted_f1:.4f}", str(row.rows))
+    return view
+
+
+@cli.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--answers", type=click.Path(path_type=Path), default=None,
+              help="CSV of true labels (id, label). Default: the demo competition's hidden answers.")
+def score(submission, answers):
+    """Score a submission against known answers: a local leaderboard."""
+    from kaggle_cnn import api
+
+    if answers is None:
+        from kaggle_cnn.data import demo_answers_path
+
+        answers = demo_answers_path()
+    result = api.score(submission, answers)
+    click.echo(f"{submission}: accuracy {result['accuracy']:.4f} on {result['rows']} rows")
+
+
+def main() -> None:
+    cli(prog_name="kcnn")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Submission CSVs: writing a run's own, reading vote members and checking them.
+
+Members are read as text, so ids and labels come back exactly as written
+("007" stays "007", "cat" stays "cat"); no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kaggle_cnn import fileio
+from kaggle_cnn.errors import InputError
+
+
+def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
+    id_column, label_column = header
+    return pd.DataFrame({id_column: list(ids), label_column: list(labels)})
+
+
+def write_submission(path: str | os.PathLike, header: Sequence[str], ids: Sequence[str], labels: Sequence) -> None:
+    fileio.write_csv(path, submission_frame(header, ids, labels))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One vote member: a submission CSV read as text."""
+
+    path: Path
+    header: tuple[str, ...]
+    ids: np.ndarray  # str
+    labels: np.ndarray  # str
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+
+def read_member(path: str | os.PathLike) -> Member:
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file, not a submission") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a readable CSV ({_first_line(error)})") from None
+    if frame.shape[1] != 2:
+        raise InputError(f"{path}: a submission has 2 columns (id, label), found {frame.shape[1]}: {','.join(frame.columns)}")
+    if frame.empty:
+        raise InputError(f"{path}: header only, no rows")
+    labels = frame.iloc[:, 1].to_numpy(dtype=str)
+    blank = np.flatnonzero(labels == "")
+    if blank.size:
+        raise InputError(f"{path} line {blank[0] + 2}, column {frame.columns[1]}: empty label")
+    return Member(path, tuple(frame.columns), frame.iloc[:, 0].to_numpy(dtype=str), labels)
+
+
+def find_members(directory: str | os.PathLike) -> list[Path]:
+    """Every *.csv directly in `directory`, by name. The ensemble/ sub-folder (the
+    vote's own outputs) is never read back as members."""
+    directory = Path(directory)
+    if not directory.exists():
+        raise InputError(f"{directory}: no such folder")
+    if not directory.is_dir():
+        raise InputError(f"{directory}: not a folder of submission CSVs")
+    paths = sorted(p for p in directory.glob("*.csv") if p.is_file() and not p.name.startswith("."))
+    if not paths:
+        raise InputError(f"{directory}: no submission CSVs to vote on")
+    return paths
+
+
+def check_members(members: Sequence[Member]) -> None:
+    """All members must share header, ids and id order with the first one."""
+    first = members[0]
+    for member in members[1:]:
+        if member.header != first.header:
+            raise InputError(
+                f"{member.path}: header {','.join(member.header)} differs from {','.join(first.header)} in {first.path.name}"
+            )
+        if len(member.ids) != len(first.ids):
+            raise InputError(f"{member.path}: {len(member.ids)} rows, but {first.path.name} has {len(first.ids)}")
+        differ = np.flatnonzero(member.ids != first.ids)
+        if differ.size:
+            row = differ[0]
+            raise InputError(
+                f"{member.path} line {row + 2}: id {member.ids[row]!r} differs from {first.ids[row]!r} in {first.path.name}"
+                " (members must list the same ids in the same order)"
+            )
+
+
+def sorted_labels(labels: np.ndarray) -> list[str]:
+    """Distinct labels in their natural order: numeric when they all are numbers,
+    else alphabetical. This order is what 'the smallest label' means in a tie."""
+    distinct = list(np.unique(labels))
+    try:
+        return sorted(distinct, key=float)
+    except ValueError:
+        return sorted(distinct)
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
