@@ -1,0 +1,68 @@
+"""Does `kcnn train` cost anything over a bare Keras loop?
+
+Trains the same architecture on the same rows, alternating (a) kaggle_cnn's
+fit_one (timing and progress callbacks, validation and test predictions) and
+(b) a bare compile/fit/predict written as a notebook would, and prints the
+median wall time of each and their ratio, measured side by side in one process.
+
+    python benchmarks/train_overhead.py [--model kaggle_ensemble] [--epochs 2] [--pairs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+
+from kaggle_cnn.architectures import build
+from kaggle_cnn.data import load_dataset, make_split
+from kaggle_cnn.training import TrainConfig, fit_one, keras
+
+
+def bare_keras(config: TrainConfig, seed: int, x_train, y_train, x_val, y_val, x_test, n_classes: int) -> None:
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(seed)
+    model = build(config.model, x_train.shape[1:], n_classes)
+    model.compile(optimizer=keras.optimizers.Adam(config.lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.2, patience=5, min_lr=1e-5)
+    model.fit(x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
+              validation_data=(x_val, y_val), callbacks=[reduce_lr], verbose=0)
+    model.predict(x_val, batch_size=config.batch_size, verbose=0)
+    model.predict(x_test, batch_size=config.batch_size, verbose=0)
+
+
+def kcnn(config: TrainConfig, seed: int, x_train, y_train, x_val, y_val, x_test, n_classes: int) -> None:
+    fit_one(config, seed, x_train, y_train, x_val, y_val, x_test, n_classes, on_epoch=lambda epoch, logs: None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model", default="kaggle_ensemble")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--pairs", type=int, default=3)
+    args = parser.parse_args()
+
+    dataset = load_dataset(None)
+    val = make_split(dataset.y_train, 0.1, 0)
+    train = np.setdiff1d(np.arange(len(dataset.y_train)), val)
+    arrays = (dataset.x_train[train], dataset.y_train[train], dataset.x_train[val], dataset.y_train[val], dataset.x_test)
+    config = TrainConfig(model=args.model, epochs=args.epochs)
+
+    bare_keras(config, 0, *arrays, dataset.n_classes)  # warm-up: graph tracing, thread pools
+    times = {"kcnn": [], "bare": []}
+    for pair in range(args.pairs):
+        for name, runner in (("kcnn", kcnn), ("bare", bare_keras)) if pair % 2 == 0 else (("bare", bare_keras), ("kcnn", kcnn)):
+            start = time.perf_counter()
+            runner(config, pair, *arrays, dataset.n_classes)
+            times[name].append(time.perf_counter() - start)
+    kcnn_median, bare_median = statistics.median(times["kcnn"]), statistics.median(times["bare"])
+    print(f"model {args.model}, {args.epochs} epochs on {len(train)} images, {args.pairs} pairs (alternating order)")
+    print(f"bare Keras loop : median {bare_median:.2f} s  {[round(t, 2) for t in times['bare']]}")
+    print(f"kcnn fit_one    : median {kcnn_median:.2f} s  {[round(t, 2) for t in times['kcnn']]}")
+    print(f"ratio kcnn/bare : {kcnn_median / bare_median:.3f}")
+
+
+if __name__ == "__main__":
+    main()

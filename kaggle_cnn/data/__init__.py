@@ -1,0 +1,19 @@
+"""Data layer: load a competition (Kaggle CSV folder, .npz, or the packaged demo)
+into a Dataset, and choose validation rows.
+
+Importing this package costs numpy only; pandas and scikit-learn are imported
+when data is actually loaded or split.
+"""
+
+from kaggle_cnn.data.dataset import Dataset, load_dataset, parse_image_shape
+from kaggle_cnn.data.demo import demo_answers_path, demo_path
+from kaggle_cnn.data.split import make_split
+
+__all__ = [
+    "Dataset",
+    "demo_answers_path",
+    "demo_path",
+    "load_dataset",
+    "make_split",
+    "parse_image_shape",
+]

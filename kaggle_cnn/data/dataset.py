@@ -1,0 +1,170 @@
+"""The in-memory competition every other part of kaggle_cnn works from.
+
+A Dataset is what a loader hands to training, voting and metrics: images already
+scaled and shaped for a CNN, labels as indices plus the exact original label
+values (so a submission writes back what the competition expects), and the test
+ids in submission order. Its fingerprint lets the store refuse to vote together
+runs trained on different data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from kaggle_cnn.errors import InputError
+
+ImageShape = tuple[int, int, int]
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded competition: train images and labels, test images and ids.
+
+    eq=False because comparing arrays element-wise is rarely what a caller wants;
+    compare fingerprints instead.
+    """
+
+    x_train: np.ndarray  # float32 (n, H, W, C) in [0, 1]
+    y_train: np.ndarray  # int64 indices into `classes`
+    classes: list  # sorted original label values: all int, or all str
+    x_test: np.ndarray  # float32 (m, H, W, C), rows in submission order
+    test_ids: list[str]  # ids exactly as written in the source, submission order
+    submission_header: tuple[str, str]  # (id column, label column)
+    source: str  # path as given, or "demo"
+    kind: str  # "kaggle_csv" or "npz"
+
+    @property
+    def image_shape(self) -> ImageShape:
+        """(H, W, C) of one image."""
+        h, w, c = self.x_train.shape[1:]
+        return int(h), int(w), int(c)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of distinct labels in the training set."""
+        return len(self.classes)
+
+    def fingerprint(self) -> str:
+        """16 hex chars identifying the data, independent of where it was loaded from.
+
+        Labels are hashed as their values (not indices) so relabelling changes the
+        fingerprint; each section is tagged and length-prefixed so that moving
+        bytes from one section to another cannot give the same digest.
+        """
+        return self._fingerprint
+
+    @cached_property
+    def _fingerprint(self) -> str:
+        # cached_property writes straight into __dict__, so it works on a frozen
+        # dataclass and the (large) hash is computed at most once.
+        digest = hashlib.sha256()
+
+        def section(tag: str, payload: bytes) -> None:
+            digest.update(f"{tag}:{len(payload)}:".encode())
+            digest.update(payload)
+
+        section("shape", json.dumps(list(self.image_shape)).encode())
+        section("x_train", np.ascontiguousarray(self.x_train, dtype=np.float32).tobytes())
+        labels = [self.classes[int(i)] for i in np.asarray(self.y_train)]
+        section("y_train", json.dumps(labels).encode())
+        section("x_test", np.ascontiguousarray(self.x_test, dtype=np.float32).tobytes())
+        section("test_ids", json.dumps(list(self.test_ids)).encode())
+        return digest.hexdigest()[:16]
+
+
+_SHAPE_SPLIT = re.compile(r"\s*[xX,]\s*")
+
+
+def parse_image_shape(text: str) -> ImageShape:
+    """Parse "28x28x1", "28,28,1", "32x32x3" or "28x28" (C=1) into (H, W, C)."""
+    parts = _SHAPE_SPLIT.split(str(text).strip())
+    if len(parts) == 2:
+        parts.append("1")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InputError(
+            f"image shape {text!r}: expected HxWxC with positive integers, e.g. 28x28x1 or 32x32x3"
+        )
+    h, w, c = (int(p) for p in parts)
+    return h, w, c
+
+
+def resolve_image_shape(
+    width: int, image_shape: ImageShape | None, where: str, what: str = "pixel columns"
+) -> ImageShape:
+    """Turn a flat row width into (H, W, C), from the given shape or by inference.
+
+    Inference only accepts square images (grey, or RGB stored channel-last as
+    H*W*3 values) because anything else is ambiguous; the user can then say.
+    """
+    if image_shape is not None:
+        h, w, c = image_shape
+        if h * w * c != width:
+            raise InputError(
+                f"{where}: image shape {h}x{w}x{c} needs {h * w * c} values per image, "
+                f"but there are {width} {what}"
+            )
+        return int(h), int(w), int(c)
+    for channels in (1, 3):
+        if width % channels == 0:
+            side = math.isqrt(width // channels)
+            if side > 0 and side * side * channels == width:
+                return side, side, channels
+    raise InputError(
+        f"{where}: {width} {what} do not form a square image; pass --image-shape HxWxC"
+    )
+
+
+def load_dataset(
+    path: str | os.PathLike | None = None,
+    *,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    image_shape: ImageShape | None = None,
+) -> Dataset:
+    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs, *.npz -> npz.
+
+    The loaders are imported here, not at module level, so that importing
+    kaggle_cnn.data stays cheap (pandas is only needed once data is read).
+    """
+    from kaggle_cnn.data.demo import demo_path
+    from kaggle_cnn.data.kaggle_csv import load_kaggle_folder
+    from kaggle_cnn.data.npz import load_npz
+
+    if path is None:
+        return load_kaggle_folder(
+            demo_path(),
+            label_column=label_column,
+            id_column=id_column,
+            image_shape=image_shape,
+            source="demo",
+        )
+    source = os.fspath(path)
+    target = Path(source)
+    if not target.exists():
+        raise InputError(f"{source}: no such file or folder")
+    if target.is_dir():
+        return load_kaggle_folder(
+            target,
+            label_column=label_column,
+            id_column=id_column,
+            image_shape=image_shape,
+            source=source,
+        )
+    if target.name.lower().endswith(".npz"):
+        if label_column is not None or id_column is not None:
+            raise InputError(
+                f"{source}: --label-column and --id-column apply to CSV folders, not .npz"
+            )
+        return load_npz(target, image_shape=image_shape, source=source)
+    raise InputError(
+        f"{source}: expected a Kaggle competition folder (train.csv, test.csv) or a .npz file"
+    )

@@ -1,0 +1,436 @@
+"""Load a Kaggle-style competition folder: train.csv, test.csv, sample_submission.csv.
+
+Files may be gzip-compressed (train.csv.gz ...). Everything wrong with the input
+becomes a one-line InputError naming the file, line (header = line 1) and column,
+because the person fixing it is looking at that file in an editor.
+
+Speed: the happy path is one pandas C-parser read per file plus vectorised
+checks; the exact failing line and column are only worked out after a check fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import pandas as pd
+
+from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
+from kaggle_cnn.errors import InputError
+
+LABEL_CANDIDATES = ("label", "Label", "LABEL", "target", "class")
+ID_CANDIDATES = ("id", "Id", "ID", "ImageId", "image_id")
+DEFAULT_ID_HEADER = "ImageId"
+
+_PIXEL_RE = re.compile(r"pixel(\d+)")
+_CANONICAL_INT = re.compile(r"0|-?[1-9]\d{0,17}")  # fits int64, round-trips via str(int)
+_MAX_LISTED_COLUMNS = 8
+
+
+def load_kaggle_folder(
+    folder: Path,
+    *,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    image_shape: ImageShape | None = None,
+    source: str,
+) -> Dataset:
+    """Read and validate a competition folder into a Dataset."""
+    train_path = _require(folder, "train.csv")
+    test_path = _require(folder, "test.csv")
+    sample_path = _find(folder, "sample_submission.csv")
+
+    train_header = _read_header(train_path)
+    test_header = _read_header(test_path)
+    label = _pick_label_column(train_path, train_header, label_column)
+    id_col = _pick_id_column(test_path, test_header, id_column)
+    not_pixels = {label} | ({id_col} if id_col else set())
+    train_pixels = _pixel_columns(train_header, not_pixels)
+    test_pixels = _pixel_columns(test_header, not_pixels)
+    test_pixels = _match_pixel_columns(train_path, train_pixels, test_path, test_pixels)
+    shape = resolve_image_shape(len(train_pixels), image_shape, train_path.name)
+
+    train = _read_table(train_path, text_columns=[label])
+    test = _read_table(test_path, text_columns=[id_col] if id_col else [])
+    _require_rows(train_path, train)
+    _require_rows(test_path, test)
+    x_train = _pixel_matrix(train_path, train, train_pixels)
+    x_test = _pixel_matrix(test_path, test, test_pixels)
+    _scale_in_place(x_train, x_test)
+    classes, y_train = _encode_labels(train_path, train, label)
+    test_ids = _test_ids(test_path, test, id_col)
+    header = (id_col or DEFAULT_ID_HEADER, label)
+
+    if sample_path is not None:
+        header, order = _sample_order(sample_path, id_col, test_path, test_ids)
+        x_test = x_test[order]
+        test_ids = [test_ids[i] for i in order]
+
+    return Dataset(
+        x_train=x_train.reshape((len(x_train), *shape)),
+        y_train=y_train,
+        classes=classes,
+        x_test=np.ascontiguousarray(x_test).reshape((len(x_test), *shape)),
+        test_ids=test_ids,
+        submission_header=header,
+        source=source,
+        kind="kaggle_csv",
+    )
+
+
+# ----------------------------------------------------------------- files
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    """The plain file if present, else its .gz twin; plain wins as the likelier edited copy."""
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _require(folder: Path, name: str) -> Path:
+    found = _find(folder, name)
+    if found is None:
+        raise InputError(
+            f"{folder}: no {name} or {name}.gz (a competition folder needs train.csv and test.csv)"
+        )
+    return found
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn whatever pandas/gzip raise on a bad file into a one-line InputError."""
+    name = path.name
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{name}: empty file") from None
+    except pd.errors.ParserError as exc:
+        raise InputError(_parser_message(name, exc)) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{name}: not a UTF-8 text CSV file (binary or wrong encoding?)") from None
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InputError(f"{name}: cannot read ({_one_line(exc)})") from None
+    except (ValueError, csv.Error) as exc:  # pandas' catch-all for input it cannot tokenise
+        raise InputError(f"{name}: cannot parse as CSV ({_one_line(exc)})") from None
+
+
+def _parser_message(name: str, exc: Exception) -> str:
+    text = _one_line(exc)
+    # pandas counts physical lines with the header as line 1, as we do.
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if ragged:
+        want, line, got = ragged.groups()
+        return f"{name} line {line}: {got} fields, but the header has {want}"
+    return f"{name}: cannot parse as CSV ({text.removeprefix('Error tokenizing data. ')})"
+
+
+def _read_header(path: Path) -> list[str]:
+    """Raw header names, read with the csv module.
+
+    pandas would silently rename duplicate names ("a.1") and builds a Series per
+    column, which dominates the cost of small, wide files.
+    """
+    with _reading(path), _open_text(path, errors="strict") as handle:
+        line = next((line for line in handle if line.strip()), None)
+    if line is None:
+        raise InputError(f"{path.name}: empty file")
+    if "\x00" in line:
+        raise InputError(f"{path.name}: not a text CSV file (binary data in the header)")
+    names = next(csv.reader([line]))
+    while len(names) > 1 and not names[-1].strip():
+        names.pop()  # a trailing comma on every line: pandas drops the extra field too
+    if len(names) == 1:
+        sep = next((s for s in (";", "\t", "|") if s in names[0]), None)
+        if sep is not None:
+            raise InputError(
+                f"{path.name} line 1: one column only; the file seems separated by {sep!r}, "
+                "but a competition CSV must use commas"
+            )
+    seen: set[str] = set()
+    for position, col in enumerate(names, start=1):
+        if not col.strip():
+            raise InputError(f"{path.name} line 1: column {position} has no name")
+        if col in seen:
+            raise InputError(f"{path.name} line 1: duplicate column name {col!r}")
+        seen.add(col)
+    return names
+
+
+def _open_text(path: Path, errors: str) -> TextIO:
+    """Open a CSV as text, gzip-aware, dropping a UTF-8 byte-order mark like pandas does."""
+    if path.name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors=errors)
+    return open(path, encoding="utf-8-sig", errors=errors)
+
+
+def _read_table(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
+    """Whole file; text columns kept as exact strings, pixel columns left to the C parser."""
+    with _reading(path):
+        return pd.read_csv(
+            path,
+            engine="c",
+            dtype={c: str for c in text_columns},
+            # Only an empty cell is missing: labels or ids such as "NA" or "null"
+            # are real values that must come back unchanged.
+            keep_default_na=False,
+            na_values=[""],
+            # index_col=False: never turn the first column into an index when rows
+            # carry a trailing comma; low_memory=False: one dtype per column.
+            index_col=False,
+            low_memory=False,
+        )
+
+
+def _file_line(path: Path, row: int) -> int:
+    """Physical line number (header = 1) of data row `row`, skipping blank lines like pandas.
+
+    Only called after a check failed, so re-reading the file here is fine.
+    """
+    seen = -1  # the first non-blank line is the header
+    with _open_text(path, errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            if seen == row:
+                return number
+            seen += 1
+    return row + 2
+
+
+def _require_rows(path: Path, table: pd.DataFrame) -> None:
+    if len(table) == 0:
+        raise InputError(f"{path.name}: no data rows after the header")
+
+
+def _list_columns(names: Sequence[str]) -> str:
+    """A short listing for messages: a few names, each cut to a readable length."""
+    shown = ", ".join(n if len(n) <= 30 else n[:27] + "..." for n in names[:_MAX_LISTED_COLUMNS])
+    if len(names) > _MAX_LISTED_COLUMNS:
+        shown += f", ... ({len(names)} in all)"
+    return shown
+
+
+# --------------------------------------------------------------- columns
+
+
+def _pick_label_column(path: Path, header: list[str], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in header:
+            raise InputError(
+                f"{path.name}: no label column {wanted!r} (columns: {_list_columns(header)})"
+            )
+        return wanted
+    for candidate in LABEL_CANDIDATES:
+        if candidate in header:
+            return candidate
+    raise InputError(
+        f"{path.name}: no label column (looked for {', '.join(LABEL_CANDIDATES)}; "
+        f"columns: {_list_columns(header)}); pass --label-column"
+    )
+
+
+def _pick_id_column(path: Path, header: list[str], wanted: str | None) -> str | None:
+    if wanted is not None:
+        if wanted not in header:
+            raise InputError(
+                f"{path.name}: no id column {wanted!r} (columns: {_list_columns(header)})"
+            )
+        return wanted
+    return next((c for c in ID_CANDIDATES if c in header), None)
+
+
+def _pixel_columns(header: list[str], exclude: set[str]) -> list[str]:
+    """pixelN columns in numeric order if the file has any, else every remaining column."""
+    numbered = [c for c in header if _PIXEL_RE.fullmatch(c) and c not in exclude]
+    if numbered:
+        return sorted(numbered, key=lambda c: (int(_PIXEL_RE.fullmatch(c).group(1)), c))
+    return [c for c in header if c not in exclude]
+
+
+def _match_pixel_columns(
+    train_path: Path, train_cols: list[str], test_path: Path, test_cols: list[str]
+) -> list[str]:
+    """Test pixel columns in train's order; the same names must be present in both."""
+    if not train_cols:
+        raise InputError(f"{train_path.name}: no pixel columns besides the label")
+    if set(train_cols) == set(test_cols):
+        return train_cols
+    missing = next((c for c in train_cols if c not in set(test_cols)), None)
+    extra = next((c for c in test_cols if c not in set(train_cols)), None)
+    detail = (
+        f"{missing!r} is missing from {test_path.name}"
+        if missing is not None
+        else f"{extra!r} is not in {train_path.name}"
+    )
+    raise InputError(
+        f"{train_path.name} has {len(train_cols)} pixel columns but {test_path.name} has "
+        f"{len(test_cols)}; they must match ({detail})"
+    )
+
+
+# ---------------------------------------------------------------- pixels
+
+
+def _pixel_matrix(path: Path, table: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Validated float32 (rows, pixels) matrix, still on the file's own scale."""
+    pixels = _numeric_pixels(path, table, columns)
+    x = pixels.to_numpy(dtype=np.float32)
+    bad = np.isnan(x)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputError(_cell(path, row, columns[col], "missing value"))
+    bad = (x < 0) | (x > 255)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        value = pixels.iloc[row, col]
+        raise InputError(_cell(path, row, columns[col], f"value {value} is outside 0..255"))
+    return x
+
+
+def _numeric_pixels(path: Path, table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """The pixel columns as numbers.
+
+    A column the C parser did not read as numbers holds text somewhere: report the
+    first such cell in file order, or convert the column if pandas can after all.
+    """
+    pixels = table[columns]
+    suspects = [i for i, dtype in enumerate(pixels.dtypes) if dtype.kind not in "iuf"]
+    if not suspects:
+        return pixels
+    worst: tuple[int, int, str] | None = None
+    converted: dict[str, pd.Series] = {}
+    for position in suspects:
+        text = pixels.iloc[:, position].astype(object)
+        if pixels.dtypes.iloc[position].kind == "b":  # True/False parsed as booleans
+            numbers = pd.Series(np.nan, index=text.index)
+        else:
+            numbers = pd.to_numeric(text, errors="coerce")
+        rows = np.flatnonzero((numbers.isna() & text.notna()).to_numpy())
+        if len(rows) and (worst is None or (rows[0], position) < worst[:2]):
+            worst = (int(rows[0]), position, str(text.iloc[rows[0]]))
+        converted[columns[position]] = numbers
+    if worst is not None:
+        row, position, value = worst
+        raise InputError(_cell(path, row, columns[position], f"{value!r} is not a number"))
+    return pixels.assign(**converted)
+
+
+def _cell(path: Path, row: int, column: str, problem: str) -> str:
+    return f"{path.name} line {_file_line(path, int(row))}, column {column}: {problem}"
+
+
+def _scale_in_place(x_train: np.ndarray, x_test: np.ndarray) -> None:
+    """Bring 0..255 data to [0, 1]; data already in [0, 1] is kept as is.
+
+    Decided on train and test together so both are scaled the same way.
+    """
+    if max(float(x_train.max()), float(x_test.max())) > 1.0:
+        x_train /= 255.0
+        x_test /= 255.0
+
+
+# ------------------------------------------------------------ labels, ids
+
+
+def _encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
+    """Sorted class values and int64 indices.
+
+    Labels are read as text; they become ints only when every one is a canonical
+    integer, so writing str(value) later reproduces the file's text exactly.
+    """
+    text = table[column]
+    missing = np.flatnonzero(text.isna().to_numpy())
+    if len(missing):
+        raise InputError(_cell(path, missing[0], column, "missing label"))
+    uniques, inverse = np.unique(text.to_numpy(dtype=object), return_inverse=True)
+    if all(_CANONICAL_INT.fullmatch(u) for u in uniques):
+        values = np.array([int(u) for u in uniques], dtype=np.int64)
+        order = np.argsort(values, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        classes: list = [int(v) for v in values[order]]
+        y = rank[inverse]
+    else:
+        classes = [str(u) for u in uniques]
+        y = inverse
+    if len(classes) < 2:
+        raise InputError(
+            f"{path.name}: column {column} has only {len(classes)} class "
+            f"({classes[0]!r}); need at least 2"
+        )
+    return classes, np.asarray(y, dtype=np.int64).reshape(-1)
+
+
+def _test_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
+    """Ids as exact text; without an id column they are row numbers 1..m."""
+    if column is None:
+        return [str(i) for i in range(1, len(table) + 1)]
+    ids = table[column]
+    missing = np.flatnonzero(ids.isna().to_numpy())
+    if len(missing):
+        raise InputError(_cell(path, missing[0], column, "missing id"))
+    values = [str(v) for v in ids.tolist()]
+    duplicated = np.flatnonzero(ids.duplicated().to_numpy())
+    if len(duplicated):
+        row = int(duplicated[0])
+        raise InputError(_cell(path, row, column, f"duplicate id {values[row]!r}"))
+    return values
+
+
+def _sample_order(
+    sample_path: Path, id_col: str | None, test_path: Path, test_ids: list[str]
+) -> tuple[tuple[str, str], list[int]]:
+    """Submission header and the permutation putting test rows in the sample's id order."""
+    with _reading(sample_path):
+        sample = pd.read_csv(sample_path, dtype=str, index_col=False, keep_default_na=False)
+    columns = [str(c) for c in sample.columns]
+    if len(columns) < 2:
+        raise InputError(
+            f"{sample_path.name}: needs an id and a label column "
+            f"(columns: {_list_columns(columns)})"
+        )
+    sample_id = id_col if id_col is not None else columns[0]
+    if sample_id not in columns:
+        raise InputError(
+            f"{sample_path.name}: no id column {sample_id!r} as in {test_path.name} "
+            f"(columns: {_list_columns(columns)})"
+        )
+    # The header is the sample's own first two names; if the id column is not
+    # first, keep it first anyway since writers emit (id, label).
+    label_col = next(c for c in columns[:2] + columns[2:] if c != sample_id)
+    ids = sample[sample_id].astype(object).tolist()
+    position = {tid: i for i, tid in enumerate(test_ids)}
+    seen: set[str] = set()
+    order: list[int] = []
+    for row, sid in enumerate(ids):
+        if sid == "":
+            raise InputError(_cell(sample_path, row, sample_id, "missing id"))
+        if sid in seen:
+            raise InputError(_cell(sample_path, row, sample_id, f"duplicate id {sid!r}"))
+        if sid not in position:
+            problem = f"id {sid!r} is not in {test_path.name}"
+            raise InputError(_cell(sample_path, row, sample_id, problem))
+        seen.add(sid)
+        order.append(position[sid])
+    if len(order) == 0:
+        raise InputError(f"{sample_path.name}: no data rows after the header")
+    if len(order) != len(test_ids):
+        row = next(i for i, tid in enumerate(test_ids) if tid not in seen)
+        raise InputError(
+            f"{sample_path.name}: lacks id {test_ids[row]!r} from {test_path.name} "
+            f"line {_file_line(test_path, row)}"
+        )
+    return (sample_id, label_col), order

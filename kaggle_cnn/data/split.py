@@ -1,0 +1,72 @@
+"""The validation split: which training rows a run holds out to score itself.
+
+Stratified so every class is represented in proportion even on small or
+imbalanced data, and deterministic for a seed so that a run can be reproduced
+from its stored settings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Real
+
+import numpy as np
+
+from kaggle_cnn.errors import InputError
+
+
+def make_split(
+    y: np.ndarray, fraction: float, seed: int, *, classes: Sequence | None = None
+) -> np.ndarray:
+    """Sorted int64 indices of the validation rows.
+
+    `classes` (the Dataset's label values) only makes error messages name the
+    label instead of its index.
+    """
+    from sklearn.model_selection import train_test_split  # heavy import, only when splitting
+
+    y = np.asarray(y).reshape(-1)
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+        raise InputError(
+            f"validation fraction must be between 0 and 1 (exclusive), got {fraction!r}"
+        )
+    n = len(y)
+    if n == 0:
+        raise InputError("cannot make a validation split: there are no training rows")
+    values, counts = np.unique(y, return_counts=True)
+    small = np.flatnonzero(counts < 2)
+    if len(small):
+        value, count = values[small[0]], int(counts[small[0]])
+        raise InputError(
+            f"{_class_name(value, classes)} has only {count} row; a stratified validation split "
+            "needs at least 2 rows per class"
+        )
+    # The same rounding sklearn uses: test rows rounded up, train rows down.
+    n_val = math.ceil(fraction * n)
+    n_train = math.floor((1 - fraction) * n)
+    k = len(values)
+    if n_val < k or n_train < k:
+        raise InputError(
+            f"validation fraction {fraction:g} of {n} rows gives {n_val} validation and "
+            f"{n_train} training rows, but each side needs at least one row of each of the "
+            f"{k} classes; choose another fraction"
+        )
+    try:
+        _, val = train_test_split(
+            np.arange(n), test_size=float(fraction), random_state=seed, stratify=y
+        )
+    except ValueError as exc:
+        raise InputError(f"cannot make a validation split: {' '.join(str(exc).split())}") from None
+    return np.sort(np.asarray(val, dtype=np.int64))
+
+
+def _class_name(value: object, classes: Sequence | None) -> str:
+    if classes is not None:
+        try:
+            return f"class {classes[int(value)]!r}"
+        except (IndexError, TypeError, ValueError):
+            pass
+    if isinstance(value, (int, np.integer)):
+        return f"class index {value}"
+    return f"class {str(value)!r}"

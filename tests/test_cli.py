@@ -1,0 +1,203 @@
+"""The spine end to end through the CLI (CliRunner), then checked through the library."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SLICE_TEST_ROWS, kcnn
+from kaggle_cnn import api
+from kaggle_cnn.metrics import classification_table
+from kaggle_cnn.store import Workspace
+
+RUN_FILES = {"run.json", "history.csv", "model.keras", "val_proba.npy", "test_proba.npy", "submission.csv"}
+
+
+def test_train_keeps_runs_with_everything_a_run_needs(trained, competition):
+    workspace = Workspace(trained)
+    runs = workspace.runs()
+    assert [r.run_id for r in runs] == ["cnn1-s0-a000", "cnn1-s0-a001"]
+    sample = pd.read_csv(competition / "sample_submission.csv", dtype=str)
+    for run in runs:
+        assert {p.name for p in run.path.iterdir()} == RUN_FILES
+        record = run.record
+        assert record["seed"] == api.attempt_seed(0, record["attempt"])
+        assert record["config"]["epochs"] == 1 and record["config"]["model"] == "cnn1"
+        assert set(record["versions"]) >= {"tensorflow", "keras", "numpy", "python"}
+        assert len(record["timing"]["epoch_train_seconds"]) == 1
+        assert record["timing"]["predict_seconds"] > 0
+        assert record["data"]["n_val"] == 30 and record["data"]["classes"] == list(range(10))
+        assert np.load(run.path / "val_proba.npy").shape == (30, 10)
+        assert np.load(run.path / "test_proba.npy").shape == (SLICE_TEST_ROWS, 10)
+        history = pd.read_csv(run.path / "history.csv")
+        assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "train_seconds", "val_seconds"} <= set(history)
+        # The member submission copies the sample's header and id order exactly.
+        member = pd.read_csv(workspace.member_submission(run.run_id), dtype=str)
+        assert list(member.columns) == ["ImageId", "Label"]
+        assert member["ImageId"].tolist() == sample["ImageId"].tolist()
+    index = workspace.read_index()
+    assert index["kept"].tolist() == [True, True]
+    assert index["seed"].nunique() == 2
+
+
+def test_train_prints_attempts_and_summary(tmp_path, competition):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--repeat", 2,
+                  "--keep-above", 0.5, "--epochs", 1)
+    assert result.exit_code == 0
+    assert "[1/2] cnn1-s0-a000" in result.output and "[2/2] cnn1-s0-a001" in result.output
+    assert "attempted" in result.output and "mean ± std" in result.output
+
+
+def test_below_threshold_leaves_only_an_index_row(tmp_path, competition):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--keep-above", 1, "--epochs", 1)
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(tmp_path)
+    assert workspace.run_ids() == []
+    assert not list(workspace.submissions_dir.glob("*.csv")) if workspace.submissions_dir.exists() else True
+    index = workspace.read_index()
+    assert len(index) == 1 and index["kept"].tolist() == [False]
+
+
+def test_until_kept_and_attempt_numbers_go_on(tmp_path, competition):
+    args = ["-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--epochs", 1]
+    assert kcnn(*args, "--until-kept", 1).exit_code == 0
+    assert kcnn(*args, "--repeat", 1).exit_code == 0
+    workspace = Workspace(tmp_path)
+    assert workspace.run_ids() == ["cnn1-s0-a000", "cnn1-s0-a001"]
+    seeds = {r.record["seed"] for r in workspace.runs()}
+    assert len(seeds) == 2
+
+
+def test_until_kept_stops_at_the_cap(tmp_path, competition):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                  "--until-kept", 1, "--max-attempts", 2, "--keep-above", 1)
+    assert result.exit_code == 0
+    assert "stopped after 2 attempts with 0 of 1 runs kept" in result.output
+    assert len(Workspace(tmp_path).read_index()) == 2
+
+
+def test_split_is_shared_and_recorded(trained, competition):
+    workspace = Workspace(trained)
+    fingerprints = {r.fingerprint for r in workspace.runs()}
+    assert len(fingerprints) == 1
+    split = workspace.find_split(fingerprints.pop())
+    assert split.fraction == 0.1 and len(split.val_indices) == 30
+    run = workspace.runs()[0]
+    per_class = np.bincount(split.val_labels, minlength=10)
+    all_rows = np.bincount(pd.read_csv(competition / "train.csv")["label"], minlength=10)
+    assert np.all(np.abs(per_class - 0.1 * all_rows) <= 1)  # stratified
+    assert run.record["data"]["n_val"] == 30
+    result = kcnn("-w", trained, "train", "--data", competition, "--model", "cnn1", "--val-fraction", 0.2)
+    assert result.exit_code == 2 and "--val-fraction 0.1" in result.stderr
+
+
+def test_vote_writes_ensemble_and_sidecar(trained):
+    result = kcnn("-w", trained, "vote", trained / "submissions")
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(trained)
+    out = pd.read_csv(workspace.ensemble_dir / "majority_vote.csv", dtype=str)
+    member = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)
+    assert list(out.columns) == list(member.columns) and out["ImageId"].tolist() == member["ImageId"].tolist()
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    assert [m["run_id"] for m in sidecar["members"]] == ["cnn1-s0-a000", "cnn1-s0-a001"]
+    assert sidecar["rule"].startswith("majority vote") and sidecar["ties"] >= 0
+    assert 0 <= sidecar["val_accuracy"] <= 1 and len(sidecar["val_predictions"]) == 30
+    assert "validation accuracy of the vote" in result.output
+    # Outputs are never read back: voting again still sees two members.
+    again = api.vote(workspace)
+    assert len(again.sidecar["members"]) == 2
+
+
+def test_metrics_match_sklearn_on_the_stored_predictions(trained):
+    kcnn("-w", trained, "vote")
+    result = kcnn("-w", trained, "metrics")
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(trained)
+    report = pd.read_csv(workspace.reports_dir / "metrics.csv")
+    assert set(report["source"]) == {"cnn1-s0-a000", "cnn1-s0-a001", "ensemble/majority_vote"}
+    run = workspace.load_run("cnn1-s0-a000")
+    split = workspace.find_split(run.fingerprint)
+    expected = classification_table(split.val_labels, run.val_proba().argmax(axis=1), run.classes)
+    got = report[report["source"] == run.run_id].drop(columns="source").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    assert (workspace.reports_dir / "confusion" / "ensemble-majority_vote.csv").exists()
+    assert "precision" in result.output and "confusion matrix" in result.output
+
+
+def test_metrics_of_one_named_run(trained):
+    result = kcnn("-w", trained, "metrics", "cnn1-s0-a001")
+    assert result.exit_code == 0
+    assert set(pd.read_csv(Workspace(trained).reports_dir / "metrics.csv")["source"]) == {"cnn1-s0-a001"}
+
+
+def test_score_against_answers(trained, competition, tmp_path):
+    answers = tmp_path / "answers.csv"
+    member = pd.read_csv(Workspace(trained).member_submission("cnn1-s0-a000"), dtype=str)
+    member.to_csv(answers, index=False)
+    result = kcnn("score", Workspace(trained).member_submission("cnn1-s0-a000"), "--answers", answers)
+    assert result.exit_code == 0 and "accuracy 1.0000" in result.output
+
+
+# -- a killed process never loses kept runs --------------------------------------------
+
+
+def test_repair_finishes_a_run_killed_after_its_rename(trained, tmp_path):
+    workspace_root = tmp_path / "w"
+    shutil.copytree(trained, workspace_root)
+    workspace = Workspace(workspace_root)
+    index = workspace.read_index()
+    index[index["run_id"] != "cnn1-s0-a001"].to_csv(workspace.index_path, index=False)  # row never appended
+    workspace.member_submission("cnn1-s0-a001").unlink()  # copy never made
+    (workspace.models_dir / ".tmp-cnn1-s0-a002").mkdir()  # a half-written next run
+    assert workspace.repair() == ["cnn1-s0-a001"]
+    assert workspace.member_submission("cnn1-s0-a001").exists()
+    assert sorted(workspace.read_index()["run_id"]) == ["cnn1-s0-a000", "cnn1-s0-a001"]
+    assert not (workspace.models_dir / ".tmp-cnn1-s0-a002").exists()
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_loses_no_kept_run(tmp_path, competition):
+    """Kill a real `kcnn train` mid-job; every run folder left is whole, and the
+    next command completes the index."""
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kaggle_cnn", "-w", str(tmp_path), "train", "--data", str(competition),
+         "--model", "cnn1", "--repeat", "50", "--epochs", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    workspace = Workspace(tmp_path)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(workspace.run_ids()) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(workspace.run_ids()) >= 3
+    for run in workspace.runs():
+        assert {p.name for p in run.path.iterdir()} == RUN_FILES
+    workspace.repair()
+    kept = set(workspace.read_index().query("kept == True")["run_id"])
+    assert kept == set(workspace.run_ids())
+    assert {p.stem for p in workspace.submissions_dir.glob("*.csv")} == kept
+
+
+# -- no TensorFlow for help, vote, metrics -------------------------------------------
+
+
+@pytest.mark.parametrize("command", [["--help"], ["vote"], ["metrics"]])
+def test_light_commands_do_not_import_tensorflow(trained, command):
+    code = (
+        "import sys; from kaggle_cnn.cli import cli\n"
+        f"try: cli.main({['-w', str(trained), *command]!r}, prog_name='kcnn')\n"
+        "except SystemExit as e: assert not e.code, e.code\n"
+        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
