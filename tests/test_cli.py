@@ -201,3 +201,25 @@ def test_light_commands_do_not_import_tensorflow(trained, command):
         "assert not loaded, loaded\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+# -- describing models and data ------------------------------------------------------
+
+
+def test_models_lists_every_architecture_with_params():
+    from kaggle_cnn.architectures import names
+
+    result = kcnn("models", "--classes", "5")
+    assert result.exit_code == 0, result.output
+    for name in names():
+        assert name in result.output
+    assert "693,317" in result.output  # cnn1 with seed 004's 5 classes
+    assert "28x28x1" in result.output
+
+
+def test_data_describes_the_demo():
+    result = kcnn("data")
+    assert result.exit_code == 0, result.output
+    assert "demo (kaggle_csv)" in result.output and "28x28x1" in result.output
+    assert "train rows:  6000   test rows: 2000" in result.output
+    assert "ImageId,Label" in result.output

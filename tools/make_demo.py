@@ -2,7 +2,7 @@
 
 Usage (from anywhere): python tools/make_demo.py [MNIST_NPZ [OUT_DIR]]
 Defaults, relative to the repository root: ../shared/data/mnist.npz and
-kaggle_cnn/data/demo. Output is deterministic, so rerunning changes no bytes.
+kaggle_cnn/data/mnist_demo. Output is deterministic, so rerunning changes no bytes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from kaggle_cnn.data.demo import build_demo  # noqa: E402
 
 def main(argv: list[str]) -> int:
     mnist = Path(argv[0]) if len(argv) > 0 else REPO_ROOT / "../shared/data/mnist.npz"
-    out = Path(argv[1]) if len(argv) > 1 else REPO_ROOT / "kaggle_cnn/data/demo"
+    out = Path(argv[1]) if len(argv) > 1 else REPO_ROOT / "kaggle_cnn/data/mnist_demo"
     sizes = build_demo(mnist, out)
     for path, size in sizes.items():
         print(f"{size:>10,}  {path}")

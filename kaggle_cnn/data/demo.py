@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-DEMO_DIR = Path(__file__).resolve().parent / "demo"
+DEMO_DIR = Path(__file__).resolve().parent / "mnist_demo"
 N_TRAIN = 6000
 N_TEST = 2000
 
