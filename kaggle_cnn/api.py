@@ -59,6 +59,8 @@ class Attempt:
     val_accuracy: float
     kept: bool
     seconds: float
+    epoch_train_seconds: float  # mean over epochs (seed 004's timing table)
+    predict_seconds: float  # the test set
 
 
 @dataclass
@@ -72,7 +74,11 @@ class TrainSummary:
 
     def accuracy_stats(self) -> dict[str, float]:
         scores = np.array([a.val_accuracy for a in self.attempts])
-        return {"mean": float(scores.mean()), "std": float(scores.std()), "best": float(scores.max())}
+        return {
+            "mean": float(scores.mean()), "std": float(scores.std()), "best": float(scores.max()),
+            "epoch_train_seconds": float(np.mean([a.epoch_train_seconds for a in self.attempts])),
+            "predict_seconds": float(np.mean([a.predict_seconds for a in self.attempts])),
+        }
 
 
 def attempt_seed(base_seed: int, attempt: int) -> int:
@@ -195,7 +201,9 @@ def _run_attempt(dataset, workspace, config, split, arrays, number, attempt, bas
     if record["kept"]:
         _save_kept_run(workspace, dataset, record, result)
     workspace.append_index(index_row(record))
-    return Attempt(number, run_id, run_seed, result.val_accuracy, record["kept"], record["seconds"])
+    timing = record["timing"]
+    return Attempt(number, run_id, run_seed, result.val_accuracy, record["kept"], record["seconds"],
+                   timing["mean_epoch_train_seconds"], timing["predict_seconds"])
 
 
 def _run_record(dataset, split, config, result: "FitResult", keep_above: float) -> dict[str, Any]:

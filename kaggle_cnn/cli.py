@@ -73,10 +73,9 @@ def _parse_shape(ctx, param, value):
     return parse_image_shape(value)
 
 
-def data_options(command):
+def column_options(command):
+    """Options that say how to read a competition's files."""
     options = [
-        click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
-                     help="Competition folder (train.csv, test.csv[, sample_submission.csv]) or .npz. Default: the built-in MNIST demo."),
         click.option("--label-column", default=None, help="Label column of train.csv (default: detected, e.g. label/Label)."),
         click.option("--id-column", default=None, help="Id column of test.csv (default: detected, e.g. id/Id/ImageId)."),
         click.option("--image-shape", callback=_parse_shape, default=None,
@@ -85,6 +84,17 @@ def data_options(command):
     for option in reversed(options):
         command = option(command)
     return command
+
+
+DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]) or .npz. "
+             "Default: the built-in MNIST demo.")
+
+
+def data_options(command):
+    """--data PATH plus the column options: for commands that read a competition."""
+    return click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help=DATA_HELP)(
+        column_options(command)
+    )
 
 
 def _load(data_path, label_column, id_column, image_shape):
@@ -97,9 +107,12 @@ def _load(data_path, label_column, id_column, image_shape):
 
 
 @cli.command()
-@data_options
+@click.argument("data_path", metavar="[PATH]", required=False, type=click.Path(path_type=Path))
+@column_options
 def data(data_path, label_column, id_column, image_shape):
-    """Describe a dataset: kind, image shape, classes and their counts."""
+    """Describe the dataset at PATH: kind, image shape, classes and their counts.
+
+    PATH is a competition folder or .npz; default the built-in MNIST demo."""
     import numpy as np
 
     dataset = _load(data_path, label_column, id_column, image_shape)

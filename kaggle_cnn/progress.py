@@ -53,10 +53,11 @@ class RichTrainReporter:
 def summary_table(summary: TrainSummary) -> Table:
     stats = summary.accuracy_stats()
     table = Table(title=f"kept runs: val accuracy >= {summary.keep_above:g}")
-    for column in ("attempted", "kept", "val accuracy mean ± std", "best"):
+    for column in ("attempted", "kept", "val acc mean ± std", "best", "train s/epoch", "predict s"):
         table.add_column(column, justify="right")
     table.add_row(
         str(len(summary.attempts)), str(len(summary.kept)),
         f"{stats['mean']:.4f} ± {stats['std']:.4f}", f"{stats['best']:.4f}",
+        f"{stats['epoch_train_seconds']:.2f}", f"{stats['predict_seconds']:.2f}",
     )
     return table
