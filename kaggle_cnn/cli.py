@@ -23,15 +23,27 @@ class KcnnGroup(click.Group):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
+        except click.exceptions.NoArgsIsHelpError as bare:  # plain `kcnn`: show the help
+            click.echo(bare.format_message())
+            sys.exit(0)
         except (InputError, click.ClickException) as error:
-            message = error.format_message() if isinstance(error, click.ClickException) else str(error)
-            click.echo(f"Error: {' '.join(message.split())}", err=True)
+            click.echo(f"Error: {_one_line(error)}", err=True)
             sys.exit(EXIT_BAD_INPUT if not isinstance(error, click.ClickException) or isinstance(error, click.UsageError)
                      else error.exit_code)
         except click.exceptions.Abort:
             # Ctrl-C: every run kept so far is already complete on disk.
             click.echo("Interrupted; runs kept so far are saved.", err=True)
             sys.exit(130)
+
+
+def _one_line(error: Exception) -> str:
+    if not isinstance(error, click.ClickException):
+        return " ".join(str(error).split())
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 def _workspace(ctx: click.Context):

@@ -223,3 +223,54 @@ def test_data_describes_the_demo():
     assert "demo (kaggle_csv)" in result.output and "28x28x1" in result.output
     assert "train rows:  6000   test rows: 2000" in result.output
     assert "ImageId,Label" in result.output
+
+
+# -- labels and formats end to end ---------------------------------------------------
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def test_text_labels_come_back_unchanged(competition, tmp_path):
+    words = tmp_path / "words"
+    shutil.copytree(competition, words)
+    train = pd.read_csv(words / "train.csv")
+    train["label"] = [WORDS[i] for i in train["label"]]
+    train.to_csv(words / "train.csv", index=False)
+    args = ["-w", tmp_path / "ws", "train", "--data", words, "--model", "cnn1", "--epochs", 1, "--repeat", 2]
+    assert kcnn(*args).exit_code == 0
+    assert kcnn("-w", tmp_path / "ws", "vote").exit_code == 0
+    workspace = Workspace(tmp_path / "ws")
+    for csv in [*workspace.submissions_dir.glob("*.csv"), workspace.ensemble_dir / "majority_vote.csv"]:
+        assert set(pd.read_csv(csv)["Label"]) <= set(WORDS)
+    assert kcnn("-w", tmp_path / "ws", "metrics").exit_code == 0
+    classes = pd.read_csv(workspace.reports_dir / "metrics.csv")["class"]
+    assert set(WORDS) <= set(classes)
+
+
+def test_npz_competition(tmp_path):
+    from kaggle_cnn.data import load_dataset
+
+    demo = load_dataset()
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=(demo.x_train[:200, ..., 0] * 255).astype(np.uint8), y_train=demo.y_train[:200],
+             x_test=(demo.x_test[:40, ..., 0] * 255).astype(np.uint8))
+    result = kcnn("-w", tmp_path / "ws", "train", "--data", path, "--model", "cnn1", "--epochs", 1, "--val-fraction", 0.25)
+    assert result.exit_code == 0, result.output
+    member = pd.read_csv(Workspace(tmp_path / "ws").member_submission("cnn1-s0-a000"), dtype=str)
+    assert list(member.columns) == ["id", "label"] and member["id"].tolist() == [str(i) for i in range(1, 41)]
+
+
+def test_a_failed_attempt_is_recorded_then_raised(competition, tmp_path, monkeypatch):
+    from kaggle_cnn import training
+    from kaggle_cnn.data import load_dataset
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError("no room for this width")
+
+    monkeypatch.setattr(training, "fit_one", out_of_memory)
+    workspace = Workspace(tmp_path)
+    with pytest.raises(MemoryError):
+        api.train_many(load_dataset(competition), workspace, training.TrainConfig(model="cnn1", epochs=1), repeat=3)
+    index = workspace.read_index()
+    assert index["status"].tolist() == ["failed"] and "no room" in index["message"][0]
+    assert workspace.run_ids() == []
