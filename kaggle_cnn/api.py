@@ -1,4 +1,4 @@
-"""What a notebook user calls: train_many(), vote(), metrics(), score().
+"""What a notebook user calls: train_many(), vote(), metrics(), score(), predict().
 
 The CLI commands are thin wrappers over these and mirror their names. Training
 imports TensorFlow when it runs; vote, metrics and score never do.
@@ -7,7 +7,6 @@ imports TensorFlow when it runs; vote, metrics and score never do.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from kaggle_cnn import ensemble, fileio
+from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store import Run, Split, Workspace, index_row
+from kaggle_cnn.voting import VoteOutcome, vote  # noqa: F401  (re-exported: the vote lives in voting.py)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -218,6 +218,7 @@ def _run_record(dataset, split, config, result: "FitResult", keep_above: float) 
         "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
         "data": {
             "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
+            "load_options": dataset.load_options,
             "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
             "submission_header": list(dataset.submission_header),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
@@ -252,87 +253,6 @@ def _save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, resul
         write_submission(folder / "submission.csv", dataset.submission_header, dataset.test_ids, labels)
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
-
-
-# -- voting ---------------------------------------------------------------------------
-
-
-@dataclass
-class VoteOutcome:
-    csv_path: Path
-    json_path: Path
-    sidecar: dict[str, Any]
-
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def vote(workspace: Workspace, directory: str | Path | None = None, name: str = "majority_vote") -> VoteOutcome:
-    """Majority-vote every member CSV in `directory` (default the workspace's
-    submissions/) into submissions/ensemble/<name>.csv and its JSON sidecar."""
-    from kaggle_cnn.submission import check_members, find_members, read_member, sorted_labels, write_submission
-
-    if not _NAME.match(name):
-        raise InputError(f"--name {name!r}: use letters, digits, '_', '-' or '.'")
-    directory = Path(directory) if directory is not None else workspace.submissions_dir
-    members = [read_member(path) for path in find_members(directory)]
-    check_members(members)
-    kept = set(workspace.run_ids())
-    runs = [workspace.load_run(m.name) if m.name in kept else None for m in members]
-
-    classes = sorted_labels(np.concatenate([m.labels for m in members] + [np.array(r.classes, dtype=str) for r in runs if r]))
-    position = {label: i for i, label in enumerate(classes)}
-    votes = np.array([[position[label] for label in m.labels] for m in members])
-    proba = [_aligned(r.test_proba(), r.classes, position, len(members[0].ids)) if r else None for r in runs]
-    scores = [r.val_accuracy if r else None for r in runs]
-    result = ensemble.majority_vote(votes, len(classes), proba, scores)
-
-    sidecar = {
-        "name": name, "method": "hard", "rule": ensemble.TIE_RULE,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "source_dir": str(directory), "rows": len(members[0].ids), "ties": result.ties,
-        "ties_by_rule": result.ties_by_rule, "classes": classes,
-        "members": [{"file": m.path.name, "run_id": r.run_id if r else None, "val_accuracy": r.val_accuracy if r else None}
-                    for m, r in zip(members, runs)],
-    }
-    sidecar.update(_validation_of_vote(workspace, runs, position, classes))
-    csv_path = workspace.ensemble_dir / f"{name}.csv"
-    json_path = workspace.ensemble_dir / f"{name}.json"
-    write_submission(csv_path, members[0].header, members[0].ids, [classes[i] for i in result.predictions])
-    fileio.write_json(json_path, sidecar)
-    return VoteOutcome(csv_path, json_path, sidecar)
-
-
-def _aligned(proba: np.ndarray, run_classes: list, position: dict[str, int], rows: int) -> np.ndarray | None:
-    """A run's probabilities re-ordered into the vote's class order."""
-    if proba.shape[0] != rows:
-        return None
-    aligned = np.zeros((rows, len(position)), dtype=np.float64)
-    aligned[:, [position[str(c)] for c in run_classes]] = proba
-    return aligned
-
-
-def _validation_of_vote(workspace: Workspace, runs: list[Run | None], position: dict[str, int], classes: list[str]) -> dict:
-    """The vote's accuracy on the shared validation split, when every member is a
-    kept run of this workspace scored on the same split."""
-    if any(r is None for r in runs):
-        missing = sum(r is None for r in runs)
-        return {"val_accuracy": None, "val_note": f"{missing} member(s) are not kept runs of this workspace: no validation predictions"}
-    fingerprints = {r.fingerprint for r in runs}
-    split = workspace.find_split(runs[0].fingerprint) if len(fingerprints) == 1 else None
-    if split is None:
-        return {"val_accuracy": None, "val_note": "members were not all scored on one validation split"}
-    val_proba = [_aligned(r.val_proba(), r.classes, position, len(split.val_indices)) for r in runs]
-    votes = np.array([p.argmax(axis=1) for p in val_proba])
-    result = ensemble.majority_vote(votes, len(classes), val_proba, [r.val_accuracy for r in runs])
-    truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
-    return {
-        "val_accuracy": float(np.mean(result.predictions == truth)),
-        "val_rows": int(len(truth)),
-        "val_ties": result.ties,
-        "fingerprint": split.fingerprint,
-        "val_predictions": [classes[i] for i in result.predictions],
-    }
 
 
 # -- metrics --------------------------------------------------------------------------
@@ -431,3 +351,65 @@ def score(submission: str | Path, answers: str | Path) -> dict[str, Any]:
     expected = np.array([by_id[i] for i in predicted.ids])
     return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
             "accuracy": float(np.mean(expected == predicted.labels))}
+
+
+# -- test-time augmentation ----------------------------------------------------------
+
+
+def predict(workspace: Workspace, run_ids: list[str] | None = None, *, tta: str,
+            data_path: str | Path | None = None) -> list[dict[str, Any]]:
+    """Recompute kept runs' validation and test probabilities averaged over
+    augmented copies; store them beside the plain ones (*_proba_tta.npy) and
+    record in run.json what TTA did to validation accuracy.
+
+    Each run's data is loaded again from where it was trained (or `data_path`),
+    and must have the same fingerprint."""
+    from kaggle_cnn.tta import parse_tta
+
+    transforms = parse_tta(tta)
+    runs = [workspace.load_run(r) for r in run_ids] if run_ids else workspace.runs()
+    if not runs:
+        raise InputError(f"no kept runs in {workspace.models_dir}: run `kcnn train` first")
+    datasets: dict[str, Any] = {}
+    for run in runs:  # load every dataset before the first slow prediction
+        if run.fingerprint not in datasets:
+            datasets[run.fingerprint] = _reload(run, data_path)
+    with workspace.lock():
+        return [_predict_run(workspace, run, datasets[run.fingerprint], transforms, tta) for run in runs]
+
+
+def _reload(run: Run, data_path: str | Path | None) -> "Dataset":
+    from kaggle_cnn.data import load_dataset
+
+    options = dict(run.record["data"].get("load_options") or {})
+    path = data_path if data_path is not None else options.pop("path", None)
+    options.pop("path", None)
+    if options.get("image_shape"):
+        options["image_shape"] = tuple(options["image_shape"])
+    dataset = load_dataset(path, **options)
+    if dataset.fingerprint() != run.fingerprint:
+        raise InputError(
+            f"{path or 'the demo'}: not the data run {run.run_id} was trained on "
+            f"(fingerprint {dataset.fingerprint()} != {run.fingerprint}); pass --data with the original"
+        )
+    return dataset
+
+
+def _predict_run(workspace: Workspace, run: Run, dataset: "Dataset", transforms, spec_text: str) -> dict[str, Any]:
+    from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.tta import predict_tta
+
+    keras = load_keras()
+    split = workspace.find_split(run.fingerprint)
+    model = keras.saving.load_model(run.path / "model.keras")
+    batch_size = int(run.record["config"].get("batch_size", 128))
+    val_proba = predict_tta(model, dataset.x_train[split.val_indices], transforms, batch_size)
+    test_proba = predict_tta(model, dataset.x_test, transforms, batch_size)
+    plain = float(np.mean(run.val_proba().argmax(axis=1) == split.val_labels))
+    augmented = float(np.mean(val_proba.argmax(axis=1) == split.val_labels))
+    for name, array in (("val_proba_tta.npy", val_proba), ("test_proba_tta.npy", test_proba)):
+        with fileio.atomic_path(run.path / name) as tmp:
+            np.save(tmp, array)
+    record = {**run.record, "tta": {"transforms": spec_text, "val_accuracy": augmented, "val_accuracy_plain": plain}}
+    fileio.write_json(run.path / "run.json", record)
+    return {"run_id": run.run_id, "transforms": spec_text, "val_accuracy_plain": plain, "val_accuracy_tta": augmented}

@@ -209,29 +209,122 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-@click.option("--name", default="majority_vote", show_default=True, help="Output name under submissions/ensemble/.")
+@click.option("--method", type=click.Choice(["hard", "soft", "weighted", "greedy"]), default="hard", show_default=True,
+              help="hard: majority vote; soft: mean probability; weighted: by validation accuracy "
+                   "(or --weights); greedy: Caruana forward selection on the validation split.")
+@click.option("--geometric", is_flag=True, help="Average probabilities geometrically (soft, weighted, greedy).")
+@click.option("--weights", "weights_file", type=click.Path(path_type=Path), default=None,
+              help="weighted: a CSV member,weight instead of validation accuracies.")
+@click.option("--keep-above", type=float, default=None, help="Only members with validation accuracy at or above this.")
+@click.option("--top", type=int, default=None, help="Only the K best members by validation accuracy.")
+@click.option("--model", default=None, help="Only members that are runs of this architecture.")
+@click.option("--rounds", type=int, default=25, show_default=True, help="greedy: members added after the first ones.")
+@click.option("--init", "init", type=int, default=1, show_default=True, help="greedy: start from the best K members.")
+@click.option("--metric", type=click.Choice(["accuracy", "logloss"]), default="accuracy", show_default=True,
+              help="greedy: what selection maximises (accuracy ties go to the lower log-loss).")
+@click.option("--tta", is_flag=True, help="Use the members' test-time-augmented predictions (kcnn predict --tta).")
+@click.option("--explain", is_flag=True, help="Print diagnostics: disagreement, vote margins, ties, per-class gain.")
+@click.option("--name", default=None, help="Output name under submissions/ensemble/ [default: by method].")
 @click.pass_context
-def vote(ctx, directory, name):
-    """Majority-vote the submission CSVs in DIRECTORY (default submissions/).
+def vote(ctx, directory, method, geometric, weights_file, keep_above, top, model, rounds, init, metric, tta, explain, name):
+    """Combine the submission CSVs in DIRECTORY (default submissions/) into one.
 
-    Members must share header, ids and id order. Ties go to the highest mean
-    stored probability, else the best member's vote, else the smallest label.
+    Members must share header, ids and id order. A hard-vote tie goes to the
+    highest mean stored probability, else the best member's vote, else the
+    smallest label. Weights and selections are chosen on the shared validation
+    split; the cross-validated accuracy printed beside the in-sample one is the
+    figure to trust before spending a submission.
+    """
+    from kaggle_cnn import api
+    from kaggle_cnn.ensemble import VoteSpec
+
+    spec = VoteSpec(method=method, geometric=geometric, keep_above=keep_above, top=top, rounds=rounds, init=init,
+                    metric=metric)
+    outcome = api.vote(_workspace(ctx), directory, spec=spec, name=name, model=model, weights_file=weights_file, tta=tta)
+    _print_vote(outcome, explain)
+
+
+def _print_vote(outcome, explain: bool) -> None:
+    sidecar = outcome.sidecar
+    used = [m for m in sidecar["members"] if m["weight"] > 0]
+    click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
+               f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']} "
+               + "(" + ", ".join(f"{rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n) + ")"
+               * bool(sidecar["ties"]))
+    if "multiplicities" in sidecar:
+        click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
+    elif sidecar["method"] == "weighted":
+        click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
+    if sidecar.get("val_accuracy") is not None:
+        best = sidecar["best_member"]
+        click.echo(f"validation accuracy: {sidecar['val_accuracy']:.4f} in-sample, {sidecar['val_accuracy_cv']:.4f} "
+                   f"cross-validated (best member {best['val_accuracy']:.4f}, {sidecar['val_rows']} rows)")
+    else:
+        click.echo(f"validation accuracy: unknown ({sidecar['val_note']})")
+    if explain:
+        _print_diagnostics(sidecar)
+    click.echo(f"submission: {outcome.csv_path}")
+    click.echo(f"details:    {outcome.json_path}")
+
+
+def _print_diagnostics(sidecar) -> None:
+    import pandas as pd
+
+    diagnostics = sidecar["diagnostics"]
+    disagreement = diagnostics["disagreement"]
+    matrix = pd.DataFrame(disagreement["matrix"], index=disagreement["members"], columns=range(len(disagreement["members"])))
+    click.echo("\nshare of test rows on which members disagree (columns: member number):")
+    click.echo(matrix.round(3).to_string())
+    margins = diagnostics["margins"]
+    click.echo("\nvote margins (top minus runner-up), rows per bin:")
+    for low, high, count in zip(margins["edges"], margins["edges"][1:], margins["counts"]):
+        click.echo(f"  {low:8.3f} .. {high:8.3f}  {count}")
+    tied = diagnostics["tied_ids"]
+    click.echo(f"\ntied rows: {len(tied)}" + (f"  ids: {', '.join(tied[:20])}{' ...' if len(tied) > 20 else ''}" if tied else ""))
+    if sidecar.get("per_class_f1_gain"):
+        click.echo("\nper-class validation F1: ensemble vs best member")
+        for label, row in sidecar["per_class_f1_gain"].items():
+            click.echo(f"  {label:>12}  {row['ensemble']:.4f}  {row['best_member']:.4f}  {row['gain']:+.4f}")
+    click.echo()
+
+
+@cli.command()
+@click.argument("runs", nargs=-1)
+@click.option("--tta", required=True, help="Transforms to average over: hflip, vflip, shift=N, rotate=DEGREES.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="Where the runs' data is now, if it moved since training.")
+@click.pass_context
+def predict(ctx, runs, tta, data_path):
+    """Recompute kept runs' probabilities with test-time augmentation.
+
+    Stores val_proba_tta.npy and test_proba_tta.npy beside the plain ones (RUNS:
+    run ids, default every kept run); `kcnn vote --tta` then uses them.
     """
     from kaggle_cnn import api
 
-    outcome = api.vote(_workspace(ctx), directory, name=name)
-    sidecar = outcome.sidecar
-    click.echo(f"members: {len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']} "
-               f"(by probability {sidecar['ties_by_rule']['probability']}, by best member "
-               f"{sidecar['ties_by_rule']['best_member']}, by smallest label {sidecar['ties_by_rule']['smallest_label']})")
-    if sidecar.get("val_accuracy") is not None:
-        best = max(m["val_accuracy"] for m in sidecar["members"])
-        click.echo(f"validation accuracy of the vote: {sidecar['val_accuracy']:.4f} "
-                   f"(best member {best:.4f}, {sidecar['val_rows']} rows)")
-    else:
-        click.echo(f"validation accuracy of the vote: unknown ({sidecar['val_note']})")
-    click.echo(f"submission: {outcome.csv_path}")
-    click.echo(f"details:    {outcome.json_path}")
+    for row in api.predict(_workspace(ctx), list(runs) or None, tta=tta, data_path=data_path):
+        change = row["val_accuracy_tta"] - row["val_accuracy_plain"]
+        click.echo(f"{row['run_id']}  val_acc {row['val_accuracy_plain']:.4f} -> {row['val_accuracy_tta']:.4f} "
+                   f"({change:+.4f}) with {row['transforms']}")
+
+
+@cli.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--sample", type=click.Path(path_type=Path), default=None, help="The competition's sample_submission.csv.")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
+              help="The competition (its training labels are the allowed labels).")
+def check(submission, sample, data_path):
+    """Check a submission as a grader would: header, ids, order, rows, labels."""
+    from kaggle_cnn.submission import check_submission, read_member
+
+    member = read_member(submission)
+    sample_member = read_member(sample) if sample is not None else None
+    classes = None
+    if data_path is not None:
+        classes = [str(c) for c in _load(data_path, None, None, None).classes]
+    check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
+    checked = ["header", "unique ids"] + (["id set and order", "row count"] if sample else []) + (["labels"] if classes else [])
+    click.echo(f"{submission}: ok ({len(member.ids)} rows; checked {', '.join(checked)})")
 
 
 @cli.command()

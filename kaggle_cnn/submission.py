@@ -93,6 +93,49 @@ def check_members(members: Sequence[Member]) -> None:
             )
 
 
+def check_submission(
+    name: str,
+    header: Sequence[str],
+    ids: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sample: Member | None = None,
+    classes: Sequence[str] | None = None,
+) -> None:
+    """The checks a grader makes, raised as one InputError naming the first problem:
+    header, row count, id set and order against the sample submission; unique ids;
+    labels within the competition's classes."""
+    ids, labels = np.asarray(ids, dtype=str), np.asarray(labels, dtype=str)
+    seen: dict[str, int] = {}
+    for row, value in enumerate(ids):
+        if value in seen:
+            raise InputError(f"{name} line {row + 2}: id {value!r} repeats line {seen[value] + 2}")
+        seen[value] = row
+    if sample is not None:
+        if tuple(header) != tuple(sample.header):
+            raise InputError(f"{name}: header {','.join(header)} differs from {','.join(sample.header)} in {sample.path.name}")
+        missing = [i for i in sample.ids if i not in seen]
+        if missing:
+            raise InputError(f"{name}: id {missing[0]!r} of {sample.path.name} is missing")
+        expected = set(sample.ids)
+        extra = [i for i in ids if i not in expected]
+        if extra:
+            raise InputError(f"{name}: id {extra[0]!r} is not in {sample.path.name}")
+        differ = np.flatnonzero(ids != sample.ids)
+        if differ.size:
+            row = differ[0]
+            raise InputError(
+                f"{name} line {row + 2}: id {ids[row]!r} where {sample.path.name} has "
+                f"{sample.ids[row]!r} (same ids, different order)"
+            )
+    if classes is not None:
+        allowed = set(map(str, classes))
+        outside = np.flatnonzero(~np.isin(labels, list(allowed)))
+        if outside.size:
+            row = outside[0]
+            raise InputError(f"{name} line {row + 2}: label {labels[row]!r} is not one of the {len(allowed)} classes")
+
+
 def sorted_labels(labels: np.ndarray) -> list[str]:
     """Distinct labels in their natural order: numeric when they all are numbers,
     else alphabetical. This order is what 'the smallest label' means in a tie."""

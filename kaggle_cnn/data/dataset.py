@@ -14,7 +14,7 @@ import json
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -41,6 +41,9 @@ class Dataset:
     submission_header: tuple[str, str]  # (id column, label column)
     source: str  # path as given, or "demo"
     kind: str  # "kaggle_csv" or "npz"
+    # How to load it again (absolute path, column options): recorded in run.json
+    # so that `kcnn predict` can rebuild a run's validation and test inputs.
+    load_options: dict = field(default_factory=dict)
 
     @property
     def image_shape(self) -> ImageShape:
@@ -130,7 +133,24 @@ def load_dataset(
     id_column: str | None = None,
     image_shape: ImageShape | None = None,
 ) -> Dataset:
-    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs, *.npz -> npz.
+    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs, *.npz -> npz."""
+    dataset = _load(path, label_column=label_column, id_column=id_column, image_shape=image_shape)
+    options = {
+        "path": None if path is None else str(Path(path).resolve()),
+        "label_column": label_column, "id_column": id_column,
+        "image_shape": list(image_shape) if image_shape else None,
+    }
+    return replace(dataset, load_options=options)
+
+
+def _load(
+    path: str | os.PathLike | None = None,
+    *,
+    label_column: str | None = None,
+    id_column: str | None = None,
+    image_shape: ImageShape | None = None,
+) -> Dataset:
+    """Dispatch on the kind of path.
 
     The loaders are imported here, not at module level, so that importing
     kaggle_cnn.data stays cheap (pandas is only needed once data is read).
