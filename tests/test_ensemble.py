@@ -1,6 +1,9 @@
 """The vote's rules on arrays: majority, and each tie-break in its turn."""
 
 import numpy as np
+import pytest
+
+from kaggle_cnn.errors import InputError
 
 from kaggle_cnn.ensemble import majority_vote
 
@@ -71,3 +74,118 @@ def test_deterministic_whatever_the_member_order():
     order = np.argsort(scores)[::-1]
     backward = majority_vote(votes[order], 4, scores=[scores[i] for i in order]).predictions
     assert np.array_equal(forward, backward)
+
+
+# -- weights, soft votes, greedy selection --------------------------------------------
+
+from kaggle_cnn.ensemble import (  # noqa: E402
+    VoteSpec,
+    combine,
+    cross_validated_accuracy,
+    disagreement_matrix,
+    fit_weights,
+    greedy_selection,
+    probability_vote,
+    weighted_vote,
+)
+
+
+def one_hot(indices, n_classes=3, confidence=0.8):
+    proba = np.full((len(indices), n_classes), (1 - confidence) / (n_classes - 1))
+    proba[np.arange(len(indices)), indices] = confidence
+    return proba
+
+
+def test_weighted_vote_lets_a_strong_member_outvote_two_weak_ones():
+    votes = np.array([[0], [1], [1]])
+    assert weighted_vote(votes, 2, np.array([0.9, 0.4, 0.4])).predictions.tolist() == [0]
+    assert weighted_vote(votes, 2, np.array([0.7, 0.4, 0.4])).predictions.tolist() == [1]
+
+
+def test_weighted_tie_uses_the_same_rule_as_hard():
+    votes = np.array([[0], [1]])
+    result = weighted_vote(votes, 2, np.array([0.5, 0.5]), scores=[0.8, 0.9])
+    assert result.predictions.tolist() == [1] and result.ties_by_rule["best_member"] == 1
+
+
+def test_soft_vote_follows_confidence_not_headcount():
+    a = np.array([[0.9, 0.1]])
+    b = np.array([[0.4, 0.6]])
+    c = np.array([[0.4, 0.6]])
+    assert majority_vote(np.array([[0], [1], [1]]), 2).predictions.tolist() == [1]
+    assert probability_vote([a, b, c], np.ones(3)).predictions.tolist() == [0]  # mean 0.567 vs 0.433
+
+
+def test_geometric_mean_punishes_a_confident_veto():
+    a = np.array([[0.98, 0.02]])
+    b = np.array([[0.30, 0.70]])
+    assert probability_vote([a, b], np.ones(2)).predictions.tolist() == [0]  # arithmetic: 0.64 vs 0.36
+    geometric = probability_vote([a, b], np.ones(2), geometric=True)
+    assert geometric.predictions.tolist() == [0]  # sqrt(.294)=.542 vs sqrt(.014)=.118
+    c = np.array([[0.01, 0.99]])
+    assert probability_vote([a, c], np.ones(2)).predictions.tolist() == [1]
+    assert probability_vote([a, c], np.ones(2), geometric=True).predictions.tolist() == [1]
+
+
+def test_exactly_equal_probabilities_go_to_the_smallest_label():
+    result = probability_vote([np.array([[0.2, 0.4, 0.4]])], np.ones(1))
+    assert result.predictions.tolist() == [1] and result.ties == 1
+
+
+def test_greedy_picks_the_right_member_twice():
+    # Truth [0, 1, 2]. A is right on rows 0 and 1, wrong on row 2 (0.6 vs 0.4);
+    # B is right on row 2 only, and wrong on row 0 with full confidence; C is wrong
+    # everywhere. A+B still misses row 0; A twice with B once gets every row.
+    y = np.array([0, 1, 2])
+    a = np.array([[0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.6, 0.0, 0.4]])
+    b = np.array([[0.0, 1.0, 0.0], [0.7, 0.3, 0.0], [0.0, 0.0, 1.0]])
+    c = np.array([[0.0, 0.0, 1.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    counts = greedy_selection([a, b, c], y, np.ones(3, bool), rounds=2, init=1)
+    assert counts.tolist() == [2, 1, 0]
+    assert np.mean(probability_vote([a, b, c], counts).predictions == y) == 1.0
+    assert np.mean(probability_vote([a, b, c], np.array([1, 1, 0])).predictions == y) < 1.0
+
+
+def test_greedy_init_and_eligibility():
+    y = np.array([0, 1])
+    good, bad = one_hot([0, 1], 2, 0.9), one_hot([1, 0], 2, 0.9)
+    counts = greedy_selection([bad, good], y, np.array([True, True]), rounds=0, init=2)
+    assert counts.tolist() == [1, 1]  # best two, once each, no rounds
+    counts = greedy_selection([bad, good], y, np.array([True, False]), rounds=3)
+    assert counts.tolist()[1] == 0  # a filtered member is never picked
+
+
+def test_filters_keep_above_and_top():
+    y = np.array([0, 0, 0, 0])
+    votes = np.array([[0, 0, 0, 0], [0, 0, 0, 1], [0, 1, 1, 1]])  # accuracies 1.0, 0.75, 0.25
+    assert fit_weights(VoteSpec("hard", keep_above=0.5), votes, None, y).tolist() == [1, 1, 0]
+    assert fit_weights(VoteSpec("hard", top=1), votes, None, y).tolist() == [1, 0, 0]
+    assert fit_weights(VoteSpec("weighted"), votes, None, y).tolist() == [1.0, 0.75, 0.25]
+    with pytest.raises(InputError, match="no member passes"):
+        fit_weights(VoteSpec("hard", keep_above=1.01), votes, None, y)
+
+
+def test_weighted_falls_back_to_labels_without_probabilities():
+    spec = VoteSpec("weighted", fixed_weights=(1.0, 3.0))
+    result = combine(spec, np.array([1.0, 3.0]), np.array([[0], [1]]), [None, None], [None, None], 2)
+    assert result.predictions.tolist() == [1]
+
+
+def test_cross_validated_estimate_is_not_above_in_sample_for_selection():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 200)
+    proba = [rng.dirichlet(np.ones(3), 200) for _ in range(8)]  # members that know nothing
+    votes = np.array([p.argmax(1) for p in proba])
+    spec = VoteSpec("greedy", rounds=10)
+    weights = fit_weights(spec, votes, proba, y)
+    in_sample = np.mean(combine(spec, weights, votes, proba, [None] * 8, 3).predictions == y)
+    honest = cross_validated_accuracy(spec, votes, proba, y, 3)
+    assert honest < in_sample  # selection on noise flatters itself; the CV figure does not
+    assert abs(honest - 1 / 3) < 0.1
+
+
+def test_disagreement_matrix():
+    votes = np.array([[0, 1, 2, 3], [0, 1, 2, 0], [1, 0, 2, 3]])
+    matrix = disagreement_matrix(votes)
+    assert matrix[0, 1] == 0.25 and matrix[0, 2] == 0.5 and matrix[1, 1] == 0
+    assert np.allclose(matrix, matrix.T)
