@@ -278,14 +278,14 @@ def metrics(workspace: Workspace, sources: list[str] | None = None) -> MetricsRe
     from kaggle_cnn.metrics import classification_table, confusion_table
 
     tables, confusions, summary = {}, {}, []
-    for source, y_true, y_pred, classes in _prediction_sources(workspace, sources):
+    for source, y_true, y_pred, classes, accuracy_cv in _prediction_sources(workspace, sources):
         table = classification_table(y_true, y_pred, classes)
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)
         by_class = table.set_index("class")
         summary.append({"source": source, "accuracy": by_class.loc["accuracy", "f1"],
                         "macro_f1": by_class.loc["macro avg", "f1"], "weighted_f1": by_class.loc["weighted avg", "f1"],
-                        "rows": int(len(y_true))})
+                        "accuracy_cv": accuracy_cv, "rows": int(len(y_true))})
     long = pd.concat([t.assign(source=s)[["source", *t.columns]] for s, t in tables.items()], ignore_index=True)
     csv_path = workspace.reports_dir / "metrics.csv"
     fileio.write_csv(csv_path, long)
@@ -295,7 +295,7 @@ def metrics(workspace: Workspace, sources: list[str] | None = None) -> MetricsRe
 
 
 def _prediction_sources(workspace: Workspace, sources: list[str] | None):
-    """(source, y_true, y_pred, classes) for each requested run or ensemble."""
+    """(source, y_true, y_pred, classes, cross-validated accuracy or None) per run or vote."""
     if sources:
         run_ids = [s for s in sources if not s.startswith(ENSEMBLE_PREFIX)]
         ensembles = [s[len(ENSEMBLE_PREFIX):] for s in sources if s.startswith(ENSEMBLE_PREFIX)]
@@ -311,7 +311,7 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None):
     found = []
     for run in runs:
         split = _split_of(workspace, run.fingerprint, run.run_id)
-        found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes))
+        found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes, None))
     for name in ensembles:
         sidecar = fileio.read_json(workspace.ensemble_dir / f"{name}.json")
         if not sidecar.get("val_predictions"):
@@ -323,7 +323,8 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None):
         position = {label: i for i, label in enumerate(classes)}
         truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
         predicted = np.array([position[label] for label in sidecar["val_predictions"]])
-        found.append((ENSEMBLE_PREFIX + name, truth, predicted, classes))
+        # A vote's weights were chosen on these rows: its cross-validated accuracy goes beside.
+        found.append((ENSEMBLE_PREFIX + name, truth, predicted, classes, sidecar.get("val_accuracy_cv")))
     return found
 
 

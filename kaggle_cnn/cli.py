@@ -247,10 +247,10 @@ def vote(ctx, directory, method, geometric, weights_file, keep_above, top, model
 def _print_vote(outcome, explain: bool) -> None:
     sidecar = outcome.sidecar
     used = [m for m in sidecar["members"] if m["weight"] > 0]
+    by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
     click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
-               f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']} "
-               + "(" + ", ".join(f"{rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n) + ")"
-               * bool(sidecar["ties"]))
+               f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']}"
+               + (f" ({by_rule})" if by_rule else ""))
     if "multiplicities" in sidecar:
         click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
     elif sidecar["method"] == "weighted":
@@ -378,11 +378,12 @@ def _confusion_text(matrix) -> str:
 def _summary_table(summary):
     from rich.table import Table
 
-    view = Table(title="all sources")
-    for column in ("source", "accuracy", "macro F1", "weighted F1", "rows"):
+    view = Table(title="all sources (votes: in-sample accuracy, and cross-validated)")
+    for column in ("source", "accuracy", "CV accuracy", "macro F1", "weighted F1", "rows"):
         view.add_column(column, justify="left" if column == "source" else "right")
     for row in summary.itertuples(index=False):
-        view.add_row(row.source, f"{row.accuracy:.4f}", f"{row.macro_f1:.4f}", f"{row.weighted_f1:.4f}", str(row.rows))
+        cv = "" if row.accuracy_cv is None or row.accuracy_cv != row.accuracy_cv else f"{row.accuracy_cv:.4f}"
+        view.add_row(row.source, f"{row.accuracy:.4f}", cv, f"{row.macro_f1:.4f}", f"{row.weighted_f1:.4f}", str(row.rows))
     return view
 
 
