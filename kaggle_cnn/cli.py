@@ -55,7 +55,8 @@ def _workspace(ctx: click.Context):
 def _console():
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped into a file or a log, rich would squeeze tables into 80 columns and cut run ids.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 @click.group(cls=KcnnGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
