@@ -200,6 +200,10 @@ def _run_attempt(dataset, workspace, config, split, arrays, number, attempt, bas
     record["seconds"] = time.perf_counter() - clock
     if record["kept"]:
         _save_kept_run(workspace, dataset, record, result)
+    else:  # its learning curve only, so plots can show why it was not kept
+        import pandas as pd
+
+        fileio.write_csv(workspace.discarded_history(run_id), pd.DataFrame(result.history))
     workspace.append_index(index_row(record))
     timing = record["timing"]
     return Attempt(number, run_id, run_seed, result.val_accuracy, record["kept"], record["seconds"],
@@ -215,6 +219,7 @@ def _run_record(dataset, split, config, result: "FitResult", keep_above: float) 
     return {
         "kept": bool(result.val_accuracy >= keep_above),
         "status": "ok",
+        "params": int(result.model.count_params()),
         "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
         "data": {
             "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,

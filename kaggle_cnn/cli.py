@@ -330,8 +330,9 @@ def check(submission, sample, data_path):
 
 @cli.command()
 @click.argument("sources", nargs=-1)
+@click.option("--timing", is_flag=True, help="Also per model: seconds per epoch, prediction seconds, images per second.")
 @click.pass_context
-def metrics(ctx, sources):
+def metrics(ctx, sources, timing):
     """Per-class precision, recall, F1 on the validation split.
 
     SOURCES are run ids or ensemble/<name>; default every kept run and vote.
@@ -347,7 +348,32 @@ def metrics(ctx, sources):
         console.print(_class_table(source, report.tables[source]))
         console.print(_confusion_text(report.confusions[source]))
     console.print(_summary_table(report.summary))
+    if timing:
+        from kaggle_cnn.report import timing_table
+
+        console.print(_frame_table("timing per model (kept runs)", timing_table(_workspace(ctx))))
     console.print(f"report: {report.csv_path}   confusion matrices: {report.csv_path.parent / 'confusion'}/")
+
+
+def _frame_table(title, frame):
+    from rich.table import Table
+
+    import pandas as pd
+
+    view = Table(title=title)
+    for column in frame.columns:
+        view.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
+    for row in frame.itertuples(index=False):
+        view.add_row(*[_cell(v) for v in row])
+    return view
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def _default_detail(report) -> list[str]:
@@ -402,6 +428,69 @@ def score(submission, answers):
         answers = demo_answers_path()
     result = api.score(submission, answers)
     click.echo(f"{submission}: accuracy {result['accuracy']:.4f} on {result['rows']} rows")
+
+
+@cli.group()
+def plot():
+    """Pictures of the workspace, saved as PNG under reports/plots/."""
+
+
+@plot.command("curves")
+@click.argument("runs", nargs=-1)
+@click.pass_context
+def plot_curves(ctx, runs):
+    """Accuracy and loss against epochs for RUNS (default every attempt)."""
+    from kaggle_cnn.report import plot_curves as draw
+
+    click.echo(f"curves: {draw(_workspace(ctx), list(runs) or None)}")
+
+
+@plot.command("confusion")
+@click.argument("source", required=False)
+@click.pass_context
+def plot_confusion(ctx, source):
+    """Confusion matrix of SOURCE (a run id or ensemble/NAME; default the best vote),
+    and for a vote its per-class P/R/F1 against its best member."""
+    from kaggle_cnn.report import plot_confusion as draw
+
+    for path in draw(_workspace(ctx), source):
+        click.echo(f"picture: {path}")
+
+
+@plot.command("activations")
+@click.argument("run")
+@click.option("--image", type=int, default=0, show_default=True, help="Which validation image (0-based).")
+@click.option("--layers", default=None, help="Comma-separated conv layer names [default: all].")
+@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Where the run's data is now.")
+@click.pass_context
+def plot_activations(ctx, run, image, layers, data_path):
+    """Feature maps of every convolution layer of RUN for one validation image."""
+    from kaggle_cnn.report import plot_activations as draw
+
+    names = [n.strip() for n in layers.split(",") if n.strip()] if layers else None
+    click.echo(f"activations: {draw(_workspace(ctx), run, image, names, data_path)}")
+
+
+@plot.command("filters")
+@click.argument("run")
+@click.option("--layer", required=True, help="A convolution layer of RUN's model.")
+@click.option("--n", type=int, default=16, show_default=True, help="How many filters.")
+@click.option("--steps", type=int, default=40, show_default=True, help="Gradient-ascent steps.")
+@click.pass_context
+def plot_filters(ctx, run, layer, n, steps):
+    """The input each filter of LAYER responds to most, by gradient ascent from noise."""
+    from kaggle_cnn.report import plot_filters as draw
+
+    click.echo(f"filters: {draw(_workspace(ctx), run, layer, n, steps)}")
+
+
+@cli.command()
+@click.pass_context
+def report(ctx):
+    """One self-contained HTML page of the workspace: reports/report.html."""
+    from kaggle_cnn.report import build_report
+
+    click.echo(f"report: {build_report(_workspace(ctx))}")
 
 
 def main() -> None:

@@ -4,6 +4,7 @@
     models/<run_id>/            kept runs only (run.json, history.csv, model.keras,
                                 val_proba.npy, test_proba.npy, submission.csv)
     models/splits/<fp>.json     the validation split of the dataset with fingerprint fp
+    models/discarded/<id>.csv   the learning curve of an attempt that was not kept
     submissions/<run_id>.csv    each kept run's own submission: the vote's members
     submissions/ensemble/       outputs of `kcnn vote`, never read back as members
     reports/                    metrics.csv, confusion matrices
@@ -186,6 +187,18 @@ class Workspace:
 
     def runs(self) -> list[Run]:
         return [self.load_run(run_id) for run_id in self.run_ids()]
+
+    def discarded_history(self, run_id: str) -> Path:
+        return self.models_dir / "discarded" / f"{run_id}.csv"
+
+    def history(self, run_id: str):
+        """The per-epoch history of any attempt, kept or not (None if it has none)."""
+        import pandas as pd
+
+        for path in (self.run_dir(run_id) / "history.csv", self.discarded_history(run_id)):
+            if path.exists():
+                return pd.read_csv(path)
+        return None
 
     def member_submission(self, run_id: str) -> Path:
         return self.submissions_dir / f"{run_id}.csv"

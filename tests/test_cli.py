@@ -274,3 +274,13 @@ def test_a_failed_attempt_is_recorded_then_raised(competition, tmp_path, monkeyp
     index = workspace.read_index()
     assert index["status"].tolist() == ["failed"] and "no room" in index["message"][0]
     assert workspace.run_ids() == []
+
+
+def test_written_files_get_ordinary_permissions(trained):
+    import os
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    member = Workspace(trained).member_submission("cnn1-s0-a000")
+    assert stat.S_IMODE(member.stat().st_mode) == 0o666 & ~mask

@@ -1,0 +1,94 @@
+"""Pictures and the HTML report on a small trained workspace (Agg backend)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from conftest import kcnn
+from kaggle_cnn.store import Workspace
+from test_bad_input import assert_refused
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def pictured(trained, competition, tmp_path_factory):
+    """The session's two kept runs, one discarded attempt, and two votes."""
+    root = tmp_path_factory.mktemp("pictured") / "w"
+    shutil.copytree(trained, root)
+    assert kcnn("-w", root, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                "--keep-above", 1).exit_code == 0
+    assert kcnn("-w", root, "vote").exit_code == 0
+    assert kcnn("-w", root, "vote", "--method", "greedy").exit_code == 0
+    return root
+
+
+def is_png(path) -> bool:
+    return path.read_bytes()[:8] == PNG
+
+
+def test_curves_show_kept_and_discarded(pictured):
+    result = kcnn("-w", pictured, "plot", "curves")
+    assert result.exit_code == 0, result.output
+    path = Workspace(pictured).reports_dir / "plots" / "curves.png"
+    assert is_png(path)
+    assert (Workspace(pictured).models_dir / "discarded" / "cnn1-s0-a002.csv").exists()
+    assert kcnn("-w", pictured, "plot", "curves", "cnn1-s0-a000").exit_code == 0
+
+
+def test_confusion_of_the_best_vote_and_of_a_run(pictured):
+    result = kcnn("-w", pictured, "plot", "confusion")
+    assert result.exit_code == 0, result.output
+    plots = Workspace(pictured).reports_dir / "plots"
+    written = sorted(p.name for p in plots.glob("*.png"))
+    assert any(n.startswith("confusion-ensemble-") for n in written)
+    assert any(n.startswith("class-metrics-ensemble-") for n in written)
+    assert kcnn("-w", pictured, "plot", "confusion", "cnn1-s0-a001").exit_code == 0
+    assert is_png(plots / "confusion-cnn1-s0-a001.png")
+
+
+def test_timing_table(pictured):
+    result = kcnn("-w", pictured, "metrics", "--timing")
+    assert result.exit_code == 0
+    assert "timing per model" in result.output and "train s/epoch" in result.output and "cnn1" in result.output
+
+
+def test_report_is_one_self_contained_page(pictured):
+    result = kcnn("-w", pictured, "report")
+    assert result.exit_code == 0, result.output
+    page = (Workspace(pictured).reports_dir / "report.html").read_text()
+    for heading in ("Leaderboard", "Experiment summary", "Learning curves", "Validation metrics of every run and vote",
+                    "Per-class metrics", "Confusion matrix", "Vote: majority_vote", "Vote: greedy_ensemble",
+                    "Timing per model"):
+        assert f"<h2>{heading}" in page, heading
+    assert len(re.findall(r'src="data:image/png;base64,', page)) >= 5
+    assert "http://" not in page and "https://" not in page  # opens with no network
+    assert page.count("cnn1-s0-a002") >= 1  # the discarded attempt is on the leaderboard
+
+
+def test_activations_and_filters(pictured):
+    result = kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 3)
+    assert result.exit_code == 0, result.output
+    assert is_png(Workspace(pictured).reports_dir / "plots" / "activations-cnn1-s0-a000-3.png")
+    from kaggle_cnn.visualize import conv_layer_names
+
+    from kaggle_cnn.backend import load_keras
+
+    model = load_keras().saving.load_model(Workspace(pictured).run_dir("cnn1-s0-a000") / "model.keras")
+    layer = conv_layer_names(model)[0]
+    result = kcnn("-w", pictured, "plot", "filters", "cnn1-s0-a000", "--layer", layer, "--n", 4, "--steps", 5)
+    assert result.exit_code == 0, result.output
+    assert is_png(Workspace(pictured).reports_dir / "plots" / f"filters-cnn1-s0-a000-{layer}.png")
+
+
+def test_bad_picture_requests(pictured, tmp_path):
+    assert_refused(kcnn("-w", pictured, "plot", "curves", "cnn7-s0-a000"), "cnn7-s0-a000")
+    assert_refused(kcnn("-w", pictured, "plot", "confusion", "cnn7-s0-a000"), "cnn7-s0-a000")
+    assert_refused(kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 999), "--image 999", "0..29")
+    assert_refused(kcnn("-w", pictured, "plot", "filters", "cnn1-s0-a000", "--layer", "predictions"), "predictions")
+    assert_refused(kcnn("-w", tmp_path, "report"), "no runs")
+    assert_refused(kcnn("-w", tmp_path, "plot", "curves"), "no runs")
+    assert not (tmp_path / "reports").exists()
