@@ -57,9 +57,10 @@ fi
 kcnn train "$@"
 kcnn vote
 kcnn metrics
+kcnn report > /dev/null
 if $on_demo; then
   kcnn score "$WORKSPACE/submissions/ensemble/majority_vote.csv"
 fi
 echo
 echo "submission: $WORKSPACE/submissions/ensemble/majority_vote.csv"
-echo "report:     $WORKSPACE/reports/metrics.csv (confusion matrices in $WORKSPACE/reports/confusion/)"
+echo "report:     $WORKSPACE/reports/report.html (tables: $WORKSPACE/reports/metrics.csv, $WORKSPACE/reports/confusion/)"

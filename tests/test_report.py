@@ -92,3 +92,17 @@ def test_bad_picture_requests(pictured, tmp_path):
     assert_refused(kcnn("-w", tmp_path, "report"), "no runs")
     assert_refused(kcnn("-w", tmp_path, "plot", "curves"), "no runs")
     assert not (tmp_path / "reports").exists()
+
+
+def test_curves_mark_a_fine_tuning_phase():
+    import pandas as pd
+
+    from kaggle_cnn import plots
+
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4], "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.5, 0.55, 0.7, 0.75],
+                            "loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.7, 0.6],
+                            "phase": ["frozen", "frozen", "fine-tune", "fine-tune"]})
+    figure = plots.curves({"r1": history}, {"r1"})
+    accuracy_panel = figure.axes[0]
+    assert [t.get_text() for t in accuracy_panel.texts] == ["fine-tune"]
+    assert any(line.get_xdata()[0] == 2.5 for line in accuracy_panel.lines)  # the boundary
