@@ -52,11 +52,6 @@ def _workspace(ctx: click.Context):
     return Workspace(ctx.obj["workspace"])
 
 
-def _console():
-    from rich.console import Console
-
-    # Piped into a file or a log, rich would squeeze tables into 80 columns and cut run ids.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 @click.group(cls=KcnnGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -145,6 +140,8 @@ def data(data_path, label_column, id_column, image_shape):
 @click.option("--classes", "n_classes", type=click.IntRange(min=2), default=10, show_default=True)
 def models(image_shape, n_classes):
     """List the registered architectures with their parameter counts."""
+    from kaggle_cnn import display
+
     from rich.table import Table
 
     from kaggle_cnn.architectures import build, get, names
@@ -155,7 +152,7 @@ def models(image_shape, n_classes):
     for name in names():
         model = build(name, image_shape, n_classes)
         table.add_row(name, "x".join(map(str, image_shape)), f"{model.count_params():,}", get(name).source, get(name).summary)
-    _console().print(table)
+    display.console().print(table)
 
 
 @cli.command()
@@ -181,6 +178,8 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
     attempt, kept or not, gets a row in models/index.csv.
     """
+    from kaggle_cnn import display
+
     from kaggle_cnn import api
 
     if repeat is not None and until_kept is not None:
@@ -192,17 +191,16 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     workspace = _workspace(ctx)
     dataset = _load(data_path, label_column, id_column, image_shape)
 
-    from kaggle_cnn.progress import RichTrainReporter, summary_table
     from kaggle_cnn.training import TrainConfig
 
     config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr)
-    console = _console()
-    with RichTrainReporter(console) as reporter:
+    console = display.console()
+    with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(
             dataset, workspace, config, repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
             keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
         )
-    console.print(summary_table(summary))
+    console.print(display.summary_table(summary))
     if until_kept is not None and len(summary.kept) < until_kept:
         console.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} runs kept")
     console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
@@ -236,57 +234,19 @@ def vote(ctx, directory, method, geometric, weights_file, keep_above, top, model
     split; the cross-validated accuracy printed beside the in-sample one is the
     figure to trust before spending a submission.
     """
+    from kaggle_cnn import display
+
     from kaggle_cnn import api
     from kaggle_cnn.ensemble import VoteSpec
 
     spec = VoteSpec(method=method, geometric=geometric, keep_above=keep_above, top=top, rounds=rounds, init=init,
                     metric=metric)
     outcome = api.vote(_workspace(ctx), directory, spec=spec, name=name, model=model, weights_file=weights_file, tta=tta)
-    _print_vote(outcome, explain)
+    display.print_vote(outcome, explain)
 
 
-def _print_vote(outcome, explain: bool) -> None:
-    sidecar = outcome.sidecar
-    used = [m for m in sidecar["members"] if m["weight"] > 0]
-    by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
-    click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
-               f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']}"
-               + (f" ({by_rule})" if by_rule else ""))
-    if "multiplicities" in sidecar:
-        click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
-    elif sidecar["method"] == "weighted":
-        click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
-    if sidecar.get("val_accuracy") is not None:
-        best = sidecar["best_member"]
-        click.echo(f"validation accuracy: {sidecar['val_accuracy']:.4f} in-sample, {sidecar['val_accuracy_cv']:.4f} "
-                   f"cross-validated (best member {best['val_accuracy']:.4f}, {sidecar['val_rows']} rows)")
-    else:
-        click.echo(f"validation accuracy: unknown ({sidecar['val_note']})")
-    if explain:
-        _print_diagnostics(sidecar)
-    click.echo(f"submission: {outcome.csv_path}")
-    click.echo(f"details:    {outcome.json_path}")
 
 
-def _print_diagnostics(sidecar) -> None:
-    import pandas as pd
-
-    diagnostics = sidecar["diagnostics"]
-    disagreement = diagnostics["disagreement"]
-    matrix = pd.DataFrame(disagreement["matrix"], index=disagreement["members"], columns=range(len(disagreement["members"])))
-    click.echo("\nshare of test rows on which members disagree (columns: member number):")
-    click.echo(matrix.round(3).to_string())
-    margins = diagnostics["margins"]
-    click.echo("\nvote margins (top minus runner-up), rows per bin:")
-    for low, high, count in zip(margins["edges"], margins["edges"][1:], margins["counts"]):
-        click.echo(f"  {low:8.3f} .. {high:8.3f}  {count}")
-    tied = diagnostics["tied_ids"]
-    click.echo(f"\ntied rows: {len(tied)}" + (f"  ids: {', '.join(tied[:20])}{' ...' if len(tied) > 20 else ''}" if tied else ""))
-    if sidecar.get("per_class_f1_gain"):
-        click.echo("\nper-class validation F1: ensemble vs best member")
-        for label, row in sidecar["per_class_f1_gain"].items():
-            click.echo(f"  {label:>12}  {row['ensemble']:.4f}  {row['best_member']:.4f}  {row['gain']:+.4f}")
-    click.echo()
 
 
 @cli.command()
@@ -339,79 +299,34 @@ def metrics(ctx, sources, timing):
     Per-class tables print for the votes and the best run; reports/metrics.csv
     has them all, reports/confusion/ the confusion matrices.
     """
+    from kaggle_cnn import display
+
     from kaggle_cnn import api
 
     report = api.metrics(_workspace(ctx), list(sources) or None)
-    console = _console()
-    shown = list(sources) or _default_detail(report)
+    console = display.console()
+    shown = list(sources) or display.default_detail(report)
     for source in shown:
-        console.print(_class_table(source, report.tables[source]))
-        console.print(_confusion_text(report.confusions[source]))
-    console.print(_summary_table(report.summary))
+        console.print(display.class_table(source, report.tables[source]))
+        console.print(display.confusion_text(report.confusions[source]))
+    console.print(display.sources_table(report.summary))
     if timing:
         from kaggle_cnn.report import timing_table
 
-        console.print(_frame_table("timing per model (kept runs)", timing_table(_workspace(ctx))))
+        console.print(display.frame_table("timing per model (kept runs)", timing_table(_workspace(ctx))))
     console.print(f"report: {report.csv_path}   confusion matrices: {report.csv_path.parent / 'confusion'}/")
 
 
-def _frame_table(title, frame):
-    from rich.table import Table
-
-    import pandas as pd
-
-    view = Table(title=title)
-    for column in frame.columns:
-        view.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
-    for row in frame.itertuples(index=False):
-        view.add_row(*[_cell(v) for v in row])
-    return view
 
 
-def _cell(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, float):
-        return f"{value:,.2f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _default_detail(report) -> list[str]:
-    from kaggle_cnn.api import ENSEMBLE_PREFIX
-
-    summary = report.summary
-    votes = [s for s in summary["source"] if s.startswith(ENSEMBLE_PREFIX)]
-    runs = summary[~summary["source"].str.startswith(ENSEMBLE_PREFIX)]
-    best = [runs.sort_values(["accuracy", "source"], ascending=[False, True])["source"].iloc[0]] if len(runs) else []
-    return best + votes
 
 
-def _class_table(source, table):
-    from rich.table import Table
-
-    view = Table(title=source)
-    for column in ("class", "precision", "recall", "f1", "support"):
-        view.add_column(column, justify="right")
-    for row in table.itertuples(index=False):
-        cells = ["" if v != v else f"{v:.4f}" for v in (row.precision, row.recall, row.f1)]
-        view.add_row(str(row[0]), *cells, str(row.support))
-    return view
 
 
-def _confusion_text(matrix) -> str:
-    return "confusion matrix (rows: true, columns: predicted)\n" + matrix.to_string() + "\n"
 
 
-def _summary_table(summary):
-    from rich.table import Table
-
-    view = Table(title="all sources (votes: in-sample accuracy, and cross-validated)")
-    for column in ("source", "accuracy", "CV accuracy", "macro F1", "weighted F1", "rows"):
-        view.add_column(column, justify="left" if column == "source" else "right")
-    for row in summary.itertuples(index=False):
-        cv = "" if row.accuracy_cv is None or row.accuracy_cv != row.accuracy_cv else f"{row.accuracy_cv:.4f}"
-        view.add_row(row.source, f"{row.accuracy:.4f}", cv, f"{row.macro_f1:.4f}", f"{row.weighted_f1:.4f}", str(row.rows))
-    return view
 
 
 @cli.command()
