@@ -6,6 +6,7 @@ imports TensorFlow when it runs; vote, metrics and score never do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import time
 from dataclasses import asdict, dataclass, field
@@ -138,31 +139,51 @@ def train_many(
     `max_attempts` (default 10 x K). Kept runs land in the workspace as they finish,
     so stopping the command (or a kill -9) loses only the attempt in flight.
     """
-    from kaggle_cnn.architectures import get as get_architecture
-
     check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above)
-    get_architecture(config.model)  # an unknown name fails here, before anything is written
-    split, new_split = plan_split(workspace, dataset, val_fraction)
     reporter = reporter or SilentReporter()
     total = repeat if until_kept is None else None
     cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
     summary = TrainSummary(keep_above)
-
-    with workspace.lock():
-        workspace.repair()
-        if new_split:
-            workspace.save_split(split)
-        arrays = _split_arrays(dataset, split)
+    with _training_session(workspace, dataset, config, val_fraction) as (split, arrays):
         first_attempt = workspace.next_attempt(config.model, seed)
         while len(summary.attempts) < cap and (until_kept is None or len(summary.kept) < until_kept):
             number = len(summary.attempts) + 1
+            attempt_number = first_attempt + number - 1
             attempt = _run_attempt(
-                dataset, workspace, config, split, arrays, number, first_attempt + number - 1,
-                seed, keep_above, total, reporter,
+                dataset, workspace, config, split, arrays, number=number, attempt=attempt_number,
+                base_seed=seed, run_id=f"{config.model}-s{seed}-a{attempt_number:03d}",
+                run_seed=attempt_seed(seed, attempt_number), keep_above=keep_above, total=total, reporter=reporter,
             )
             summary.attempts.append(attempt)
             reporter.attempt_ended(attempt)
     return summary
+
+
+def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig", *, run_id: str, trial: int,
+                base_seed: int, keep_above: float = 0.0, val_fraction: float | None = None,
+                reporter: TrainReporter | None = None) -> Attempt:
+    """One attempt with a given id and seed: a search trial, stored like any run."""
+    with _training_session(workspace, dataset, config, val_fraction) as (split, arrays):
+        return _run_attempt(dataset, workspace, config, split, arrays, number=trial + 1, attempt=trial,
+                            base_seed=base_seed, run_id=run_id, run_seed=attempt_seed(base_seed, trial),
+                            keep_above=keep_above, total=None, reporter=reporter or SilentReporter())
+
+
+@contextlib.contextmanager
+def _training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None):
+    """Check everything, then hold the workspace: yields (split, training arrays)."""
+    from kaggle_cnn.architectures import get as get_architecture
+    from kaggle_cnn.training import OPTIMIZERS
+
+    get_architecture(config.model)  # an unknown name fails here, before anything is written
+    if config.optimizer not in OPTIMIZERS:
+        raise InputError(f"optimizer {config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    split, new_split = plan_split(workspace, dataset, val_fraction)
+    with workspace.lock():
+        workspace.repair()
+        if new_split:
+            workspace.save_split(split)
+        yield split, _split_arrays(dataset, split)
 
 
 def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
@@ -175,11 +196,10 @@ def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
     }
 
 
-def _run_attempt(dataset, workspace, config, split, arrays, number, attempt, base_seed, keep_above, total, reporter) -> Attempt:
+def _run_attempt(dataset, workspace, config, split, arrays, *, number, attempt, base_seed, run_id, run_seed,
+                 keep_above, total, reporter) -> Attempt:
     from kaggle_cnn.training import fit_one
 
-    run_seed = attempt_seed(base_seed, attempt)
-    run_id = f"{config.model}-s{base_seed}-a{attempt:03d}"
     reporter.attempt_started(number, total, run_id, config.epochs)
     started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     clock = time.perf_counter()
@@ -419,3 +439,70 @@ def _predict_run(workspace: Workspace, run: Run, dataset: "Dataset", transforms,
     record = {**run.record, "tta": {"transforms": spec_text, "val_accuracy": augmented, "val_accuracy_plain": plain}}
     fileio.write_json(run.path / "run.json", record)
     return {"run_id": run.run_id, "transforms": spec_text, "val_accuracy_plain": plain, "val_accuracy_tta": augmented}
+
+
+# -- hyperparameter search ------------------------------------------------------------
+
+
+def search(
+    dataset: "Dataset",
+    workspace: Workspace,
+    space_path: str | Path,
+    *,
+    model: str | None = None,
+    algo: str = "tpe",
+    max_evals: int = 20,
+    epochs: int | None = None,
+    keep_above: float = 0.0,
+    study: str | None = None,
+    seed: int = 0,
+    val_fraction: float | None = None,
+    reporter: TrainReporter | None = None,
+    on_trial=None,
+):
+    """Search `space_path` with hyperopt (tpe, rand) or over its grid; every trial is
+    a run of the workspace. Re-running the same study continues it."""
+    from dataclasses import replace
+
+    from kaggle_cnn.search import space as spaces
+    from kaggle_cnn.search import study as studies
+
+    if max_evals < 1:
+        raise InputError(f"--max-evals must be at least 1, got {max_evals}")
+    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above)
+    space = spaces.load_space(space_path, model)
+    if epochs is not None:
+        space = replace(space, fixed={**space.fixed, "epochs": epochs})
+    name = study or Path(space_path).stem
+    state = studies.open_study(workspace, name, space, algo, seed)
+    if algo == "grid":
+        spaces.grid(space)  # a continuous range fails here, before anything is written
+    plan_split(workspace, dataset, val_fraction)  # likewise a split that does not fit
+
+    def evaluate(number: int, run_id: str, chosen: dict[str, Any]) -> "studies.Trial":
+        trial = _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
+        if on_trial is not None:
+            on_trial(trial, len(state.trials) + 1, max_evals)
+        return trial
+
+    return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}")
+
+
+def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
+    from kaggle_cnn.search.study import Trial
+    from kaggle_cnn.training import TrainConfig
+
+    done = workspace.read_index()
+    done = done[done["run_id"] == run_id] if not done.empty else done
+    if len(done) and done["status"].iloc[-1] == "ok":  # finished just before a kill: not trained twice
+        row = done.iloc[-1]
+        return Trial(number, run_id, {}, "ok", float(row["val_accuracy"]), float(row["seconds"]),
+                     str(row["kept"]) == "True")
+    try:
+        attempt = train_trial(dataset, workspace, TrainConfig.from_settings(chosen), run_id=run_id, trial=number,
+                              base_seed=seed, keep_above=keep_above, val_fraction=val_fraction, reporter=reporter)
+    except InputError:
+        raise
+    except Exception as error:  # recorded as failed in the index by the run itself; the search goes on
+        return Trial(number, run_id, {}, "failed", message=f"{type(error).__name__}: {error}"[:300])
+    return Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)

@@ -165,13 +165,17 @@ def models(image_shape, n_classes):
               help="Keep a run when its validation accuracy is at or above this (0-1).")
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Adam's learning rate.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop"]), default="adam", show_default=True,
+              help="sgd uses momentum 0.9.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
 @click.pass_context
 def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, until_kept, max_attempts,
-          keep_above, epochs, batch_size, lr, seed, val_fraction):
+          keep_above, epochs, batch_size, lr, optimizer, config_path, seed, val_fraction):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -193,7 +197,8 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
 
     from kaggle_cnn.training import TrainConfig
 
-    config = TrainConfig(model=model, epochs=epochs, batch_size=batch_size, lr=lr)
+    config = TrainConfig.from_settings(_settings(ctx, config_path, model=model, epochs=epochs, batch_size=batch_size,
+                                                 lr=lr, optimizer=optimizer))
     console = display.console()
     with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(
@@ -204,6 +209,78 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     if until_kept is not None and len(summary.kept) < until_kept:
         console.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} runs kept")
     console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
+
+
+def _settings(ctx, config_path, **given):
+    """--config's settings, overridden by the options typed on the command line."""
+    from click.core import ParameterSource
+
+    from kaggle_cnn.search.space import load_config
+
+    settings = load_config(config_path) if config_path else {}
+    for name, value in given.items():
+        if name not in settings or ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
+            settings[name] = value
+    return settings
+
+
+@cli.command()
+@data_options
+@click.option("--space", "space_path", type=click.Path(path_type=Path), default=None,
+              help="YAML search space (see examples/spaces/).")
+@click.option("--model", default=None, help="Architecture to tune [default: the space's, else kaggle_ensemble].")
+@click.option("--algo", type=click.Choice(["tpe", "rand", "grid"]), default="tpe", show_default=True)
+@click.option("--max-evals", type=int, default=20, show_default=True, help="Trials in the study (a grid stops at its size).")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per trial [default: the space's].")
+@click.option("--keep-above", type=float, default=0.0, show_default=True, help="Trials at or above this are kept runs.")
+@click.option("--study", default=None, help="Study name; re-running it continues [default: the space file's name].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Makes the proposed parameters reproducible.")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
+@click.option("--show", is_flag=True, help="Print the study's leaderboard (and write it as CSV).")
+@click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
+              help="Write the best trial as a config for `kcnn train --config`.")
+@click.pass_context
+def search(ctx, data_path, label_column, id_column, image_shape, space_path, model, algo, max_evals, epochs, keep_above,
+           study, seed, val_fraction, show, export_path):
+    """Hyperparameter search on hyperopt (TPE, random) or a grid.
+
+    Every trial is a run of the workspace; the study is saved after each trial,
+    so running the same command again continues it. Then, as seed 004 did:
+    kcnn search ... --export best.yaml; kcnn train --config best.yaml --repeat 30.
+    """
+    from kaggle_cnn import api, display
+    from kaggle_cnn.search import study as studies
+    from kaggle_cnn.search.space import save_config
+
+    workspace = _workspace(ctx)
+    if space_path is None:
+        if not study or not (show or export_path):
+            raise InputError("give --space SPACE.yaml to search, or --study NAME with --show/--export")
+    else:
+        dataset = _load(data_path, label_column, id_column, image_shape)
+        console = display.console()
+
+        def on_trial(trial, number, total):
+            verdict = "failed: " + trial.message if trial.status == "failed" else (
+                f"val_acc {trial.val_accuracy:.4f}  {'kept' if trial.kept else 'discarded'}")
+            console.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}", highlight=False, markup=False)
+
+        with display.RichTrainReporter(console) as reporter:
+            done = api.search(dataset, workspace, space_path, model=model, algo=algo, max_evals=max_evals,
+                              epochs=epochs, keep_above=keep_above, study=study, seed=seed,
+                              val_fraction=val_fraction, reporter=reporter, on_trial=on_trial)
+        study = done.name
+    state = studies.load_saved(workspace, study)
+    board = studies.leaderboard(state)
+    csv_path = studies.study_dir(workspace, study) / "leaderboard.csv"
+    from kaggle_cnn import fileio
+
+    fileio.write_csv(csv_path, board)
+    display.console().print(display.frame_table(f"study {study}: {len(board)} trials", board.drop(columns="message")))
+    click.echo(f"leaderboard: {csv_path}")
+    if export_path:
+        click.echo(f"best config: {save_config(export_path, studies.best_config(state))}"
+                   f"  (kcnn train --config {export_path} --repeat 30 --keep-above 0.91)")
 
 
 @cli.command()

@@ -13,6 +13,7 @@ import sys
 import click
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,7 +42,7 @@ class RichTrainReporter:
         self._label = f"[{number}/{total}]" if total else f"[attempt {number}]"
         if self._task is not None:
             self.progress.remove_task(self._task)
-        self._task = self.progress.add_task(f"{self._label} {run_id}", total=epochs, scores="")
+        self._task = self.progress.add_task(f"{escape(self._label)} {run_id}", total=epochs, scores="")
 
     def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None:
         scores = f"acc {logs.get('accuracy', float('nan')):.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}"
@@ -50,7 +51,7 @@ class RichTrainReporter:
     def attempt_ended(self, attempt: Attempt) -> None:
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
         self.progress.console.print(
-            f"{self._label} {attempt.run_id}  val_acc {attempt.val_accuracy:.4f}  {verdict}  ({attempt.seconds:.1f} s)",
+            f"{escape(self._label)} {attempt.run_id}  val_acc {attempt.val_accuracy:.4f}  {verdict}  ({attempt.seconds:.1f} s)",
             highlight=False,
         )
 
@@ -132,8 +133,10 @@ def frame_table(title, frame):
 def _cell(value) -> str:
     if value is None or (isinstance(value, float) and value != value):
         return ""
+    if isinstance(value, bool):
+        return str(value)
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 

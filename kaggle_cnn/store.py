@@ -147,7 +147,8 @@ class Workspace:
         index = self.read_index()
         if index.empty:
             return 0
-        same = index[(index["model"] == model) & (index["base_seed"].astype(int) == int(base_seed))]
+        # Only `kcnn train`'s own ids (<model>-s<S>-a<k>): search trials number themselves.
+        same = index[index["run_id"].str.startswith(f"{model}-s{int(base_seed)}-a")]
         return int(same["attempt"].astype(int).max()) + 1 if len(same) else 0
 
     # -- kept runs ------------------------------------------------------------------

@@ -4,6 +4,6 @@ Named `architectures` so it cannot be confused with the workspace's `models/`
 folder, which holds trained runs.
 """
 
-from kaggle_cnn.architectures.registry import Architecture, build, get, names, register
+from kaggle_cnn.architectures.registry import Architecture, build, get, names, options, register
 
-__all__ = ["Architecture", "build", "get", "names", "register"]
+__all__ = ["Architecture", "build", "get", "names", "options", "register"]

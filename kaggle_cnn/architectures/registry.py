@@ -62,6 +62,14 @@ def get(name: str) -> Architecture:
         raise InputError(f"unknown model {name!r}; choose one of: {', '.join(sorted(_REGISTRY))}") from None
 
 
+def options(name: str) -> dict[str, object]:
+    """The builder's own keyword options and their defaults (what a search may tune)."""
+    import inspect
+
+    signature = inspect.signature(get(name).builder)
+    return {p.name: p.default for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+
+
 def build(name: str, input_shape: tuple[int, ...], n_classes: int, **options):
     """Build a fresh, uncompiled model for this data."""
     return get(name).builder(tuple(input_shape), int(n_classes), **options)

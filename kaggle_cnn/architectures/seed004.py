@@ -130,11 +130,17 @@ def kaggle_ensemble(
     input_shape,
     n_classes,
     *,
-    dropouts: tuple[float, float, float, float] = (0.13243678, 0.25767502, 0.31440486, 0.12715375),
-    dense_units: tuple[int, int] = (256, 512),
+    dropout1: float = 0.13243678,
+    dropout2: float = 0.25767502,
+    dropout3: float = 0.31440486,
+    dropout4: float = 0.12715375,
+    dense1: int = 256,
+    dense2: int = 512,
 ) -> keras.Model:
-    """Dropout rates and dense widths default to the values hyperas picked."""
-    d1, d2, d3, d4 = dropouts
+    """Dropout rates and dense widths default to the values hyperas picked; each
+    is an option, so `kcnn search` can tune them again."""
+    d1, d2, d3, d4 = dropout1, dropout2, dropout3, dropout4
+    dense_units = (int(dense1), int(dense2))
     return keras.Sequential(
         [
             keras.Input(input_shape),

@@ -1,0 +1,2 @@
+"""Hyperparameter search on hyperopt: YAML spaces (space.py) and studies whose
+trials are ordinary runs of the workspace (study.py)."""

@@ -1,0 +1,238 @@
+"""Search spaces written in YAML, turned into hyperopt expressions or a grid.
+
+    model: kaggle_ensemble          # fixed settings: any `kcnn train` option
+    epochs: 5                       # or architecture option
+    space:                          # searched settings
+      dropout1: {uniform: [0.0, 0.5]}
+      dense1: {choice: [128, 256, 512]}
+      optimizer:                    # a choice of groups: each option is a
+        choice:                     # mapping of settings, with their own ranges
+          - {optimizer: adam, lr: {choice: [0.001, 0.01, 0.1]}}
+          - {optimizer: sgd, lr: {loguniform: [0.001, 0.1]}}
+
+Distributions: choice [values], uniform [low, high], loguniform [low, high] (in
+natural units), quniform [low, high, q], randint [low, high), normal [mean, sd].
+Every name is checked against the train options and the model's own options
+before anything runs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kaggle_cnn.errors import InputError
+
+DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "randint": 2, "normal": 2}
+TRAIN_OPTIONS = {"model", "epochs", "batch_size", "lr", "optimizer", "reduce_lr_factor", "reduce_lr_patience", "min_lr"}
+
+
+@dataclass(frozen=True)
+class Dist:
+    """One searched setting: a distribution and its arguments."""
+
+    kind: str
+    args: tuple
+    label: str  # unique within the space, shown in results
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    fixed: dict[str, Any]  # settings every trial shares (model included)
+    tree: dict[str, Any]  # name -> Dist, or plain value; a choice's options may be groups (dicts)
+    source: str  # the file, for messages
+
+    @property
+    def model(self) -> str:
+        return self.fixed["model"]
+
+
+def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
+    """Read and check a space file; `model` (from --model) overrides the file's."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such space file")
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("space"), dict) or not document["space"]:
+        raise InputError(f"{path}: expected a mapping with a non-empty 'space:' section")
+    fixed = {k: v for k, v in document.items() if k != "space"}
+    if model is not None:
+        fixed["model"] = model
+    fixed.setdefault("model", "kaggle_ensemble")
+    if "model" in document["space"]:
+        raise InputError(f"{path}: search one model at a time; set 'model:' outside 'space:' (or --model)")
+    allowed = allowed_options(fixed["model"])
+    for name, value in fixed.items():
+        _check_name(name, allowed, path)
+        _check_value(name, value, path)
+    tree = {name: _parse(value, name, allowed, path) for name, value in document["space"].items()}
+    for name in document["space"]:
+        _check_name(name, allowed | {name} if _is_group_choice(document["space"][name]) else allowed, path)
+    return SearchSpace(fixed, tree, str(path))
+
+
+def load_config(path: str | Path) -> dict[str, Any]:
+    """A `kcnn train --config` file (what `kcnn search --export` writes): flat settings."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such config file")
+    try:
+        settings = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
+    if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
+        raise InputError(f"{path}: expected a flat mapping of train options, e.g. 'epochs: 5'")
+    allowed = allowed_options(settings.get("model", "kaggle_ensemble"))
+    for name, value in settings.items():
+        _check_name(name, allowed, path)
+        _check_value(name, value, path)
+    return settings
+
+
+def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
+    import yaml
+
+    from kaggle_cnn.fileio import write_text
+
+    write_text(path, yaml.safe_dump(settings, sort_keys=False))
+    return Path(path)
+
+
+def _check_value(name: str, value: Any, path: Path) -> None:
+    from kaggle_cnn.training import OPTIMIZERS
+
+    if name == "optimizer" and value not in OPTIMIZERS:
+        raise InputError(f"{path}: optimizer {value!r}: choose one of {', '.join(OPTIMIZERS)}")
+
+
+def allowed_options(model: str) -> set[str]:
+    from kaggle_cnn.architectures import options
+
+    return TRAIN_OPTIONS | set(options(model))
+
+
+def _check_name(name: str, allowed: set[str], path: Path) -> None:
+    if name not in allowed:
+        raise InputError(f"{path}: unknown option {name!r}; options here are: {', '.join(sorted(allowed))}")
+
+
+def _is_group_choice(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == ["choice"] and isinstance(value["choice"], list) and any(
+        isinstance(option, dict) and not _is_distribution(option) for option in value["choice"])
+
+
+def _is_distribution(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and next(iter(value)) in DISTRIBUTIONS
+
+
+def _parse(value: Any, label: str, allowed: set[str], path: Path) -> Any:
+    if not _is_distribution(value):
+        if isinstance(value, dict):
+            raise InputError(f"{path}: {label}: expected a value or one of {', '.join(DISTRIBUTIONS)}, got keys {list(value)}")
+        return value
+    kind, args = next(iter(value.items()))
+    if kind == "choice":
+        if not isinstance(args, list) or not args:
+            raise InputError(f"{path}: {label}: choice needs a non-empty list of values")
+        return Dist("choice", tuple(_parse_option(o, f"{label}[{i}]", allowed, path) for i, o in enumerate(args)), label)
+    if not isinstance(args, list) or len(args) != DISTRIBUTIONS[kind] or not all(isinstance(a, (int, float)) for a in args):
+        raise InputError(f"{path}: {label}: {kind} takes {DISTRIBUTIONS[kind]} numbers, got {args!r}")
+    if kind != "normal" and args[0] > args[1]:
+        raise InputError(f"{path}: {label}: {kind} low {args[0]} is above high {args[1]}")
+    if kind == "loguniform" and args[0] <= 0:
+        raise InputError(f"{path}: {label}: loguniform needs a positive low, got {args[0]}")
+    if kind == "normal" and args[1] <= 0:
+        raise InputError(f"{path}: {label}: normal needs a positive standard deviation")
+    return Dist(kind, tuple(args), label)
+
+
+def _parse_option(option: Any, label: str, allowed: set[str], path: Path) -> Any:
+    """A choice option: a plain value, a distribution, or a group of settings."""
+    if isinstance(option, dict) and not _is_distribution(option):
+        for name, value in option.items():
+            _check_name(name, allowed, path)
+            if not _is_distribution(value):
+                _check_value(name, value, path)
+        return {name: _parse(value, f"{label}.{name}", allowed, path) for name, value in option.items()}
+    return _parse(option, label, allowed, path)
+
+
+# -- hyperopt -------------------------------------------------------------------------
+
+
+def to_hyperopt(space: SearchSpace) -> dict[str, Any]:
+    return {name: _hp(node) for name, node in space.tree.items()}
+
+
+def _hp(node: Any) -> Any:
+    from hyperopt import hp
+
+    if isinstance(node, dict):
+        return {name: _hp(value) for name, value in node.items()}
+    if not isinstance(node, Dist):
+        return node
+    a = node.args
+    if node.kind == "choice":
+        return hp.choice(node.label, [_hp(option) for option in a])
+    if node.kind == "uniform":
+        return hp.uniform(node.label, a[0], a[1])
+    if node.kind == "loguniform":
+        return hp.loguniform(node.label, math.log(a[0]), math.log(a[1]))
+    if node.kind == "quniform":
+        return hp.quniform(node.label, a[0], a[1], a[2])
+    if node.kind == "randint":
+        return hp.randint(node.label, int(a[0]), int(a[1]))
+    return hp.normal(node.label, a[0], a[1])
+
+
+# -- grid -----------------------------------------------------------------------------
+
+
+def grid(space: SearchSpace) -> list[dict[str, Any]]:
+    """Every combination of choice values, in file order."""
+    names = list(space.tree)
+    expansions = [_expand(space.tree[name], space.source) for name in names]
+    return [dict(zip(names, combo)) for combo in itertools.product(*expansions)]
+
+
+def _expand(node: Any, source: str) -> list[Any]:
+    if isinstance(node, dict):
+        keys = list(node)
+        return [dict(zip(keys, combo)) for combo in itertools.product(*(_expand(node[k], source) for k in keys))]
+    if not isinstance(node, Dist):
+        return [node]
+    if node.kind != "choice":
+        raise InputError(f"{source}: {node.label}: a grid needs choice values, not {node.kind}; use --algo tpe or rand")
+    return [value for option in node.args for value in _expand(option, source)]
+
+
+# -- from a sample to train settings ----------------------------------------------------
+
+
+def settings(space: SearchSpace, sample: dict[str, Any]) -> dict[str, Any]:
+    """Fixed settings plus a sample, groups flattened, integral floats made ints."""
+    merged = dict(space.fixed)
+    for name, value in sample.items():
+        if isinstance(value, dict):
+            merged.update({k: _plain(v) for k, v in value.items()})
+        else:
+            merged[name] = _plain(value)
+    return merged
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars from hyperopt
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**31:
+        return int(value)
+    return value

@@ -1,0 +1,203 @@
+"""A study: the search loop, its state on disk, its leaderboard.
+
+    models/studies/<name>/study.json   what is searched (model, algo, space, seed)
+                                       and one entry per finished trial
+    models/studies/<name>/trials.pkl   hyperopt's Trials (tpe, rand), for resuming
+
+Each trial is an ordinary run of the workspace (`<model>-<study>-t<k>`), kept in
+models/ when it clears --keep-above, so a search's good trials can join the vote.
+The loop asks hyperopt for a point, trains it, tells hyperopt the result, and saves
+both files atomically, so a kill -9 loses at most the trial in flight; running the
+same command again continues where it stopped. A trial that crashes is recorded
+as failed with its message, and the search goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import pickle
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kaggle_cnn import fileio
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
+from kaggle_cnn.store import Workspace
+
+ALGOS = ("tpe", "rand", "grid")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class Trial:
+    number: int
+    run_id: str
+    params: dict[str, Any]  # the searched values (flattened settings that vary)
+    status: str  # ok | failed
+    val_accuracy: float | None = None
+    seconds: float | None = None
+    kept: bool = False
+    message: str = ""
+
+
+@dataclass
+class Study:
+    name: str
+    folder: Path
+    algo: str
+    seed: int
+    space: SearchSpace
+    space_digest: str
+    trials: list[Trial] = field(default_factory=list)
+
+
+def study_dir(workspace: Workspace, name: str) -> Path:
+    if not _NAME.match(name):
+        raise InputError(f"--study {name!r}: use letters, digits, '_', '-' or '.'")
+    return workspace.models_dir / "studies" / name
+
+
+def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, seed: int) -> Study:
+    """A new study, or the saved one if it searches the same thing (else refuse)."""
+    if algo not in ALGOS:
+        raise InputError(f"--algo {algo!r}: choose one of {', '.join(ALGOS)}")
+    folder = study_dir(workspace, name)
+    digest = _digest(space)
+    study = Study(name, folder, algo, seed, space, digest)
+    saved = folder / "study.json"
+    if saved.exists():
+        state = fileio.read_json(saved)
+        if (state["algo"], state["seed"], state["space_digest"]) != (algo, seed, digest):
+            raise InputError(
+                f"{saved}: study {name!r} searched another space, algo or seed; use a new --study name"
+            )
+        study.trials = [Trial(**t) for t in state["trials"]]
+    return study
+
+
+def load_saved(workspace: Workspace, name: str) -> dict[str, Any]:
+    path = study_dir(workspace, name) / "study.json"
+    if not path.exists():
+        raise InputError(f"no study {name!r} in {path.parent.parent}")
+    return fileio.read_json(path)
+
+
+def _digest(space: SearchSpace) -> str:
+    text = repr((sorted(space.fixed.items()), space.tree))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _save(study: Study, trials_object: Any | None) -> None:
+    if trials_object is not None:
+        with fileio.atomic_path(study.folder / "trials.pkl") as tmp:
+            tmp.write_bytes(pickle.dumps(trials_object))
+    fileio.write_json(study.folder / "study.json", {
+        "name": study.name, "algo": study.algo, "seed": study.seed, "space_digest": study.space_digest,
+        "space_file": study.space.source, "fixed": study.space.fixed,
+        "trials": [dataclasses.asdict(t) for t in study.trials],
+    })
+
+
+# -- the loop -------------------------------------------------------------------------
+
+Evaluate = Callable[[int, str, dict[str, Any]], Trial]
+
+
+def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[int], str]) -> Study:
+    """Evaluate trials until the study holds `max_evals` of them.
+
+    `evaluate(number, run_id, settings)` trains one trial and returns it.
+    """
+    if max_evals < 1:
+        raise InputError(f"--max-evals must be at least 1, got {max_evals}")
+    if study.algo == "grid":
+        return _run_grid(study, max_evals, evaluate, run_id_of)
+    return _run_hyperopt(study, max_evals, evaluate, run_id_of)
+
+
+def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of) -> Study:
+    points = grid(study.space)
+    for number in range(len(study.trials), min(max_evals, len(points))):
+        trial = evaluate(number, run_id_of(number), settings(study.space, points[number]))
+        trial.params = _varying(study, settings(study.space, points[number]))
+        study.trials.append(trial)
+        _save(study, None)
+    return study
+
+
+def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of) -> Study:
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, rand, space_eval, tpe
+    from hyperopt.base import JOB_STATE_DONE, Domain
+
+    hp_space = to_hyperopt(study.space)
+    pickled = study.folder / "trials.pkl"
+    trials = pickle.loads(pickled.read_bytes()) if pickled.exists() and study.trials else Trials()
+    algo = {"tpe": tpe.suggest, "rand": rand.suggest}[study.algo]
+    domain = Domain(lambda params: 0.0, hp_space)
+    while len(study.trials) < max_evals:
+        number = len(study.trials)
+        # ask: the same seed for the same trial number, so a resumed study proposes
+        # exactly what the uninterrupted one would have
+        ids = trials.new_trial_ids(1)
+        trials.refresh()
+        seed = int(np.random.SeedSequence([study.seed, number]).generate_state(1)[0])
+        docs = algo(ids, domain, trials, seed)
+        trials.insert_trial_docs(docs)
+        trials.refresh()
+        doc = trials._dynamic_trials[-1]
+        chosen = settings(study.space, space_eval(hp_space, _vals(doc)))
+        trial = evaluate(number, run_id_of(number), chosen)
+        trial.params = _varying(study, chosen)
+        # tell
+        doc["state"] = JOB_STATE_DONE
+        doc["result"] = ({"loss": -trial.val_accuracy, "status": STATUS_OK} if trial.status == "ok"
+                         else {"status": STATUS_FAIL, "error": trial.message})
+        trials.refresh()
+        study.trials.append(trial)
+        _save(study, trials)
+    return study
+
+
+def _vals(doc: dict) -> dict[str, Any]:
+    """hyperopt's chosen values of one trial, as space_eval wants them."""
+    return {label: values[0] for label, values in doc["misc"]["vals"].items() if len(values)}
+
+
+def _varying(study: Study, chosen: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in chosen.items() if k not in study.space.fixed or study.space.fixed[k] != v}
+
+
+# -- results --------------------------------------------------------------------------
+
+
+def leaderboard(state: dict[str, Any]):
+    """Trials best first (failed last): rank, trial, run, params, accuracy, seconds."""
+    import pandas as pd
+
+    rows = [{"trial": t["number"], "run_id": t["run_id"], "status": t["status"], "val_accuracy": t["val_accuracy"],
+             "kept": t["kept"], "seconds": t["seconds"],
+             "params": ", ".join(f"{k}={_short(v)}" for k, v in t["params"].items()), "message": t["message"]}
+            for t in state["trials"]]
+    frame = pd.DataFrame(rows, columns=["trial", "run_id", "status", "val_accuracy", "kept", "seconds", "params", "message"])
+    frame = frame.sort_values(["val_accuracy", "trial"], ascending=[False, True], na_position="last")
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.reset_index(drop=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def best_config(state: dict[str, Any]) -> dict[str, Any]:
+    """The best trial as a `kcnn train --config` file's content."""
+    ok = [t for t in state["trials"] if t["status"] == "ok"]
+    if not ok:
+        raise InputError(f"study {state['name']!r} has no successful trial to export")
+    best = max(ok, key=lambda t: (t["val_accuracy"], -t["number"]))
+    return {**state["fixed"], **best["params"]}
