@@ -480,12 +480,9 @@ def search(
     plan_split(workspace, dataset, val_fraction)  # likewise a split that does not fit
 
     def evaluate(number: int, run_id: str, chosen: dict[str, Any]) -> "studies.Trial":
-        trial = _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
-        if on_trial is not None:
-            on_trial(trial, len(state.trials) + 1, max_evals)
-        return trial
+        return _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
 
-    return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}")
+    return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}", on_trial)
 
 
 def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
@@ -506,3 +503,83 @@ def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, 
     except Exception as error:  # recorded as failed in the index by the run itself; the search goes on
         return Trial(number, run_id, {}, "failed", message=f"{type(error).__name__}: {error}"[:300])
     return Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
+
+
+def search_template(
+    workspace: Workspace,
+    template_path: str | Path,
+    *,
+    algo: str = "tpe",
+    max_evals: int = 20,
+    keep_above: float = 0.0,
+    study: str | None = None,
+    seed: int = 0,
+    on_trial=None,
+):
+    """Search a hyperas-style template (its own data() and create_model()).
+
+    Every trial gets its index row; a kept trial (accuracy = -loss at or above
+    keep_above, when the loss is a negated accuracy as in hyperas) keeps its model
+    in the study's folder. Template trials predict no competition test set, so
+    they do not join the vote."""
+    from kaggle_cnn.search import study as studies
+    from kaggle_cnn.search.template import load_template
+
+    if max_evals < 1:
+        raise InputError(f"--max-evals must be at least 1, got {max_evals}")
+    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above)
+    template = load_template(template_path)
+    name = study or Path(template_path).stem
+    state = studies.open_study(workspace, name, template.space, algo, seed)
+    if algo == "grid":
+        from kaggle_cnn.search.space import grid
+
+        grid(template.space)
+    data = template.data()
+
+    def evaluate(number: int, run_id: str, chosen: dict[str, Any]) -> "studies.Trial":
+        params = {k: v for k, v in chosen.items() if k != "model"}
+        return _template_trial(workspace, template, state, params, data, run_id, number, seed, keep_above)
+
+    return studies.run(state, max_evals, evaluate, lambda n: f"{template.path.stem}-{name}-t{n:03d}", on_trial)
+
+
+def _template_trial(workspace, template, state, params, data, run_id, number, seed, keep_above):
+    import shutil
+
+    from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.search.study import Trial
+
+    keras = load_keras()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(attempt_seed(seed, number))
+    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    clock = time.perf_counter()
+    record = {"run_id": run_id, "model": template.space.model, "base_seed": seed, "attempt": number,
+              "seed": attempt_seed(seed, number), "started": started, "config": {"epochs": ""},
+              "data": {"fingerprint": ""}, "params": params}
+    try:
+        result = template.evaluate(params, data)
+        failed = str(result.get("status", "ok")) != "ok"
+        message = str(result.get("error", "create_model returned status fail")) if failed else ""
+    except InputError:
+        raise
+    except Exception as error:
+        result, failed, message = {}, True, f"{type(error).__name__}: {error}"[:300]
+    seconds = time.perf_counter() - clock
+    loss = float(result["loss"]) if not failed else None
+    accuracy = -loss if loss is not None and -1.0 <= loss <= 0.0 else None
+    kept = accuracy is not None and accuracy >= keep_above and result.get("model") is not None
+    record.update(kept=kept, status="failed" if failed else "ok", message=message, seconds=seconds,
+                  scores={"val_accuracy": accuracy if accuracy is not None else float("nan"), "loss": loss})
+    if kept:  # keras-tuner style: the trial's own folder in the study
+        folder = state.folder / "trials" / run_id
+        tmp = folder.with_name(f".tmp-{run_id}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        result["model"].save(tmp / "model.keras")
+        fileio.write_json(tmp / "trial.json", record)
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    workspace.append_index(index_row(record))
+    return Trial(number, run_id, params, "failed" if failed else "ok", accuracy, seconds, kept, message, loss)

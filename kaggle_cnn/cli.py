@@ -228,6 +228,8 @@ def _settings(ctx, config_path, **given):
 @data_options
 @click.option("--space", "space_path", type=click.Path(path_type=Path), default=None,
               help="YAML search space (see examples/spaces/).")
+@click.option("--template", "template_path", type=click.Path(path_type=Path), default=None,
+              help="Instead of --space: a hyperas-style model.py with {{choice(...)}} markers.")
 @click.option("--model", default=None, help="Architecture to tune [default: the space's, else kaggle_ensemble].")
 @click.option("--algo", type=click.Choice(["tpe", "rand", "grid"]), default="tpe", show_default=True)
 @click.option("--max-evals", type=int, default=20, show_default=True, help="Trials in the study (a grid stops at its size).")
@@ -240,8 +242,8 @@ def _settings(ctx, config_path, **given):
 @click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
               help="Write the best trial as a config for `kcnn train --config`.")
 @click.pass_context
-def search(ctx, data_path, label_column, id_column, image_shape, space_path, model, algo, max_evals, epochs, keep_above,
-           study, seed, val_fraction, show, export_path):
+def search(ctx, data_path, label_column, id_column, image_shape, space_path, template_path, model, algo, max_evals,
+           epochs, keep_above, study, seed, val_fraction, show, export_path):
     """Hyperparameter search on hyperopt (TPE, random) or a grid.
 
     Every trial is a run of the workspace; the study is saved after each trial,
@@ -253,22 +255,30 @@ def search(ctx, data_path, label_column, id_column, image_shape, space_path, mod
     from kaggle_cnn.search.space import save_config
 
     workspace = _workspace(ctx)
-    if space_path is None:
+    if space_path is not None and template_path is not None:
+        raise InputError("give --space or --template, not both")
+    if space_path is None and template_path is None:
         if not study or not (show or export_path):
-            raise InputError("give --space SPACE.yaml to search, or --study NAME with --show/--export")
+            raise InputError("give --space SPACE.yaml or --template model.py to search, or --study NAME with --show/--export")
     else:
-        dataset = _load(data_path, label_column, id_column, image_shape)
         console = display.console()
 
         def on_trial(trial, number, total):
             verdict = "failed: " + trial.message if trial.status == "failed" else (
-                f"val_acc {trial.val_accuracy:.4f}  {'kept' if trial.kept else 'discarded'}")
-            console.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}", highlight=False, markup=False)
+                f"val_acc {trial.val_accuracy:.4f}" if trial.val_accuracy is not None else f"loss {trial.loss:.4g}")
+            verdict += ("  kept" if trial.kept else "  discarded") if trial.status == "ok" else ""
+            params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+            console.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}  {params}", highlight=False, markup=False)
 
-        with display.RichTrainReporter(console) as reporter:
-            done = api.search(dataset, workspace, space_path, model=model, algo=algo, max_evals=max_evals,
-                              epochs=epochs, keep_above=keep_above, study=study, seed=seed,
-                              val_fraction=val_fraction, reporter=reporter, on_trial=on_trial)
+        if template_path is not None:
+            done = api.search_template(workspace, template_path, algo=algo, max_evals=max_evals, keep_above=keep_above,
+                                       study=study, seed=seed, on_trial=on_trial)
+        else:
+            dataset = _load(data_path, label_column, id_column, image_shape)
+            with display.RichTrainReporter(console) as reporter:
+                done = api.search(dataset, workspace, space_path, model=model, algo=algo, max_evals=max_evals,
+                                  epochs=epochs, keep_above=keep_above, study=study, seed=seed,
+                                  val_fraction=val_fraction, reporter=reporter, on_trial=on_trial)
         study = done.name
     state = studies.load_saved(workspace, study)
     board = studies.leaderboard(state)

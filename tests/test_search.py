@@ -111,7 +111,7 @@ def test_each_algo_runs_trials_that_are_runs(tmp_path, competition, algo, evals)
     kept = {t["run_id"] for t in state["trials"] if t["kept"]}
     assert kept == set(workspace.run_ids())
     assert (workspace.models_dir / "studies" / "space" / "leaderboard.csv").exists()
-    assert "rank" in result.output and f"[trial {expected}/{evals}]" in result.output
+    assert "rank" in result.output and f"[trial {expected}/{expected}]" in result.output
 
 
 def test_resume_continues_with_the_same_proposals(tmp_path, dataset):

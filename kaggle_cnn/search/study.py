@@ -44,6 +44,10 @@ class Trial:
     seconds: float | None = None
     kept: bool = False
     message: str = ""
+    loss: float | None = None  # what the search minimises: -val_accuracy, or a template's own loss
+
+    def objective(self) -> float:
+        return self.loss if self.loss is not None else -self.val_accuracy
 
 
 @dataclass
@@ -109,29 +113,39 @@ def _save(study: Study, trials_object: Any | None) -> None:
 Evaluate = Callable[[int, str, dict[str, Any]], Trial]
 
 
-def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[int], str]) -> Study:
+def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[int], str],
+        on_trial: Callable[[Trial, int, int], None] | None = None) -> Study:
     """Evaluate trials until the study holds `max_evals` of them.
 
-    `evaluate(number, run_id, settings)` trains one trial and returns it.
+    `evaluate(number, run_id, settings)` trains one trial and returns it;
+    `on_trial(trial, n, total)` hears of each one once it is saved.
     """
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
+    total = min(max_evals, len(grid(study.space))) if study.algo == "grid" else max_evals
+
+    def record(trial: Trial, trials_object: Any | None) -> None:
+        study.trials.append(trial)
+        _save(study, trials_object)
+        if on_trial is not None:
+            on_trial(trial, len(study.trials), total)
+
     if study.algo == "grid":
-        return _run_grid(study, max_evals, evaluate, run_id_of)
-    return _run_hyperopt(study, max_evals, evaluate, run_id_of)
+        return _run_grid(study, max_evals, evaluate, run_id_of, record)
+    return _run_hyperopt(study, max_evals, evaluate, run_id_of, record)
 
 
-def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of) -> Study:
+def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record) -> Study:
     points = grid(study.space)
     for number in range(len(study.trials), min(max_evals, len(points))):
-        trial = evaluate(number, run_id_of(number), settings(study.space, points[number]))
-        trial.params = _varying(study, settings(study.space, points[number]))
-        study.trials.append(trial)
-        _save(study, None)
+        chosen = settings(study.space, points[number])
+        trial = evaluate(number, run_id_of(number), chosen)
+        trial.params = _varying(study, chosen)
+        record(trial, None)
     return study
 
 
-def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of) -> Study:
+def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record) -> Study:
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, rand, space_eval, tpe
     from hyperopt.base import JOB_STATE_DONE, Domain
 
@@ -156,11 +170,10 @@ def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of) -
         trial.params = _varying(study, chosen)
         # tell
         doc["state"] = JOB_STATE_DONE
-        doc["result"] = ({"loss": -trial.val_accuracy, "status": STATUS_OK} if trial.status == "ok"
+        doc["result"] = ({"loss": trial.objective(), "status": STATUS_OK} if trial.status == "ok"
                          else {"status": STATUS_FAIL, "error": trial.message})
         trials.refresh()
-        study.trials.append(trial)
-        _save(study, trials)
+        record(trial, trials)
     return study
 
 
@@ -180,14 +193,21 @@ def leaderboard(state: dict[str, Any]):
     """Trials best first (failed last): rank, trial, run, params, accuracy, seconds."""
     import pandas as pd
 
-    rows = [{"trial": t["number"], "run_id": t["run_id"], "status": t["status"], "val_accuracy": t["val_accuracy"],
-             "kept": t["kept"], "seconds": t["seconds"],
+    rows = [{"trial": t["number"], "run_id": t["run_id"], "status": t["status"], "loss": _loss(t),
+             "val_accuracy": t["val_accuracy"], "kept": t["kept"], "seconds": t["seconds"],
              "params": ", ".join(f"{k}={_short(v)}" for k, v in t["params"].items()), "message": t["message"]}
             for t in state["trials"]]
-    frame = pd.DataFrame(rows, columns=["trial", "run_id", "status", "val_accuracy", "kept", "seconds", "params", "message"])
-    frame = frame.sort_values(["val_accuracy", "trial"], ascending=[False, True], na_position="last")
+    columns = ["trial", "run_id", "status", "loss", "val_accuracy", "kept", "seconds", "params", "message"]
+    frame = pd.DataFrame(rows, columns=columns)
+    frame = frame.sort_values(["loss", "trial"], ascending=[True, True], na_position="last")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
+
+
+def _loss(trial: dict[str, Any]) -> float | None:
+    if trial["status"] != "ok":
+        return None
+    return trial.get("loss") if trial.get("loss") is not None else -trial["val_accuracy"]
 
 
 def _short(value: Any) -> str:
@@ -199,5 +219,8 @@ def best_config(state: dict[str, Any]) -> dict[str, Any]:
     ok = [t for t in state["trials"] if t["status"] == "ok"]
     if not ok:
         raise InputError(f"study {state['name']!r} has no successful trial to export")
-    best = max(ok, key=lambda t: (t["val_accuracy"], -t["number"]))
+    if str(state["fixed"].get("model", "")).startswith("template:"):
+        raise InputError(f"study {state['name']!r} searched a template: its best values are in the leaderboard, "
+                         "not a `kcnn train` config")
+    best = min(ok, key=lambda t: (_loss(t), t["number"]))
     return {**state["fixed"], **best["params"]}

@@ -1,0 +1,125 @@
+"""hyperas-style templates: marker labels, helpers kept, bad templates, a real search."""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import pytest
+
+from conftest import kcnn
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.search import study as studies
+from kaggle_cnn.search.template import load_template
+from kaggle_cnn.store import Workspace
+from test_bad_input import assert_refused
+
+# A small real template: demo images flattened, a dense net, markers in several
+# layers, nested calls, a keyword, a helper function and module-level imports.
+TEMPLATE = '''
+import numpy as np
+from hyperopt import STATUS_OK
+from keras import Sequential, layers
+
+from kaggle_cnn.data import load_dataset
+
+def data():
+    demo = load_dataset()
+    x = demo.x_train[:400].reshape(400, -1)
+    return x[:300], demo.y_train[:300], x[300:], demo.y_train[300:400]
+
+def width(units):  # a helper: hyperas would lose it
+    return int(units)
+
+def create_model(x_train, y_train, x_val, y_val):
+    model = Sequential()
+    model.add(layers.Input((784,)))
+    model.add(layers.Dense(width({{choice([16, 32])}}), activation={{choice(["relu", "tanh"])}}))
+    model.add(layers.Dropout({{uniform(0, 0.5)}}))
+    model.add(layers.Dense({{choice([8, 16])}}))
+    model.add(layers.Dropout({{uniform(0, 0.5)}}))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x_train, y_train, batch_size={{choice([32, 64])}}, epochs=1, verbose=0,
+                        validation_data=(x_val, y_val))
+    lr_probe = {{loguniform(-9, -2)}}
+    return {"loss": -float(np.max(history.history["val_accuracy"])), "status": STATUS_OK, "model": model}
+'''
+
+
+def write(tmp_path, text, name="model"):
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_markers_get_readable_labels(tmp_path):
+    template = load_template(write(tmp_path, TEMPLATE))
+    assert list(template.space.tree) == ["Dense", "activation", "Dropout", "Dense_2", "Dropout_2", "batch_size",
+                                         "lr_probe"]
+    assert template.space.tree["Dense"].args == (16, 32)  # inside width(...) inside Dense(...): named by the layer
+    low, high = template.space.tree["lr_probe"].args
+    assert math.isclose(math.log(low), -9) and math.isclose(math.log(high), -2)  # hyperas' log-space bounds
+
+
+def test_marker_in_a_list_inside_a_call_and_numbering(tmp_path):
+    text = TEMPLATE.replace('model.add(layers.Dense({{choice([8, 16])}}))',
+                            'model.add(layers.Dense(*[{{choice([8, 16])}}]))')
+    assert "Dense_2" in load_template(write(tmp_path, text)).space.tree
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        (lambda t: t.replace("{{", "").replace("}}", ""), "no {{choice"),
+        (lambda t: t.replace("def create_model", "def build_model"), "no create_model()"),
+        (lambda t: t.replace("def data", "def load"), "no data()"),
+        (lambda t: t.replace("{{uniform(0, 0.5)}}", "{{uniform(0.5, 0)}}", 1), "above high"),
+        (lambda t: t.replace("{{choice([8, 16])}}", "{{choice([])}}"), "non-empty list"),
+        (lambda t: t.replace("{{choice([8, 16])}}", "{{pick([8, 16])}}"), "use choice"),
+    ],
+)
+def test_bad_templates(tmp_path, change, fragment):
+    with pytest.raises(InputError, match=re.escape(fragment)):
+        load_template(write(tmp_path, change(TEMPLATE)))
+
+
+def test_create_model_without_loss_is_refused_and_nothing_is_written(tmp_path):
+    text = TEMPLATE.replace('return {"loss": -float', 'return {"accuracy": float')
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "search", "--template", write(tmp_path, text), "--max-evals", 2), "'loss'")
+    assert not workspace.exists()
+
+
+def test_template_search_end_to_end(tmp_path):
+    path = write(tmp_path, TEMPLATE)
+    result = kcnn("-w", tmp_path / "ws", "search", "--template", path, "--algo", "tpe", "--max-evals", 3,
+                  "--keep-above", 0.2)
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(tmp_path / "ws")
+    state = studies.load_saved(workspace, "model")
+    assert [t["run_id"] for t in state["trials"]] == [f"model-model-t{i:03d}" for i in range(3)]
+    assert all(set(t["params"]) == {"Dense", "activation", "Dropout", "Dense_2", "Dropout_2", "batch_size", "lr_probe"}
+               for t in state["trials"])
+    assert len(workspace.read_index()) == 3
+    assert all(t["status"] == "ok" and -1 <= t["loss"] <= 0 for t in state["trials"])
+    assert any(t["kept"] for t in state["trials"])
+    for trial in state["trials"]:
+        folder = workspace.models_dir / "studies" / "model" / "trials" / trial["run_id"]
+        assert (folder / "model.keras").exists() == trial["kept"]
+    assert "Dense=" in result.output and "loss" in result.output
+    # the same command again: the study is complete, nothing retrained
+    again = kcnn("-w", tmp_path / "ws", "search", "--template", path, "--algo", "tpe", "--max-evals", 3)
+    assert again.exit_code == 0 and len(workspace.read_index()) == 3
+    assert_refused(kcnn("-w", tmp_path / "ws", "search", "--study", "model", "--export", tmp_path / "b.yaml"),
+                   "template")
+
+
+@pytest.mark.slow
+def test_the_shipped_seed004_template_loads():
+    from pathlib import Path
+
+    template = load_template(Path(__file__).resolve().parents[1] / "examples" / "seed004_template.py")
+    assert list(template.space.tree) == ["Dropout", "Dropout_2", "Dense", "Dropout_3", "Dense_2", "Dropout_4",
+                                         "optimizer", "learning_rate", "batch_size"]
