@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -201,32 +202,46 @@ def _run_attempt(dataset, workspace, config, split, arrays, *, number, attempt, 
     from kaggle_cnn.training import fit_one
 
     reporter.attempt_started(number, total, run_id, config.epochs)
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record = _new_record(config, run_id, base_seed, attempt, run_seed, keep_above)
     clock = time.perf_counter()
-    record = {"run_id": run_id, "model": config.model, "base_seed": base_seed, "attempt": attempt, "seed": run_seed,
-              "started": started, "config": {**asdict(config), "keep_above": keep_above}}
     try:
         result = fit_one(config, run_seed, n_classes=dataset.n_classes, x_test=dataset.x_test,
                          on_epoch=reporter.epoch_ended, **arrays)
     except Exception as error:
         # Recorded, then raised: a failure that repeats on every attempt (a bug, a
         # model too big for memory) must not burn a night of attempts silently.
-        failed = {**record, "kept": False, "status": "failed", "message": f"{type(error).__name__}: {error}"[:300],
-                  "seconds": time.perf_counter() - clock, "scores": {"val_accuracy": float("nan")},
-                  "data": {"fingerprint": split.fingerprint}}
-        workspace.append_index(index_row(failed))
+        _record_failure(workspace, record, split, f"{type(error).__name__}: {error}", time.perf_counter() - clock)
         raise
+    return _store_attempt(workspace, dataset, split, config, record, result, keep_above, number,
+                          time.perf_counter() - clock)
+
+
+def _new_record(config, run_id, base_seed, attempt, run_seed, keep_above) -> dict[str, Any]:
+    return {"run_id": run_id, "model": config.model, "base_seed": base_seed, "attempt": attempt, "seed": run_seed,
+            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": {**asdict(config), "keep_above": keep_above}}
+
+
+def _record_failure(workspace: Workspace, record: dict, split: Split, message: str, seconds: float) -> None:
+    failed = {**record, "kept": False, "status": "failed", "message": message[:300], "seconds": seconds,
+              "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": split.fingerprint}}
+    workspace.append_index(index_row(failed))
+
+
+def _store_attempt(workspace, dataset, split, config, record, result: "FitResult", keep_above, number,
+                   seconds) -> Attempt:
+    """Keep the run (one rename) or only its curve; then its index row."""
     record.update(_run_record(dataset, split, config, result, keep_above))
-    record["seconds"] = time.perf_counter() - clock
+    record["seconds"] = seconds
     if record["kept"]:
         _save_kept_run(workspace, dataset, record, result)
     else:  # its learning curve only, so plots can show why it was not kept
         import pandas as pd
 
-        fileio.write_csv(workspace.discarded_history(run_id), pd.DataFrame(result.history))
+        fileio.write_csv(workspace.discarded_history(record["run_id"]), pd.DataFrame(result.history))
     workspace.append_index(index_row(record))
     timing = record["timing"]
-    return Attempt(number, run_id, run_seed, result.val_accuracy, record["kept"], record["seconds"],
+    return Attempt(number, record["run_id"], record["seed"], result.val_accuracy, record["kept"], seconds,
                    timing["mean_epoch_train_seconds"], timing["predict_seconds"])
 
 
@@ -239,7 +254,7 @@ def _run_record(dataset, split, config, result: "FitResult", keep_above: float) 
     return {
         "kept": bool(result.val_accuracy >= keep_above),
         "status": "ok",
-        "params": int(result.model.count_params()),
+        "params": result.params,
         "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
         "data": {
             "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
@@ -270,7 +285,10 @@ def _save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, resul
     from kaggle_cnn.submission import write_submission
 
     with workspace.new_run_dir(record["run_id"]) as folder:
-        result.model.save(folder / "model.keras")
+        if result.model is not None:
+            result.model.save(folder / "model.keras")
+        else:  # trained in a worker process, which saved it
+            shutil.move(result.model_path, folder / "model.keras")
         np.save(folder / "val_proba.npy", result.val_proba)
         np.save(folder / "test_proba.npy", result.test_proba)
         pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
@@ -459,9 +477,11 @@ def search(
     val_fraction: float | None = None,
     reporter: TrainReporter | None = None,
     on_trial=None,
+    jobs: int = 1,
 ):
     """Search `space_path` with hyperopt (tpe, rand) or over its grid; every trial is
-    a run of the workspace. Re-running the same study continues it."""
+    a run of the workspace. Re-running the same study continues it. With `jobs` > 1
+    that many trials train at once in worker processes."""
     from dataclasses import replace
 
     from kaggle_cnn.search import space as spaces
@@ -479,22 +499,35 @@ def search(
         spaces.grid(space)  # a continuous range fails here, before anything is written
     plan_split(workspace, dataset, val_fraction)  # likewise a split that does not fit
 
-    def evaluate(number: int, run_id: str, chosen: dict[str, Any]) -> "studies.Trial":
-        return _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
+    def evaluate(batch):
+        if jobs == 1:
+            return [_search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
+                    for number, run_id, chosen in batch]
+        return _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs)
 
-    return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}", on_trial)
+    return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}", on_trial, jobs)
+
+
+def _finished_trial(workspace: Workspace, run_id: str, number: int):
+    """A trial whose run was stored just before a kill: its result, not a retraining."""
+    from kaggle_cnn.search.study import Trial
+
+    done = workspace.read_index()
+    done = done[done["run_id"] == run_id] if not done.empty else done
+    if len(done) and done["status"].iloc[-1] == "ok":
+        row = done.iloc[-1]
+        return Trial(number, run_id, {}, "ok", float(row["val_accuracy"]), float(row["seconds"]),
+                     str(row["kept"]) == "True")
+    return None
 
 
 def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
     from kaggle_cnn.search.study import Trial
     from kaggle_cnn.training import TrainConfig
 
-    done = workspace.read_index()
-    done = done[done["run_id"] == run_id] if not done.empty else done
-    if len(done) and done["status"].iloc[-1] == "ok":  # finished just before a kill: not trained twice
-        row = done.iloc[-1]
-        return Trial(number, run_id, {}, "ok", float(row["val_accuracy"]), float(row["seconds"]),
-                     str(row["kept"]) == "True")
+    finished = _finished_trial(workspace, run_id, number)
+    if finished is not None:
+        return finished
     try:
         attempt = train_trial(dataset, workspace, TrainConfig.from_settings(chosen), run_id=run_id, trial=number,
                               base_seed=seed, keep_above=keep_above, val_fraction=val_fraction, reporter=reporter)
@@ -503,6 +536,49 @@ def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, 
     except Exception as error:  # recorded as failed in the index by the run itself; the search goes on
         return Trial(number, run_id, {}, "failed", message=f"{type(error).__name__}: {error}"[:300])
     return Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
+
+
+def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs):
+    """Train a batch of trials in `jobs` worker processes (joblib); store them here,
+    one at a time, so the workspace has a single writer."""
+    import os
+
+    from joblib import Parallel, delayed
+
+    from kaggle_cnn.search.study import Trial
+    from kaggle_cnn.training import TrainConfig, fit_in_worker
+
+    results: dict[int, Any] = {}
+    todo = []
+    for number, run_id, chosen in batch:
+        finished = _finished_trial(workspace, run_id, number)
+        if finished is not None:
+            results[number] = finished
+        else:
+            todo.append((number, run_id, TrainConfig.from_settings(chosen)))
+    if not todo:
+        return [results[number] for number, _, _ in batch]
+    with _training_session(workspace, dataset, todo[0][2], val_fraction) as (split, arrays):
+        threads = max(1, (os.cpu_count() or 1) // len(todo))
+        paths = [str(workspace.models_dir / f".tmp-{run_id}.keras") for _, run_id, _ in todo]
+        outputs = Parallel(n_jobs=min(jobs, len(todo)), backend="loky")(
+            delayed(fit_in_worker)(config, attempt_seed(seed, number), arrays, dataset.x_test, dataset.n_classes,
+                                   path, threads)
+            for (number, _, config), path in zip(todo, paths)
+        )
+        for (number, run_id, config), output in zip(todo, outputs):
+            record = _new_record(config, run_id, seed, number, attempt_seed(seed, number), keep_above)
+            if isinstance(output, str):  # the worker's error message
+                _record_failure(workspace, record, split, output, 0.0)
+                results[number] = Trial(number, run_id, {}, "failed", message=output[:300])
+                continue
+            attempt = _store_attempt(workspace, dataset, split, config, record, output, keep_above, number + 1,
+                                     output.worker_seconds)
+            results[number] = Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
+        for path in paths:  # models of discarded trials
+            if os.path.exists(path):
+                os.remove(path)
+    return [results[number] for number, _, _ in batch]
 
 
 def search_template(
@@ -537,9 +613,9 @@ def search_template(
         grid(template.space)
     data = template.data()
 
-    def evaluate(number: int, run_id: str, chosen: dict[str, Any]) -> "studies.Trial":
-        params = {k: v for k, v in chosen.items() if k != "model"}
-        return _template_trial(workspace, template, state, params, data, run_id, number, seed, keep_above)
+    def evaluate(batch):
+        return [_template_trial(workspace, template, state, {k: v for k, v in chosen.items() if k != "model"},
+                                data, run_id, number, seed, keep_above) for number, run_id, chosen in batch]
 
     return studies.run(state, max_evals, evaluate, lambda n: f"{template.path.stem}-{name}-t{n:03d}", on_trial)
 

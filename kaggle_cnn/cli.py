@@ -238,12 +238,14 @@ def _settings(ctx, config_path, **given):
 @click.option("--study", default=None, help="Study name; re-running it continues [default: the space file's name].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Makes the proposed parameters reproducible.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Trials trained at once, in separate processes (--space searches).")
 @click.option("--show", is_flag=True, help="Print the study's leaderboard (and write it as CSV).")
 @click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
               help="Write the best trial as a config for `kcnn train --config`.")
 @click.pass_context
 def search(ctx, data_path, label_column, id_column, image_shape, space_path, template_path, model, algo, max_evals,
-           epochs, keep_above, study, seed, val_fraction, show, export_path):
+           epochs, keep_above, study, seed, val_fraction, jobs, show, export_path):
     """Hyperparameter search on hyperopt (TPE, random) or a grid.
 
     Every trial is a run of the workspace; the study is saved after each trial,
@@ -268,7 +270,8 @@ def search(ctx, data_path, label_column, id_column, image_shape, space_path, tem
                 f"val_acc {trial.val_accuracy:.4f}" if trial.val_accuracy is not None else f"loss {trial.loss:.4g}")
             verdict += ("  kept" if trial.kept else "  discarded") if trial.status == "ok" else ""
             params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
-            console.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}  {params}", highlight=False, markup=False)
+            console.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}  {params}", highlight=False, markup=False,
+                          soft_wrap=True)
 
         if template_path is not None:
             done = api.search_template(workspace, template_path, algo=algo, max_evals=max_evals, keep_above=keep_above,
@@ -278,7 +281,7 @@ def search(ctx, data_path, label_column, id_column, image_shape, space_path, tem
             with display.RichTrainReporter(console) as reporter:
                 done = api.search(dataset, workspace, space_path, model=model, algo=algo, max_evals=max_evals,
                                   epochs=epochs, keep_above=keep_above, study=study, seed=seed,
-                                  val_fraction=val_fraction, reporter=reporter, on_trial=on_trial)
+                                  val_fraction=val_fraction, reporter=reporter, on_trial=on_trial, jobs=jobs)
         study = done.name
     state = studies.load_saved(workspace, study)
     board = studies.leaderboard(state)
@@ -286,7 +289,12 @@ def search(ctx, data_path, label_column, id_column, image_shape, space_path, tem
     from kaggle_cnn import fileio
 
     fileio.write_csv(csv_path, board)
-    display.console().print(display.frame_table(f"study {study}: {len(board)} trials", board.drop(columns="message")))
+    # A --space study's loss is minus its accuracy: one column says it; a template's loss is its own.
+    hidden = ["message"] + (["loss"] if not str(state["fixed"].get("model", "")).startswith("template:") else [])
+    click.echo(f"study {study}: {len(board)} trials, best first")
+    width = int(board["params"].str.len().max()) if len(board) else 0
+    click.echo(board.drop(columns=hidden).to_string(index=False, float_format=lambda v: f"{v:.4f}",
+                                                    formatters={"params": lambda v: f"{v:<{width}}"}))
     click.echo(f"leaderboard: {csv_path}")
     if export_path:
         click.echo(f"best config: {save_config(export_path, studies.best_config(state))}"

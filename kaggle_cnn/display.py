@@ -124,7 +124,8 @@ def frame_table(title, frame):
 
     view = Table(title=title)
     for column in frame.columns:
-        view.add_column(str(column), justify="right" if pd.api.types.is_numeric_dtype(frame[column]) else "left")
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        view.add_column(str(column), justify="right" if numeric else "left", no_wrap=column.endswith("id"))
     for row in frame.itertuples(index=False):
         view.add_row(*[_cell(v) for v in row])
     return view

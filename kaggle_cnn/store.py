@@ -218,7 +218,14 @@ class Workspace:
         if not self.models_dir.is_dir():
             return []
         for leftover in self.models_dir.glob(f"{TMP_PREFIX}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:  # a model a search worker saved before the kill
+                leftover.unlink(missing_ok=True)
+        for folder in (self.models_dir, self.submissions_dir):  # atomic writes cut short (fileio.atomic_path)
+            for partial in folder.glob(".*.*"):
+                if partial.is_file() and partial.name != ".lock":
+                    partial.unlink(missing_ok=True)
         indexed = set(self.read_index()["run_id"].astype(str))
         completed = []
         for run in self.runs():

@@ -55,6 +55,9 @@ class FitResult:
     val_accuracy: float
     val_loss: float
     predict_seconds: float  # the test set's prediction
+    params: int = 0
+    model_path: str | None = None  # when trained in a worker process: where it saved the model
+    worker_seconds: float | None = None
 
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -141,7 +144,30 @@ def fit_one(
         val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)),
         val_loss=_cross_entropy(val_proba, y_val),
         predict_seconds=predict_seconds,
+        params=int(model.count_params()),
     )
+
+
+def fit_in_worker(config: TrainConfig, seed: int, arrays: dict, x_test: np.ndarray, n_classes: int,
+                  model_path: str, threads: int) -> FitResult | str:
+    """fit_one in a joblib worker process (kcnn search --jobs): saves the model to
+    `model_path` and returns the rest, or the error's message as a string."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # a reused worker: TensorFlow is already running with its threads
+    start = time.perf_counter()
+    try:
+        result = fit_one(config, seed, n_classes=n_classes, x_test=x_test, **arrays)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    result.model.save(model_path)
+    result.model, result.model_path = None, model_path
+    result.worker_seconds = time.perf_counter() - start
+    return result
 
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop")

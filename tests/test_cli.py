@@ -155,10 +155,12 @@ def test_repair_finishes_a_run_killed_after_its_rename(trained, tmp_path):
     index[index["run_id"] != "cnn1-s0-a001"].to_csv(workspace.index_path, index=False)  # row never appended
     workspace.member_submission("cnn1-s0-a001").unlink()  # copy never made
     (workspace.models_dir / ".tmp-cnn1-s0-a002").mkdir()  # a half-written next run
+    partial = workspace.submissions_dir / ".cnn1-s0-a000.x8k2d.csv"  # an atomic copy cut short
+    partial.write_text("ImageId,La")
     assert workspace.repair() == ["cnn1-s0-a001"]
     assert workspace.member_submission("cnn1-s0-a001").exists()
     assert sorted(workspace.read_index()["run_id"]) == ["cnn1-s0-a000", "cnn1-s0-a001"]
-    assert not (workspace.models_dir / ".tmp-cnn1-s0-a002").exists()
+    assert not (workspace.models_dir / ".tmp-cnn1-s0-a002").exists() and not partial.exists()
 
 
 @pytest.mark.slow
@@ -185,7 +187,7 @@ def test_kill_minus_nine_loses_no_kept_run(tmp_path, competition):
     workspace.repair()
     kept = set(workspace.read_index().query("kept == True")["run_id"])
     assert kept == set(workspace.run_ids())
-    assert {p.stem for p in workspace.submissions_dir.glob("*.csv")} == kept
+    assert {p.stem for p in workspace.submissions_dir.glob("*.csv")} == kept  # no half-written copies either
 
 
 # -- no TensorFlow for help, vote, metrics -------------------------------------------

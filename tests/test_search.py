@@ -198,3 +198,18 @@ def test_bad_config_file(tmp_path, competition):
     (tmp_path / "c.yaml").write_text("model: cnn1\nwidth: 3\n")
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--config", tmp_path / "c.yaml"),
                    "unknown option 'width'")
+
+
+@pytest.mark.slow
+def test_parallel_trials_match_serial_ones(tmp_path, competition):
+    space = write_space(tmp_path, TINY)
+    for name, jobs in (("serial", 1), ("parallel", 2)):
+        result = kcnn("-w", tmp_path / name, "search", "--data", competition, "--space", space, "--algo", "rand",
+                      "--max-evals", 4, "--jobs", jobs, "--keep-above", 0.5)
+        assert result.exit_code == 0, result.output
+    serial, parallel = (studies.load_saved(Workspace(tmp_path / n), "space")["trials"] for n in ("serial", "parallel"))
+    assert [t["params"] for t in serial] == [t["params"] for t in parallel]
+    assert [t["val_accuracy"] for t in serial] == pytest.approx([t["val_accuracy"] for t in parallel], abs=0.02)
+    workspace = Workspace(tmp_path / "parallel")
+    assert set(workspace.run_ids()) == {t["run_id"] for t in parallel if t["kept"]}
+    assert not list(workspace.models_dir.glob(".tmp-*"))

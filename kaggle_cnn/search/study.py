@@ -110,16 +110,19 @@ def _save(study: Study, trials_object: Any | None) -> None:
 
 # -- the loop -------------------------------------------------------------------------
 
-Evaluate = Callable[[int, str, dict[str, Any]], Trial]
+Evaluate = Callable[[list[tuple[int, str, dict[str, Any]]]], list[Trial]]
 
 
 def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[int], str],
-        on_trial: Callable[[Trial, int, int], None] | None = None) -> Study:
-    """Evaluate trials until the study holds `max_evals` of them.
+        on_trial: Callable[[Trial, int, int], None] | None = None, jobs: int = 1) -> Study:
+    """Evaluate trials until the study holds `max_evals` of them, `jobs` at a time.
 
-    `evaluate(number, run_id, settings)` trains one trial and returns it;
-    `on_trial(trial, n, total)` hears of each one once it is saved.
+    `evaluate([(number, run_id, settings), ...])` trains those trials (in parallel
+    when there are several) and returns them in order; `on_trial(trial, n, total)`
+    hears of each one once it is saved.
     """
+    if jobs < 1:
+        raise InputError(f"--jobs must be at least 1, got {jobs}")
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
     total = min(max_evals, len(grid(study.space))) if study.algo == "grid" else max_evals
@@ -131,50 +134,66 @@ def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[i
             on_trial(trial, len(study.trials), total)
 
     if study.algo == "grid":
-        return _run_grid(study, max_evals, evaluate, run_id_of, record)
-    return _run_hyperopt(study, max_evals, evaluate, run_id_of, record)
+        return _run_grid(study, max_evals, evaluate, run_id_of, record, jobs)
+    return _run_hyperopt(study, max_evals, evaluate, run_id_of, record, jobs)
 
 
-def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record) -> Study:
+def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record, jobs: int) -> Study:
     points = grid(study.space)
-    for number in range(len(study.trials), min(max_evals, len(points))):
-        chosen = settings(study.space, points[number])
-        trial = evaluate(number, run_id_of(number), chosen)
-        trial.params = _varying(study, chosen)
-        record(trial, None)
+    end = min(max_evals, len(points))
+    while len(study.trials) < end:
+        numbers = range(len(study.trials), min(end, len(study.trials) + jobs))
+        batch = [(n, run_id_of(n), settings(study.space, points[n])) for n in numbers]
+        for (number, run_id, chosen), trial in zip(batch, evaluate(batch)):
+            trial.params = _varying(study, chosen)
+            record(trial, None)
     return study
 
 
-def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record) -> Study:
+def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record, jobs: int) -> Study:
     from hyperopt import STATUS_FAIL, STATUS_OK, Trials, rand, space_eval, tpe
     from hyperopt.base import JOB_STATE_DONE, Domain
 
     hp_space = to_hyperopt(study.space)
-    pickled = study.folder / "trials.pkl"
-    trials = pickle.loads(pickled.read_bytes()) if pickled.exists() and study.trials else Trials()
+    trials = _load_trials(study)
     algo = {"tpe": tpe.suggest, "rand": rand.suggest}[study.algo]
     domain = Domain(lambda params: 0.0, hp_space)
     while len(study.trials) < max_evals:
-        number = len(study.trials)
-        # ask: the same seed for the same trial number, so a resumed study proposes
-        # exactly what the uninterrupted one would have
-        ids = trials.new_trial_ids(1)
-        trials.refresh()
-        seed = int(np.random.SeedSequence([study.seed, number]).generate_state(1)[0])
-        docs = algo(ids, domain, trials, seed)
-        trials.insert_trial_docs(docs)
-        trials.refresh()
-        doc = trials._dynamic_trials[-1]
-        chosen = settings(study.space, space_eval(hp_space, _vals(doc)))
-        trial = evaluate(number, run_id_of(number), chosen)
-        trial.params = _varying(study, chosen)
-        # tell
-        doc["state"] = JOB_STATE_DONE
-        doc["result"] = ({"loss": trial.objective(), "status": STATUS_OK} if trial.status == "ok"
-                         else {"status": STATUS_FAIL, "error": trial.message})
-        trials.refresh()
-        record(trial, trials)
+        batch, docs = [], []
+        for number in range(len(study.trials), min(max_evals, len(study.trials) + jobs)):
+            # ask: the same seed for the same trial number, so a resumed study proposes
+            # exactly what the uninterrupted one would have (with the same --jobs);
+            # proposals still in flight count as pending for TPE
+            ids = trials.new_trial_ids(1)
+            trials.refresh()
+            seed = int(np.random.SeedSequence([study.seed, number]).generate_state(1)[0])
+            trials.insert_trial_docs(algo(ids, domain, trials, seed))
+            trials.refresh()
+            docs.append(trials._dynamic_trials[-1])
+            batch.append((number, run_id_of(number), settings(study.space, space_eval(hp_space, _vals(docs[-1])))))
+        for (number, run_id, chosen), doc, trial in zip(batch, docs, evaluate(batch)):
+            trial.params = _varying(study, chosen)
+            # tell
+            doc["state"] = JOB_STATE_DONE
+            doc["result"] = ({"loss": trial.objective(), "status": STATUS_OK} if trial.status == "ok"
+                             else {"status": STATUS_FAIL, "error": trial.message})
+            trials.refresh()
+            record(trial, trials)
     return study
+
+
+def _load_trials(study: Study):
+    """hyperopt's Trials as last saved, without proposals a kill left unevaluated."""
+    from hyperopt import Trials
+    from hyperopt.base import JOB_STATE_DONE
+
+    pickled = study.folder / "trials.pkl"
+    if not (pickled.exists() and study.trials):
+        return Trials()
+    trials = pickle.loads(pickled.read_bytes())
+    trials._dynamic_trials = [doc for doc in trials._dynamic_trials if doc["state"] == JOB_STATE_DONE]
+    trials.refresh()
+    return trials
 
 
 def _vals(doc: dict) -> dict[str, Any]:
