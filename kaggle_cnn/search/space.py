@@ -50,17 +50,21 @@ class SearchSpace:
         return self.fixed["model"]
 
 
-def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
-    """Read and check a space file; `model` (from --model) overrides the file's."""
+def _read_yaml(path: str | Path, what: str) -> tuple[Path, Any]:
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: no such space file")
+        raise InputError(f"{path}: no such {what} file")
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return path, yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
+
+
+def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
+    """Read and check a space file; `model` (from --model) overrides the file's."""
+    path, document = _read_yaml(path, "space")
     if not isinstance(document, dict) or not isinstance(document.get("space"), dict) or not document["space"]:
         raise InputError(f"{path}: expected a mapping with a non-empty 'space:' section")
     fixed = {k: v for k, v in document.items() if k != "space"}
@@ -81,15 +85,7 @@ def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
 
 def load_config(path: str | Path) -> dict[str, Any]:
     """A `kcnn train --config` file (what `kcnn search --export` writes): flat settings."""
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such config file")
-    try:
-        settings = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
+    path, settings = _read_yaml(path, "config")
     if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
         raise InputError(f"{path}: expected a flat mapping of train options, e.g. 'epochs: 5'")
     allowed = allowed_options(settings.get("model", "kaggle_ensemble"))
