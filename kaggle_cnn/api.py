@@ -174,7 +174,7 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
 def _training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None):
     """Check everything, then hold the workspace: yields (split, training arrays)."""
     from kaggle_cnn.architectures import get as get_architecture
-    from kaggle_cnn.training import OPTIMIZERS
+    from kaggle_cnn.config import OPTIMIZERS
 
     get_architecture(config.model)  # an unknown name fails here, before anything is written
     if config.optimizer not in OPTIMIZERS:

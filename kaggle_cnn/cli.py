@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from kaggle_cnn.config import OPTIMIZERS
 from kaggle_cnn.errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -144,14 +145,15 @@ def models(image_shape, n_classes):
 
     from rich.table import Table
 
-    from kaggle_cnn.architectures import build, get, names
+    from kaggle_cnn.architectures import build, get, names, options
 
     table = Table()
-    for column in ("name", "input", "params", "source", "summary"):
+    for column in ("name", "input", "params", "source", "options (--set NAME=VALUE)", "summary"):
         table.add_column(column, justify="right" if column == "params" else "left")
     for name in names():
         model = build(name, image_shape, n_classes)
-        table.add_row(name, "x".join(map(str, image_shape)), f"{model.count_params():,}", get(name).source, get(name).summary)
+        table.add_row(name, "x".join(map(str, image_shape)), f"{model.count_params():,}", get(name).source,
+                      ", ".join(options(name)), get(name).summary)
     display.console().print(table)
 
 
@@ -166,8 +168,18 @@ def models(image_shape, n_classes):
 @click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(["adam", "sgd", "rmsprop"]), default="adam", show_default=True,
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
               help="sgd uses momentum 0.9.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="Decoupled weight decay.")
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Stop when validation loss has not improved for this many epochs (best weights kept).")
+@click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="ReduceLROnPlateau: epochs without improvement before the rate drops.")
+@click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@click.option("--set", "model_settings", multiple=True, metavar="NAME=VALUE",
+              help="An architecture option (see the model's builder, e.g. dropout1=0.2); repeatable.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
@@ -175,7 +187,8 @@ def models(image_shape, n_classes):
               help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
 @click.pass_context
 def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, until_kept, max_attempts,
-          keep_above, epochs, batch_size, lr, optimizer, config_path, seed, val_fraction):
+          keep_above, epochs, batch_size, lr, optimizer, weight_decay, patience, reduce_lr_patience, reduce_lr_factor,
+          min_lr, model_settings, config_path, seed, val_fraction):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -197,8 +210,10 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
 
     from kaggle_cnn.training import TrainConfig
 
-    config = TrainConfig.from_settings(_settings(ctx, config_path, model=model, epochs=epochs, batch_size=batch_size,
-                                                 lr=lr, optimizer=optimizer))
+    config = TrainConfig.from_settings(_settings(
+        ctx, config_path, model_settings, model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+        weight_decay=weight_decay, patience=patience, reduce_lr_patience=reduce_lr_patience,
+        reduce_lr_factor=reduce_lr_factor, min_lr=min_lr))
     console = display.console()
     with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(
@@ -211,16 +226,24 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
 
 
-def _settings(ctx, config_path, **given):
-    """--config's settings, overridden by the options typed on the command line."""
+def _settings(ctx, config_path, model_settings, **given):
+    """--config's settings, overridden by the options typed on the command line,
+    plus --set NAME=VALUE architecture options; all checked against the model."""
+    import yaml
     from click.core import ParameterSource
 
-    from kaggle_cnn.search.space import load_config
+    from kaggle_cnn.search.space import check_settings, load_config
 
     settings = load_config(config_path) if config_path else {}
     for name, value in given.items():
         if name not in settings or ctx.get_parameter_source(name) is not ParameterSource.DEFAULT:
             settings[name] = value
+    for item in model_settings:
+        name, sep, text = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set dropout1=0.2")
+        settings[name.strip()] = yaml.safe_load(text)
+    check_settings(settings, "--set" if model_settings else "options")
     return settings
 
 

@@ -10,40 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from kaggle_cnn.backend import load_keras
+from kaggle_cnn.config import OPTIMIZERS, TrainConfig  # noqa: F401  (TrainConfig: re-exported)
 
 keras = load_keras()
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that shapes one attempt, recorded in run.json."""
-
-    model: str = "kaggle_ensemble"
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"  # adam | sgd (momentum 0.9) | rmsprop: seed 004's search
-    # seed 004 used ReduceLROnPlateau(monitor='val_loss', factor=0.2, patience=5,
-    # min_lr=0.001) with Adam(lr=0.001): a min_lr equal to the starting rate never
-    # lets it act, so ours stops at 1e-5 instead.
-    reduce_lr_factor: float = 0.2
-    reduce_lr_patience: int = 5
-    min_lr: float = 1e-5
-    model_options: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "TrainConfig":
-        """Flat settings (a search trial, a --config file): the fields of this class
-        go to it, everything else to the architecture's own options."""
-        names = {f.name for f in fields(cls)} - {"model_options"}
-        own = {k: v for k, v in settings.items() if k in names}
-        return cls(**own, model_options={k: v for k, v in settings.items() if k not in names})
 
 
 @dataclass
@@ -114,7 +89,7 @@ def fit_one(
     keras.utils.set_random_seed(seed)
     model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.lr),
+        optimizer=make_optimizer(config.optimizer, config.lr, config.weight_decay),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -126,6 +101,9 @@ def fit_one(
             min_lr=config.min_lr,
         ),
     ]
+    if config.patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                       restore_best_weights=True))
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(
@@ -170,19 +148,15 @@ def fit_in_worker(config: TrainConfig, seed: int, arrays: dict, x_test: np.ndarr
     return result
 
 
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-
-def make_optimizer(name: str, lr: float):
+def make_optimizer(name: str, lr: float, weight_decay: float | None = None):
     from kaggle_cnn.errors import InputError
 
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate=lr)
+    if name not in OPTIMIZERS:
+        raise InputError(f"optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    options = {"learning_rate": lr, "weight_decay": weight_decay}
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate=lr)
-    raise InputError(f"optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+        options["momentum"] = 0.9
+    return getattr(keras.optimizers, OPTIMIZERS[name])(**options)
 
 
 def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer) -> list[dict[str, float]]:

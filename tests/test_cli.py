@@ -286,3 +286,37 @@ def test_written_files_get_ordinary_permissions(trained):
     os.umask(mask)
     member = Workspace(trained).member_submission("cnn1-s0-a000")
     assert stat.S_IMODE(member.stat().st_mode) == 0o666 & ~mask
+
+
+# -- optimizers, schedules, regularisation -------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta"])
+def test_every_optimizer_of_seed_002(name):
+    from kaggle_cnn.training import make_optimizer
+
+    optimizer = make_optimizer(name, 0.01, weight_decay=1e-4)
+    assert float(optimizer.learning_rate) == pytest.approx(0.01) and optimizer.weight_decay == pytest.approx(1e-4)
+
+
+def test_schedule_and_regularisation_options_reach_the_run(competition, tmp_path):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--epochs", 4,
+                  "--optimizer", "nadam", "--weight-decay", 1e-4, "--patience", 1, "--reduce-lr-patience", 2,
+                  "--reduce-lr-factor", 0.5, "--min-lr", 1e-6, "--set", "dropout=0.3", "--set", "dense_units=64")
+    assert result.exit_code == 0, result.output
+    run = Workspace(tmp_path).runs()[0]
+    config = run.record["config"]
+    assert (config["optimizer"], config["weight_decay"], config["patience"]) == ("nadam", 1e-4, 1)
+    assert (config["reduce_lr_patience"], config["reduce_lr_factor"], config["min_lr"]) == (2, 0.5, 1e-6)
+    assert config["model_options"] == {"dropout": 0.3, "dense_units": 64}
+    assert 1 <= len(pd.read_csv(run.path / "history.csv")) <= 4
+    assert run.record["params"] == 784 * 0 + 13 * 13 * 32 * 64 + 64 + 320 + 64 * 10 + 10  # dense_units=64 built
+
+
+@pytest.mark.parametrize("option, fragment", [("width=3", "unknown option 'width'"), ("dropout", "NAME=VALUE")])
+def test_bad_set_options(competition, tmp_path, option, fragment):
+    from test_bad_input import assert_refused
+
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--model", "cnn1", "--set", option),
+                   fragment)
+    assert not (tmp_path / "ws").exists()

@@ -26,8 +26,9 @@ from typing import Any
 
 from kaggle_cnn.errors import InputError
 
+from kaggle_cnn.config import OPTIMIZERS, TRAIN_OPTIONS
+
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "randint": 2, "normal": 2}
-TRAIN_OPTIONS = {"model", "epochs", "batch_size", "lr", "optimizer", "reduce_lr_factor", "reduce_lr_patience", "min_lr"}
 
 
 @dataclass(frozen=True)
@@ -88,11 +89,16 @@ def load_config(path: str | Path) -> dict[str, Any]:
     path, settings = _read_yaml(path, "config")
     if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
         raise InputError(f"{path}: expected a flat mapping of train options, e.g. 'epochs: 5'")
+    check_settings(settings, str(path))
+    return settings
+
+
+def check_settings(settings: dict[str, Any], source: str) -> None:
+    """Every name a train option or the model's own option; known optimizers only."""
     allowed = allowed_options(settings.get("model", "kaggle_ensemble"))
     for name, value in settings.items():
-        _check_name(name, allowed, path)
-        _check_value(name, value, path)
-    return settings
+        _check_name(name, allowed, source)
+        _check_value(name, value, source)
 
 
 def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
@@ -104,9 +110,7 @@ def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def _check_value(name: str, value: Any, path: Path) -> None:
-    from kaggle_cnn.training import OPTIMIZERS
-
+def _check_value(name: str, value: Any, path: Path | str) -> None:
     if name == "optimizer" and value not in OPTIMIZERS:
         raise InputError(f"{path}: optimizer {value!r}: choose one of {', '.join(OPTIMIZERS)}")
 
@@ -117,7 +121,7 @@ def allowed_options(model: str) -> set[str]:
     return TRAIN_OPTIONS | set(options(model))
 
 
-def _check_name(name: str, allowed: set[str], path: Path) -> None:
+def _check_name(name: str, allowed: set[str], path: Path | str) -> None:
     if name not in allowed:
         raise InputError(f"{path}: unknown option {name!r}; options here are: {', '.join(sorted(allowed))}")
 
