@@ -179,6 +179,10 @@ def _training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCo
     get_architecture(config.model)  # an unknown name fails here, before anything is written
     if config.optimizer not in OPTIMIZERS:
         raise InputError(f"optimizer {config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if config.augment:
+        from kaggle_cnn.augment import parse_augment
+
+        parse_augment(config.augment)
     split, new_split = plan_split(workspace, dataset, val_fraction)
     with workspace.lock():
         workspace.repair()

@@ -115,10 +115,26 @@ def _load(data_path, label_column, id_column, image_shape):
 # -- commands ------------------------------------------------------------------------
 
 
-@cli.command()
+class DefaultCommandGroup(click.Group):
+    """`kcnn data PATH` describes; `kcnn data preview ...` is a sub-command."""
+
+    default_command = "describe"
+
+    def parse_args(self, ctx, args):
+        if not args or args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=DefaultCommandGroup)
+def data():
+    """Describe a dataset (kcnn data [PATH]) or preview augmentation."""
+
+
+@data.command("describe")
 @click.argument("data_path", metavar="[PATH]", required=False, type=click.Path(path_type=Path))
 @column_options
-def data(data_path, label_column, id_column, image_shape):
+def data_describe(data_path, label_column, id_column, image_shape):
     """Describe the dataset at PATH: kind, image shape, classes and their counts.
 
     PATH is a competition folder or .npz; default the built-in MNIST demo."""
@@ -134,6 +150,27 @@ def data(data_path, label_column, id_column, image_shape):
     for label, count in zip(dataset.classes, counts):
         click.echo(f"  {label!s:>12}  {count}")
     click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+@data.command("preview")
+@click.argument("data_path", metavar="[PATH]", required=False, type=click.Path(path_type=Path))
+@column_options
+@click.option("--augment", required=True, metavar="SPEC", help="As for kcnn train, e.g. rotation=40,zoom=0.2,hflip.")
+@click.option("--n", "count", type=click.IntRange(1, 32), default=6, show_default=True, help="Training images shown.")
+@click.option("--copies", type=click.IntRange(1, 16), default=7, show_default=True, help="Augmented copies of each.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="PNG to write [default: reports/plots/augment-preview.png in the workspace].")
+@click.pass_context
+def data_preview(ctx, data_path, label_column, id_column, image_shape, augment, count, copies, out):
+    """Save a PNG grid: training images, each followed by augmented copies."""
+    from kaggle_cnn import plots
+    from kaggle_cnn.augment import parse_augment, preview
+
+    parse_augment(augment)  # bad specs fail before any data is read
+    dataset = _load(data_path, label_column, id_column, image_shape)
+    grid = preview(dataset.x_train[:count], augment, copies)
+    path = out or _workspace(ctx).reports_dir / "plots" / "augment-preview.png"
+    click.echo(f"preview: {plots.save(plots.augmentation_grid(grid, augment), path)}")
 
 
 @cli.command()
@@ -178,6 +215,8 @@ def models(image_shape, n_classes):
 @click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
               show_default=True)
 @click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@click.option("--augment", default=None, metavar="SPEC",
+              help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip (see kcnn data preview).")
 @click.option("--set", "model_settings", multiple=True, metavar="NAME=VALUE",
               help="An architecture option (see the model's builder, e.g. dropout1=0.2); repeatable.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
@@ -188,7 +227,7 @@ def models(image_shape, n_classes):
 @click.pass_context
 def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, until_kept, max_attempts,
           keep_above, epochs, batch_size, lr, optimizer, weight_decay, patience, reduce_lr_patience, reduce_lr_factor,
-          min_lr, model_settings, config_path, seed, val_fraction):
+          min_lr, augment, model_settings, config_path, seed, val_fraction):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -213,7 +252,7 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     config = TrainConfig.from_settings(_settings(
         ctx, config_path, model_settings, model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         weight_decay=weight_decay, patience=patience, reduce_lr_patience=reduce_lr_patience,
-        reduce_lr_factor=reduce_lr_factor, min_lr=min_lr))
+        reduce_lr_factor=reduce_lr_factor, min_lr=min_lr, augment=augment))
     console = display.console()
     with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(

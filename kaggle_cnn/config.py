@@ -22,6 +22,7 @@ class TrainConfig:
     optimizer: str = "adam"  # one of OPTIMIZERS (seed 002's table); sgd uses momentum 0.9
     weight_decay: float | None = None  # decoupled weight decay, as Keras optimizers apply it
     patience: int | None = None  # early stopping on validation loss, best weights restored
+    augment: str | None = None  # e.g. "rotation=10,zoom=0.1": preprocessing layers (kaggle_cnn.augment)
     # seed 004 used ReduceLROnPlateau(monitor='val_loss', factor=0.2, patience=5,
     # min_lr=0.001) with Adam(lr=0.001): a min_lr equal to the starting rate never
     # lets it act, so ours stops at 1e-5 instead.

@@ -147,3 +147,22 @@ def margins(histogram: dict, title: str) -> Figure:
     ax.set_ylabel("test rows")
     ax.set_title(title)
     return fig
+
+
+def augmentation_grid(grid: np.ndarray, spec: str) -> Figure:
+    """Rows of (original, augmented copies); grid is (rows, 1 + copies, H, W, C) in [0, 1]."""
+    rows, columns = grid.shape[:2]
+    fig = Figure(figsize=(1.3 * columns, 1.3 * rows + 0.6), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    grey = grid.shape[-1] == 1
+    for r in range(rows):
+        for c in range(columns):
+            ax = axes[r, c]
+            image = grid[r, c, ..., 0] if grey else grid[r, c]
+            ax.imshow(image, cmap="gray" if grey else None, vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title("original" if c == 0 else f"copy {c}", fontsize=8)
+    fig.suptitle(f"augmentation: {spec}", fontsize=10)
+    return fig

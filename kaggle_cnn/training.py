@@ -88,6 +88,10 @@ def fit_one(
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
     model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
+    if config.augment:
+        from kaggle_cnn.augment import with_augmentation
+
+        model = with_augmentation(model, config.augment, seed)
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.lr, config.weight_decay),
         loss="sparse_categorical_crossentropy",

@@ -1,0 +1,67 @@
+"""Augmentation as preprocessing layers: parsing, training with it, the preview."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import kcnn
+from kaggle_cnn.augment import augmentation_layers, parse_augment, preview
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.store import Workspace
+from test_bad_input import assert_refused
+
+
+def test_parse_the_seed_settings():
+    assert parse_augment("rotation=40,shift=0.2,shear=0.2,zoom=0.2,hflip,fill=reflect") == {
+        "rotation": 40.0, "shift": 0.2, "shear": 0.2, "zoom": 0.2, "hflip": True, "fill": "reflect"}
+
+
+@pytest.mark.parametrize("spec, fragment", [("spin=3", "spin=3"), ("rotation=x", "number"), ("zoom=2", "at most 1"),
+                                            ("fill=nearest", "at least one"), ("", "at least one")])
+def test_bad_specs(spec, fragment):
+    with pytest.raises(InputError, match=fragment):
+        parse_augment(spec)
+
+
+def test_layers_in_imagedatagenerator_order():
+    names = [type(layer).__name__ for layer in augmentation_layers("zoom=0.1,rotation=10,hflip,shift=0.1,shear=0.1")]
+    assert names == ["RandomFlip", "RandomRotation", "RandomTranslation", "RandomShear", "RandomZoom"]
+
+
+def test_preview_keeps_originals_and_changes_copies():
+    from kaggle_cnn.data import load_dataset
+
+    images = load_dataset().x_train[:2]
+    grid = preview(images, "rotation=30,zoom=0.2", copies=3)
+    assert grid.shape == (2, 4, 28, 28, 1)
+    assert np.array_equal(grid[:, 0], images)
+    assert not np.allclose(grid[:, 1], images)
+
+
+def test_training_with_augmentation(competition, tmp_path):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                  "--augment", "rotation=10,zoom=0.1")
+    assert result.exit_code == 0, result.output
+    run = Workspace(tmp_path).runs()[0]
+    assert run.record["config"]["augment"] == "rotation=10,zoom=0.1"
+    from kaggle_cnn.backend import load_keras
+
+    model = load_keras().saving.load_model(run.path / "model.keras")
+    assert [type(layer).__name__ for layer in model.layers[:2]] == ["RandomRotation", "RandomZoom"]
+    x = np.load(run.path / "val_proba.npy")
+    assert x.shape[1] == 10
+    from kaggle_cnn.data import load_dataset
+
+    images = load_dataset(competition).x_test[:8]
+    assert np.allclose(model.predict(images, verbose=0), model.predict(images, verbose=0))  # no-op at prediction
+
+
+def test_preview_command_and_its_bad_input(tmp_path):
+    result = kcnn("-w", tmp_path, "data", "preview", "--augment", "shift=0.1,hflip", "--n", 2, "--copies", 3)
+    assert result.exit_code == 0, result.output
+    png = tmp_path / "reports" / "plots" / "augment-preview.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert_refused(kcnn("-w", tmp_path / "ws", "data", "preview", "--augment", "spin=3"), "spin=3")
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--model", "cnn1", "--augment", "zoom=5"), "zoom")
+    assert not (tmp_path / "ws").exists()
