@@ -92,9 +92,10 @@ def fit_one(
         from kaggle_cnn.augment import with_augmentation
 
         model = with_augmentation(model, config.augment, seed)
+    binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
     model.compile(
         optimizer=make_optimizer(config.optimizer, config.lr, config.weight_decay),
-        loss="sparse_categorical_crossentropy",
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     timer = EpochTimer()
@@ -114,9 +115,9 @@ def fit_one(
         x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
         validation_data=(x_val, y_val), callbacks=callbacks, verbose=0,
     )
-    val_proba = model.predict(x_val, batch_size=config.batch_size, verbose=0)
+    val_proba = class_probabilities(model.predict(x_val, batch_size=config.batch_size, verbose=0))
     start = time.perf_counter()
-    test_proba = model.predict(x_test, batch_size=config.batch_size, verbose=0)
+    test_proba = class_probabilities(model.predict(x_test, batch_size=config.batch_size, verbose=0))
     predict_seconds = time.perf_counter() - start
     return FitResult(
         model=model,
@@ -161,6 +162,12 @@ def make_optimizer(name: str, lr: float, weight_decay: float | None = None):
     if name == "sgd":
         options["momentum"] = 0.9
     return getattr(keras.optimizers, OPTIMIZERS[name])(**options)
+
+
+def class_probabilities(raw: np.ndarray) -> np.ndarray:
+    """One column per class: a sigmoid's single column p becomes (1 - p, p)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    return np.hstack([1.0 - raw, raw]) if raw.shape[1] == 1 else raw
 
 
 def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer) -> list[dict[str, float]]:

@@ -83,4 +83,6 @@ def predict_tta(model, x: np.ndarray, transforms: tuple[Transform, ...], batch_s
         proba = model.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0)
         total = proba.astype(np.float64) if total is None else total + proba
         count += 1
-    return (total / count).astype(np.float32)
+    from kaggle_cnn.training import class_probabilities
+
+    return class_probabilities(total / count)

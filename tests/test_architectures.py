@@ -33,3 +33,10 @@ def test_kaggle_ensemble_is_the_hyperas_model():
 def test_unknown_model_names_the_choices():
     with pytest.raises(InputError, match="unknown model 'cnn9'.*kaggle_ensemble"):
         build("cnn9", (28, 28, 1), 10)
+
+
+@pytest.mark.parametrize("name", names())
+def test_two_classes_get_one_sigmoid_unit(name):
+    model = build(name, (28, 28, 1), 2)
+    assert model.output_shape == (None, 1)
+    assert model.layers[-1].activation.__name__ == "sigmoid"

@@ -320,3 +320,28 @@ def test_bad_set_options(competition, tmp_path, option, fragment):
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--model", "cnn1", "--set", option),
                    fragment)
     assert not (tmp_path / "ws").exists()
+
+
+def test_a_binary_task_end_to_end(competition, tmp_path):
+    """Two classes (digits 0 and 1, labelled cat and dog): one sigmoid unit, and
+    probabilities, votes and metrics as for any task."""
+    folder = tmp_path / "binary"
+    folder.mkdir()
+    train = pd.read_csv(competition / "train.csv")
+    train = train[train["label"].isin([0, 1])].assign(label=lambda f: f["label"].map({0: "cat", 1: "dog"}))
+    train.to_csv(folder / "train.csv", index=False)
+    shutil.copy(competition / "test.csv", folder / "test.csv")
+    result = kcnn("-w", tmp_path / "ws", "train", "--data", folder, "--model", "cnn1", "--epochs", 2, "--repeat", 2,
+                  "--val-fraction", 0.2)
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(tmp_path / "ws")
+    run = workspace.runs()[0]
+    assert run.classes == ["cat", "dog"]
+    assert np.load(run.path / "val_proba.npy").shape[1] == 2
+    assert np.allclose(np.load(run.path / "test_proba.npy").sum(axis=1), 1.0, atol=1e-5)
+    assert run.val_accuracy > 0.9
+    assert set(pd.read_csv(workspace.member_submission(run.run_id)).iloc[:, 1]) <= {"cat", "dog"}
+    for method in ("hard", "soft", "greedy"):
+        assert kcnn("-w", tmp_path / "ws", "vote", "--method", method).exit_code == 0
+    assert kcnn("-w", tmp_path / "ws", "metrics").exit_code == 0
+    assert set(pd.read_csv(workspace.reports_dir / "metrics.csv")["class"]) >= {"cat", "dog"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from kaggle_cnn.architectures.heads import classifier
 from kaggle_cnn.architectures.registry import register
 
 SOURCE = "seed 004"
@@ -28,10 +29,6 @@ def _batch_norm() -> layers.Layer:
     return layers.BatchNormalization(momentum=BN_MOMENTUM)
 
 
-def _head(n_classes: int) -> layers.Layer:
-    return layers.Dense(n_classes, activation="softmax", name="predictions")
-
-
 @register("cnn1", summary="one conv layer, dropout, dense 128 (seed 004 Model 1)", source=SOURCE)
 def cnn1(input_shape, n_classes, *, dropout: float = 0.5, dense_units: int = 128) -> keras.Model:
     return keras.Sequential(
@@ -42,7 +39,7 @@ def cnn1(input_shape, n_classes, *, dropout: float = 0.5, dense_units: int = 128
             layers.Dropout(dropout),
             layers.Flatten(),
             layers.Dense(dense_units, activation="relu"),
-            _head(n_classes),
+            classifier(n_classes),
         ],
         name="cnn1",
     )
@@ -75,7 +72,7 @@ def _cnn2_head(n_classes: int, dense_dropout: float) -> list[layers.Layer]:
         layers.Dense(128, activation="relu"),
         _batch_norm(),
         layers.Dropout(dense_dropout),
-        _head(n_classes),
+        classifier(n_classes),
     ]
 
 
@@ -115,7 +112,7 @@ def cnn4(input_shape, n_classes, *, dropout: float = 0.25, dense_dropout: float 
             layers.Dropout(dense_dropout),
             layers.Dense(256, activation="relu"),
             layers.Dropout(dense_dropout),
-            _head(n_classes),
+            classifier(n_classes),
         ],
         name="cnn4",
     )
@@ -160,7 +157,7 @@ def kaggle_ensemble(
             layers.Dense(dense_units[1], activation="relu"),
             _batch_norm(),
             layers.Dropout(d4),
-            _head(n_classes),
+            classifier(n_classes),
         ],
         name="kaggle_ensemble",
     )
