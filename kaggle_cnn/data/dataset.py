@@ -40,7 +40,7 @@ class Dataset:
     test_ids: list[str]  # ids exactly as written in the source, submission order
     submission_header: tuple[str, str]  # (id column, label column)
     source: str  # path as given, or "demo"
-    kind: str  # "kaggle_csv" or "npz"
+    kind: str  # "kaggle_csv", "npz" or "cifar_batches"
     # How to load it again (absolute path, column options): recorded in run.json
     # so that `kcnn predict` can rebuild a run's validation and test inputs.
     load_options: dict = field(default_factory=dict)
@@ -133,7 +133,8 @@ def load_dataset(
     id_column: str | None = None,
     image_shape: ImageShape | None = None,
 ) -> Dataset:
-    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs, *.npz -> npz."""
+    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs (or
+    CIFAR python batches), *.npz -> npz."""
     dataset = _load(path, label_column=label_column, id_column=id_column, image_shape=image_shape)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
@@ -172,6 +173,12 @@ def _load(
     if not target.exists():
         raise InputError(f"{source}: no such file or folder")
     if target.is_dir():
+        from kaggle_cnn.data.cifar import is_cifar_folder, load_cifar_folder
+
+        if is_cifar_folder(target):
+            if label_column is not None or id_column is not None or image_shape is not None:
+                raise InputError(f"{source}: CIFAR batches have fixed labels and 32x32x3 images; drop the column options")
+            return load_cifar_folder(target, source=source)
         return load_kaggle_folder(
             target,
             label_column=label_column,

@@ -21,8 +21,13 @@ SUBMISSION_HEADER = ("id", "label")
 
 def load_npz(path: Path, *, image_shape: ImageShape | None = None, source: str) -> Dataset:
     """Read and validate an .npz competition into a Dataset."""
-    name = path.name
-    arrays = _read_arrays(path)
+    return from_arrays(path.name, _read_arrays(path), image_shape=image_shape, source=source, kind="npz")
+
+
+def from_arrays(name: str, arrays: dict[str, np.ndarray], *, image_shape: ImageShape | None, source: str,
+                kind: str) -> Dataset:
+    """Validate x_train, y_train, x_test (and optional ids) into a Dataset; `name`
+    is the file the messages point at."""
     missing = [k for k in REQUIRED_KEYS if k not in arrays]
     if missing:
         raise InputError(
@@ -49,7 +54,7 @@ def load_npz(path: Path, *, image_shape: ImageShape | None = None, source: str) 
         test_ids=test_ids,
         submission_header=SUBMISSION_HEADER,
         source=source,
-        kind="npz",
+        kind=kind,
     )
 
 
