@@ -1,4 +1,5 @@
-"""What a notebook user calls: train_many(), vote(), metrics(), score(), predict().
+"""What a notebook user calls: train_many(), vote(), metrics(), score(), predict(),
+search(), search_template().
 
 The CLI commands are thin wrappers over these and mirror their names. Training
 imports TensorFlow when it runs; vote, metrics and score never do.
@@ -35,7 +36,7 @@ SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later 
 
 
 class TrainReporter(Protocol):
-    """What train_many tells a progress display (kaggle_cnn.progress has the CLI's)."""
+    """What train_many tells a progress display (kaggle_cnn.display has the CLI's)."""
 
     def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None: ...
     def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None: ...
@@ -421,12 +422,13 @@ def predict(workspace: Workspace, run_ids: list[str] | None = None, *, tta: str,
     datasets: dict[str, Any] = {}
     for run in runs:  # load every dataset before the first slow prediction
         if run.fingerprint not in datasets:
-            datasets[run.fingerprint] = _reload(run, data_path)
+            datasets[run.fingerprint] = reload_dataset(run, data_path)
     with workspace.lock():
         return [_predict_run(workspace, run, datasets[run.fingerprint], transforms, tta) for run in runs]
 
 
-def _reload(run: Run, data_path: str | Path | None) -> "Dataset":
+def reload_dataset(run: Run, data_path: str | Path | None = None) -> "Dataset":
+    """The data a run was trained on, loaded again from where it was (or `data_path`)."""
     from kaggle_cnn.data import load_dataset
 
     options = dict(run.record["data"].get("load_options") or {})

@@ -95,7 +95,7 @@ def _load_model(run):
 
 def _load_run_for_pictures(workspace: Workspace, run_id: str, data_path):
     run = workspace.load_run(run_id)
-    dataset = api._reload(run, data_path)
+    dataset = api.reload_dataset(run, data_path)
     return run, _load_model(run), dataset, workspace.find_split(run.fingerprint)
 
 
