@@ -5,6 +5,7 @@
                                 val_proba.npy, test_proba.npy, submission.csv)
     models/splits/<fp>.json     the validation split of the dataset with fingerprint fp
     models/discarded/<id>.csv   the learning curve of an attempt that was not kept
+    models/studies/<name>/      a search's state (kaggle_cnn.search.study)
     submissions/<run_id>.csv    each kept run's own submission: the vote's members
     submissions/ensemble/       outputs of `kcnn vote`, never read back as members
     reports/                    metrics.csv, confusion matrices
