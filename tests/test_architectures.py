@@ -40,3 +40,24 @@ def test_two_classes_get_one_sigmoid_unit(name):
     model = build(name, (28, 28, 1), 2)
     assert model.output_shape == (None, 1)
     assert model.layers[-1].activation.__name__ == "sigmoid"
+
+
+@pytest.mark.parametrize("name", names())
+@pytest.mark.parametrize("shape", [(28, 28, 1), (33, 33, 3)], ids=["grey28", "rgb33"])
+def test_trains_one_step_and_predicts_on_tiny_input(name, shape):
+    import numpy as np
+
+    from kaggle_cnn.backend import load_keras
+
+    keras = load_keras()
+    model = build(name, shape, 3)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).random((4, *shape), dtype=np.float32)
+    model.fit(x, np.array([0, 1, 2, 0]), epochs=1, batch_size=4, verbose=0)
+    assert model.predict(x, verbose=0).shape == (4, 3)
+    assert keras.ops.all(keras.ops.isfinite(model.predict(x, verbose=0)))
+
+
+def test_residual_skips_line_up_at_odd_sizes():
+    assert build("residual_cnn", (150, 150, 3), 2).output_shape == (None, 1)
+    assert build("residual_cnn", (75, 75, 3), 10).output_shape == (None, 10)
