@@ -15,7 +15,9 @@ from kaggle_cnn.errors import InputError
 
 # Modules whose import registers the built-in architectures. Imported lazily:
 # they import Keras (and so TensorFlow), which commands like `vote` never need.
-_BUILTIN_MODULES = ("kaggle_cnn.architectures.seed001", "kaggle_cnn.architectures.seed004")
+_BUILTIN_MODULES = (
+    "kaggle_cnn.architectures.seed001", "kaggle_cnn.architectures.seed003", "kaggle_cnn.architectures.seed004",
+)
 
 
 @dataclass(frozen=True)
