@@ -213,3 +213,14 @@ def test_parallel_trials_match_serial_ones(tmp_path, competition):
     workspace = Workspace(tmp_path / "parallel")
     assert set(workspace.run_ids()) == {t["run_id"] for t in parallel if t["kept"]}
     assert not list(workspace.models_dir.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("name", ["seed001_grid", "seed002_random", "seed004_tpe"])
+def test_the_shipped_example_spaces_load(name):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "spaces" / f"{name}.yaml"
+    space = spaces.load_space(path)
+    if name == "seed001_grid":
+        assert len(spaces.grid(space)) == 4
+    assert spaces.to_hyperopt(space)
