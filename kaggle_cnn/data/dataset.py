@@ -135,7 +135,7 @@ def load_dataset(
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs (or
     CIFAR python batches), *.npz -> npz."""
-    dataset = _load(path, label_column=label_column, id_column=id_column, image_shape=image_shape)
+    dataset = _load(path, label_column, id_column, image_shape)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -144,48 +144,28 @@ def load_dataset(
     return replace(dataset, load_options=options)
 
 
-def _load(
-    path: str | os.PathLike | None = None,
-    *,
-    label_column: str | None = None,
-    id_column: str | None = None,
-    image_shape: ImageShape | None = None,
-) -> Dataset:
-    """Dispatch on the kind of path.
+def _load(path, label_column, id_column, image_shape) -> Dataset:
+    """Dispatch on the kind of path (None: the packaged demo, a Kaggle folder).
 
     The loaders are imported here, not at module level, so that importing
     kaggle_cnn.data stays cheap (pandas is only needed once data is read).
     """
+    from kaggle_cnn.data.cifar import is_cifar_folder, load_cifar_folder
     from kaggle_cnn.data.demo import demo_path
     from kaggle_cnn.data.kaggle_csv import load_kaggle_folder
     from kaggle_cnn.data.npz import load_npz
 
-    if path is None:
-        return load_kaggle_folder(
-            demo_path(),
-            label_column=label_column,
-            id_column=id_column,
-            image_shape=image_shape,
-            source="demo",
-        )
-    source = os.fspath(path)
-    target = Path(source)
+    source = "demo" if path is None else os.fspath(path)
+    target = demo_path() if path is None else Path(source)
     if not target.exists():
         raise InputError(f"{source}: no such file or folder")
     if target.is_dir():
-        from kaggle_cnn.data.cifar import is_cifar_folder, load_cifar_folder
-
         if is_cifar_folder(target):
             if label_column is not None or id_column is not None or image_shape is not None:
                 raise InputError(f"{source}: CIFAR batches have fixed labels and 32x32x3 images; drop the column options")
             return load_cifar_folder(target, source=source)
-        return load_kaggle_folder(
-            target,
-            label_column=label_column,
-            id_column=id_column,
-            image_shape=image_shape,
-            source=source,
-        )
+        return load_kaggle_folder(target, label_column=label_column, id_column=id_column, image_shape=image_shape,
+                                  source=source)
     if target.name.lower().endswith(".npz"):
         if label_column is not None or id_column is not None:
             raise InputError(

@@ -144,14 +144,14 @@ def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, recor
     while len(study.trials) < end:
         numbers = range(len(study.trials), min(end, len(study.trials) + jobs))
         batch = [(n, run_id_of(n), settings(study.space, points[n])) for n in numbers]
-        for (number, run_id, chosen), trial in zip(batch, evaluate(batch)):
+        for (_, _, chosen), trial in zip(batch, evaluate(batch)):
             trial.params = _varying(study, chosen)
             record(trial, None)
     return study
 
 
 def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record, jobs: int) -> Study:
-    from hyperopt import STATUS_FAIL, STATUS_OK, Trials, rand, space_eval, tpe
+    from hyperopt import STATUS_FAIL, STATUS_OK, rand, space_eval, tpe
     from hyperopt.base import JOB_STATE_DONE, Domain
 
     hp_space = to_hyperopt(study.space)
@@ -171,7 +171,7 @@ def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, r
             trials.refresh()
             docs.append(trials._dynamic_trials[-1])
             batch.append((number, run_id_of(number), settings(study.space, space_eval(hp_space, _vals(docs[-1])))))
-        for (number, run_id, chosen), doc, trial in zip(batch, docs, evaluate(batch)):
+        for (_, _, chosen), doc, trial in zip(batch, docs, evaluate(batch)):
             trial.params = _varying(study, chosen)
             # tell
             doc["state"] = JOB_STATE_DONE
