@@ -32,13 +32,15 @@ class RichTrainReporter:
         self._label = ""
 
     def __enter__(self) -> "RichTrainReporter":
-        self.progress.start()
-        return self
+        return self  # the live display starts with the first attempt: bad input fails before it
 
     def __exit__(self, *exc) -> None:
-        self.progress.stop()
+        if self.progress.live.is_started:
+            self.progress.stop()
 
     def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
         self._label = f"[{number}/{total}]" if total else f"[attempt {number}]"
         if self._task is not None:
             self.progress.remove_task(self._task)
