@@ -33,17 +33,26 @@ class Dataset:
     compare fingerprints instead.
     """
 
-    x_train: np.ndarray  # float32 (n, H, W, C) in [0, 1]
+    # float32 (n, H, W, C) in [0, 1]; for image folders an ImageFiles
+    # (kaggle_cnn.data.folders), which decodes on demand and streams through tf.data
+    x_train: np.ndarray
     y_train: np.ndarray  # int64 indices into `classes`
     classes: list  # sorted original label values: all int, or all str
     x_test: np.ndarray  # float32 (m, H, W, C), rows in submission order
     test_ids: list[str]  # ids exactly as written in the source, submission order
     submission_header: tuple[str, str]  # (id column, label column)
     source: str  # path as given, or "demo"
-    kind: str  # "kaggle_csv", "npz" or "cifar_batches"
+    kind: str  # "kaggle_csv", "npz", "cifar_batches" or "image_folder"
     # How to load it again (absolute path, column options): recorded in run.json
     # so that `kcnn predict` can rebuild a run's validation and test inputs.
     load_options: dict = field(default_factory=dict)
+    # Rows of x_train that the data itself sets aside for validation (an image
+    # folder's val/): the workspace's split then uses exactly these.
+    val_rows: np.ndarray | None = None
+    # Known answers for the test rows (an image folder's labelled test/), in order.
+    test_labels: list | None = None
+    # Files the loader left out, as (path, reason): reported, never silently dropped.
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def image_shape(self) -> ImageShape:
@@ -76,12 +85,20 @@ class Dataset:
             digest.update(payload)
 
         section("shape", json.dumps(list(self.image_shape)).encode())
-        section("x_train", np.ascontiguousarray(self.x_train, dtype=np.float32).tobytes())
+        section("x_train", _image_bytes(self.x_train))
         labels = [self.classes[int(i)] for i in np.asarray(self.y_train)]
         section("y_train", json.dumps(labels).encode())
-        section("x_test", np.ascontiguousarray(self.x_test, dtype=np.float32).tobytes())
+        section("x_test", _image_bytes(self.x_test))
         section("test_ids", json.dumps(list(self.test_ids)).encode())
         return digest.hexdigest()[:16]
+
+
+def _image_bytes(images) -> bytes:
+    """What identifies a set of images: the pixels of an array, or the file
+    contents' digests (and decoding settings) of an ImageFiles."""
+    if hasattr(images, "fingerprint_payload"):
+        return images.fingerprint_payload()
+    return np.ascontiguousarray(images, dtype=np.float32).tobytes()
 
 
 _SHAPE_SPLIT = re.compile(r"\s*[xX,]\s*")
