@@ -116,8 +116,14 @@ def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | N
                 f"--val-fraction {existing.fraction} split; all runs must share it (use a new workspace to change it)"
             )
         return existing, False
-    fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-    indices = make_split(dataset.y_train, fraction, SPLIT_SEED)
+    if dataset.val_rows is not None:  # the data brings its own validation images (an image folder's val/)
+        if val_fraction is not None:
+            raise InputError(f"{dataset.source}: its val/ folder is the validation set; drop --val-fraction")
+        indices = np.asarray(dataset.val_rows, dtype=np.int64)
+        fraction = len(indices) / len(dataset.y_train)
+    else:
+        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
+        indices = make_split(dataset.y_train, fraction, SPLIT_SEED)
     split = Split(fingerprint, float(fraction), SPLIT_SEED, indices, dataset.y_train[indices], list(dataset.classes))
     return split, True
 
@@ -174,22 +180,47 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
 @contextlib.contextmanager
 def _training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None):
     """Check everything, then hold the workspace: yields (split, training arrays)."""
-    from kaggle_cnn.architectures import get as get_architecture
-    from kaggle_cnn.config import OPTIMIZERS
-
-    get_architecture(config.model)  # an unknown name fails here, before anything is written
-    if config.optimizer not in OPTIMIZERS:
-        raise InputError(f"optimizer {config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-    if config.augment:
-        from kaggle_cnn.augment import parse_augment
-
-        parse_augment(config.augment)
+    check_config(config, dataset.image_shape, dataset.n_classes)  # everything fails here, before anything is written
     split, new_split = plan_split(workspace, dataset, val_fraction)
     with workspace.lock():
         workspace.repair()
         if new_split:
             workspace.save_split(split)
         yield split, _split_arrays(dataset, split)
+
+
+def check_config(config: "TrainConfig", image_shape, n_classes: int) -> None:
+    """Refuse a config that cannot train on this data: unknown names, options the
+    architecture cannot build with, fine-tuning without a pretrained base."""
+    from kaggle_cnn.architectures import check, get
+    from kaggle_cnn.architectures.backbones import parse_weights
+    from kaggle_cnn.config import OPTIMIZERS
+
+    architecture = get(config.model)
+    if config.optimizer not in OPTIMIZERS:
+        raise InputError(f"optimizer {config.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if config.augment:
+        from kaggle_cnn.augment import parse_augment
+
+        parse_augment(config.augment)
+    if config.fine_tune_epochs < 0 or (config.unfreeze is not None and config.unfreeze < 1):
+        raise InputError("--fine-tune-epochs must be at least 0 and --unfreeze at least 1")
+    if config.unfreeze is not None and not config.fine_tune_epochs:
+        raise InputError("--unfreeze only applies with --fine-tune-epochs")
+    if config.fine_tune_epochs:
+        if not architecture.pretrained:
+            raise InputError(f"--fine-tune-epochs: {config.model} has no pretrained base to fine-tune "
+                             f"(pretrained backbones: {', '.join(pretrained_models())})")
+        if parse_weights(config.model_options.get("weights", "imagenet")) is None:
+            raise InputError(f"--fine-tune-epochs: {config.model} --weights none trains the whole network from the "
+                             "start; fine-tuning needs --weights imagenet or a weights file")
+    check(config.model, image_shape, n_classes, **config.model_options)
+
+
+def pretrained_models() -> list[str]:
+    from kaggle_cnn.architectures import get, names
+
+    return [name for name in names() if get(name).pretrained]
 
 
 def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
@@ -206,7 +237,7 @@ def _run_attempt(dataset, workspace, config, split, arrays, *, number, attempt, 
                  keep_above, total, reporter) -> Attempt:
     from kaggle_cnn.training import fit_one
 
-    reporter.attempt_started(number, total, run_id, config.epochs)
+    reporter.attempt_started(number, total, run_id, config.epochs + config.fine_tune_epochs)
     record = _new_record(config, run_id, base_seed, attempt, run_seed, keep_above)
     clock = time.perf_counter()
     try:
@@ -280,6 +311,9 @@ def _run_record(dataset, split, config, result: "FitResult", keep_above: float) 
             "predict_seconds": result.predict_seconds,
             "predict_images_per_second": len(dataset.x_test) / max(result.predict_seconds, 1e-9),
         },
+        # epochs trained in each phase: {"train": E}, or {"frozen": E1, "fine-tune": E2} for a pretrained base
+        "phases": {phase: sum(row["phase"] == phase for row in result.history)
+                   for phase in dict.fromkeys(row["phase"] for row in result.history)},
         "versions": library_versions(),
     }
 
@@ -391,15 +425,31 @@ def score(submission: str | Path, answers: str | Path) -> dict[str, Any]:
     the local leaderboard for the demo competition, or any hold-out you keep."""
     from kaggle_cnn.submission import read_member
 
-    predicted, truth = read_member(submission), read_member(answers)
-    by_id = dict(zip(truth.ids, truth.labels))
+    predicted = read_member(submission)
+    truth_ids, truth_labels = _answers(answers)
+    by_id = dict(zip(truth_ids, truth_labels))
     missing = [i for i in predicted.ids if i not in by_id]
-    if missing or len(predicted.ids) != len(truth.ids):
-        example = missing[0] if missing else next(i for i in truth.ids if i not in set(predicted.ids))
+    if missing or len(predicted.ids) != len(truth_ids):
+        example = missing[0] if missing else next(i for i in truth_ids if i not in set(predicted.ids))
         raise InputError(f"{submission}: ids differ from {answers} (e.g. {example!r})")
     expected = np.array([by_id[i] for i in predicted.ids])
     return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
             "accuracy": float(np.mean(expected == predicted.labels))}
+
+
+def _answers(answers: str | Path) -> tuple[list, list]:
+    """(ids, labels) from an answers CSV, or from an image folder's labelled test images."""
+    if Path(answers).is_dir():
+        from kaggle_cnn.data.folders import folder_answers
+
+        found = folder_answers(answers)
+        if found is None:
+            raise InputError(f"{answers}: its test images are not labelled (no test/<class>/ folders)")
+        return found
+    from kaggle_cnn.submission import read_member
+
+    truth = read_member(answers)
+    return list(truth.ids), list(truth.labels)
 
 
 # -- test-time augmentation ----------------------------------------------------------
@@ -446,12 +496,11 @@ def reload_dataset(run: Run, data_path: str | Path | None = None) -> "Dataset":
 
 
 def _predict_run(workspace: Workspace, run: Run, dataset: "Dataset", transforms, spec_text: str) -> dict[str, Any]:
-    from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.architectures import load_model
     from kaggle_cnn.tta import predict_tta
 
-    keras = load_keras()
     split = workspace.find_split(run.fingerprint)
-    model = keras.saving.load_model(run.path / "model.keras")
+    model = load_model(run.path / "model.keras")
     batch_size = int(run.record["config"].get("batch_size", 128))
     val_proba = predict_tta(model, dataset.x_train[split.val_indices], transforms, batch_size)
     test_proba = predict_tta(model, dataset.x_test, transforms, batch_size)

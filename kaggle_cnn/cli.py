@@ -82,6 +82,14 @@ def _parse_shape(ctx, param, value):
     return parse_image_shape(value)
 
 
+def _parse_size(ctx, param, value):
+    if value is None:
+        return None
+    from kaggle_cnn.data.folders import parse_image_size
+
+    return parse_image_size(value)
+
+
 def column_options(command):
     """Options that say how to read a competition's files."""
     options = [
@@ -89,6 +97,8 @@ def column_options(command):
         click.option("--id-column", default=None, help="Id column of test.csv (default: detected, e.g. id/Id/ImageId)."),
         click.option("--image-shape", callback=_parse_shape, default=None,
                      help="HxWxC when the pixel count does not say it (784 -> 28x28x1 is inferred)."),
+        click.option("--image-size", callback=_parse_size, default=None, metavar="N|HxW",
+                     help="Image folders: resize every image to N x N or H x W pixels (needed when sizes differ)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -106,10 +116,11 @@ def data_options(command):
     )
 
 
-def _load(data_path, label_column, id_column, image_shape):
+def _load(data_path, label_column=None, id_column=None, image_shape=None, image_size=None):
     from kaggle_cnn.data import load_dataset
 
-    return load_dataset(data_path, label_column=label_column, id_column=id_column, image_shape=image_shape)
+    return load_dataset(data_path, label_column=label_column, id_column=id_column, image_shape=image_shape,
+                        image_size=image_size)
 
 
 # -- commands ------------------------------------------------------------------------
@@ -128,19 +139,23 @@ class DefaultCommandGroup(click.Group):
 
 @cli.group(cls=DefaultCommandGroup)
 def data():
-    """Describe a dataset (kcnn data [PATH]) or preview augmentation."""
+    """Describe a dataset (kcnn data [PATH]), preview augmentation, or split an image folder."""
 
 
 @data.command("describe")
 @click.argument("data_path", metavar="[PATH]", required=False, type=click.Path(path_type=Path))
 @column_options
-def data_describe(data_path, label_column, id_column, image_shape):
+def data_describe(data_path, label_column, id_column, image_shape, image_size):
     """Describe the dataset at PATH: kind, image shape, classes and their counts.
 
-    PATH is a competition folder or .npz; default the built-in MNIST demo."""
+    PATH is a competition folder, .npz, or an image folder (one sub-folder of images
+    per class, or train/ [val/] [test/]); default the built-in MNIST demo."""
     import numpy as np
 
-    dataset = _load(data_path, label_column, id_column, image_shape)
+    dataset = _load(data_path, label_column, id_column, image_shape, image_size)
+    if dataset.kind == "image_folder":
+        _describe_image_folder(dataset)
+        return
     counts = np.bincount(dataset.y_train, minlength=dataset.n_classes)
     click.echo(f"source:      {dataset.source} ({dataset.kind})")
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
@@ -149,6 +164,51 @@ def data_describe(data_path, label_column, id_column, image_shape):
     click.echo(f"classes:     {dataset.n_classes}")
     for label, count in zip(dataset.classes, counts):
         click.echo(f"  {label!s:>12}  {count}")
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+SHOWN_SKIPPED = 10
+
+
+def _describe_image_folder(dataset) -> None:
+    from kaggle_cnn.data.folders import HOLDOUT_FRACTION, folder_summary
+
+    def hw(size) -> str:
+        return f"{size[0]}x{size[1]}"
+
+    summary = folder_summary(dataset)
+    counts = summary["counts"]
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    if summary["layout"] == "flat":
+        test = (f"{counts['test']} held out ({HOLDOUT_FRACTION:.0%} of each class, fixed) as a labelled test set; "
+                f"score with kcnn score --answers {dataset.source}") if counts["test"] else "no test set"
+        click.echo(f"layout:      class folders (<class>/<images>); {test}")
+    else:
+        test = ("none" if not counts["test"] else "labelled, test/<class>/" if summary["test_labelled"]
+                else "unlabelled, test/<images>")
+        val = "val/ fixes the validation rows" if counts["val"] else "no val/"
+        click.echo(f"layout:      train/<class>/; {val}; test: {test}")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))} "
+               f"({'grey' if summary['channels'] == 1 else 'colour'}, every image resized to {hw(summary['size'])})")
+    click.echo(f"images:      train {counts['train']}   val {counts['val']}   test {counts['test']}")
+    sizes = summary["sizes"]
+    if len(sizes) == 1:
+        click.echo(f"sizes seen:  all {hw(summary['smallest'])} (HxW)")
+    elif sizes:
+        common, times = summary["most_common"]
+        click.echo(f"sizes seen:  {len(sizes)} sizes (HxW), smallest {hw(summary['smallest'])}, largest "
+                   f"{hw(summary['largest'])}, most common {hw(common)} ({times} images)")
+    click.echo(f"submission:  {','.join(dataset.submission_header)}")
+    parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
+    click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
+    for i, label in enumerate(dataset.classes):
+        click.echo(f"  {label!s:>12}  " + "  ".join(f"{summary['per_class'][part][i]:>5}" for part in parts))
+    skipped = summary["skipped"]
+    click.echo(f"skipped:     {len(skipped)} file{'s' * (len(skipped) != 1)}")
+    for path, reason in skipped[:SHOWN_SKIPPED]:
+        click.echo(f"  {path}: {reason}")
+    if len(skipped) > SHOWN_SKIPPED:
+        click.echo(f"  ... and {len(skipped) - SHOWN_SKIPPED} more")
     click.echo(f"fingerprint: {dataset.fingerprint()}")
 
 
@@ -161,23 +221,52 @@ def data_describe(data_path, label_column, id_column, image_shape):
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="PNG to write [default: reports/plots/augment-preview.png in the workspace].")
 @click.pass_context
-def data_preview(ctx, data_path, label_column, id_column, image_shape, augment, count, copies, out):
+def data_preview(ctx, data_path, label_column, id_column, image_shape, image_size, augment, count, copies, out):
     """Save a PNG grid: training images, each followed by augmented copies."""
+    import numpy as np
+
     from kaggle_cnn import plots
     from kaggle_cnn.augment import parse_augment, preview
 
     parse_augment(augment)  # bad specs fail before any data is read
-    dataset = _load(data_path, label_column, id_column, image_shape)
-    grid = preview(dataset.x_train[:count], augment, copies)
+    dataset = _load(data_path, label_column, id_column, image_shape, image_size)
+    grid = preview(np.asarray(dataset.x_train[:count]), augment, copies)
     path = out or _workspace(ctx).reports_dir / "plots" / "augment-preview.png"
     click.echo(f"preview: {plots.save(plots.augmentation_grid(grid, augment), path)}")
+
+
+@data.command("split")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--ratio", default="0.8,0.1,0.1", show_default=True, metavar="TRAIN,VAL[,TEST]",
+              help="Shares of each class for train/, val/ and test/ (two numbers: no test/); they add up to 1.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Which files go where.")
+def data_split(src, dst, ratio, seed):
+    """Copy an image folder SRC (one sub-folder of images per class) into
+    DST/train|val|test/<class>/, stratified per class. DST must not exist (or be empty)."""
+    from kaggle_cnn.data.folders import parse_ratios, split_folder
+
+    result = split_folder(src, dst, parse_ratios(ratio), seed=seed)
+    parts = list(result.counts)
+    width = max(12, *(len(str(c)) for c in result.classes))
+    click.echo(f"split: {src} -> {result.destination} (ratio {ratio}, seed {seed})")
+    click.echo(f"  {'class':<{width}}" + "".join(f"  {part:>6}" for part in parts))
+    for c in result.classes:
+        click.echo(f"  {c:<{width}}" + "".join(f"  {result.counts[part][c]:>6}" for part in parts))
+    click.echo(f"  {'total':<{width}}" + "".join(f"  {sum(result.counts[part].values()):>6}" for part in parts))
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} file{'s' * (len(result.skipped) != 1)} (not copied):")
+        for path, reason in result.skipped[:SHOWN_SKIPPED]:
+            click.echo(f"  {path}: {reason}")
+        if len(result.skipped) > SHOWN_SKIPPED:
+            click.echo(f"  ... and {len(result.skipped) - SHOWN_SKIPPED} more")
 
 
 @cli.command()
 @click.option("--image-shape", callback=_parse_shape, default="28x28x1", show_default=True, help="Input shape to build with.")
 @click.option("--classes", "n_classes", type=click.IntRange(min=2), default=10, show_default=True)
 def models(image_shape, n_classes):
-    """List the registered architectures with their parameter counts."""
+    """List the registered architectures: input size, parameter counts, pretrained backbones."""
     from kaggle_cnn import display
 
     from rich.table import Table
@@ -185,12 +274,16 @@ def models(image_shape, n_classes):
     from kaggle_cnn.architectures import build, get, names, options
 
     table = Table()
-    for column in ("name", "input", "params", "source", "options (--set NAME=VALUE)", "summary"):
+    for column in ("name", "input", "params", "pretrained", "source", "options (--set NAME=VALUE)", "summary"):
         table.add_column(column, justify="right" if column == "params" else "left")
     for name in names():
-        model = build(name, image_shape, n_classes)
-        table.add_row(name, "x".join(map(str, image_shape)), f"{model.count_params():,}", get(name).source,
-                      ", ".join(options(name)), get(name).summary)
+        architecture = get(name)
+        # backbones are counted without downloading anything; the count is the same with ImageNet weights
+        model = build(name, image_shape, n_classes, **({"weights": None} if architecture.pretrained else {}))
+        seen = model.get_layer("resize").output.shape[1:3] if any(l.name == "resize" for l in model.layers) else None
+        shape = "x".join(map(str, image_shape)) + (f" -> {seen[0]}x{seen[1]}" if seen else "")
+        table.add_row(name, shape, f"{model.count_params():,}", "imagenet" if architecture.pretrained else "-",
+                      architecture.source, ", ".join(options(name)), architecture.summary)
     display.console().print(table)
 
 
@@ -217,17 +310,28 @@ def models(image_shape, n_classes):
 @click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
 @click.option("--augment", default=None, metavar="SPEC",
               help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip (see kcnn data preview).")
+@click.option("--weights", default=None, metavar="imagenet|none|PATH",
+              help="Pretrained backbones: start from ImageNet (default), from scratch, or a local .h5 file.")
+@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pretrained backbones: after --epochs with the base frozen, unfreeze it and train this many more.")
+@click.option("--fine-tune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="Learning rate while fine-tuning (seed 001 used 1e-6).")
+@click.option("--unfreeze", type=click.IntRange(min=1), default=None,
+              help="Fine-tune only the base's last N layers [default: all].")
+@click.option("--drop-blocks", type=click.IntRange(min=0), default=None,
+              help="densenet121: cut the last K dense blocks at the transition layer (seed 002).")
 @click.option("--set", "model_settings", multiple=True, metavar="NAME=VALUE",
-              help="An architecture option (see the model's builder, e.g. dropout1=0.2); repeatable.")
+              help="An architecture option (see `kcnn models`, e.g. dropout1=0.2 or input_size=150); repeatable.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
 @click.pass_context
-def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, until_kept, max_attempts,
+def train(ctx, data_path, label_column, id_column, image_shape, image_size, model, repeat, until_kept, max_attempts,
           keep_above, epochs, batch_size, lr, optimizer, weight_decay, patience, reduce_lr_patience, reduce_lr_factor,
-          min_lr, augment, model_settings, config_path, seed, val_fraction):
+          min_lr, augment, weights, fine_tune_epochs, fine_tune_lr, unfreeze, drop_blocks, model_settings, config_path,
+          seed, val_fraction):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -245,14 +349,15 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     repeat = 1 if repeat is None else repeat
     api.check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above)
     workspace = _workspace(ctx)
-    dataset = _load(data_path, label_column, id_column, image_shape)
+    dataset = _load(data_path, label_column, id_column, image_shape, image_size)
 
     from kaggle_cnn.training import TrainConfig
 
     config = TrainConfig.from_settings(_settings(
         ctx, config_path, model_settings, model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         weight_decay=weight_decay, patience=patience, reduce_lr_patience=reduce_lr_patience,
-        reduce_lr_factor=reduce_lr_factor, min_lr=min_lr, augment=augment))
+        reduce_lr_factor=reduce_lr_factor, min_lr=min_lr, augment=augment, fine_tune_epochs=fine_tune_epochs,
+        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, **_backbone_settings(model, weights, drop_blocks)))
     console = display.console()
     with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(
@@ -263,6 +368,26 @@ def train(ctx, data_path, label_column, id_column, image_shape, model, repeat, u
     if until_kept is not None and len(summary.kept) < until_kept:
         console.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} runs kept")
     console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
+
+
+def _backbone_settings(model: str, weights: str | None, drop_blocks: int | None) -> dict:
+    """--weights and --drop-blocks as architecture options, refused (one line) where they mean nothing."""
+    from kaggle_cnn.architectures import get, options
+
+    settings = {}
+    if weights is not None:
+        if not get(model).pretrained:
+            from kaggle_cnn.api import pretrained_models
+
+            raise InputError(f"--weights: {model} has no pretrained base; backbones are {', '.join(pretrained_models())}")
+        from kaggle_cnn.architectures.backbones import parse_weights
+
+        settings["weights"] = parse_weights(weights) or "none"  # a file's absolute path, for run.json
+    if drop_blocks is not None:
+        if "drop_blocks" not in options(model):
+            raise InputError(f"--drop-blocks: {model} has no dense blocks to drop (densenet121 has)")
+        settings["drop_blocks"] = drop_blocks
+    return settings
 
 
 def _settings(ctx, config_path, model_settings, **given):
@@ -306,7 +431,7 @@ def _settings(ctx, config_path, model_settings, **given):
 @click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
               help="Write the best trial as a config for `kcnn train --config`.")
 @click.pass_context
-def search(ctx, data_path, label_column, id_column, image_shape, space_path, template_path, model, algo, max_evals,
+def search(ctx, data_path, label_column, id_column, image_shape, image_size, space_path, template_path, model, algo, max_evals,
            epochs, keep_above, study, seed, val_fraction, jobs, show, export_path):
     """Hyperparameter search on hyperopt (TPE, random) or a grid.
 
@@ -339,7 +464,7 @@ def search(ctx, data_path, label_column, id_column, image_shape, space_path, tem
             done = api.search_template(workspace, template_path, algo=algo, max_evals=max_evals, keep_above=keep_above,
                                        study=study, seed=seed, on_trial=on_trial)
         else:
-            dataset = _load(data_path, label_column, id_column, image_shape)
+            dataset = _load(data_path, label_column, id_column, image_shape, image_size)
             with display.RichTrainReporter(console) as reporter:
                 done = api.search(dataset, workspace, space_path, model=model, algo=algo, max_evals=max_evals,
                                   epochs=epochs, keep_above=keep_above, study=study, seed=seed,
@@ -439,7 +564,7 @@ def check(submission, sample, data_path):
     sample_member = read_member(sample) if sample is not None else None
     classes = None
     if data_path is not None:
-        classes = [str(c) for c in _load(data_path, None, None, None).classes]
+        classes = [str(c) for c in _load(data_path).classes]
     check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
     checked = ["header", "unique ids"] + (["id set and order", "row count"] if sample else []) + (["labels"] if classes else [])
     click.echo(f"{submission}: ok ({len(member.ids)} rows; checked {', '.join(checked)})")
@@ -489,7 +614,8 @@ def metrics(ctx, sources, timing):
 @cli.command()
 @click.argument("submission", type=click.Path(path_type=Path))
 @click.option("--answers", type=click.Path(path_type=Path), default=None,
-              help="CSV of true labels (id, label). Default: the demo competition's hidden answers.")
+              help="CSV of true labels (id, label), or an image folder with labelled test images. "
+                   "Default: the demo competition's hidden answers.")
 def score(submission, answers):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api

@@ -29,6 +29,12 @@ class TrainConfig:
     reduce_lr_factor: float = 0.2
     reduce_lr_patience: int = 5
     min_lr: float = 1e-5
+    # Transfer learning (pretrained backbones): after `epochs` with the base frozen,
+    # unfreeze it (all of it, or its last `unfreeze` layers) and train on at a low
+    # rate. Seed 001 used 1e-6 after 1e-3; 1e-5 is the Keras guide's usual choice.
+    fine_tune_epochs: int = 0
+    fine_tune_lr: float = 1e-5
+    unfreeze: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
 
     @classmethod

@@ -82,8 +82,14 @@ def fit_one(
     n_classes: int,
     on_epoch: EpochHook | None = None,
 ) -> FitResult:
-    """Train one fresh model with Adam (or config.optimizer) and ReduceLROnPlateau, as seed 004 did."""
+    """Train one fresh model with Adam (or config.optimizer) and ReduceLROnPlateau, as seed 004 did.
+
+    Images are arrays, or ImageFiles (image folders) streamed through tf.data. A
+    pretrained backbone trains its head with the base frozen, then, with
+    config.fine_tune_epochs, the unfrozen base at config.fine_tune_lr: two phases,
+    one history (its `phase` column says which)."""
     from kaggle_cnn.architectures import build
+    from kaggle_cnn.architectures.backbones import find_backbone
 
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
@@ -92,9 +98,38 @@ def fit_one(
         from kaggle_cnn.augment import with_augmentation
 
         model = with_augmentation(model, config.augment, seed)
+    backbone = find_backbone(model)
+    frozen = backbone is not None and not backbone.trainable
+    train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed)
+    val_input = _fit_input(x_val, y_val, config.batch_size)
+    history = _fit_phase(model, config, "frozen" if frozen else "train", config.lr, 0, config.epochs,
+                         train_input, val_input, on_epoch)
+    if config.fine_tune_epochs:
+        unfreeze(backbone, config.unfreeze)
+        history += _fit_phase(model, config, "fine-tune", config.fine_tune_lr, len(history),
+                              len(history) + config.fine_tune_epochs, train_input, val_input, on_epoch)
+    val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
+    start = time.perf_counter()
+    test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
+    predict_seconds = time.perf_counter() - start
+    return FitResult(
+        model=model,
+        history=history,
+        val_proba=val_proba.astype(np.float32),
+        test_proba=test_proba.astype(np.float32),
+        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)),
+        val_loss=_cross_entropy(val_proba, y_val),
+        predict_seconds=predict_seconds,
+        params=int(model.count_params()),
+    )
+
+
+def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int,
+               train_input: dict, val_input, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
+    """Compile (again: trainable layers may have changed) and fit epochs first_epoch+1..last_epoch."""
     binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
     model.compile(
-        optimizer=make_optimizer(config.optimizer, config.lr, config.weight_decay),
+        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay),
         loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -103,7 +138,7 @@ def fit_one(
         timer,
         keras.callbacks.ReduceLROnPlateau(
             monitor="val_loss", factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
-            min_lr=config.min_lr,
+            min_lr=min(config.min_lr, lr),
         ),
     ]
     if config.patience is not None:
@@ -111,24 +146,41 @@ def fit_one(
                                                        restore_best_weights=True))
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
-    fitted = model.fit(
-        x_train, y_train, batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=(x_val, y_val), callbacks=callbacks, verbose=0,
-    )
-    val_proba = class_probabilities(model.predict(x_val, batch_size=config.batch_size, verbose=0))
-    start = time.perf_counter()
-    test_proba = class_probabilities(model.predict(x_test, batch_size=config.batch_size, verbose=0))
-    predict_seconds = time.perf_counter() - start
-    return FitResult(
-        model=model,
-        history=_epoch_rows(fitted.history, timer),
-        val_proba=val_proba.astype(np.float32),
-        test_proba=test_proba.astype(np.float32),
-        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)),
-        val_loss=_cross_entropy(val_proba, y_val),
-        predict_seconds=predict_seconds,
-        params=int(model.count_params()),
-    )
+    fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
+                       callbacks=callbacks, verbose=0)
+    return _epoch_rows(fitted.history, timer, first_epoch, phase)
+
+
+def unfreeze(backbone, last_layers: int | None = None) -> None:
+    """Make the base trainable: all of it, or its last `last_layers` layers.
+
+    Batch normalisation stays frozen (and, as the base was called with
+    training=False, in inference mode): re-estimating its statistics on a small
+    dataset undoes what ImageNet taught it (Keras transfer-learning guide)."""
+    backbone.trainable = True
+    chosen = backbone.layers if not last_layers else backbone.layers[-int(last_layers):]
+    for layer in backbone.layers:
+        layer.trainable = layer in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def _fit_input(x, y, batch_size: int, shuffle_seed: int | None = None):
+    """What model.fit takes for these images: arrays (Keras batches and shuffles
+    them) or, for ImageFiles, a streaming tf.data pipeline."""
+    if hasattr(x, "tf_dataset"):
+        stream = x.tf_dataset(batch_size, labels=y, shuffle_seed=shuffle_seed)
+        return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream  # shuffled in the stream
+    if shuffle_seed is not None:
+        return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+    return (x, y)
+
+
+def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:
+    """One probability column per class for arrays or ImageFiles (streamed)."""
+    if len(x) == 0:  # an image folder without test images
+        return np.zeros((0, n_classes), dtype=np.float32)
+    source = x.tf_dataset(batch_size) if hasattr(x, "tf_dataset") else x
+    options = {} if hasattr(x, "tf_dataset") else {"batch_size": batch_size}
+    return class_probabilities(model.predict(source, verbose=0, **options))
 
 
 def fit_in_worker(config: TrainConfig, seed: int, arrays: dict, x_test: np.ndarray, n_classes: int,
@@ -170,10 +222,11 @@ def class_probabilities(raw: np.ndarray) -> np.ndarray:
     return np.hstack([1.0 - raw, raw]) if raw.shape[1] == 1 else raw
 
 
-def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer) -> list[dict[str, float]]:
+def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer, first_epoch: int = 0,
+                phase: str = "train") -> list[dict[str, Any]]:
     rows = []
     for epoch in range(len(timer.train_seconds)):
-        row = {"epoch": epoch + 1}
+        row: dict[str, Any] = {"epoch": first_epoch + epoch + 1, "phase": phase}
         row.update({name: float(values[epoch]) for name, values in history.items()})
         row["train_seconds"] = round(timer.train_seconds[epoch], 4)
         row["val_seconds"] = round(timer.val_seconds[epoch], 4)

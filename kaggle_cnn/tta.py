@@ -76,13 +76,24 @@ def _shift(x: np.ndarray, axis: int, step: int) -> np.ndarray:
     return np.take(x, index, axis=axis)
 
 
-def predict_tta(model, x: np.ndarray, transforms: tuple[Transform, ...], batch_size: int = 256) -> np.ndarray:
-    """Mean predicted probabilities over the original and its transformed copies."""
+def predict_tta(model, x, transforms: tuple[Transform, ...], batch_size: int = 256) -> np.ndarray:
+    """Mean predicted probabilities over the original and its transformed copies.
+
+    `x` is an array, or an ImageFiles (image folders), which is decoded a block at
+    a time so a large test folder never sits in memory whole."""
+    from kaggle_cnn.training import class_probabilities
+
+    if len(x) == 0:
+        return np.zeros((0, max(2, int(model.output_shape[-1]))), dtype=np.float32)
+    blocks = x.blocks() if hasattr(x, "blocks") else [x]
+    return class_probabilities(np.concatenate([_mean_over_views(model, np.asarray(block), transforms, batch_size)
+                                               for block in blocks]))
+
+
+def _mean_over_views(model, x: np.ndarray, transforms: tuple[Transform, ...], batch_size: int) -> np.ndarray:
     total, count = None, 0
     for view in views(x, transforms):
         proba = model.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0)
         total = proba.astype(np.float64) if total is None else total + proba
         count += 1
-    from kaggle_cnn.training import class_probabilities
-
-    return class_probabilities(total / count)
+    return total / count

@@ -17,6 +17,7 @@ from kaggle_cnn.errors import InputError
 # they import Keras (and so TensorFlow), which commands like `vote` never need.
 _BUILTIN_MODULES = (
     "kaggle_cnn.architectures.seed001", "kaggle_cnn.architectures.seed003", "kaggle_cnn.architectures.seed004",
+    "kaggle_cnn.architectures.backbones",
 )
 
 
@@ -26,18 +27,25 @@ class Architecture:
     builder: Callable
     summary: str
     source: str
+    pretrained: bool = False  # a keras.applications backbone that can start from ImageNet weights
+    min_size: int = 1  # smallest input side the network accepts (backbones resize up to it)
+    # check(input_shape, n_classes, **options): refuse bad options with an InputError
+    # before a workspace is touched (and fetch what the build will need)
+    check: Callable | None = None
 
 
 _REGISTRY: dict[str, Architecture] = {}
 
 
-def register(name: str, *, summary: str = "", source: str = "") -> Callable[[Callable], Callable]:
-    """Decorator: make `builder` available as `kcnn train --model name`."""
+def register(name: str, *, summary: str = "", source: str = "", **details) -> Callable[[Callable], Callable]:
+    """Decorator: make `builder` available as `kcnn train --model name`; `details`
+    are Architecture's other fields (pretrained, min_size, check)."""
 
     def decorate(builder: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"architecture {name!r} is registered twice")
-        _REGISTRY[name] = Architecture(name, builder, summary or (builder.__doc__ or "").strip().split("\n")[0], source)
+        first_line = (builder.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = Architecture(name, builder, summary or first_line, source, **details)
         return builder
 
     return decorate
@@ -72,6 +80,21 @@ def options(name: str) -> dict[str, object]:
     return {p.name: p.default for p in signature.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY}
 
 
+def check(name: str, input_shape: tuple[int, ...], n_classes: int, **options) -> None:
+    """Refuse options this architecture cannot build with, before anything is written."""
+    architecture = get(name)
+    if architecture.check is not None:
+        architecture.check(tuple(input_shape), int(n_classes), **options)
+
+
 def build(name: str, input_shape: tuple[int, ...], n_classes: int, **options):
     """Build a fresh, uncompiled model for this data."""
     return get(name).builder(tuple(input_shape), int(n_classes), **options)
+
+
+def load_model(path):
+    """A saved model.keras, with kcnn's own layers (e.g. a backbone's preprocessing) registered first."""
+    from kaggle_cnn.backend import load_keras
+
+    _load_builtins()
+    return load_keras().saving.load_model(path)

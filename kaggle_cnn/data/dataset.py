@@ -149,26 +149,39 @@ def load_dataset(
     label_column: str | None = None,
     id_column: str | None = None,
     image_shape: ImageShape | None = None,
+    image_size: tuple[int, int] | None = None,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs (or
-    CIFAR python batches), *.npz -> npz."""
-    dataset = _load(path, label_column, id_column, image_shape)
+    CIFAR python batches, or class folders of image files), *.npz -> npz.
+
+    image_size (H, W) resizes the images of an image folder (needed when their
+    sizes differ); a list, as run.json gives it back, is accepted too.
+    """
+    if image_size is not None:
+        from kaggle_cnn.data.folders import check_image_size
+
+        image_size = check_image_size(image_size)
+    dataset = _load(path, label_column, id_column, image_shape, image_size)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
         "image_shape": list(image_shape) if image_shape else None,
     }
+    if image_size is not None:  # only when given: other kinds' recorded options stay as they were
+        options["image_size"] = list(image_size)
     return replace(dataset, load_options=options)
 
 
-def _load(path, label_column, id_column, image_shape) -> Dataset:
-    """Dispatch on the kind of path (None: the packaged demo, a Kaggle folder).
+def _load(path, label_column, id_column, image_shape, image_size=None) -> Dataset:
+    """Dispatch on the kind of path (None: the packaged demo, a Kaggle folder, CIFAR
+    batches, or any other folder: class folders of image files).
 
     The loaders are imported here, not at module level, so that importing
     kaggle_cnn.data stays cheap (pandas is only needed once data is read).
     """
     from kaggle_cnn.data.cifar import is_cifar_folder, load_cifar_folder
     from kaggle_cnn.data.demo import demo_path
+    from kaggle_cnn.data.folders import is_image_folder, load_image_folder
     from kaggle_cnn.data.kaggle_csv import load_kaggle_folder
     from kaggle_cnn.data.npz import load_npz
 
@@ -176,7 +189,16 @@ def _load(path, label_column, id_column, image_shape) -> Dataset:
     target = demo_path() if path is None else Path(source)
     if not target.exists():
         raise InputError(f"{source}: no such file or folder")
+    images = target.is_dir() and not is_cifar_folder(target) and is_image_folder(target)
+    if image_size is not None and not images:
+        raise InputError(f"{source}: --image-size applies to image folders (one sub-folder of images per class)")
     if target.is_dir():
+        if images:
+            if label_column is not None or id_column is not None or image_shape is not None:
+                raise InputError(f"{source}: --label-column, --id-column and --image-shape apply to CSV folders "
+                                 "and .npz; an image folder takes its labels from the class folders "
+                                 "(use --image-size to resize)")
+            return load_image_folder(target, image_size=image_size, source=source)
         if is_cifar_folder(target):
             if label_column is not None or id_column is not None or image_shape is not None:
                 raise InputError(f"{source}: CIFAR batches have fixed labels and 32x32x3 images; drop the column options")
@@ -190,5 +212,6 @@ def _load(path, label_column, id_column, image_shape) -> Dataset:
             )
         return load_npz(target, image_shape=image_shape, source=source)
     raise InputError(
-        f"{source}: expected a Kaggle competition folder (train.csv, test.csv) or a .npz file"
+        f"{source}: expected a Kaggle competition folder (train.csv, test.csv), a folder of class "
+        "sub-folders of images, or a .npz file"
     )
