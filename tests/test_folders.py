@@ -509,14 +509,19 @@ def test_real_cats_and_dogs(catsdogs, tmp_path):
     with pytest.raises(InputError, match="images differ in size"):
         load_dataset(catsdogs)
     dataset = load_dataset(catsdogs, image_size=(64, 64))
-    assert dataset.classes == ["cat", "dog"] and len(dataset.y_train) == 800
+    assert dataset.classes == ["cat", "dog"] and len(dataset.y_train) == 720
     assert dataset.image_shape == (64, 64, 3) and dataset.skipped == ()
-    assert np.bincount(dataset.y_train).tolist() == [400, 400]
+    # a flat folder holds 10% of each class back as its labelled test set
+    assert np.bincount(dataset.y_train).tolist() == [360, 360]
+    assert len(dataset.test_ids) == 80 and sorted(set(dataset.test_labels)) == ["cat", "dog"]
+    assert all(i.split("/")[0] == label for i, label in zip(dataset.test_ids, dataset.test_labels))
+    assert not set(dataset.test_ids) & set(dataset.x_train.files)
     batch = next(iter(dataset.x_train.tf_dataset(8, labels=dataset.y_train, shuffle_seed=0)))
     assert tuple(batch[0].shape) == (8, 64, 64, 3) and 0 <= float(batch[0].numpy().min())
     result = kcnn("-w", tmp_path / "ws", "data", catsdogs, "--image-size", "64")
     assert result.exit_code == 0, result.output
-    assert "train 800" in result.output and "most common" in result.output
+    assert "train 720" in result.output and "test 80" in result.output and "most common" in result.output
+    assert "held out" in result.output
     # a few real JPEGs, one of them cut short: skipped and reported
     small = tmp_path / "small"
     for name in ("cat", "dog"):
@@ -527,3 +532,26 @@ def test_real_cats_and_dogs(catsdogs, tmp_path):
     victim.write_bytes(victim.read_bytes()[:2000])
     dataset = load_dataset(small, image_size=32)
     assert len(dataset.y_train) == 5 and dataset.skipped[0][0] == f"dog/{victim.name}"
+
+
+def test_flat_folder_holds_out_a_labelled_test_set_that_kcnn_score_reads(tmp_path, digits):
+    """Ten or more images in every class: 10% of each is the test set, fixed, and
+    `kcnn score --answers FOLDER` scores a submission against its labels."""
+    root = tmp_path / "digits"
+    (images, labels) = digits
+    for i, (image, label) in enumerate(zip(images, labels)):
+        folder = root / ("low" if label < 5 else "high")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{i:03d}.png")
+    first, again = load_dataset(root), load_dataset(root)
+    assert first.test_ids == again.test_ids and sorted(set(first.test_labels)) == ["high", "low"]
+    assert len(first.test_ids) + len(first.y_train) == 60 and 6 <= len(first.test_ids) <= 8
+    assert first.fingerprint() == again.fingerprint()
+    truth = dict(zip(first.test_ids, first.test_labels))
+    submission = tmp_path / "guess.csv"
+    rows = [f"{i},{truth[i] if n % 2 == 0 else 'wrong'}" for n, i in enumerate(first.test_ids)]
+    submission.write_text("file,label\n" + "\n".join(rows) + "\n")
+    result = kcnn("score", submission, "--answers", root)
+    assert result.exit_code == 0, result.output
+    expected = sum(n % 2 == 0 for n in range(len(rows))) / len(rows)
+    assert f"accuracy {expected:.4f}" in result.output

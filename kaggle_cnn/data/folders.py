@@ -2,7 +2,8 @@
 image_dataset_from_directory and the split-folders package lay them out.
 
     ROOT/<class>/<images>                      flat: 10% of each class (fixed) is held out
-                                                 as a labelled test set, the rest trains
+                                                 as a labelled test set when every class has
+                                                 10 images or more; the rest trains
     ROOT/train/<class>/<images>                split: train/ is required,
     ROOT/val/<class>/<images>                    val/ (or validation/) fixes the validation rows,
     ROOT/test/<class>/<images>                   test/ is labelled (answers known) ...
@@ -52,6 +53,7 @@ DIGEST_CHARS = 16
 # A flat folder (no test/) keeps this share of each class back as its labelled test set.
 HOLDOUT_FRACTION = 0.1
 HOLDOUT_SEED = 0
+HOLDOUT_MIN_PER_CLASS = 10  # smaller classes: nothing is held out
 # The layouts, for messages.
 LAYOUT_HELP = "expected ROOT/<class>/<images> or ROOT/train/<class>/<images> (with optional val/ and test/)"
 
@@ -532,8 +534,8 @@ def _parts(scan: FolderScan) -> tuple[list[_Image], list[_Image], list[_Image], 
     from sklearn.model_selection import train_test_split
 
     labels = [image.label for image in train]
-    if min(collections.Counter(labels).values()) < 2:
-        return train, val, [], False  # too few to hold any out; the test set stays empty
+    if min(collections.Counter(labels).values()) < HOLDOUT_MIN_PER_CLASS:
+        return train, val, [], False  # too few to spare any: no test set
     kept, held = train_test_split(train, test_size=HOLDOUT_FRACTION, stratify=labels, random_state=HOLDOUT_SEED)
     by_path = lambda images: sorted(images, key=lambda image: image.path)  # noqa: E731
     return by_path(kept), val, by_path(held), True
