@@ -310,6 +310,8 @@ def models(image_shape, n_classes):
 @click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
 @click.option("--augment", default=None, metavar="SPEC",
               help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip (see kcnn data preview).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
 @click.option("--weights", default=None, metavar="imagenet|none|PATH",
               help="Pretrained backbones: start from ImageNet (default), from scratch, or a local .h5 file.")
 @click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
@@ -330,7 +332,7 @@ def models(image_shape, n_classes):
 @click.pass_context
 def train(ctx, data_path, label_column, id_column, image_shape, image_size, model, repeat, until_kept, max_attempts,
           keep_above, epochs, batch_size, lr, optimizer, weight_decay, patience, reduce_lr_patience, reduce_lr_factor,
-          min_lr, augment, weights, fine_tune_epochs, fine_tune_lr, unfreeze, drop_blocks, model_settings, config_path,
+          min_lr, augment, dropout, weights, fine_tune_epochs, fine_tune_lr, unfreeze, drop_blocks, model_settings, config_path,
           seed, val_fraction):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
@@ -357,7 +359,7 @@ def train(ctx, data_path, label_column, id_column, image_shape, image_size, mode
         ctx, config_path, model_settings, model=model, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
         weight_decay=weight_decay, patience=patience, reduce_lr_patience=reduce_lr_patience,
         reduce_lr_factor=reduce_lr_factor, min_lr=min_lr, augment=augment, fine_tune_epochs=fine_tune_epochs,
-        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, **_backbone_settings(model, weights, drop_blocks)))
+        fine_tune_lr=fine_tune_lr, unfreeze=unfreeze, **_model_shortcuts(model, dropout, weights, drop_blocks)))
     console = display.console()
     with display.RichTrainReporter(console) as reporter:
         summary = api.train_many(
@@ -370,11 +372,17 @@ def train(ctx, data_path, label_column, id_column, image_shape, image_size, mode
     console.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
 
 
-def _backbone_settings(model: str, weights: str | None, drop_blocks: int | None) -> dict:
-    """--weights and --drop-blocks as architecture options, refused (one line) where they mean nothing."""
+def _model_shortcuts(model: str, dropout: float | None, weights: str | None, drop_blocks: int | None) -> dict:
+    """--dropout, --weights and --drop-blocks as architecture options, refused (one
+    line) where the model has nothing they could set."""
     from kaggle_cnn.architectures import get, options
 
     settings = {}
+    if dropout is not None:
+        rates = [name for name in options(model) if "dropout" in name]
+        if not rates:
+            raise InputError(f"--dropout: {model} has no dropout layers (its options: {', '.join(options(model))})")
+        settings.update(dict.fromkeys(rates, dropout))
     if weights is not None:
         if not get(model).pretrained:
             from kaggle_cnn.api import pretrained_models

@@ -158,3 +158,14 @@ def test_check_refuses_input_below_the_minimum_without_resizing():
     with pytest.raises(InputError, match="inception_v3 needs images of at least 75x75"):
         check("inception_v3", (64, 64, 3), 2, weights=None, resize=False)
     check("inception_v3", (64, 64, 3), 2, weights=None)  # resized up inside the model
+
+
+def test_dropout_sets_every_rate_of_the_model(tmp_path, competition):
+    from kaggle_cnn.cli import _model_shortcuts
+
+    assert _model_shortcuts("kaggle_ensemble", 0.3, None, None) == {f"dropout{i}": 0.3 for i in range(1, 5)}
+    assert _model_shortcuts("cnn2", 0.1, None, None) == {"conv_dropout": 0.1, "dense_dropout": 0.1}
+    assert _model_shortcuts("vgg16", 0.2, "none", None) == {"dropout": 0.2, "weights": "none"}
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--model", "basic_cnn",
+                        "--dropout", 0.3), "basic_cnn has no dropout layers")
+    assert not (tmp_path / "ws").exists()

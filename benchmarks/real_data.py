@@ -1,0 +1,143 @@
+"""Issue 3's real-data figures: the seeds' other models and data kinds, trained
+by kcnn on real images, scored on answers the runs never saw.
+
+    basic_cnn      CIFAR-10 subset (../shared/data/cifar10_subset.npz): 4,000 train, 1,000 test
+    vgg16          cats vs dogs (../shared/data/catsdogs, 800 JPEGs) at 64x64, --weights none
+    mobilenet_v2   the same, --weights none
+    resnet50       grey MNIST digits (../shared/data/mnist.npz) repeated to 3 channels, 28 -> 32 px, --weights none
+
+Then the cost of streaming: one model trained on the cats/dogs folder streamed
+through tf.data against the same images decoded into memory first, epoch times
+side by side in one run (ratio > 1 means streaming is slower).
+
+    python benchmarks/real_data.py              # everything (about 15 minutes on 2 CPU cores)
+    python benchmarks/real_data.py --only cifar --epochs 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from kaggle_cnn import api
+from kaggle_cnn.store import Workspace
+from kaggle_cnn.training import TrainConfig
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def need(path: Path) -> Path:
+    if not path.exists():
+        sys.exit(f"{path} is missing: this benchmark needs ../shared/data")
+    return path
+
+
+def cifar(tmp: Path) -> tuple[Path, Path]:
+    with np.load(need(SHARED / "cifar10_subset.npz")) as data:
+        np.savez(tmp / "cifar.npz", x_train=data["x_train"], y_train=data["y_train"].ravel(), x_test=data["x_test"])
+        answers = pd.DataFrame({"id": np.arange(1, len(data["y_test"]) + 1), "label": data["y_test"].ravel()})
+    answers.to_csv(tmp / "cifar_answers.csv", index=False)
+    return tmp / "cifar.npz", tmp / "cifar_answers.csv"
+
+
+def mnist(tmp: Path, n_train: int, n_test: int) -> tuple[Path, Path]:
+    with np.load(need(SHARED / "mnist.npz")) as data:
+        np.savez(tmp / "mnist.npz", x_train=data["x_train"][:n_train], y_train=data["y_train"][:n_train],
+                 x_test=data["x_test"][:n_test])
+        answers = pd.DataFrame({"id": np.arange(1, n_test + 1), "label": data["y_test"][:n_test]})
+    answers.to_csv(tmp / "mnist_answers.csv", index=False)
+    return tmp / "mnist.npz", tmp / "mnist_answers.csv"
+
+
+def run(name: str, data: Path, answers: Path, config: TrainConfig, tmp: Path, **load) -> dict:
+    from kaggle_cnn.data import load_dataset
+
+    dataset = load_dataset(data, **load)
+    workspace = Workspace(tmp / f"ws-{name}")
+    start = time.perf_counter()
+    summary = api.train_many(dataset, workspace, config, keep_above=0.0)
+    seconds = time.perf_counter() - start
+    (run_,) = workspace.runs()
+    test = api.score(workspace.submissions_dir / f"{run_.run_id}.csv", answers)["accuracy"]
+    row = {"case": name, "model": config.model, "image": "x".join(map(str, dataset.image_shape)),
+           "train images": run_.record["data"]["n_train"], "epochs": config.epochs,
+           "params": f"{run_.record['params']:,}", "val acc": round(summary.attempts[0].val_accuracy, 4),
+           "test acc": round(test, 4), "s/epoch": round(summary.attempts[0].epoch_train_seconds, 1),
+           "total s": round(seconds, 1)}
+    print(row, flush=True)
+    return row
+
+
+def streaming_cost(tmp: Path, epochs: int) -> None:
+    """Epoch seconds, streamed from the folder vs from arrays decoded beforehand, alternated."""
+    from kaggle_cnn.data import load_dataset
+    from kaggle_cnn.training import fit_one
+
+    dataset = load_dataset(need(SHARED / "catsdogs"), image_size=(64, 64))
+    split, _ = api.plan_split(Workspace(tmp / "ws-stream"), dataset, None)
+    rows = split.train_indices(len(dataset.y_train))
+    files = {"x_train": dataset.x_train[rows], "y_train": dataset.y_train[rows],
+             "x_val": dataset.x_train[split.val_indices], "y_val": split.val_labels}
+    arrays = {**files, "x_train": np.asarray(files["x_train"]), "x_val": np.asarray(files["x_val"])}
+    config = TrainConfig(model="basic_cnn", epochs=epochs, batch_size=32)
+    ratios = []
+    for repeat in range(3):
+        timings = {}
+        for kind, inputs, test in (("streamed", files, dataset.x_test), ("in memory", arrays, np.asarray(dataset.x_test))):
+            result = fit_one(config, repeat, x_test=test, n_classes=2, **inputs)
+            timings[kind] = float(np.median([row["train_seconds"] for row in result.history[1:]]))  # after tracing
+        ratios.append(timings["streamed"] / timings["in memory"])
+        print(f"repeat {repeat + 1}: streamed {timings['streamed']:.2f} s/epoch, in memory "
+              f"{timings['in memory']:.2f} s/epoch, ratio {ratios[-1]:.3f}", flush=True)
+    print(f"streaming / in-memory epoch time: median ratio {np.median(ratios):.3f} "
+          f"(min {min(ratios):.3f}, max {max(ratios):.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=["cifar", "catsdogs", "mnist", "streaming"], default=None)
+    parser.add_argument("--epochs", type=int, default=None, help="Override every case's epochs.")
+    args = parser.parse_args()
+    epochs = (lambda default: args.epochs or default)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        if args.only in (None, "cifar"):
+            data, answers = cifar(tmp)
+            rows.append(run("CIFAR-10 subset", data, answers,
+                            TrainConfig(model="basic_cnn", epochs=epochs(15), batch_size=64,
+                                        model_options={"width1": 64, "width2": 128, "width3": 128,
+                                                       "dense_units": 256}), tmp))
+        if args.only in (None, "catsdogs"):
+            pets = need(SHARED / "catsdogs")
+            answers = tmp / "catsdogs_answers.csv"
+            from kaggle_cnn.data.folders import folder_answers
+
+            ids, labels = folder_answers(pets)
+            pd.DataFrame({"file": ids, "label": labels}).to_csv(answers, index=False)
+            base = TrainConfig(epochs=epochs(15), batch_size=32, augment="hflip,rotation=10,zoom=0.1")
+            for model, lr in (("vgg16", 1e-4), ("mobilenet_v2", 1e-3)):
+                config = replace(base, model=model, lr=lr, model_options={"weights": "none"})
+                rows.append(run(f"cats vs dogs 64px ({model})", pets, answers, config, tmp, image_size=(64, 64)))
+        if args.only in (None, "mnist"):
+            data, answers = mnist(tmp, 6000, 2000)
+            rows.append(run("MNIST into resnet50", data, answers,
+                            TrainConfig(model="resnet50", epochs=epochs(3), batch_size=64,
+                                        model_options={"weights": "none"}), tmp))
+        if rows:
+            print()
+            print(pd.DataFrame(rows).to_string(index=False))
+        if args.only in (None, "streaming"):
+            print()
+            streaming_cost(tmp, epochs(4))
+
+
+if __name__ == "__main__":
+    main()
