@@ -55,6 +55,15 @@ def test_preprocessing_is_the_backbones_own(spec):
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-4)
 
 
+def test_from_scratch_batch_norm_settles_faster_and_pretrained_keeps_its_own(mobilenet_weights):
+    def momenta(model):
+        return {layer.momentum for layer in find_backbone(model).layers
+                if isinstance(layer, keras.layers.BatchNormalization)}
+
+    assert momenta(build("mobilenet_v2", (32, 32, 3), 2, weights=None)) == {0.9}
+    assert momenta(build("mobilenet_v2", (32, 32, 3), 2, weights=str(mobilenet_weights))) == {0.999}
+
+
 def test_densenet_drop_blocks_matches_seed_002s_table():
     """7M -> 5M (one block), 1.5M (two), 380,000 (three), as seed 002 reported."""
     counts = [find_backbone(build("densenet121", (32, 32, 3), 8, weights=None, drop_blocks=k)).count_params()
