@@ -105,8 +105,8 @@ def column_options(command):
     return command
 
 
-DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]) or .npz. "
-             "Default: the built-in MNIST demo.")
+DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]), .npz, CIFAR batches, or an "
+             "image folder (<class>/ folders, or train/ [val/] [test/]). Default: the built-in MNIST demo.")
 
 
 def data_options(command):

@@ -228,7 +228,10 @@ def test_image_files_behave_like_an_array(flat):
     assert "9 files" in repr(x)
 
 
-def test_tf_dataset_batches_shuffles_and_matches_indexing(flat):
+@pytest.mark.parametrize("cache_bytes", [1 << 30, 0], ids=["cached", "streamed"])
+def test_tf_dataset_batches_shuffles_and_matches_indexing(flat, monkeypatch, cache_bytes):
+    """Small folders are decoded once and cached; big ones decode every epoch: same images, same contract."""
+    monkeypatch.setattr("kaggle_cnn.data.folders.MEMORY_CACHE_BYTES", cache_bytes)
     dataset = load_dataset(flat)
     x, y = dataset.x_train, dataset.y_train
     whole = np.asarray(x)

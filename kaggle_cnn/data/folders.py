@@ -52,6 +52,9 @@ TF_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 DIGEST_CHARS = 16
 # A flat folder (no test/) keeps this share of each class back as its labelled test set.
 HOLDOUT_FRACTION = 0.1
+# Decoded images up to this size are cached in memory after the first epoch;
+# bigger folders are decoded afresh each epoch (streamed).
+MEMORY_CACHE_BYTES = 1 << 30
 HOLDOUT_SEED = 0
 HOLDOUT_MIN_PER_CLASS = 10  # smaller classes: nothing is held out
 # The layouts, for messages.
@@ -255,14 +258,27 @@ class ImageFiles:
             if len(labels) != len(self):
                 raise ValueError(f"{len(labels)} labels for {len(self)} images")
             data = tf.data.Dataset.from_tensor_slices((paths, labels))
-        if shuffle_seed is not None and len(self):
+        shuffle = shuffle_seed is not None and len(self) > 0
+        # Small enough to keep decoded: decode once, cache, then shuffle the cached
+        # images each epoch. Larger: shuffle the paths, decode every epoch, so the
+        # folder never sits in memory.
+        cached = self.decoded_bytes() <= MEMORY_CACHE_BYTES
+        if shuffle and not cached:
             data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
         if labels is None:
             data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         else:
             data = data.map(lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE,
                             deterministic=True)
+        if cached:
+            data = data.cache()
+            if shuffle:
+                data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
         return data.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+    def decoded_bytes(self) -> int:
+        """Memory the decoded float32 images would take."""
+        return len(self) * self.size[0] * self.size[1] * self.channels * 4
 
     def fingerprint_payload(self) -> bytes:
         """What identifies these images: the files' contents and how they are decoded."""
