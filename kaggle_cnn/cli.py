@@ -666,7 +666,7 @@ def plot_confusion(ctx, source):
 @plot.command("activations")
 @click.argument("run")
 @click.option("--image", type=int, default=0, show_default=True, help="Which validation image (0-based).")
-@click.option("--layers", default=None, help="Comma-separated conv layer names [default: all].")
+@click.option("--layers", default=None, help="Comma-separated conv layer names [default: all, or 8 spread through a deep network].")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Where the run's data is now.")
 @click.pass_context
 def plot_activations(ctx, run, image, layers, data_path):

@@ -31,9 +31,43 @@ MAX_LISTED = 8  # valid layer names shown in an error message before "..."
 
 
 def conv_layer_names(model: Any) -> list[str]:
-    """Names of the model's top-level Conv2D layers, in order."""
+    """Names of the model's Conv2D layers, in order: its own, or for a pretrained
+    backbone model the backbone's (seed 002 looked inside DenseNet121)."""
     keras = _keras()
-    return [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    owner, _ = conv_view(model)
+    return [layer.name for layer in owner.layers if isinstance(layer, keras.layers.Conv2D)]
+
+
+def conv_view(model: Any) -> tuple[Any, Any]:
+    """(the model that owns the conv layers, a model from the input to that owner's
+    input, or None when it is the model itself).
+
+    A backbone model (kaggle_cnn.architectures.backbones) keeps its conv layers in
+    the nested "backbone" model, fed by the "preprocess" layer; an augmented one is
+    wrapped once more in a Sequential whose augmentation layers do nothing at
+    inference, so the view starts at the inner model's input."""
+    keras = _keras()
+    if any(isinstance(layer, keras.layers.Conv2D) for layer in model.layers):
+        return model, None
+    from kaggle_cnn.architectures.backbones import find_backbone
+
+    backbone = find_backbone(model)
+    if backbone is None:
+        return model, None
+    core = model
+    while not any(layer.name == "preprocess" for layer in core.layers):
+        core = next(layer for layer in core.layers if isinstance(layer, keras.Model))
+    return backbone, keras.Model(core.inputs[0], core.get_layer("preprocess").output)
+
+
+def default_layers(model: Any, most: int = 8) -> list[str]:
+    """Every conv layer, or `most` of them evenly spread (first and last included)
+    for deep networks, where all of them would make a figure metres long."""
+    names = conv_layer_names(model)
+    if len(names) <= most:
+        return names
+    picks = np.linspace(0, len(names) - 1, most).round().astype(int)
+    return [names[i] for i in dict.fromkeys(picks.tolist())]
 
 
 def _check_conv_layers(model: Any, requested: Sequence[str] | None) -> list[str]:
@@ -42,7 +76,7 @@ def _check_conv_layers(model: Any, requested: Sequence[str] | None) -> list[str]
     if not valid:
         raise InputError(f"model {model.name!r} has no Conv2D layers to visualise")
     if requested is None:
-        return valid
+        return default_layers(model)
     if isinstance(requested, str):
         requested = [requested]
     if len(requested) == 0:
@@ -89,9 +123,13 @@ def feature_maps(model: Any, image: np.ndarray, layers: Sequence[str] | None = N
     image = _check_image(model, image)
     names = _check_conv_layers(model, layers)
     keras = _keras()
-    inp = _model_input(model, image.shape)
-    extractor = keras.Model(inp, [model.get_layer(name).output for name in names])
-    outputs = extractor(image[None], training=False)
+    owner, front = conv_view(model)
+    if front is None:
+        extractor = keras.Model(_model_input(model, image.shape), [model.get_layer(name).output for name in names])
+        outputs = extractor(image[None], training=False)
+    else:
+        extractor = keras.Model(owner.inputs[0], [owner.get_layer(name).output for name in names])
+        outputs = extractor(front(image[None], training=False), training=False)
     if len(names) == 1 and not isinstance(outputs, (list, tuple)):
         outputs = [outputs]
     return {name: np.asarray(out)[0] for name, out in zip(names, outputs)}
@@ -132,7 +170,7 @@ def activation_figure(
     blocks = list(np.atleast_1d(blocks))
     _draw_input(blocks[0], image, title_h / input_h)
     for block, (name, fmap), height in zip(blocks[1:], maps.items(), heights[1:]):
-        shape = model.get_layer(name).output.shape
+        shape = conv_view(model)[0].get_layer(name).output.shape
         _draw_maps(block, name, shape, fmap, max_maps, columns, cell, title_h / height)
     return fig
 
@@ -232,13 +270,20 @@ def ascend(model: Any, layer: str, *, n: int, steps: int, step_size: float, seed
     import tensorflow as tf
 
     keras = _keras()
-    conv = model.get_layer(layer)
+    owner, front = conv_view(model)
+    conv = owner.get_layer(layer)
     n = min(n, conv.filters)
     inp = _model_input(model)
     image_shape = tuple(inp.shape[1:])
     if any(d is None for d in image_shape):
         raise InputError(f"model {model.name!r} input shape {image_shape} is not fixed; cannot make patterns")
-    extractor = keras.Model(inp, conv.input)
+    if front is None:
+        extractor = keras.Model(inp, conv.input)
+    else:  # from the model's own input, through its preprocessing, into the backbone
+        inner = keras.Model(owner.inputs[0], conv.input)
+
+        def extractor(images, training=False):
+            return inner(front(images, training=training), training=training)
     kernel = conv.kernel[..., :n]
     bias = conv.bias[:n] if conv.use_bias else None
     own = tf.one_hot(tf.range(n), n)[:, None, None, :]  # picks filter i's map on image i

@@ -178,3 +178,19 @@ def test_dropout_sets_every_rate_of_the_model(tmp_path, competition):
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--model", "basic_cnn",
                         "--dropout", 0.3), "basic_cnn has no dropout layers")
     assert not (tmp_path / "ws").exists()
+
+
+def test_pictures_look_inside_the_backbone_also_behind_augmentation():
+    """Seed 002 drew DenseNet121's inner layers: activations and filter patterns
+    reach the backbone's conv layers from the model's own input."""
+    from kaggle_cnn.augment import with_augmentation
+    from kaggle_cnn.visualize import conv_layer_names, default_layers, feature_maps, filter_patterns
+
+    model = with_augmentation(build("vgg16", (28, 28, 1), 2, weights=None), "hflip")
+    names = conv_layer_names(model)
+    assert len(names) == 13 and names[0] == "block1_conv1"
+    assert len(default_layers(model)) == 8 and default_layers(model)[0] == names[0] and default_layers(model)[-1] == names[-1]
+    image = np.random.default_rng(0).random((28, 28, 1), dtype=np.float32)
+    maps = feature_maps(model, image, ["block1_conv1", "block5_conv3"])
+    assert maps["block1_conv1"].shape == (32, 32, 64) and maps["block5_conv3"].shape == (2, 2, 512)
+    assert filter_patterns(model, "block2_conv1", n=2, steps=2).shape == (2, 28, 28, 1)
