@@ -89,7 +89,63 @@ def split_tree(tmp_path, digits) -> Path:
     return root
 
 
+@pytest.fixture()
+def tiny_imagenet(tmp_path, digits) -> Path:
+    """Tiny ImageNet's download as it unpacks, in miniature: train/<wnid>/images/ with a
+    boxes file beside, val/images/ labelled by val/val_annotations.txt (one image not
+    listed), test/images/ unlabelled, wnids.txt and words.txt at the top."""
+    root = tmp_path / "tiny-imagenet-200"
+    pixels, _ = digits
+    wnids = ["n01443537", "n01629819", "n01641577"]
+    for c, wnid in enumerate(wnids):
+        for i in range(4):
+            save(root / "train" / wnid / "images" / f"{wnid}_{i}.JPEG", colour(pixels[4 * c + i]), "JPEG")
+        (root / "train" / wnid / f"{wnid}_boxes.txt").write_text(f"{wnid}_0.JPEG\t0\t0\t27\t27\n")
+    val_labels = ["n01629819", "n01443537", "n01641577", "n01443537", "n01641577", "n01629819"]
+    for i in range(len(val_labels) + 1):
+        save(root / "val" / "images" / f"val_{i}.JPEG", colour(pixels[20 + i]), "JPEG")
+    (root / "val" / "val_annotations.txt").write_text(
+        "".join(f"val_{i}.JPEG\t{wnid}\t1\t2\t20\t25\n" for i, wnid in enumerate(val_labels)))
+    for i in range(3):
+        save(root / "test" / "images" / f"test_{i}.JPEG", colour(pixels[40 + i]), "JPEG")
+    (root / "wnids.txt").write_text("\n".join(wnids) + "\n")
+    (root / "words.txt").write_text("n01443537\tgoldfish\nn01629819\tEuropean fire salamander\n")
+    return root
+
+
 # ------------------------------------------------------------------ layouts
+
+
+def test_tiny_imagenet_as_it_unpacks(tiny_imagenet):
+    """Seed 003's "imagenet 200": val/ labelled by its annotations file, test/images/ unlabelled."""
+    dataset = load_dataset(tiny_imagenet, image_size=32)
+    assert dataset.classes == ["n01443537", "n01629819", "n01641577"]
+    assert dataset.image_shape == (32, 32, 3)
+    assert len(dataset.val_rows) == 6 and dataset.x_train.files[dataset.val_rows[0]] == "val/images/val_0.JPEG"
+    val_labels = [dataset.classes[dataset.y_train[row]] for row in dataset.val_rows]
+    assert val_labels == ["n01629819", "n01443537", "n01641577", "n01443537", "n01641577", "n01629819"]
+    assert np.bincount(np.delete(dataset.y_train, dataset.val_rows)).tolist() == [4, 4, 4]
+    assert dataset.test_ids == ["images/test_0.JPEG", "images/test_1.JPEG", "images/test_2.JPEG"]
+    assert dataset.test_labels is None
+    skipped = dict(dataset.skipped)
+    assert skipped.pop("val/images/val_6.JPEG") == "not listed in val/val_annotations.txt"
+    assert skipped.pop("wnids.txt") == skipped.pop("words.txt") == "outside the class folders"
+    assert set(skipped) == {f"train/{w}/{w}_boxes.txt" for w in dataset.classes}
+    assert set(skipped.values()) == {"not an image"}
+
+
+def test_tiny_imagenet_trains_and_votes_at_32x32(tiny_imagenet, tmp_path):
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "data", tiny_imagenet, "--image-size", 32)
+    assert result.exit_code == 0 and "test: unlabelled" in result.output, result.output
+    result = kcnn("-w", workspace, "train", "--data", tiny_imagenet, "--image-size", 32, "--model", "alexnet",
+                  "--epochs", 1, "--batch-size", 8, "--keep-above", 0)
+    assert result.exit_code == 0, result.output
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0, result.output
+    vote = pd.read_csv(workspace / "submissions" / "ensemble" / "majority_vote.csv", dtype=str)
+    assert list(vote["file"]) == ["images/test_0.JPEG", "images/test_1.JPEG", "images/test_2.JPEG"]
+    assert set(vote["label"]) <= {"n01443537", "n01629819", "n01641577"}
 
 
 def test_flat_folder(flat, digits):
@@ -332,7 +388,19 @@ def _mixed_sizes(root, digits):
     save(root / "dog" / "wide.png", np.pad(digits[0][9], ((0, 0), (0, 4))))
 
 
+def _tiny_imagenet_val(root, digits, annotations: str):
+    class_folder(root / "train", {"n01": 2, "n02": 2}, digits)
+    save(root / "val" / "images" / "val_0.JPEG", digits[0][7], "JPEG")
+    (root / "val" / "val_annotations.txt").write_text(annotations)
+
+
 BAD_FOLDERS = {
+    "val annotation of an unknown class": (
+        lambda root, digits: _tiny_imagenet_val(root, digits, "val_0.JPEG\tn01\t0\t0\t9\t9\nval_1.JPEG\tn99\n"),
+        [], ["val/val_annotations.txt, line 2", "class 'n99' is not in train/"]),
+    "val annotation without a class": (
+        lambda root, digits: _tiny_imagenet_val(root, digits, "val_0.JPEG\n"),
+        [], ["val/val_annotations.txt, line 1", "expected FILE<tab>CLASS"]),
     "only image files": (_files_only, [], ["no class sub-folders", "<class>/<images>"]),
     "empty": (lambda root, digits: None, [], ["no class sub-folders", "train/<class>"]),
     "one class": (_one_class, [], ["only one class folder ('cat')", "at least two"]),

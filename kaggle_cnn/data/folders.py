@@ -9,6 +9,12 @@ image_dataset_from_directory and the split-folders package lay them out.
     ROOT/test/<class>/<images>                   test/ is labelled (answers known) ...
     ROOT/test/<images>                           ... or unlabelled, Kaggle style
 
+Tiny ImageNet's download (seed 003's "imagenet 200") is the split layout with
+two twists, both read as it comes: val/ holds val/images/<files> labelled by
+val/val_annotations.txt (FILE<tab>CLASS per line), and test/images/ is an
+unlabelled test set. Files inside a class folder are found at any depth
+(train/<wnid>/images/*.JPEG).
+
 A folder with a train/ sub-folder is read as the split layout (so in the flat
 layout no class can be called "train"). Hidden files and folders are ignored;
 classes are the folder names, sorted; files are sorted by relative path.
@@ -57,6 +63,10 @@ HOLDOUT_FRACTION = 0.1
 MEMORY_CACHE_BYTES = 1 << 30
 HOLDOUT_SEED = 0
 HOLDOUT_MIN_PER_CLASS = 10  # smaller classes: nothing is held out
+# Tiny ImageNet: val/ labelled by this file rather than by class folders.
+VAL_ANNOTATIONS = "val_annotations.txt"
+# A test/ folder holding just this sub-folder is unlabelled (Tiny ImageNet's test/images/).
+UNLABELLED_TEST_FOLDER = "images"
 # The layouts, for messages.
 LAYOUT_HELP = "expected ROOT/<class>/<images> or ROOT/train/<class>/<images> (with optional val/ and test/)"
 
@@ -411,8 +421,9 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
     split = "train" in top
     scan = FolderScan(root=folder.resolve(), source=source, layout="split" if split else "flat", classes=[],
                       parts={"train": [], "val": [], "test": []})
-    # (part, relative class folder or test folder, label or None): what to read.
-    groups: list[tuple[str, str, str | None]] = []
+    # (part, relative class folder or test folder, label: a class, None (unlabelled),
+    # or {file: class} for an annotated val/): what to read.
+    groups: list[tuple[str, str, str | dict[str, str] | None]] = []
     for name in _direct_files(folder):
         scan.skipped.append((name, "outside the class folders"))
     if not split:
@@ -431,10 +442,15 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
         groups += [("train", f"train/{c}", c) for c in scan.classes]
         if vals:
             scan.val_name = vals[0]
-            for c in _class_folders(scan, scan.val_name):
-                groups.append(("val", f"{scan.val_name}/{c}", c))
+            annotated = _val_annotations(scan)
+            if annotated is not None:
+                groups.append(("val", scan.val_name, annotated))
+            else:
+                groups += [("val", f"{scan.val_name}/{c}", c) for c in _class_folders(scan, scan.val_name)]
         if "test" in top:
             test_classes = _subfolders(folder / "test")
+            if test_classes == [UNLABELLED_TEST_FOLDER] and UNLABELLED_TEST_FOLDER not in scan.classes:
+                test_classes = []  # Tiny ImageNet's test/images/: unlabelled, read at any depth
             scan.test_labelled = bool(test_classes)
             if test_classes:
                 _known_classes(scan, "test", test_classes)
@@ -454,6 +470,13 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
     kept_per_group: collections.Counter = collections.Counter()
     files_per_group: collections.Counter = collections.Counter()
     for (part, group, relative, label), result in zip(listing, results):
+        if isinstance(label, dict):  # an annotated val/: each file's class from the annotations
+            if relative == f"{group}/{VAL_ANNOTATIONS}":
+                continue
+            label = label.get(relative[len(group) + 1:], label.get(relative.rsplit("/", 1)[-1]))
+            if label is None:
+                scan.skipped.append((relative, f"not listed in {group}/{VAL_ANNOTATIONS}"))
+                continue
         files_per_group[group] += 1
         if isinstance(result, str):
             scan.skipped.append((relative, result))
@@ -485,6 +508,39 @@ def _class_folders(scan: FolderScan, part: str) -> list[str]:
         return classes
     _known_classes(scan, part, classes)
     return classes
+
+
+def _val_annotations(scan: FolderScan) -> dict[str, str] | None:
+    """{file: class} from val/val_annotations.txt (Tiny ImageNet), or None without one.
+
+    Each line is FILE<tab>CLASS[<tab>anything], FILE relative to val/images/ (or
+    to val/); every class must be one of train/'s."""
+    path = scan.root / scan.val_name / VAL_ANNOTATIONS
+    if not path.is_file():
+        return None
+    where = scan.where(f"{scan.val_name}/{VAL_ANNOTATIONS}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{where}: cannot be read as text ({_short(error)})") from None
+    labels: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+        if len(fields) < 2 or not fields[0] or not fields[1]:
+            raise InputError(f"{where}, line {number}: expected FILE<tab>CLASS, got {_short(line, 60)!r}")
+        name, label = fields[0], fields[1]
+        if label not in scan.classes:
+            raise InputError(f"{where}, line {number}: class {label!r} is not in train/ "
+                             f"({len(scan.classes)} classes, e.g. {', '.join(scan.classes[:3])})")
+        if labels.get(name, label) != label:
+            raise InputError(f"{where}, line {number}: {name} is listed again with another class "
+                             f"({labels[name]!r}, then {label!r})")
+        labels[name] = label
+    if not labels:
+        raise InputError(f"{where}: no annotations; expected lines of FILE<tab>CLASS")
+    return labels
 
 
 def _known_classes(scan: FolderScan, part: str, classes: list[str]) -> None:
