@@ -464,19 +464,11 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
         raise InputError(f"{where}: only one class folder ({scan.classes[0]!r}); "
                          "a classifier needs at least two classes")
 
-    listing = [(part, base, f"{base}/{name}", label) for part, base, label in groups
-               for name in _files_under(folder / base)]
+    listing = _listing(scan, groups)
     results = _check_all(folder, [relative for _, _, relative, _ in listing], target, workers)
     kept_per_group: collections.Counter = collections.Counter()
     files_per_group: collections.Counter = collections.Counter()
     for (part, group, relative, label), result in zip(listing, results):
-        if isinstance(label, dict):  # an annotated val/: each file's class from the annotations
-            if relative == f"{group}/{VAL_ANNOTATIONS}":
-                continue
-            label = label.get(relative[len(group) + 1:], label.get(relative.rsplit("/", 1)[-1]))
-            if label is None:
-                scan.skipped.append((relative, f"not listed in {group}/{VAL_ANNOTATIONS}"))
-                continue
         files_per_group[group] += 1
         if isinstance(result, str):
             scan.skipped.append((relative, result))
@@ -494,6 +486,27 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
         images.sort(key=lambda image: image.path)
     scan.skipped.sort()
     return scan
+
+
+def _listing(scan: FolderScan, groups) -> list[tuple[str, str, str, str | None]]:
+    """(part, group, relative path, label) for every file to check. An annotated
+    val/ gives each file its class here, so its annotations file and the images it
+    does not list are reported, not decoded."""
+    listing = []
+    for part, base, label in groups:
+        for name in _files_under(scan.root / base):
+            relative = f"{base}/{name}"
+            if isinstance(label, dict):
+                if name == VAL_ANNOTATIONS:
+                    continue
+                annotated = label.get(name, label.get(name.rsplit("/", 1)[-1]))
+                if annotated is None:
+                    scan.skipped.append((relative, f"not listed in {base}/{VAL_ANNOTATIONS}"))
+                    continue
+                listing.append((part, base, relative, annotated))
+            else:
+                listing.append((part, base, relative, label))
+    return listing
 
 
 def _class_folders(scan: FolderScan, part: str) -> list[str]:
