@@ -1,10 +1,10 @@
 """Which vote wins on held-back answers, and how fast is `kcnn vote`?
 
 1. Trains MEMBERS runs of one model on a real dataset (the demo, or the CIFAR-10
-   subset from ../shared/data), computes their test-time-augmented predictions,
+   subset from the real datasets folder, --data-dir), computes their test-time-augmented predictions,
    then scores on the hidden test answers: the best single member (by validation
    accuracy), and the hard, soft, weighted and greedy votes, each without and with
-   TTA. Validation figures (in-sample and cross-validated) are printed beside.
+   TTA. Validation figures (in-sample and split-half) are printed beside.
 2. Times `kcnn vote` on 30 members x 10,000 rows (synthetic probabilities in a
    throw-away workspace), as a whole process and inside it.
 
@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import statistics
 import subprocess
@@ -28,10 +29,12 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
-from kaggle_cnn.ensemble import VoteSpec
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.ensemble.rules import VoteSpec
+from kaggle_cnn.store.workspace import Workspace
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real datasets (mnist.npz, cifar10_subset.npz, catsdogs/): --data-dir, $KCNN_DATA_DIR, or the
+# data folder that sits beside a checkout of this repository.
+DATA_DIR = Path(os.environ.get("KCNN_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 METHODS = ("hard", "soft", "weighted", "greedy")
 
 
@@ -41,9 +44,9 @@ def competition(name: str, folder: Path) -> tuple[Path | None, Path, str]:
 
     if name == "demo":
         return None, demo_answers_path(), "shift=1,rotate=8"
-    source = SHARED / "cifar10_subset.npz"
+    source = DATA_DIR / "cifar10_subset.npz"
     if not source.exists():
-        sys.exit(f"{source} is missing: the CIFAR benchmark needs ../shared/data")
+        sys.exit(f"{source} is missing: the CIFAR benchmark needs the real datasets: pass --data-dir DIR")
     with np.load(source) as cifar:
         data = folder / "cifar10.npz"
         np.savez(data, x_train=cifar["x_train"], y_train=cifar["y_train"].ravel(), x_test=cifar["x_test"])
@@ -55,7 +58,7 @@ def competition(name: str, folder: Path) -> tuple[Path | None, Path, str]:
 
 def accuracy_table(args) -> None:
     from kaggle_cnn.data import load_dataset
-    from kaggle_cnn.training import TrainConfig
+    from kaggle_cnn.training.fit import TrainConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         data, answers, transforms = competition(args.dataset, Path(tmp))
@@ -78,12 +81,12 @@ def accuracy_table(args) -> None:
                 outcome = api.vote(workspace, spec=VoteSpec(method=method), tta=tta)
                 sidecar = outcome.sidecar
                 rows.append((method, "tta" if tta else None, api.score(outcome.csv_path, answers)["accuracy"],
-                             sidecar["val_accuracy"], sidecar["val_accuracy_cv"]))
+                             sidecar["val_accuracy"], sidecar["val_accuracy_split_half"]))
         print(f"\n{args.dataset}: {args.members} x {args.model}, {args.epochs} epochs "
               f"({trained:.0f} s of training), TTA {transforms}; test = held-back answers")
         print(f"{'ensemble':20s} {'TTA':4s} {'test acc':>9s} {'val acc':>8s} {'val CV':>8s}")
         for name, tta, test_acc, val_acc, val_cv in rows:
-            cv = f"{val_cv:8.4f}" if val_cv is not None else f"{'':8s}"
+            split_half = f"{val_cv:8.4f}" if val_cv is not None else f"{'':8s}"
             print(f"{name:20s} {tta or '':4s} {test_acc:9.4f} {val_acc:8.4f} {cv}")
 
 
@@ -104,7 +107,7 @@ def vote_timing(members: int = 30, rows: int = 10_000, classes: int = 10, repeat
         val_rows = 1_000
         truth = rng.integers(0, classes, val_rows)
         fingerprint = "bench000bench000"
-        from kaggle_cnn.store import Split
+        from kaggle_cnn.store.workspace import Split
 
         workspace.save_split(Split(fingerprint, 0.1, 0, np.arange(val_rows), truth, list(range(classes))))
         ids = [str(i) for i in range(1, rows + 1)]
@@ -146,12 +149,15 @@ def _wall(command: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Folder with the real datasets.")
     parser.add_argument("--dataset", choices=["demo", "cifar"], default="demo")
     parser.add_argument("--model", default="cnn1")
     parser.add_argument("--members", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--timing-only", action="store_true")
     args = parser.parse_args()
+    global DATA_DIR
+    DATA_DIR = args.data_dir
     if not args.timing_only:
         accuracy_table(args)
     vote_timing()

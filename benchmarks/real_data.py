@@ -1,10 +1,10 @@
-"""Issue 3's real-data figures: the seeds' other models and data kinds, trained
+"""Real-data figures: the models and data kinds beyond the 28x28 demo, trained
 by kcnn on real images, scored on answers the runs never saw.
 
-    basic_cnn      CIFAR-10 subset (../shared/data/cifar10_subset.npz): 4,000 train, 1,000 test
-    vgg16          cats vs dogs (../shared/data/catsdogs, 800 JPEGs) at 64x64, --weights none
+    basic_cnn      CIFAR-10 subset (cifar10_subset.npz): 4,000 train, 1,000 test
+    vgg16          cats vs dogs (catsdogs/, 800 JPEGs) at 64x64, --weights none
     mobilenet_v2   the same, --weights none
-    resnet50       grey MNIST digits (../shared/data/mnist.npz) repeated to 3 channels, 28 -> 32 px, --weights none
+    resnet50       grey MNIST digits (mnist.npz) repeated to 3 channels, 28 -> 32 px, --weights none
 
 Then the cost of streaming: one model trained on the cats/dogs folder decoded
 every epoch through tf.data, decoded once and cached, and from arrays decoded
@@ -17,6 +17,7 @@ beforehand, epoch times side by side in one run (ratio > 1: slower than arrays).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -27,20 +28,22 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
-from kaggle_cnn.store import Workspace
-from kaggle_cnn.training import TrainConfig
+from kaggle_cnn.store.workspace import Workspace
+from kaggle_cnn.training.fit import TrainConfig
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The real datasets (mnist.npz, cifar10_subset.npz, catsdogs/): --data-dir, $KCNN_DATA_DIR, or the
+# data folder that sits beside a checkout of this repository.
+DATA_DIR = Path(os.environ.get("KCNN_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def need(path: Path) -> Path:
     if not path.exists():
-        sys.exit(f"{path} is missing: this benchmark needs ../shared/data")
+        sys.exit(f"{path} is missing: this benchmark needs the real datasets: pass --data-dir DIR")
     return path
 
 
 def cifar(tmp: Path) -> tuple[Path, Path]:
-    with np.load(need(SHARED / "cifar10_subset.npz")) as data:
+    with np.load(need(DATA_DIR / "cifar10_subset.npz")) as data:
         np.savez(tmp / "cifar.npz", x_train=data["x_train"], y_train=data["y_train"].ravel(), x_test=data["x_test"])
         answers = pd.DataFrame({"id": np.arange(1, len(data["y_test"]) + 1), "label": data["y_test"].ravel()})
     answers.to_csv(tmp / "cifar_answers.csv", index=False)
@@ -48,7 +51,7 @@ def cifar(tmp: Path) -> tuple[Path, Path]:
 
 
 def mnist(tmp: Path, n_train: int, n_test: int) -> tuple[Path, Path]:
-    with np.load(need(SHARED / "mnist.npz")) as data:
+    with np.load(need(DATA_DIR / "mnist.npz")) as data:
         np.savez(tmp / "mnist.npz", x_train=data["x_train"][:n_train], y_train=data["y_train"][:n_train],
                  x_test=data["x_test"][:n_test])
         answers = pd.DataFrame({"id": np.arange(1, n_test + 1), "label": data["y_test"][:n_test]})
@@ -80,10 +83,11 @@ def streaming_cost(tmp: Path, epochs: int) -> None:
     epoch (streamed, what folders above MEMORY_CACHE_BYTES get), decoded once and
     cached by tf.data (what small folders get), and arrays decoded beforehand
     (a bare Keras loop's input)."""
-    from kaggle_cnn.data import folders, load_dataset
-    from kaggle_cnn.training import fit_one
+    from kaggle_cnn.data.loaders import folders
+from kaggle_cnn.data import load_dataset
+    from kaggle_cnn.training.fit import fit_one
 
-    dataset = load_dataset(need(SHARED / "catsdogs"), image_size=(64, 64))
+    dataset = load_dataset(need(DATA_DIR / "catsdogs"), image_size=(64, 64))
     split, _ = api.plan_split(Workspace(tmp / "ws-stream"), dataset, None)
     rows = split.train_indices(len(dataset.y_train))
     files = {"x_train": dataset.x_train[rows], "y_train": dataset.y_train[rows],
@@ -109,9 +113,12 @@ def streaming_cost(tmp: Path, epochs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Folder with the real datasets.")
     parser.add_argument("--only", choices=["cifar", "catsdogs", "mnist", "streaming"], default=None)
     parser.add_argument("--epochs", type=int, default=None, help="Override every case's epochs.")
     args = parser.parse_args()
+    global DATA_DIR
+    DATA_DIR = args.data_dir
     epochs = (lambda default: args.epochs or default)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -123,9 +130,9 @@ def main() -> None:
                                         model_options={"width1": 64, "width2": 128, "width3": 128,
                                                        "dense_units": 256}), tmp))
         if args.only in (None, "catsdogs"):
-            pets = need(SHARED / "catsdogs")
+            pets = need(DATA_DIR / "catsdogs")
             answers = tmp / "catsdogs_answers.csv"
-            from kaggle_cnn.data.folders import folder_answers
+            from kaggle_cnn.data.loaders.folders import folder_answers
 
             ids, labels = folder_answers(pets)
             pd.DataFrame({"file": ids, "label": labels}).to_csv(answers, index=False)

@@ -19,7 +19,7 @@ import numpy as np
 
 from kaggle_cnn.architectures import build
 from kaggle_cnn.data import load_dataset, make_split
-from kaggle_cnn.training import TrainConfig, fit_one, keras
+from kaggle_cnn.training.fit import TrainConfig, fit_one, keras
 
 
 def bare_keras(config: TrainConfig, seed: int, x_train, y_train, x_val, y_val, x_test, n_classes: int) -> None:

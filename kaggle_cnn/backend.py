@@ -39,9 +39,8 @@ def load_keras():
     """Return the keras module, importing TensorFlow without its start-up noise."""
     if "keras" not in sys.modules:
         with _stderr_silenced():
-            import tensorflow
-
             import keras  # noqa: F401
+            import tensorflow
 
             # Device discovery (CUDA probing) prints at first use, not at import.
             tensorflow.config.list_physical_devices()

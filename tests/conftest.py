@@ -1,8 +1,17 @@
-"""Shared fixtures: a small real competition cut from the packaged demo (MNIST),
-and a workspace trained on it once per test session."""
+"""Shared fixtures: the CLI runner, the refusal check, a small real competition cut
+from the packaged demo (MNIST), a workspace trained on it once per test session,
+and the real photos of ../shared/data when they are there.
+
+Test modules import nothing from each other or from here: what they share is a
+fixture. The session workspace `trained` is read-only; a test that writes into a
+workspace asks for `trained_copy` (its own copy), and every test that reaches
+`trained` is checked afterwards to have left it exactly as it was.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +23,55 @@ from kaggle_cnn.data import demo_path
 
 SLICE_TRAIN_ROWS = 300
 SLICE_TEST_ROWS = 60
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+def _invoke(*args):
+    """Run the CLI in-process, as a user would type it."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def _assert_refused(result, *fragments: str) -> None:
+    """Exit code 2, one line on stderr starting 'Error: ' holding every fragment, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.fixture(scope="session")
+def kcnn():
+    """kcnn("-w", path, "train", ...) -> click's Result."""
+    return _invoke
+
+
+@pytest.fixture(scope="session")
+def assert_refused():
+    """assert_refused(result, *fragments): a one-line refusal naming every fragment."""
+    return _assert_refused
+
+
+# -- data ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: real MNIST, a CIFAR-10 subset, cats/dogs JPEGs (may be absent)."""
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def catsdogs(shared_data) -> Path:
+    """The real cats/dogs JPEGs (400 of each, of varying sizes); skips without them."""
+    path = shared_data / "catsdogs"
+    if not path.is_dir():
+        pytest.skip(f"real cats/dogs JPEGs not present ({path})")
+    return path
 
 
 @pytest.fixture(scope="session")
@@ -29,16 +87,46 @@ def competition(tmp_path_factory) -> Path:
     return folder
 
 
-def kcnn(*args: str):
-    """Run the CLI in-process, as a user would type it."""
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+# -- the session's trained workspace: read-only ------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory, competition) -> Path:
-    """A workspace with two kept cnn1 runs (1 epoch each) on the slice."""
+    """A workspace with two kept cnn1 runs (1 epoch each) on the slice. READ-ONLY:
+    tests that write (vote, metrics, tta, plots, more training) use trained_copy."""
     workspace = tmp_path_factory.mktemp("workspace")
-    result = kcnn("--workspace", workspace, "train", "--data", competition, "--model", "cnn1",
-                  "--repeat", 2, "--keep-above", 0, "--epochs", 1, "--batch-size", 32)
+    result = _invoke("--workspace", workspace, "train", "--data", competition, "--model", "cnn1",
+                     "--repeat", 2, "--keep-above", 0, "--epochs", 1, "--batch-size", 32)
     assert result.exit_code == 0, result.output
     return workspace
+
+
+@pytest.fixture
+def trained_copy(trained, tmp_path) -> Path:
+    """This test's own copy of the trained workspace, to write into."""
+    return Path(shutil.copytree(trained, tmp_path / "trained"))
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under root with its size and modification time."""
+    found = {}
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            path = Path(folder) / name
+            stat = path.stat()
+            found[str(path.relative_to(root))] = (stat.st_size if name in files else -1, stat.st_mtime_ns)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _trained_is_left_as_it_was(request):
+    """Fail (at teardown) any test that changed the shared `trained` workspace."""
+    if "trained" not in request.fixturenames:
+        yield
+        return
+    root = request.getfixturevalue("trained")
+    before = _snapshot(root)
+    yield
+    after = _snapshot(root)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert not changed, f"{request.node.nodeid} wrote into the shared `trained` workspace (use trained_copy): {changed}"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from conftest import kcnn
-from kaggle_cnn.augment import augmentation_layers, parse_augment, preview
+from kaggle_cnn.training.augment import augmentation_layers, parse_augment, preview
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 from test_bad_input import assert_refused
 
 

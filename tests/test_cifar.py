@@ -11,7 +11,7 @@ import pytest
 from conftest import kcnn
 from kaggle_cnn.data import load_dataset
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 from test_bad_input import assert_refused
 
 CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10_subset.npz"

@@ -13,8 +13,8 @@ import pytest
 
 from conftest import SLICE_TEST_ROWS, kcnn
 from kaggle_cnn import api
-from kaggle_cnn.metrics import classification_table
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.evaluation.metrics import classification_table
+from kaggle_cnn.store.workspace import Workspace
 
 RUN_FILES = {"run.json", "history.csv", "model.keras", "val_proba.npy", "test_proba.npy", "submission.csv"}
 
@@ -108,7 +108,7 @@ def test_vote_writes_ensemble_and_sidecar(trained):
     assert [m["run_id"] for m in sidecar["members"]] == ["cnn1-s0-a000", "cnn1-s0-a001"]
     assert sidecar["rule"].startswith("majority vote") and sidecar["ties"] >= 0
     assert 0 <= sidecar["val_accuracy"] <= 1 and len(sidecar["val_predictions"]) == 30
-    assert "validation accuracy: " in result.output and "cross-validated" in result.output
+    assert "validation accuracy: " in result.output and "split-half" in result.output
     # Outputs are never read back: voting again still sees two members.
     again = api.vote(workspace)
     assert len(again.sidecar["members"]) == 2
@@ -263,7 +263,7 @@ def test_npz_competition(tmp_path):
 
 
 def test_a_failed_attempt_is_recorded_then_raised(competition, tmp_path, monkeypatch):
-    from kaggle_cnn import training
+    from kaggle_cnn.training import fit as training
     from kaggle_cnn.data import load_dataset
 
     def out_of_memory(*args, **kwargs):
@@ -293,7 +293,7 @@ def test_written_files_get_ordinary_permissions(trained):
 
 @pytest.mark.parametrize("name", ["adam", "sgd", "rmsprop", "nadam", "adamax", "adagrad", "adadelta"])
 def test_every_optimizer_of_seed_002(name):
-    from kaggle_cnn.training import make_optimizer
+    from kaggle_cnn.training.fit import make_optimizer
 
     optimizer = make_optimizer(name, 0.01, weight_decay=1e-4)
     assert float(optimizer.learning_rate) == pytest.approx(0.01) and optimizer.weight_decay == pytest.approx(1e-4)

@@ -5,7 +5,7 @@ import pytest
 
 from kaggle_cnn.errors import InputError
 
-from kaggle_cnn.ensemble import majority_vote
+from kaggle_cnn.ensemble.rules import majority_vote
 
 
 def test_majority_wins_without_ties():
@@ -78,10 +78,10 @@ def test_deterministic_whatever_the_member_order():
 
 # -- weights, soft votes, greedy selection --------------------------------------------
 
-from kaggle_cnn.ensemble import (  # noqa: E402
+from kaggle_cnn.ensemble.rules import (  # noqa: E402
     VoteSpec,
     combine,
-    cross_validated_accuracy,
+    split_half_accuracy,
     disagreement_matrix,
     fit_weights,
     greedy_selection,
@@ -179,7 +179,7 @@ def test_cross_validated_estimate_is_not_above_in_sample_for_selection():
     spec = VoteSpec("greedy", rounds=10)
     weights = fit_weights(spec, votes, proba, y)
     in_sample = np.mean(combine(spec, weights, votes, proba, [None] * 8, 3).predictions == y)
-    honest = cross_validated_accuracy(spec, votes, proba, y, 3)
+    honest = split_half_accuracy(spec, votes, proba, y, 3)
     assert honest < in_sample  # selection on noise flatters itself; the CV figure does not
     assert abs(honest - 1 / 3) < 0.1
 

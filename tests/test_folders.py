@@ -21,7 +21,7 @@ from PIL import Image
 from test_bad_input import assert_refused
 
 from kaggle_cnn.data import demo_path, load_dataset
-from kaggle_cnn.data.folders import ImageFiles, parse_image_size, split_folder
+from kaggle_cnn.data.loaders.folders import ImageFiles, parse_image_size, split_folder
 from kaggle_cnn.errors import InputError
 
 CATSDOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catsdogs"
@@ -287,7 +287,7 @@ def test_image_files_behave_like_an_array(flat):
 @pytest.mark.parametrize("cache_bytes", [1 << 30, 0], ids=["cached", "streamed"])
 def test_tf_dataset_batches_shuffles_and_matches_indexing(flat, monkeypatch, cache_bytes):
     """Small folders are decoded once and cached; big ones decode every epoch: same images, same contract."""
-    monkeypatch.setattr("kaggle_cnn.data.folders.MEMORY_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr("kaggle_cnn.data.loaders.folders.MEMORY_CACHE_BYTES", cache_bytes)
     dataset = load_dataset(flat)
     x, y = dataset.x_train, dataset.y_train
     whole = np.asarray(x)

@@ -16,8 +16,8 @@ from PIL import Image
 from test_bad_input import assert_refused
 
 from kaggle_cnn.data import demo_path, load_dataset
-from kaggle_cnn.data.folders import ImageFiles
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.data.loaders.folders import ImageFiles
+from kaggle_cnn.store.workspace import Workspace
 
 CATSDOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catsdogs"
 PER_CLASS = 15  # enough for a held-out test set (10 a class) and a 3-part split

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kaggle_cnn.metrics import classification_table, confusion_table
+from kaggle_cnn.evaluation.metrics import classification_table, confusion_table
 
 
 def test_per_class_values_match_hand_computation():

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from conftest import kcnn
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 from test_bad_input import assert_refused
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -73,7 +73,7 @@ def test_activations_and_filters(pictured):
     result = kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 3)
     assert result.exit_code == 0, result.output
     assert is_png(Workspace(pictured).reports_dir / "plots" / "activations-cnn1-s0-a000-3.png")
-    from kaggle_cnn.visualize import conv_layer_names
+    from kaggle_cnn.report.pictures import conv_layer_names
 
     from kaggle_cnn.backend import load_keras
 
@@ -97,7 +97,7 @@ def test_bad_picture_requests(pictured, tmp_path):
 def test_curves_mark_a_fine_tuning_phase():
     import pandas as pd
 
-    from kaggle_cnn import plots
+    from kaggle_cnn.report import plots
 
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.5, 0.55, 0.7, 0.75],
                             "loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.7, 0.6],

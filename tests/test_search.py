@@ -13,7 +13,7 @@ from kaggle_cnn.data import load_dataset
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.search import space as spaces
 from kaggle_cnn.search import study as studies
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 from test_bad_input import assert_refused
 
 TINY = {
@@ -153,7 +153,7 @@ def test_a_kill_after_a_trial_is_stored_loses_nothing(tmp_path, dataset, monkeyp
 
 
 def test_a_crashing_trial_is_recorded_and_the_search_goes_on(tmp_path, dataset, monkeypatch):
-    from kaggle_cnn import training
+    from kaggle_cnn.training import fit as training
 
     real_fit = training.fit_one
     calls = {"n": 0}
@@ -215,12 +215,12 @@ def test_parallel_trials_match_serial_ones(tmp_path, competition):
     assert not list(workspace.models_dir.glob(".tmp-*"))
 
 
-@pytest.mark.parametrize("name", ["seed001_grid", "seed002_random", "seed004_tpe"])
+@pytest.mark.parametrize("name", ["basic_cnn_grid", "cnn4_random", "kaggle_ensemble_tpe"])
 def test_the_shipped_example_spaces_load(name):
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "examples" / "spaces" / f"{name}.yaml"
     space = spaces.load_space(path)
-    if name == "seed001_grid":
+    if name == "basic_cnn_grid":
         assert len(spaces.grid(space)) == 4
     assert spaces.to_hyperopt(space)

@@ -12,7 +12,7 @@ from conftest import kcnn
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.search.template import load_template
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 from test_bad_input import assert_refused
 
 # A small real template: demo images flattened, a dense net, markers in several
@@ -117,9 +117,9 @@ def test_template_search_end_to_end(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_shipped_seed004_template_loads():
+def test_the_shipped_kaggle_ensemble_template_loads():
     from pathlib import Path
 
-    template = load_template(Path(__file__).resolve().parents[1] / "examples" / "seed004_template.py")
+    template = load_template(Path(__file__).resolve().parents[1] / "examples" / "kaggle_ensemble_template.py")
     assert list(template.space.tree) == ["Dropout", "Dropout_2", "Dense", "Dropout_3", "Dense_2", "Dropout_4",
                                          "optimizer", "learning_rate", "batch_size"]

@@ -42,7 +42,7 @@ def ensemble(keras):
 
 
 def _vis():
-    from kaggle_cnn import visualize
+    from kaggle_cnn.report import pictures as visualize
 
     return visualize
 

@@ -9,7 +9,7 @@ import pandas as pd
 
 from conftest import kcnn
 from kaggle_cnn import api
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
 
 
 def write(folder, name, ids, labels, header=("id", "animal")):
@@ -110,8 +110,8 @@ def test_each_method_end_to_end(workspace4, method, name):
     out = workspace.ensemble_dir / f"{name}.csv"
     sidecar = sidecar_of(out)
     assert sidecar["method"] == method and len(sidecar["members"]) == 4
-    assert 0 <= sidecar["val_accuracy_cv"] <= 1 and 0 <= sidecar["val_accuracy"] <= 1
-    assert "cross-validated" in result.output
+    assert 0 <= sidecar["val_accuracy_split_half"] <= 1 and 0 <= sidecar["val_accuracy"] <= 1
+    assert "split-half" in result.output
     frame = pd.read_csv(out, dtype=str)
     assert frame["ImageId"].tolist() == pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)["ImageId"].tolist()
     if method == "weighted":
@@ -130,7 +130,7 @@ def test_soft_vote_is_the_mean_of_stored_probabilities(workspace4):
 
 
 def api_spec(method, **options):
-    from kaggle_cnn.ensemble import VoteSpec
+    from kaggle_cnn.ensemble.rules import VoteSpec
 
     return VoteSpec(method=method, **options)
 

@@ -1,7 +1,7 @@
 """Build the packaged demo competition from real MNIST.
 
 Usage (from anywhere): python tools/make_demo.py [MNIST_NPZ [OUT_DIR]]
-Defaults, relative to the repository root: ../shared/data/mnist.npz and
+Defaults: mnist.npz in the real datasets folder beside the checkout, and
 kaggle_cnn/data/mnist_demo. Output is deterministic, so rerunning changes no bytes.
 """
 

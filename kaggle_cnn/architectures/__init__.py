@@ -5,7 +5,14 @@ folder, which holds trained runs.
 """
 
 from kaggle_cnn.architectures.registry import (
-    Architecture, build, check, get, load_model, names, options, register,
+    Architecture,
+    build,
+    check,
+    get,
+    load_model,
+    names,
+    options,
+    register,
 )
 
 __all__ = ["Architecture", "build", "check", "get", "load_model", "names", "options", "register"]

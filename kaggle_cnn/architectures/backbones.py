@@ -3,8 +3,8 @@
 Every backbone is wrapped the same way:
 
     input (any H x W, grey or colour)
-      -> grey repeated to 3 channels          (seed 004 stacked MNIST 3 times)
-      -> resized up to the backbone's minimum (or --set input_size=N; seed 004 used 150)
+      -> grey repeated to 3 channels          (the 28x28 Kaggle write-up stacked MNIST 3 times)
+      -> resized up to the backbone's minimum (or --set input_size=N; the 28x28 Kaggle write-up used 150)
       -> the backbone's own preprocess_input  (a layer, so it is saved with the model)
       -> the convolutional base, named "backbone"
       -> global pooling or flatten, dense, dropout, softmax/sigmoid (seeds 001 and 003)
@@ -17,7 +17,7 @@ advises. With `--weights none` the whole network trains from scratch, its batch
 norm at momentum 0.9 so that it settles on a small dataset (settle_batch_norm).
 
 densenet121 takes `drop_blocks=K`: the network is cut at the transition layer
-before the last K dense blocks, as seed 002 did (7.0M -> 4.8M parameters for one
+before the last K dense blocks, as the CIFAR-10 DenseNet write-up did (7.0M -> 4.8M parameters for one
 block, 1.4M for two, 0.38M for three: their table's 5M, 1.5M and 380,000).
 """
 
@@ -52,14 +52,14 @@ class Backbone:
 
 BACKBONES = (
     Backbone("vgg16", "VGG16", "vgg16", 32, "seeds 001, 002"),
-    Backbone("vgg19", "VGG19", "vgg19", 32, "seed 004"),
-    Backbone("resnet50", "ResNet50", "resnet50", 32, "seed 004"),
-    Backbone("inception_v3", "InceptionV3", "inception_v3", 75, "seed 004"),
-    Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 32, "seed 003"),
-    Backbone("densenet121", "DenseNet121", "densenet", 32, "seed 002"),
+    Backbone("vgg19", "VGG19", "vgg19", 32, "28x28 Kaggle write-up"),
+    Backbone("resnet50", "ResNet50", "resnet50", 32, "28x28 Kaggle write-up"),
+    Backbone("inception_v3", "InceptionV3", "inception_v3", 75, "28x28 Kaggle write-up"),
+    Backbone("mobilenet_v2", "MobileNetV2", "mobilenet_v2", 32, "CIFAR-100 write-up"),
+    Backbone("densenet121", "DenseNet121", "densenet", 32, "CIFAR-10 DenseNet write-up"),
 )
 DENSE_BLOCKS = 4  # densenet121's; drop_blocks may cut up to 3 of them
-FROM_SCRATCH_BN_MOMENTUM = 0.9  # as kcnn's own CNNs (seed004.py)
+FROM_SCRATCH_BN_MOMENTUM = 0.9  # as kcnn's own CNNs (kaggle28.py)
 
 
 @keras.saving.register_keras_serializable(package="kaggle_cnn")

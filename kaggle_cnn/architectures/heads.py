@@ -1,6 +1,6 @@
 """The classifier every architecture ends with.
 
-Two classes get one sigmoid unit trained with binary cross-entropy (seed 001's
+Two classes get one sigmoid unit trained with binary cross-entropy (the cats-vs-dogs write-up's
 cats vs dogs); more get a softmax. Downstream nothing changes: predictions are
 stored as one probability column per class either way
 (kaggle_cnn.training.class_probabilities).

@@ -16,7 +16,7 @@ from kaggle_cnn.errors import InputError
 # Modules whose import registers the built-in architectures. Imported lazily:
 # they import Keras (and so TensorFlow), which commands like `vote` never need.
 _BUILTIN_MODULES = (
-    "kaggle_cnn.architectures.seed001", "kaggle_cnn.architectures.seed003", "kaggle_cnn.architectures.seed004",
+    "kaggle_cnn.architectures.small_cnns", "kaggle_cnn.architectures.classic", "kaggle_cnn.architectures.kaggle28",
     "kaggle_cnn.architectures.backbones",
 )
 

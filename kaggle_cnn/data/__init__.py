@@ -6,19 +6,16 @@ Importing this package costs numpy only; pandas and scikit-learn are imported
 when data is actually loaded or split.
 """
 
-from kaggle_cnn.data.dataset import Dataset, load_dataset, parse_image_shape
+from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.demo import demo_answers_path, demo_path
-from kaggle_cnn.data.folders import ImageFiles, parse_image_size, split_folder
+from kaggle_cnn.data.loading import load_dataset, reload_dataset
 from kaggle_cnn.data.split import make_split
 
 __all__ = [
     "Dataset",
-    "ImageFiles",
     "demo_answers_path",
     "demo_path",
     "load_dataset",
     "make_split",
-    "parse_image_shape",
-    "parse_image_size",
-    "split_folder",
+    "reload_dataset",
 ]

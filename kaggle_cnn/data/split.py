@@ -24,7 +24,9 @@ def make_split(
     `classes` (the Dataset's label values) only makes error messages name the
     label instead of its index.
     """
-    from sklearn.model_selection import train_test_split  # heavy import, only when splitting
+    from sklearn.model_selection import (
+        train_test_split,  # heavy import, only when splitting
+    )
 
     y = np.asarray(y).reshape(-1)
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:

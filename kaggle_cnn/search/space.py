@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kaggle_cnn.config import TRAIN_OPTIONS, check_optimizer
 from kaggle_cnn.errors import InputError
-
-from kaggle_cnn.config import OPTIMIZERS, TRAIN_OPTIONS
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "randint": 2, "normal": 2}
 
@@ -111,8 +110,8 @@ def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
 
 
 def _check_value(name: str, value: Any, path: Path | str) -> None:
-    if name == "optimizer" and value not in OPTIMIZERS:
-        raise InputError(f"{path}: optimizer {value!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if name == "optimizer":
+        check_optimizer(value, f"{path}: ")
 
 
 def allowed_options(model: str) -> set[str]:

@@ -23,12 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
-from kaggle_cnn.store import Workspace
+from kaggle_cnn.store.workspace import Workspace
+from kaggle_cnn.training.runs import attempt_seed
 
 ALGOS = ("tpe", "rand", "grid")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -166,7 +165,7 @@ def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, r
             # proposals still in flight count as pending for TPE
             ids = trials.new_trial_ids(1)
             trials.refresh()
-            seed = int(np.random.SeedSequence([study.seed, number]).generate_state(1)[0])
+            seed = attempt_seed(study.seed, number)
             trials.insert_trial_docs(algo(ids, domain, trials, seed))
             trials.refresh()
             docs.append(trials._dynamic_trials[-1])

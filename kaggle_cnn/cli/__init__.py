@@ -1,0 +1,83 @@
+"""`kcnn`: one short module per command, each a few lines of options over the
+`kaggle_cnn.api` function of the same name; all printing is in render.py.
+
+No TensorFlow (nor pandas) at import time: `kcnn --help` starts in well under a
+second, and `vote`, `metrics`, `check`, `score` and `data` never import it.
+Bad input of any kind ends with one line, `Error: ...`, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from kaggle_cnn.errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+class KcnnGroup(click.Group):
+    """Every usage or input error prints as a single line and exits 2."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
+        except click.exceptions.NoArgsIsHelpError as bare:  # plain `kcnn`: show the help
+            click.echo(bare.format_message())
+            sys.exit(0)
+        except (InputError, click.ClickException) as error:
+            click.echo(f"Error: {one_line(error)}", err=True)
+            usage = not isinstance(error, click.ClickException) or isinstance(error, click.UsageError)
+            sys.exit(EXIT_BAD_INPUT if usage else error.exit_code)
+        except click.exceptions.Abort:
+            # Ctrl-C: every run kept so far is already complete on disk.
+            click.echo("Interrupted; runs kept so far are saved.", err=True)
+            sys.exit(130)
+
+
+def one_line(error: Exception) -> str:
+    """An error as one line; a usage error also says where the help is."""
+    if not isinstance(error, click.ClickException):
+        return " ".join(str(error).split())
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    if isinstance(error, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
+
+
+@click.group(cls=KcnnGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--workspace", "-w", type=click.Path(file_okay=False, path_type=Path), default=".", show_default=True,
+              help="Folder holding models/, submissions/ and reports/.")
+@click.version_option(package_name="kaggle_cnn")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path) -> None:
+    """Train CNNs again and again, keep the good runs, vote them into a submission.
+
+    \b
+      kcnn train --repeat 30 --keep-above 0.91
+      kcnn vote submissions/
+      kcnn metrics
+    """
+    ctx.obj = {"workspace": workspace}
+
+
+def main() -> None:
+    cli(prog_name="kcnn")
+
+
+# The commands register themselves on `cli` (imported last: they import `cli`).
+from kaggle_cnn.cli import (  # noqa: E402,F401
+    check,
+    data,
+    metrics,
+    models,
+    plot,
+    report,
+    search,
+    train,
+    tta,
+    vote,
+)

@@ -1,0 +1,35 @@
+"""`kcnn check` and `kcnn score`: a submission judged as a grader would."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kaggle_cnn.cli import cli
+from kaggle_cnn.cli.options import data_path_option
+
+
+@cli.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--sample", type=click.Path(path_type=Path), default=None, help="The competition's sample_submission.csv.")
+@data_path_option("The competition (its training labels are the allowed labels).")
+def check(submission, sample, data_path):
+    """Check a submission as a grader would: header, ids, order, rows, labels."""
+    from kaggle_cnn import api
+    from kaggle_cnn.cli.render import print_check
+
+    print_check(api.check(submission, sample, data_path))
+
+
+@cli.command()
+@click.argument("submission", type=click.Path(path_type=Path))
+@click.option("--answers", type=click.Path(path_type=Path), default=None,
+              help="CSV of true labels (id, label), or an image folder with labelled test images. "
+                   "Default: the demo competition's hidden answers.")
+def score(submission, answers):
+    """Score a submission against known answers: a local leaderboard."""
+    from kaggle_cnn import api
+
+    result = api.score(submission, answers)
+    click.echo(f"{submission}: accuracy {result['accuracy']:.4f} on {result['rows']} rows")

@@ -1,0 +1,66 @@
+"""Options that several commands share, and the workspace they act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kaggle_cnn.config import parse_image_shape, parse_image_size
+
+
+def workspace(ctx: click.Context):
+    from kaggle_cnn.api import Workspace
+
+    return Workspace(ctx.obj["workspace"])
+
+
+def _shape(ctx, param, value):
+    return None if value is None else parse_image_shape(value)
+
+
+def _size(ctx, param, value):
+    return None if value is None else parse_image_size(value)
+
+
+def column_options(command):
+    """Options that say how to read a competition's files; the command receives
+    them as one dict, `load_options`, for api.load_data and friends."""
+    options = [
+        click.option("--label-column", default=None, help="Label column of train.csv (default: detected, e.g. label/Label)."),
+        click.option("--id-column", default=None, help="Id column of test.csv (default: detected, e.g. id/Id/ImageId)."),
+        click.option("--image-shape", callback=_shape, default=None,
+                     help="HxWxC when the pixel count does not say it (784 -> 28x28x1 is inferred)."),
+        click.option("--image-size", callback=_size, default=None, metavar="N|HxW",
+                     help="Image folders: resize every image to N x N or H x W pixels (needed when sizes differ)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return _gathered(command, ("label_column", "id_column", "image_shape", "image_size"))
+
+
+def _gathered(command, names):
+    """Pass the options `names` to the command as one dict, `load_options`."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        kwargs["load_options"] = {name: kwargs.pop(name) for name in names}
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]), .npz, CIFAR batches, or an "
+             "image folder (<class>/ folders, or train/ [val/] [test/]). Default: the built-in MNIST demo.")
+
+
+def data_options(command):
+    """--data PATH plus the column options: for commands that read a competition."""
+    return click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help=DATA_HELP)(
+        column_options(command)
+    )
+
+
+def data_path_option(help_text: str):
+    return click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help=help_text)

@@ -1,0 +1,341 @@
+"""Everything the CLI prints: the progress display of `kcnn train` (rich), and the
+tables and summaries of the other commands, so each command stays a thin layer of
+options over its api call.
+
+On a terminal a live bar shows attempt i/N, the epoch and the accuracies; every
+finished attempt also prints one permanent line, so logs of long jobs (nohup,
+CI) read well without a terminal.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+
+class RichTrainReporter:
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+            TextColumn("{task.fields[scores]}"), TimeElapsedColumn(),
+            console=console, transient=True,
+        )
+        self._task = None
+        self._label = ""
+
+    def __enter__(self) -> "RichTrainReporter":
+        return self  # the live display starts with the first attempt: bad input fails before it
+
+    def __exit__(self, *exc) -> None:
+        if self.progress.live.is_started:
+            self.progress.stop()
+
+    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None:
+        if not self.progress.live.is_started:
+            self.progress.start()
+        self._label = f"[{number}/{total}]" if total else f"[attempt {number}]"
+        if self._task is not None:
+            self.progress.remove_task(self._task)
+        self._task = self.progress.add_task(f"{escape(self._label)} {run_id}", total=epochs, scores="")
+
+    def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None:
+        scores = f"acc {logs.get('accuracy', float('nan')):.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}"
+        self.progress.update(self._task, completed=epoch + 1, scores=scores)
+
+    def attempt_ended(self, attempt) -> None:
+        verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
+        self.progress.console.print(
+            f"{escape(self._label)} {attempt.run_id}  val_acc {attempt.val_accuracy:.4f}  {verdict}  ({attempt.seconds:.1f} s)",
+            highlight=False,
+        )
+
+
+def summary_table(summary) -> Table:
+    stats = summary.accuracy_stats()
+    table = Table(title=f"kept runs: val accuracy >= {summary.keep_above:g}")
+    for column in ("attempted", "kept", "val acc mean ± std", "best", "train s/epoch", "predict s"):
+        table.add_column(column, justify="right")
+    table.add_row(
+        str(len(summary.attempts)), str(len(summary.kept)),
+        f"{stats['mean']:.4f} ± {stats['std']:.4f}", f"{stats['best']:.4f}",
+        f"{stats['epoch_train_seconds']:.2f}", f"{stats['predict_seconds']:.2f}",
+    )
+    return table
+
+
+def console() -> Console:
+    # Piped into a file or a log, rich would squeeze tables into 80 columns and cut run ids.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def print_vote(outcome, explain: bool) -> None:
+    """What `kcnn vote` says: the method, members, ties, and the validation figures."""
+    sidecar = outcome.sidecar
+    used = [m for m in sidecar["members"] if m["weight"] > 0]
+    by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
+    click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
+               f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']}"
+               + (f" ({by_rule})" if by_rule else ""))
+    if "multiplicities" in sidecar:
+        click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
+    elif sidecar["method"] == "weighted":
+        click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
+    if sidecar.get("val_accuracy") is not None:
+        best = sidecar["best_member"]
+        click.echo(f"validation accuracy: {sidecar['val_accuracy']:.4f} in-sample, {sidecar['val_accuracy_split_half']:.4f} "
+                   f"split-half (best member {best['val_accuracy']:.4f}, {sidecar['val_rows']} rows)")
+    else:
+        click.echo(f"validation accuracy: unknown ({sidecar['val_note']})")
+    if explain:
+        print_diagnostics(sidecar)
+    click.echo(f"submission: {outcome.csv_path}")
+    click.echo(f"details:    {outcome.json_path}")
+
+
+def print_diagnostics(sidecar) -> None:
+    import pandas as pd
+
+    diagnostics = sidecar["diagnostics"]
+    disagreement = diagnostics["disagreement"]
+    matrix = pd.DataFrame(disagreement["matrix"], index=disagreement["members"], columns=range(len(disagreement["members"])))
+    click.echo("\nshare of test rows on which members disagree (columns: member number):")
+    click.echo(matrix.round(3).to_string())
+    margins = diagnostics["margins"]
+    click.echo("\nvote margins (top minus runner-up), rows per bin:")
+    for low, high, count in zip(margins["edges"], margins["edges"][1:], margins["counts"]):
+        click.echo(f"  {low:8.3f} .. {high:8.3f}  {count}")
+    tied = diagnostics["tied_ids"]
+    click.echo(f"\ntied rows: {len(tied)}" + (f"  ids: {', '.join(tied[:20])}{' ...' if len(tied) > 20 else ''}" if tied else ""))
+    if sidecar.get("per_class_f1_gain"):
+        click.echo("\nper-class validation F1: ensemble vs best member")
+        for label, row in sidecar["per_class_f1_gain"].items():
+            click.echo(f"  {label:>12}  {row['ensemble']:.4f}  {row['best_member']:.4f}  {row['gain']:+.4f}")
+    click.echo()
+
+
+def frame_table(title, frame):
+    import pandas as pd
+
+    view = Table(title=title)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        view.add_column(str(column), justify="right" if numeric else "left", no_wrap=column.endswith("id"))
+    for row in frame.itertuples(index=False):
+        view.add_row(*[_cell(v) for v in row])
+    return view
+
+
+def _cell(value) -> str:
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.2f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def default_detail(report) -> list[str]:
+    """Sources whose per-class tables `kcnn metrics` prints: the best run and every vote."""
+    best = report.best_run()
+    return ([best] if best else []) + report.votes()
+
+
+def class_table(source, table):
+    view = Table(title=source)
+    for column in ("class", "precision", "recall", "f1", "support"):
+        view.add_column(column, justify="right")
+    for row in table.itertuples(index=False):
+        cells = ["" if v != v else f"{v:.4f}" for v in (row.precision, row.recall, row.f1)]
+        view.add_row(str(row[0]), *cells, str(row.support))
+    return view
+
+
+def confusion_text(matrix) -> str:
+    return "confusion matrix (rows: true, columns: predicted)\n" + matrix.to_string() + "\n"
+
+
+def sources_table(summary):
+    view = Table(title="all sources (votes: in-sample accuracy, and split-half)")
+    for column in ("source", "accuracy", "split-half accuracy", "macro F1", "weighted F1", "rows"):
+        view.add_column(column, justify="left" if column == "source" else "right")
+    for row in summary.itertuples(index=False):
+        view.add_row(row.source, f"{row.accuracy:.4f}", _cell(row.accuracy_split_half), f"{row.macro_f1:.4f}",
+                     f"{row.weighted_f1:.4f}", str(row.rows))
+    return view
+
+
+# -- kcnn train ------------------------------------------------------------------------
+
+
+def print_training(console_: Console, summary, until_kept: int | None, workspace) -> None:
+    console_.print(summary_table(summary))
+    if until_kept is not None and len(summary.kept) < until_kept:
+        console_.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} "
+                       "runs kept")
+    console_.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
+
+
+# -- kcnn metrics ----------------------------------------------------------------------
+
+
+def print_metrics(report, sources: list[str], timing=None) -> None:
+    out = console()
+    for source in sources or default_detail(report):
+        out.print(class_table(source, report.tables[source]))
+        out.print(confusion_text(report.confusions[source]))
+    out.print(sources_table(report.summary))
+    if timing is not None:
+        out.print(frame_table("timing per model (kept runs)", timing))
+    out.print(f"report: {report.csv_path}   confusion matrices: {report.csv_path.parent / 'confusion'}/")
+
+
+# -- kcnn models -----------------------------------------------------------------------
+
+
+def print_models(rows: list[dict]) -> None:
+    table = Table()
+    for column in ("name", "input", "params", "pretrained", "source", "options (--set NAME=VALUE)", "summary"):
+        table.add_column(column, justify="right" if column == "params" else "left")
+    for row in rows:
+        table.add_row(row["name"], row["input"], f"{row['params']:,}", row["pretrained"], row["source"],
+                      ", ".join(row["options"]), row["summary"])
+    console().print(table)
+
+
+# -- kcnn search -----------------------------------------------------------------------
+
+
+def trial_line(out: Console):
+    """A callback printing one line per finished trial."""
+
+    def on_trial(trial, number, total):
+        verdict = "failed: " + trial.message if trial.status == "failed" else (
+            f"val_acc {trial.val_accuracy:.4f}" if trial.val_accuracy is not None else f"loss {trial.loss:.4g}")
+        verdict += ("  kept" if trial.kept else "  discarded") if trial.status == "ok" else ""
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items())
+        out.print(f"[trial {number}/{total}] {trial.run_id}  {verdict}  {params}", highlight=False, markup=False,
+                  soft_wrap=True)
+
+    return on_trial
+
+
+def print_study(board) -> None:
+    # A --space study's loss is minus its accuracy: one column says it; a template's loss is its own.
+    frame = board.leaderboard
+    hidden = ["message"] + ([] if board.template else ["loss"])
+    click.echo(f"study {board.name}: {len(frame)} trials, best first")
+    width = int(frame["params"].str.len().max()) if len(frame) else 0
+    click.echo(frame.drop(columns=hidden).to_string(index=False, float_format=lambda v: f"{v:.4f}",
+                                                    formatters={"params": lambda v: f"{v:<{width}}"}))
+    click.echo(f"leaderboard: {board.csv_path}")
+    if board.exported is not None:
+        click.echo(f"best config: {board.exported}  (kcnn train --config {board.exported} --repeat 30 --keep-above 0.91)")
+
+
+# -- kcnn tta --------------------------------------------------------------------------
+
+
+def print_tta(rows: list[dict]) -> None:
+    for row in rows:
+        change = row["val_accuracy_tta"] - row["val_accuracy_plain"]
+        click.echo(f"{row['run_id']}  val_acc {row['val_accuracy_plain']:.4f} -> {row['val_accuracy_tta']:.4f} "
+                   f"({change:+.4f}) with {row['transforms']}")
+# -- kcnn data -------------------------------------------------------------------------
+
+SHOWN_SKIPPED = 10
+
+
+def print_description(description) -> None:
+    dataset = description.dataset
+    if description.folder is not None:
+        _print_image_folder(dataset, description.folder)
+        return
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
+    click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
+    click.echo(f"submission:  {','.join(dataset.submission_header)}")
+    click.echo(f"classes:     {dataset.n_classes}")
+    for label, count in zip(dataset.classes, description.counts):
+        click.echo(f"  {label!s:>12}  {count}")
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+def _hw(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _print_image_folder(dataset, summary) -> None:
+    counts = summary["counts"]
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    click.echo(f"layout:      {_layout(dataset, summary)}")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))} "
+               f"({'grey' if summary['channels'] == 1 else 'colour'}, every image resized to {_hw(summary['size'])})")
+    click.echo(f"images:      train {counts['train']}   val {counts['val']}   test {counts['test']}")
+    sizes = summary["sizes"]
+    if len(sizes) == 1:
+        click.echo(f"sizes seen:  all {_hw(summary['smallest'])} (HxW)")
+    elif sizes:
+        common, times = summary["most_common"]
+        click.echo(f"sizes seen:  {len(sizes)} sizes (HxW), smallest {_hw(summary['smallest'])}, largest "
+                   f"{_hw(summary['largest'])}, most common {_hw(common)} ({times} images)")
+    click.echo(f"submission:  {','.join(dataset.submission_header)}")
+    parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
+    click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
+    for i, label in enumerate(dataset.classes):
+        click.echo(f"  {label!s:>12}  " + "  ".join(f"{summary['per_class'][part][i]:>5}" for part in parts))
+    skipped = summary["skipped"]
+    click.echo(f"skipped:     {len(skipped)} file{'s' * (len(skipped) != 1)}")
+    _print_skipped(skipped)
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+def _layout(dataset, summary) -> str:
+    counts = summary["counts"]
+    if summary["layout"] == "flat":
+        test = (f"{counts['test']} held out ({summary['holdout_fraction']:.0%} of each class, fixed) as a labelled "
+                f"test set; score with kcnn score --answers {dataset.source}") if counts["test"] else "no test set"
+        return f"class folders (<class>/<images>); {test}"
+    test = ("none" if not counts["test"] else "labelled, test/<class>/" if summary["test_labelled"]
+            else "unlabelled, test/<images>")
+    val = "val/ fixes the validation rows" if counts["val"] else "no val/"
+    return f"train/<class>/; {val}; test: {test}"
+
+
+def _print_skipped(skipped) -> None:
+    for path, reason in skipped[:SHOWN_SKIPPED]:
+        click.echo(f"  {path}: {reason}")
+    if len(skipped) > SHOWN_SKIPPED:
+        click.echo(f"  ... and {len(skipped) - SHOWN_SKIPPED} more")
+
+
+def print_split(result, src, ratio, seed) -> None:
+    parts = list(result.counts)
+    width = max(12, *(len(str(c)) for c in result.classes))
+    click.echo(f"split: {src} -> {result.destination} (ratio {ratio}, seed {seed})")
+    click.echo(f"  {'class':<{width}}" + "".join(f"  {part:>6}" for part in parts))
+    for c in result.classes:
+        click.echo(f"  {c:<{width}}" + "".join(f"  {result.counts[part][c]:>6}" for part in parts))
+    click.echo(f"  {'total':<{width}}" + "".join(f"  {sum(result.counts[part].values()):>6}" for part in parts))
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} file{'s' * (len(result.skipped) != 1)} (not copied):")
+        _print_skipped(result.skipped)
+
+
+# -- kcnn check ------------------------------------------------------------------------
+
+
+def print_check(result: dict) -> None:
+    click.echo(f"{result['submission']}: ok ({result['rows']} rows; checked {', '.join(result['checked'])})")

@@ -1,0 +1,88 @@
+"""`kcnn train`: attempts of one configuration, the good ones kept."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from click.core import ParameterSource
+
+from kaggle_cnn.cli import cli
+from kaggle_cnn.cli.options import data_options, workspace
+from kaggle_cnn.config import OPTIMIZERS
+from kaggle_cnn.errors import InputError
+
+# The options that are TrainConfig settings (a --config file may set them too).
+SETTINGS = ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "patience", "reduce_lr_patience",
+            "reduce_lr_factor", "min_lr", "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze")
+
+
+@cli.command()
+@data_options
+@click.option("--model", default="kaggle_ensemble", show_default=True, help="Architecture name (see `kcnn models`).")
+@click.option("--repeat", type=int, default=None, help="Attempts to make [default: 1].")
+@click.option("--until-kept", type=int, default=None, help="Instead of --repeat: keep going until this many runs are kept.")
+@click.option("--max-attempts", type=int, default=None, help="Cap on attempts with --until-kept [default: 10 x K].")
+@click.option("--keep-above", type=float, default=0.0, show_default=True,
+              help="Keep a run when its validation accuracy is at or above this (0-1).")
+@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Learning rate.")
+@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
+              help="sgd uses momentum 0.9.")
+@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="Decoupled weight decay.")
+@click.option("--patience", type=click.IntRange(min=1), default=None,
+              help="Stop when validation loss has not improved for this many epochs (best weights kept).")
+@click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=5, show_default=True,
+              help="ReduceLROnPlateau: epochs without improvement before the rate drops.")
+@click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
+              show_default=True)
+@click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@click.option("--augment", default=None, metavar="SPEC",
+              help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip "
+                   "(shift and zoom are fractions of the image; see kcnn data preview).")
+@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
+@click.option("--weights", default=None, metavar="imagenet|none|PATH",
+              help="Pretrained backbones: start from ImageNet (default), from scratch, or a local .h5 file.")
+@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Pretrained backbones: after --epochs with the base frozen, unfreeze it and train this many more.")
+@click.option("--fine-tune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
+              help="Learning rate while fine-tuning.")
+@click.option("--unfreeze", type=click.IntRange(min=1), default=None,
+              help="Fine-tune only the base's last N layers [default: all].")
+@click.option("--drop-blocks", type=click.IntRange(min=0), default=None,
+              help="densenet121: cut the last K dense blocks at the transition layer.")
+@click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
+              help="An architecture option (see `kcnn models`, e.g. dropout1=0.2 or input_size=150); repeatable.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
+              help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
+@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
+              help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
+@click.pass_context
+def train(ctx, data_path, load_options, repeat, until_kept, max_attempts, keep_above, dropout, weights, drop_blocks,
+          set_options, config_file, seed, val_fraction, **settings):
+    """Train MODEL again and again; keep the runs scoring at least --keep-above.
+
+    A kept run stores its model, validation and test probabilities under
+    models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
+    attempt, kept or not, gets a row in models/index.csv.
+    """
+    from kaggle_cnn import api
+    from kaggle_cnn.cli import render
+
+    if repeat is not None and until_kept is not None:
+        raise InputError("give --repeat N or --until-kept K, not both")
+    if max_attempts is not None and until_kept is None:
+        raise InputError("--max-attempts only applies with --until-kept")
+    typed = {name for name in SETTINGS if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
+    config = api.train_config(settings, config_file=config_file, explicit=typed, set_options=set_options,
+                              dropout=dropout, weights=weights, drop_blocks=drop_blocks)
+    dataset = api.load_data(data_path, **load_options)
+    console = render.console()
+    with render.RichTrainReporter(console) as reporter:
+        summary = api.train(dataset, workspace(ctx), config, repeat=1 if repeat is None else repeat,
+                            until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above, seed=seed,
+                            val_fraction=val_fraction, reporter=reporter)
+    render.print_training(console, summary, until_kept, workspace(ctx))

@@ -1,0 +1,609 @@
+"""Image folders: one sub-folder of image files per class, as Keras'
+image_dataset_from_directory and the split-folders package lay them out.
+
+    ROOT/<class>/<images>                      flat: 10% of each class (fixed) is held out
+                                                 as a labelled test set when every class has
+                                                 10 images or more; the rest trains
+    ROOT/train/<class>/<images>                split: train/ is required,
+    ROOT/val/<class>/<images>                    val/ (or validation/) fixes the validation rows,
+    ROOT/test/<class>/<images>                   test/ is labelled (answers known) ...
+    ROOT/test/<images>                           ... or unlabelled, Kaggle style
+
+Tiny ImageNet's download (the CIFAR-100 write-up's "imagenet 200") is the split layout with
+two twists, both read as it comes: val/ holds val/images/<files> labelled by
+val/val_annotations.txt (FILE<tab>CLASS per line), and test/images/ is an
+unlabelled test set. Files inside a class folder are found at any depth
+(train/<wnid>/images/*.JPEG).
+
+A folder with a train/ sub-folder is read as the split layout (so in the flat
+layout no class can be called "train"). Hidden files and folders are ignored;
+classes are the folder names, sorted; files are sorted by relative path.
+
+Loading checks every file once without TensorFlow (Pillow and hashlib only, so
+`kcnn data PATH` stays quick): its bytes are hashed for the fingerprint and
+decoded with Pillow; files TensorFlow could not read are skipped and listed in
+Dataset.skipped, never dropped silently. The pixels themselves are decoded by
+TensorFlow, on demand, through ImageFiles: a folder of images never has to fit
+in memory.
+
+`split_folder` (`kcnn data split`) turns a flat folder into the split layout.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+
+from kaggle_cnn.config import check_image_size
+from kaggle_cnn.errors import InputError
+
+SUBMISSION_HEADER = ("file", "label")
+VAL_NAMES = ("val", "validation")
+# What tf.io.decode_image reads, as Pillow names the formats.
+TF_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
+DIGEST_CHARS = 16
+# A flat folder (no test/) keeps this share of each class back as its labelled test set.
+HOLDOUT_FRACTION = 0.1
+# Decoded images up to this size are cached in memory after the first epoch;
+# bigger folders are decoded afresh each epoch (streamed).
+MEMORY_CACHE_BYTES = 1 << 30
+HOLDOUT_SEED = 0
+HOLDOUT_MIN_PER_CLASS = 10  # smaller classes: nothing is held out
+# Tiny ImageNet: val/ labelled by this file rather than by class folders.
+VAL_ANNOTATIONS = "val_annotations.txt"
+# A test/ folder holding just this sub-folder is unlabelled (Tiny ImageNet's test/images/).
+UNLABELLED_TEST_FOLDER = "images"
+# The layouts, for messages.
+LAYOUT_HELP = "expected ROOT/<class>/<images> or ROOT/train/<class>/<images> (with optional val/ and test/)"
+
+_GREY_MODES = ("1", "L", "LA", "La", "I", "F")
+# TensorFlow's BMP decoder ignores palettes and compression: it reads 8-bit grey,
+# 24- and 32-bit pixels only.
+_BMP_MODES = ("L", "RGB", "RGBA")
+_BMP_COMPRESSIONS = (0, 3)  # BI_RGB, BI_BITFIELDS
+
+
+# -------------------------------------------------------------------- ImageFiles
+
+
+@functools.cache
+def _decoder(size: tuple[int, int], channels: int):
+    """The one decode used everywhere (training, prediction, x[i]): path -> float32
+    (H, W, C) in [0, 1], mapped over a tf.data.Dataset of paths."""
+    from kaggle_cnn.backend import load_keras
+
+    load_keras()
+    import tensorflow as tf
+
+    height, width = size
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
+    def decode(path):
+        # Grey images are decoded as RGB and one channel kept: TensorFlow's BMP and
+        # GIF decoders refuse channels=1, and for JPEG/PNG the values are the same.
+        image = tf.io.decode_image(tf.io.read_file(path), channels=3 if channels == 1 else channels,
+                                   expand_animations=False)
+        if channels == 1:
+            image = image[..., :1]
+        shape = tf.shape(image)
+        image = tf.cond(
+            tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width)),
+            lambda: tf.cast(image, tf.float32),
+            lambda: tf.image.resize(image, (height, width), method="bilinear"),
+        )
+        image = tf.ensure_shape(image / 255.0, (height, width, channels))
+        return image
+
+    return decode
+
+
+@dataclass(frozen=True)
+class ImageFiles:
+    """Images stored as files, used where an (n, H, W, C) float32 array would be.
+
+    Indexing with an int decodes one image; with a slice, int array or boolean
+    mask it gives another ImageFiles (nothing decoded). np.asarray(x) decodes all
+    of them; x.tf_dataset(...) streams them for Keras.
+    """
+
+    root: str  # absolute folder the paths are relative to
+    files: tuple[str, ...]  # relative POSIX paths
+    digests: tuple[str, ...]  # one per file: sha256 of its bytes, first 16 hex chars
+    size: tuple[int, int]  # (H, W) every image is resized to
+    channels: int  # 1 or 3
+    # (H, W) of each file as stored, for descriptions; not part of the identity.
+    source_sizes: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.digests) != len(self.files):
+            raise ValueError(f"{len(self.files)} files but {len(self.digests)} digests")
+        if self.source_sizes and len(self.source_sizes) != len(self.files):
+            raise ValueError(f"{len(self.files)} files but {len(self.source_sizes)} source sizes")
+
+    # -- array-like
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.files), *self.size, self.channels)
+
+    ndim = 4
+    dtype = np.dtype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __repr__(self) -> str:
+        return (f"ImageFiles(root={self.root!r}, {len(self)} files, size={self.size[0]}x{self.size[1]}, "
+                f"channels={self.channels})")
+
+    def __getitem__(self, index):
+        if isinstance(index, Integral) and not isinstance(index, bool):
+            position = int(index)
+            if not -len(self) <= position < len(self):
+                raise IndexError(f"image {position} out of range for {len(self)} images")
+            return self.decode(position % len(self))
+        if isinstance(index, slice):
+            rows = range(len(self))[index]
+        else:
+            rows = np.asarray(index)
+            if rows.dtype == bool:
+                if rows.shape != (len(self),):
+                    raise IndexError(f"boolean index of shape {rows.shape} for {len(self)} images")
+                rows = np.flatnonzero(rows)
+            elif rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
+                raise IndexError("ImageFiles takes an int, a slice, or a 1-d int or boolean array")
+            rows = rows.astype(np.int64)
+            if rows.size and (rows.max() >= len(self) or rows.min() < -len(self)):
+                raise IndexError(f"index out of range for {len(self)} images")
+            rows = rows % max(len(self), 1)
+        return self._subset([int(r) for r in rows])
+
+    def _subset(self, rows: Sequence[int]) -> ImageFiles:
+        return ImageFiles(
+            root=self.root,
+            files=tuple(self.files[r] for r in rows),
+            digests=tuple(self.digests[r] for r in rows),
+            size=self.size,
+            channels=self.channels,
+            source_sizes=tuple(self.source_sizes[r] for r in rows) if self.source_sizes else (),
+        )
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for block in self.blocks():
+            yield from block
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("ImageFiles decodes its files into a new array; it cannot avoid a copy")
+        blocks = list(self.blocks())
+        array = np.concatenate(blocks) if blocks else np.zeros(self.shape, dtype=np.float32)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    # -- decoding
+
+    def paths(self) -> list[str]:
+        """Absolute paths, in row order."""
+        return [os.path.join(self.root, *f.split("/")) for f in self.files]
+
+    def decode(self, row: int) -> np.ndarray:
+        """One image, (H, W, C) float32 in [0, 1]: through the same tf.data pipeline as
+        training and prediction, so the pixels are bit for bit the ones they see."""
+        return next(iter(self._subset([row]).tf_dataset(1)))[0].numpy()
+
+    def blocks(self, n: int = 256) -> Iterator[np.ndarray]:
+        """Decoded images in order, n at a time."""
+        if n < 1:
+            raise ValueError(f"block size must be at least 1, got {n}")
+        if not len(self):
+            return
+        for batch in self.tf_dataset(n):
+            yield batch.numpy()
+
+    def tf_dataset(self, batch_size: int, labels=None, shuffle_seed: int | None = None):
+        """A tf.data.Dataset of (images[, labels]) batches, decoded in parallel.
+
+        Without shuffle_seed the rows keep their order (prediction); with it they
+        are shuffled afresh each epoch, deterministically for the seed.
+        """
+        decode = _decoder(self.size, self.channels)  # imports TensorFlow quietly first
+        import tensorflow as tf
+
+        paths = tf.constant(self.paths(), dtype=tf.string, shape=(len(self),))
+        if labels is None:
+            data = tf.data.Dataset.from_tensor_slices(paths)
+        else:
+            labels = np.asarray(labels)
+            if len(labels) != len(self):
+                raise ValueError(f"{len(labels)} labels for {len(self)} images")
+            data = tf.data.Dataset.from_tensor_slices((paths, labels))
+        shuffle = shuffle_seed is not None and len(self) > 0
+        # Small enough to keep decoded: decode once, cache, then shuffle the cached
+        # images each epoch. Larger: shuffle the paths, decode every epoch, so the
+        # folder never sits in memory.
+        cached = self.decoded_bytes() <= MEMORY_CACHE_BYTES
+        if shuffle and not cached:
+            data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
+        if labels is None:
+            data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        else:
+            data = data.map(lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE,
+                            deterministic=True)
+        if cached:
+            data = data.cache()
+            if shuffle:
+                data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
+        return data.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
+
+    def decoded_bytes(self) -> int:
+        """Memory the decoded float32 images would take."""
+        return len(self) * self.size[0] * self.size[1] * self.channels * 4
+
+    def fingerprint_payload(self) -> bytes:
+        """What identifies these images: the files' contents and how they are decoded."""
+        return json.dumps([list(self.files), list(self.digests), list(self.size), self.channels]).encode()
+
+
+# -------------------------------------------------------------------- checking files
+
+
+@dataclass(frozen=True)
+class _Image:
+    """A file the scan kept."""
+
+    path: str  # relative to the root, POSIX
+    label: str | None  # class folder, or None (unlabelled test)
+    digest: str
+    size: tuple[int, int]  # (H, W) as stored
+    grey: bool
+
+
+def _check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tuple[int, int], bool] | str:
+    """(digest, (H, W), grey) for an image TensorFlow can decode, else why not."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with open(absolute, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return f"cannot read: {_short(error.strerror or error)}"
+    if not data:
+        return "empty file"
+    digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        return "not an image"
+    except Exception as error:  # noqa: BLE001  (Pillow raises many kinds for bad headers)
+        return f"cannot be decoded: {_short(error)}"
+    with image:
+        if image.format not in TF_FORMATS:
+            return f"{image.format} images are not read by TensorFlow (JPEG, PNG, BMP, GIF are)"
+        width, height = image.size
+        mode = image.mode
+        if image.format == "BMP" and (mode not in _BMP_MODES
+                                      or image.info.get("compression", 0) not in _BMP_COMPRESSIONS):
+            return f"BMP kind TensorFlow decodes wrongly (mode {mode}); save it as PNG"
+        try:
+            if image.format == "JPEG":
+                # Decode at a reduced scale (DCT scaling): every byte is still parsed.
+                want = (target[1], target[0]) if target else (1, 1)
+                image.draft("RGB", want)
+            image.load()
+        except Exception as error:  # noqa: BLE001
+            return f"cannot be decoded: {_short(error)}"
+        return digest, (height, width), _is_grey(image, mode)
+
+
+def _is_grey(image, mode: str) -> bool:
+    """Grey modes, and palettes of greys only (how GIFs store grey pictures)."""
+    if mode in _GREY_MODES or mode.startswith("I;16"):
+        return True
+    if mode == "P":
+        palette = image.getpalette() or []
+        return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
+    return False
+
+
+def _short(error: object, limit: int = 80) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# -------------------------------------------------------------------- scanning
+
+
+@dataclass
+class FolderScan:
+    """What is in an image folder: the images kept per part, and what was skipped."""
+
+    root: Path
+    source: str  # as the user gave it, for messages
+    layout: str  # "flat" or "split"
+    classes: list[str]
+    parts: dict[str, list[_Image]]  # "train", "val", "test" -> kept images, sorted by path
+    test_labelled: bool = False
+    val_name: str = "val"
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def where(self, relative: str = "") -> str:
+        return str(Path(self.source) / relative) if relative else self.source
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def _subfolders(folder: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(folder) if _visible(e.name) and e.is_dir())
+
+
+def _direct_files(folder: Path) -> list[str]:
+    return sorted(e.name for e in os.scandir(folder) if _visible(e.name) and not e.is_dir())
+
+
+def _files_under(folder: Path) -> list[str]:
+    """Visible files below `folder`, at any depth, as sorted POSIX paths relative to it."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if _visible(d)]
+        base = Path(here).relative_to(folder)
+        found.extend((base / f).as_posix() for f in files if _visible(f))
+    return sorted(found)
+
+
+def is_image_folder(folder: Path) -> bool:
+    """Anything that is a folder and not a Kaggle CSV folder is read as an image folder
+    (the caller has ruled out CIFAR batches)."""
+    return folder.is_dir() and not any(
+        (folder / f"{name}{ext}").is_file() for name in ("train.csv", "test.csv") for ext in ("", ".gz"))
+
+
+def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, int] | None = None,
+                workers: int | None = None) -> FolderScan:
+    """Find the layout, list the files and check each one (in parallel threads:
+    hashing and Pillow's decoders release the GIL)."""
+    source = source if source is not None else str(folder)
+    if not folder.is_dir():
+        raise InputError(f"{source}: not a folder")
+    top = _subfolders(folder)
+    split = "train" in top
+    scan = FolderScan(root=folder.resolve(), source=source, layout="split" if split else "flat", classes=[],
+                      parts={"train": [], "val": [], "test": []})
+    # (part, relative class folder or test folder, label: a class, None (unlabelled),
+    # or {file: class} for an annotated val/): what to read.
+    groups: list[tuple[str, str, str | dict[str, str] | None]] = []
+    for name in _direct_files(folder):
+        scan.skipped.append((name, "outside the class folders"))
+    if not split:
+        if not top:
+            raise InputError(f"{source}: no class sub-folders; {LAYOUT_HELP}")
+        scan.classes = top
+        groups += [("train", c, c) for c in top]
+    else:
+        vals = [n for n in VAL_NAMES if n in top]
+        if len(vals) > 1:
+            raise InputError(f"{source}: both val/ and validation/; keep one of them")
+        for name in top:
+            if name not in ("train", "test", *VAL_NAMES):
+                scan.skipped.append((f"{name}/", "folder beside train/ that is not val/ or test/"))
+        scan.classes = _class_folders(scan, "train")
+        groups += [("train", f"train/{c}", c) for c in scan.classes]
+        if vals:
+            scan.val_name = vals[0]
+            annotated = _val_annotations(scan)
+            if annotated is not None:
+                groups.append(("val", scan.val_name, annotated))
+            else:
+                groups += [("val", f"{scan.val_name}/{c}", c) for c in _class_folders(scan, scan.val_name)]
+        if "test" in top:
+            test_classes = _subfolders(folder / "test")
+            if test_classes == [UNLABELLED_TEST_FOLDER] and UNLABELLED_TEST_FOLDER not in scan.classes:
+                test_classes = []  # Tiny ImageNet's test/images/: unlabelled, read at any depth
+            scan.test_labelled = bool(test_classes)
+            if test_classes:
+                _known_classes(scan, "test", test_classes)
+                for name in _direct_files(folder / "test"):
+                    scan.skipped.append((f"test/{name}", "outside the class folders"))
+                groups += [("test", f"test/{c}", c) for c in test_classes]
+            else:
+                groups.append(("test", "test", None))
+    if len(scan.classes) < 2:
+        where = scan.where("train") if split else source
+        raise InputError(f"{where}: only one class folder ({scan.classes[0]!r}); "
+                         "a classifier needs at least two classes")
+
+    listing = _listing(scan, groups)
+    results = _check_all(folder, [relative for _, _, relative, _ in listing], target, workers)
+    kept_per_group: collections.Counter = collections.Counter()
+    files_per_group: collections.Counter = collections.Counter()
+    for (part, group, relative, label), result in zip(listing, results):
+        files_per_group[group] += 1
+        if isinstance(result, str):
+            scan.skipped.append((relative, result))
+            continue
+        kept_per_group[group] += 1
+        digest, size, grey = result
+        scan.parts[part].append(_Image(relative, label, digest, size, grey))
+    for c in scan.classes:
+        group = c if not split else f"train/{c}"
+        if not kept_per_group[group]:
+            count = files_per_group[group]
+            detail = "it is empty" if not count else f"{count} file{'s' * (count != 1)} skipped"
+            raise InputError(f"{scan.where(group)}: no readable image ({detail})")
+    for images in scan.parts.values():
+        images.sort(key=lambda image: image.path)
+    scan.skipped.sort()
+    return scan
+
+
+def _listing(scan: FolderScan, groups) -> list[tuple[str, str, str, str | None]]:
+    """(part, group, relative path, label) for every file to check. An annotated
+    val/ gives each file its class here, so its annotations file and the images it
+    does not list are reported, not decoded."""
+    listing = []
+    for part, base, label in groups:
+        for name in _files_under(scan.root / base):
+            relative = f"{base}/{name}"
+            if isinstance(label, dict):
+                if name == VAL_ANNOTATIONS:
+                    continue
+                annotated = label.get(name, label.get(name.rsplit("/", 1)[-1]))
+                if annotated is None:
+                    scan.skipped.append((relative, f"not listed in {base}/{VAL_ANNOTATIONS}"))
+                    continue
+                listing.append((part, base, relative, annotated))
+            else:
+                listing.append((part, base, relative, label))
+    return listing
+
+
+def _class_folders(scan: FolderScan, part: str) -> list[str]:
+    """The class folders of train/ (there must be some) or val/ (only classes train/ has)."""
+    folder = scan.root / part
+    classes = _subfolders(folder)
+    for name in _direct_files(folder):
+        scan.skipped.append((f"{part}/{name}", "outside the class folders"))
+    if part == "train":
+        if not classes:
+            raise InputError(f"{scan.where('train')}: no class sub-folders; {LAYOUT_HELP}")
+        return classes
+    _known_classes(scan, part, classes)
+    return classes
+
+
+def _val_annotations(scan: FolderScan) -> dict[str, str] | None:
+    """{file: class} from val/val_annotations.txt (Tiny ImageNet), or None without one.
+
+    Each line is FILE<tab>CLASS[<tab>anything], FILE relative to val/images/ (or
+    to val/); every class must be one of train/'s."""
+    path = scan.root / scan.val_name / VAL_ANNOTATIONS
+    if not path.is_file():
+        return None
+    where = scan.where(f"{scan.val_name}/{VAL_ANNOTATIONS}")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{where}: cannot be read as text ({_short(error)})") from None
+    labels: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
+        if len(fields) < 2 or not fields[0] or not fields[1]:
+            raise InputError(f"{where}, line {number}: expected FILE<tab>CLASS, got {_short(line, 60)!r}")
+        name, label = fields[0], fields[1]
+        if label not in scan.classes:
+            raise InputError(f"{where}, line {number}: class {label!r} is not in train/ "
+                             f"({len(scan.classes)} classes, e.g. {', '.join(scan.classes[:3])})")
+        if labels.get(name, label) != label:
+            raise InputError(f"{where}, line {number}: {name} is listed again with another class "
+                             f"({labels[name]!r}, then {label!r})")
+        labels[name] = label
+    if not labels:
+        raise InputError(f"{where}: no annotations; expected lines of FILE<tab>CLASS")
+    return labels
+
+
+def _known_classes(scan: FolderScan, part: str, classes: list[str]) -> None:
+    unknown = [c for c in classes if c not in scan.classes]
+    if unknown:
+        raise InputError(f"{scan.where(f'{part}/{unknown[0]}')}: class {unknown[0]!r} is not in train/ "
+                         f"(classes: {', '.join(scan.classes)})")
+
+
+def _check_all(folder: Path, relatives: list[str], target, workers: int | None) -> list:
+    absolute = [os.path.join(folder, *r.split("/")) for r in relatives]
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    if workers <= 1 or len(absolute) < 16:
+        return [_check_file(a, target) for a in absolute]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_check_file, absolute, [target] * len(absolute), chunksize=16))
+
+
+# -------------------------------------------------------------------- loading
+
+
+def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None, source: str):
+    """Scan and check an image folder into a Dataset whose images are ImageFiles."""
+    from kaggle_cnn.data.dataset import Dataset
+
+    if image_size is not None:
+        image_size = check_image_size(image_size)
+    scan = scan_folder(folder, source=source, target=image_size)
+    train, val, test, test_labelled = _parts(scan)
+    everything = train + val + test
+    size = image_size or _common_size(scan, everything)
+    channels = 1 if all(image.grey for image in everything) else 3
+    index = {name: i for i, name in enumerate(scan.classes)}
+
+    def files(images: list[_Image]) -> ImageFiles:
+        return ImageFiles(root=str(scan.root), files=tuple(i.path for i in images),
+                          digests=tuple(i.digest for i in images), size=size, channels=channels,
+                          source_sizes=tuple(i.size for i in images))
+
+    return Dataset(
+        x_train=files(train + val),
+        y_train=np.array([index[i.label] for i in train + val], dtype=np.int64),
+        classes=list(scan.classes),
+        x_test=files(test),
+        test_ids=_test_ids(scan, test),
+        submission_header=SUBMISSION_HEADER,
+        source=source,
+        kind="image_folder",
+        val_rows=np.arange(len(train), len(train) + len(val), dtype=np.int64) if val else None,
+        test_labels=[i.label for i in test] if test_labelled else None,
+        skipped=tuple(scan.skipped),
+    )
+
+
+def _parts(scan: FolderScan) -> tuple[list[_Image], list[_Image], list[_Image], bool]:
+    """(train, val, test, test labelled?). A flat folder has no test images of its
+    own, so a fixed, stratified HOLDOUT_FRACTION of each class becomes its
+    labelled test set: submissions then hold real predictions, and `kcnn score
+    --answers FOLDER` scores them, as the demo's hidden answers do."""
+    train, val, test = scan.parts["train"], scan.parts["val"], scan.parts["test"]
+    if scan.layout == "split":
+        return train, val, test, scan.test_labelled
+    from sklearn.model_selection import train_test_split
+
+    labels = [image.label for image in train]
+    if min(collections.Counter(labels).values()) < HOLDOUT_MIN_PER_CLASS:
+        return train, val, [], False  # too few to spare any: no test set
+    kept, held = train_test_split(train, test_size=HOLDOUT_FRACTION, stratify=labels, random_state=HOLDOUT_SEED)
+    by_path = lambda images: sorted(images, key=lambda image: image.path)  # noqa: E731
+    return by_path(kept), val, by_path(held), True
+
+
+def _test_ids(scan: FolderScan, test: list[_Image]) -> list[str]:
+    """Paths relative to test/ (the split layout), or to the root (a flat folder's hold-out)."""
+    prefix = "test/" if scan.layout == "split" else ""
+    return [image.path[len(prefix):] for image in test]
+
+
+def folder_answers(folder: str | os.PathLike) -> tuple[list[str], list[str]] | None:
+    """(test ids, labels) of an image folder whose test images are labelled, else None."""
+    scan = scan_folder(Path(folder), source=str(folder))
+    _, _, test, labelled = _parts(scan)
+    return (_test_ids(scan, test), [image.label for image in test]) if labelled else None
+
+
+def _common_size(scan: FolderScan, images: list[_Image]) -> tuple[int, int]:
+    first = images[0]
+    for image in images:
+        if image.size != first.size:
+            raise InputError(
+                f"{scan.source}: images differ in size (HxW: {first.path} is {first.size[0]}x{first.size[1]}, "
+                f"{image.path} is {image.size[0]}x{image.size[1]}); pass --image-size N or HxW"
+            )
+    return first.size

@@ -1,0 +1,290 @@
+"""Ensemble rules on arrays: pure numpy, no files, no TensorFlow.
+
+Members arrive as class indices into one shared class order (the order that
+defines "smallest label") and, when they have them, as probability matrices in
+that order. An ensemble is a weight per member, chosen on validation rows by
+`fit_weights` and applied to any rows by `combine`, so that the same two steps
+give the in-sample figure, the split-half one and the test predictions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR, log_loss
+
+METHODS = ("hard", "soft", "weighted", "greedy")
+GREEDY_METRICS = ("accuracy", "logloss")
+TIE_RULE = (
+    "majority vote; a tie goes to (1) the tied class with the highest mean probability "
+    "over the members that stored probabilities, else (2) the tied class voted by the "
+    "member with the best validation accuracy, else (3) the smallest tied label"
+)
+PROBABILITY_TIE_RULE = "highest averaged probability; exactly equal probabilities go to the smallest label"
+
+
+
+@dataclass
+class VoteResult:
+    predictions: np.ndarray  # class index per row
+    ties: int  # rows where two or more classes shared the top score
+    ties_by_rule: dict[str, int] = field(default_factory=dict)
+    tied_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    margins: np.ndarray | None = None  # top minus runner-up, per row (votes or probability)
+
+
+@dataclass(frozen=True)
+class VoteSpec:
+    """How to choose members' weights on validation rows, and how to combine them."""
+
+    method: str = "hard"
+    geometric: bool = False  # soft/greedy/weighted probabilities: geometric mean
+    keep_above: float | None = None  # members scoring below are left out
+    top: int | None = None  # only the K best members
+    rounds: int = 25  # greedy: additions after the initial members
+    init: int = 1  # greedy: start from the best K members, once each
+    metric: str = "accuracy"  # greedy's objective: accuracy or logloss
+    fixed_weights: tuple[float, ...] | None = None  # weighted: --weights FILE, per member
+
+    @property
+    def uses_probabilities(self) -> bool:
+        return self.method in ("soft", "greedy")
+
+
+# -- combining ------------------------------------------------------------------------
+
+
+def majority_vote(votes, n_classes, proba=None, scores=None) -> VoteResult:
+    """Hard vote, one vote per member, with the documented tie-break."""
+    return weighted_vote(votes, n_classes, np.ones(len(votes)), proba, scores)
+
+
+def weighted_vote(
+    votes: np.ndarray,
+    n_classes: int,
+    weights: np.ndarray,
+    proba: list[np.ndarray | None] | None = None,
+    scores: list[float | None] | None = None,
+) -> VoteResult:
+    """Each member adds its weight to the class it voted; deterministic ties.
+
+    `proba[m]` is member m's (rows x classes) probabilities or None; `scores[m]` its
+    validation accuracy or None. Both are only consulted on tied rows, and only for
+    members with a non-zero weight.
+    """
+    votes = np.asarray(votes, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.float64)
+    active = np.flatnonzero(weights > 0)
+    n_rows = votes.shape[1]
+    counts = np.zeros((n_rows, n_classes), dtype=np.float64)
+    for member in active:
+        np.add.at(counts, (np.arange(n_rows), votes[member]), weights[member])
+    top = counts.max(axis=1, keepdims=True)
+    tied = np.isclose(counts, top, rtol=0, atol=1e-9)
+    predictions = tied.argmax(axis=1)  # the first top class, i.e. the smallest label
+    tie_rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    result = VoteResult(predictions, int(tie_rows.size), {"probability": 0, "best_member": 0, "smallest_label": 0},
+                        tie_rows, _margins(counts))
+    if tie_rows.size:
+        undecided = _break_by_probability(result, tie_rows, tied, [proba[m] for m in active] if proba else None)
+        undecided = _break_by_best_member(result, undecided, tied, votes[active],
+                                          [scores[m] for m in active] if scores else None)
+        result.ties_by_rule["smallest_label"] = int(undecided.size)
+    return result
+
+
+def average_probabilities(proba: list[np.ndarray], weights: np.ndarray, geometric: bool = False) -> np.ndarray:
+    """Weighted arithmetic (or geometric) mean of members' probabilities, rows summing to 1."""
+    weights = np.asarray(weights, dtype=np.float64)
+    active = np.flatnonzero(weights > 0)
+    total = weights[active].sum()
+    if geometric:
+        logs = sum(weights[m] * np.log(np.clip(proba[m], PROBABILITY_FLOOR, 1.0)) for m in active) / total
+        mean = np.exp(logs - logs.max(axis=1, keepdims=True))
+    else:
+        mean = sum(weights[m] * proba[m] for m in active) / total
+    return mean / mean.sum(axis=1, keepdims=True)
+
+
+def probability_vote(proba: list[np.ndarray], weights: np.ndarray, geometric: bool = False) -> VoteResult:
+    """Argmax of the averaged probabilities; exact ties go to the smallest label."""
+    mean = average_probabilities(proba, weights, geometric)
+    top = mean.max(axis=1, keepdims=True)
+    tied = mean == top
+    tie_rows = np.flatnonzero(tied.sum(axis=1) > 1)
+    return VoteResult(tied.argmax(axis=1), int(tie_rows.size),
+                      {"probability": 0, "best_member": 0, "smallest_label": int(tie_rows.size)},
+                      tie_rows, _margins(mean))
+
+
+def combines_probabilities(spec: VoteSpec, proba: list[np.ndarray | None], weights: np.ndarray) -> bool:
+    """soft and greedy average probabilities; weighted does when every member it
+    uses has them, and counts weighted label votes otherwise."""
+    active = np.flatnonzero(np.asarray(weights) > 0)
+    return spec.uses_probabilities or (spec.method == "weighted" and all(proba[m] is not None for m in active))
+
+
+def combine(spec: VoteSpec, weights: np.ndarray, votes: np.ndarray, proba: list[np.ndarray | None],
+            scores: list[float | None], n_classes: int) -> VoteResult:
+    """Apply chosen weights to some rows (validation or test)."""
+    if combines_probabilities(spec, proba, weights):
+        return probability_vote(proba, weights, spec.geometric)
+    return weighted_vote(votes, n_classes, weights, proba, scores)
+
+
+# -- choosing weights on validation rows ----------------------------------------------
+
+
+def member_accuracies(val_votes: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return (np.asarray(val_votes) == np.asarray(y)[None, :]).mean(axis=1)
+
+
+def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np.ndarray] | None,
+                y: np.ndarray | None) -> np.ndarray:
+    """Members' weights, chosen from these validation rows only (0 = left out)."""
+    n_members = len(val_votes) if val_votes is not None else len(spec.fixed_weights or ())
+    scores = member_accuracies(val_votes, y) if val_votes is not None and y is not None else None
+    eligible = _filter(spec, scores, n_members)
+    if spec.method in ("hard", "soft"):
+        return eligible.astype(np.float64)
+    if spec.method == "weighted":
+        base = np.asarray(spec.fixed_weights, dtype=np.float64) if spec.fixed_weights is not None else scores
+        return np.where(eligible, base, 0.0)
+    counts = greedy_selection(val_proba, y, eligible, rounds=spec.rounds, init=spec.init, metric=spec.metric)
+    return counts.astype(np.float64)
+
+
+def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int) -> np.ndarray:
+    eligible = np.ones(n_members, dtype=bool)
+    if spec.keep_above is not None:
+        eligible &= scores >= spec.keep_above
+    if spec.top is not None:
+        ranked = [m for m in _best_first(scores) if eligible[m]]
+        eligible[:] = False
+        eligible[ranked[: spec.top]] = True
+    if not eligible.any():
+        raise InputError("no member passes the filters (--keep-above / --top / --model)")
+    return eligible
+
+
+def _best_first(scores: np.ndarray) -> list[int]:
+    """Members by descending score; equal scores keep the members' (file name) order."""
+    return sorted(range(len(scores)), key=lambda m: (-scores[m], m))
+
+
+def greedy_selection(val_proba: list[np.ndarray], y: np.ndarray, eligible: np.ndarray, *, rounds: int = 25,
+                     init: int = 1, metric: str = "accuracy") -> np.ndarray:
+    """Caruana et al. (2004) forward selection with replacement.
+
+    Start from the `init` best members, then add, `rounds` times, the member whose
+    addition scores best (accuracy, ties broken by log-loss; or log-loss alone).
+    The ensemble kept is the best one seen along the way (the earliest, when equal).
+    Returns each member's multiplicity.
+    """
+    candidates = np.flatnonzero(eligible)
+    stack = np.stack([val_proba[m] for m in candidates])  # (C, rows, classes)
+    single = [_objective(p, y, metric) for p in stack]
+    order = sorted(range(len(candidates)), key=lambda c: (single[c], c))
+    counts = np.zeros(len(val_proba), dtype=np.int64)
+    total = np.zeros_like(stack[0])
+    for c in order[: max(1, min(init, len(candidates)))]:
+        counts[candidates[c]] += 1
+        total += stack[c]
+    best_counts, best_score = counts.copy(), _objective(total / counts.sum(), y, metric)
+    for _ in range(rounds):
+        n = counts.sum()
+        trial = (total[None] + stack) / (n + 1)  # every candidate added once more
+        scores = [_objective(t, y, metric) for t in trial]
+        pick = min(range(len(candidates)), key=lambda c: (scores[c], c))
+        counts[candidates[pick]] += 1
+        total += stack[pick]
+        if scores[pick] < best_score:
+            best_counts, best_score = counts.copy(), scores[pick]
+    return best_counts
+
+
+def _objective(proba: np.ndarray, y: np.ndarray, metric: str) -> tuple[float, ...]:
+    """Smaller is better, compared as a tuple."""
+    logloss = log_loss(proba, y)
+    if metric == "logloss":
+        return (logloss,)
+    return (-float(np.mean(proba.argmax(axis=1) == y)), logloss)
+
+
+def split_half_accuracy(spec: VoteSpec, val_votes: np.ndarray, val_proba: list[np.ndarray | None],
+                        y: np.ndarray, n_classes: int, seed: int = 0) -> float:
+    """Choose on one half of the validation rows, score on the other, swap, average.
+
+    Weights chosen on the very rows they are scored on flatter the ensemble; this
+    is the figure to trust before spending a submission.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    # Stratify when every class has two rows; else a plain shuffled halving.
+    counts = np.bincount(y, minlength=n_classes)
+    stratify = y if counts[counts > 0].min() >= 2 else np.zeros_like(y)
+    folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed).split(np.zeros(len(y)), stratify)
+    accuracies = []
+    for fit_rows, score_rows in folds:
+        proba_fit = [p[fit_rows] if p is not None else None for p in val_proba]
+        weights = fit_weights(spec, val_votes[:, fit_rows], proba_fit, y[fit_rows])
+        fit_scores = list(member_accuracies(val_votes[:, fit_rows], y[fit_rows]))
+        proba_score = [p[score_rows] if p is not None else None for p in val_proba]
+        result = combine(spec, weights, val_votes[:, score_rows], proba_score, fit_scores, n_classes)
+        accuracies.append(float(np.mean(result.predictions == y[score_rows])))
+    return float(np.mean(accuracies))
+
+
+# -- diagnostics ----------------------------------------------------------------------
+
+
+def disagreement_matrix(votes: np.ndarray) -> np.ndarray:
+    """Share of rows on which each pair of members votes differently."""
+    votes = np.asarray(votes)
+    return (votes[:, None, :] != votes[None, :, :]).mean(axis=2)
+
+
+def margin_histogram(margins: np.ndarray, bins: int = 10) -> dict[str, list]:
+    """How decisive the vote was: counts of rows per margin bin."""
+    counts, edges = np.histogram(margins, bins=bins)
+    return {"edges": [round(float(e), 4) for e in edges], "counts": counts.tolist()}
+
+
+def _margins(scores: np.ndarray) -> np.ndarray:
+    if scores.shape[1] < 2:
+        return np.zeros(scores.shape[0])
+    top_two = np.sort(scores, axis=1)[:, -2:]
+    return top_two[:, 1] - top_two[:, 0]
+
+
+def _break_by_probability(result: VoteResult, rows: np.ndarray, tied: np.ndarray, proba) -> np.ndarray:
+    stored = [p for p in (proba or []) if p is not None]
+    if not stored:
+        return rows
+    mean = np.mean([p[rows] for p in stored], axis=0)
+    mean = np.where(tied[rows], mean, -np.inf)
+    best = mean.max(axis=1, keepdims=True)
+    decided = (mean == best).sum(axis=1) == 1  # equal probabilities fall through
+    result.predictions[rows[decided]] = mean[decided].argmax(axis=1)
+    result.ties_by_rule["probability"] = int(decided.sum())
+    return rows[~decided]
+
+
+def _break_by_best_member(result: VoteResult, rows: np.ndarray, tied: np.ndarray, votes: np.ndarray, scores) -> np.ndarray:
+    if rows.size == 0 or not scores or all(s is None for s in scores):
+        return rows
+    # Best score first; equal scores keep the members' order (file name order).
+    order = sorted((m for m, s in enumerate(scores) if s is not None), key=lambda m: (-scores[m], m))
+    undecided = []
+    for row in rows:
+        for member in order:
+            if tied[row, votes[member, row]]:
+                result.predictions[row] = votes[member, row]
+                result.ties_by_rule["best_member"] += 1
+                break
+        else:
+            undecided.append(row)
+    return np.asarray(undecided, dtype=np.int64)

@@ -1,0 +1,63 @@
+"""Judging a submission as a grader would: `check` (header, ids, order, rows,
+labels) and `score` (accuracy against known answers: the demo competition's
+hidden labels, an image folder's labelled test images, or any hold-out you keep).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kaggle_cnn.errors import InputError
+from kaggle_cnn.store.submissions import check_submission, read_member
+
+
+def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None) -> dict[str, Any]:
+    """Check a submission CSV (against the sample submission, and the labels of the
+    competition at `data`, when given); returns its row count and what was checked.
+    A problem raises a one-line InputError."""
+    member = read_member(submission)
+    sample_member = read_member(sample) if sample is not None else None
+    classes = None
+    if data is not None:
+        from kaggle_cnn.data import load_dataset
+
+        classes = [str(c) for c in load_dataset(data).classes]
+    check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
+    checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
+               + (["labels"] if classes else []))
+    return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
+
+
+def score(submission: str | Path, answers: str | Path | None = None) -> dict[str, Any]:
+    """Accuracy of a submission CSV against an answers CSV (same two columns) or an
+    image folder with labelled test images; default the demo competition's answers."""
+    if answers is None:
+        from kaggle_cnn.data import demo_answers_path
+
+        answers = demo_answers_path()
+    predicted = read_member(submission)
+    truth_ids, truth_labels = _answers(answers)
+    by_id = dict(zip(truth_ids, truth_labels))
+    missing = [i for i in predicted.ids if i not in by_id]
+    if missing or len(predicted.ids) != len(truth_ids):
+        example = missing[0] if missing else next(i for i in truth_ids if i not in set(predicted.ids))
+        raise InputError(f"{submission}: ids differ from {answers} (e.g. {example!r})")
+    expected = np.array([by_id[i] for i in predicted.ids])
+    return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
+            "accuracy": float(np.mean(expected == predicted.labels))}
+
+
+def _answers(answers: str | Path) -> tuple[list, list]:
+    """(ids, labels) from an answers CSV, or from an image folder's labelled test images."""
+    if Path(answers).is_dir():
+        from kaggle_cnn.data.loaders.folders import folder_answers
+
+        found = folder_answers(answers)
+        if found is None:
+            raise InputError(f"{answers}: its test images are not labelled (no test/<class>/ folders)")
+        return found
+    truth = read_member(answers)
+    return list(truth.ids), list(truth.labels)

@@ -1,0 +1,249 @@
+"""One training run: build, compile, fit, score the validation split, predict.
+
+Nothing here knows about the workspace or keeping: `fit_one` returns arrays and
+timings, and kaggle_cnn.training.runs decides what to keep. The loop is Keras' own `fit`
+with two light callbacks (per-epoch timing, progress), so a run costs what a bare
+Keras loop costs; benchmarks/train_overhead.py measures that.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kaggle_cnn.backend import load_keras
+from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
+from kaggle_cnn.evaluation.metrics import log_loss
+
+keras = load_keras()
+
+
+@dataclass
+class FitResult:
+    model: Any
+    history: list[dict[str, float]]  # one dict per epoch, timings included
+    val_proba: np.ndarray
+    test_proba: np.ndarray
+    val_accuracy: float
+    val_loss: float
+    predict_seconds: float  # the test set's prediction
+    params: int = 0
+    model_path: str | None = None  # when trained in a worker process: where it saved the model
+    worker_seconds: float | None = None
+
+
+EpochHook = Callable[[int, dict[str, float]], None]
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Seconds spent training and validating in each epoch (the 28x28 Kaggle write-up's timing table)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.train_seconds: list[float] = []
+        self.val_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._val_start = None
+
+    def on_test_begin(self, logs=None):
+        self._val_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        end = time.perf_counter()
+        val_start = self._val_start or end
+        self.train_seconds.append(val_start - self._start)
+        self.val_seconds.append(end - val_start)
+
+
+class EpochCallback(keras.callbacks.Callback):
+    """Forwards each epoch's logs to a plain function (the progress display)."""
+
+    def __init__(self, hook: EpochHook) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._hook(epoch, {k: float(v) for k, v in (logs or {}).items()})
+
+
+def fit_one(
+    config: TrainConfig,
+    seed: int,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    x_test: np.ndarray,
+    n_classes: int,
+    on_epoch: EpochHook | None = None,
+) -> FitResult:
+    """Train one fresh model with Adam (or config.optimizer) and ReduceLROnPlateau, as the 28x28 Kaggle write-up did.
+
+    Images are arrays, or ImageFiles (image folders) streamed through tf.data. A
+    pretrained backbone trains its head with the base frozen, then, with
+    config.fine_tune_epochs, the unfrozen base at config.fine_tune_lr: two phases,
+    one history (its `phase` column says which)."""
+    from kaggle_cnn.architectures import build
+    from kaggle_cnn.architectures.backbones import find_backbone
+
+    keras.backend.clear_session()  # no graph growth over 30 attempts in one process
+    keras.utils.set_random_seed(seed)
+    model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
+    if config.augment:
+        from kaggle_cnn.training.augment import with_augmentation
+
+        model = with_augmentation(model, config.augment, seed)
+    backbone = find_backbone(model)
+    frozen = backbone is not None and not backbone.trainable
+    train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed)
+    val_input = _fit_input(x_val, y_val, config.batch_size)
+    history = _fit_phase(model, config, "frozen" if frozen else "train", config.lr, 0, config.epochs,
+                         train_input, val_input, on_epoch)
+    if config.fine_tune_epochs:
+        unfreeze(backbone, config.unfreeze)
+        history += _fit_phase(model, config, "fine-tune", config.fine_tune_lr, len(history),
+                              len(history) + config.fine_tune_epochs, train_input, val_input, on_epoch)
+    val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
+    start = time.perf_counter()
+    test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
+    predict_seconds = time.perf_counter() - start
+    return FitResult(
+        model=model,
+        history=history,
+        val_proba=val_proba.astype(np.float32),
+        test_proba=test_proba.astype(np.float32),
+        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)),
+        val_loss=log_loss(val_proba, y_val),
+        predict_seconds=predict_seconds,
+        params=int(model.count_params()),
+    )
+
+
+def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int,
+               train_input: dict, val_input, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
+    """Compile (again: trainable layers may have changed) and fit epochs first_epoch+1..last_epoch."""
+    binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay),
+        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    timer = EpochTimer()
+    callbacks = [
+        timer,
+        keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
+            min_lr=min(config.min_lr, lr),
+        ),
+    ]
+    if config.patience is not None:
+        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
+                                                       restore_best_weights=True))
+    if on_epoch is not None:
+        callbacks.append(EpochCallback(on_epoch))
+    fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
+                       callbacks=callbacks, verbose=0)
+    return _epoch_rows(fitted.history, timer, first_epoch, phase)
+
+
+def unfreeze(backbone, last_layers: int | None = None) -> None:
+    """Make the base trainable: all of it, or its last `last_layers` layers.
+
+    Batch normalisation stays frozen (and, as the base was called with
+    training=False, in inference mode): re-estimating its statistics on a small
+    dataset undoes what ImageNet taught it (Keras transfer-learning guide)."""
+    backbone.trainable = True
+    chosen = backbone.layers if not last_layers else backbone.layers[-int(last_layers):]
+    for layer in backbone.layers:
+        layer.trainable = layer in chosen and not isinstance(layer, keras.layers.BatchNormalization)
+
+
+def _fit_input(x, y, batch_size: int, shuffle_seed: int | None = None):
+    """What model.fit takes for these images: arrays (Keras batches and shuffles
+    them) or, for ImageFiles, a streaming tf.data pipeline."""
+    if hasattr(x, "tf_dataset"):
+        stream = x.tf_dataset(batch_size, labels=y, shuffle_seed=shuffle_seed)
+        return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream  # shuffled in the stream
+    if shuffle_seed is not None:
+        return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
+    return (x, y)
+
+
+def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:
+    """One probability column per class for arrays or ImageFiles (streamed)."""
+    if len(x) == 0:  # an image folder without test images
+        return np.zeros((0, n_classes), dtype=np.float32)
+    source = x.tf_dataset(batch_size) if hasattr(x, "tf_dataset") else x
+    options = {} if hasattr(x, "tf_dataset") else {"batch_size": batch_size}
+    return class_probabilities(model.predict(source, verbose=0, **options))
+
+
+def fit_in_worker(config: TrainConfig, seed: int, arrays: dict, x_test: np.ndarray, n_classes: int,
+                  model_path: str, threads: int) -> FitResult | str:
+    """fit_one in a joblib worker process (kcnn search --jobs): saves the model to
+    `model_path` and returns the rest, or the error's message as a string."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # a reused worker: TensorFlow is already running with its threads
+    start = time.perf_counter()
+    try:
+        result = fit_one(config, seed, n_classes=n_classes, x_test=x_test, **arrays)
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+    result.model.save(model_path)
+    result.model, result.model_path = None, model_path
+    result.worker_seconds = time.perf_counter() - start
+    return result
+
+
+def make_optimizer(name: str, lr: float, weight_decay: float | None = None):
+    check_optimizer(name)
+    options = {"learning_rate": lr, "weight_decay": weight_decay}
+    if name == "sgd":
+        options["momentum"] = 0.9
+    return getattr(keras.optimizers, OPTIMIZERS[name])(**options)
+
+
+def class_probabilities(raw: np.ndarray) -> np.ndarray:
+    """One column per class: a sigmoid's single column p becomes (1 - p, p)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    return np.hstack([1.0 - raw, raw]) if raw.shape[1] == 1 else raw
+
+
+def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer, first_epoch: int = 0,
+                phase: str = "train") -> list[dict[str, Any]]:
+    rows = []
+    for epoch in range(len(timer.train_seconds)):
+        row: dict[str, Any] = {"epoch": first_epoch + epoch + 1, "phase": phase}
+        row.update({name: float(values[epoch]) for name, values in history.items()})
+        row["train_seconds"] = round(timer.train_seconds[epoch], 4)
+        row["val_seconds"] = round(timer.val_seconds[epoch], 4)
+        rows.append(row)
+    return rows
+
+
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import numpy
+    import tensorflow
+
+    import kaggle_cnn
+
+    return {
+        "kaggle_cnn": kaggle_cnn.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }

@@ -1,0 +1,119 @@
+"""The run record (run.json) and what a finished attempt leaves in the workspace:
+a kept run's folder (model, probabilities, history, submission, then run.json
+last), or a discarded run's learning curve; and its row in models/index.csv.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import shutil
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kaggle_cnn import fileio
+from kaggle_cnn.store.workspace import Split, Workspace, index_row
+
+if TYPE_CHECKING:
+    from kaggle_cnn.data import Dataset
+    from kaggle_cnn.training.fit import FitResult
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int  # 1-based within this call
+    run_id: str
+    seed: int
+    val_accuracy: float
+    kept: bool
+    seconds: float
+    epoch_train_seconds: float  # mean over epochs (the 28x28 Kaggle write-up's timing table)
+    predict_seconds: float  # the test set
+
+
+def new_record(config, run_id, base_seed, attempt, run_seed, keep_above) -> dict[str, Any]:
+    return {"run_id": run_id, "model": config.model, "base_seed": base_seed, "attempt": attempt, "seed": run_seed,
+            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": {**asdict(config), "keep_above": keep_above}}
+
+
+def record_failure(workspace: Workspace, record: dict, split: Split, message: str, seconds: float) -> None:
+    failed = {**record, "kept": False, "status": "failed", "message": message[:300], "seconds": seconds,
+              "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": split.fingerprint}}
+    workspace.append_index(index_row(failed))
+
+
+def store_attempt(workspace, dataset, split, config, record, result: "FitResult", keep_above, number,
+                   seconds) -> Attempt:
+    """Keep the run (one rename) or only its curve; then its index row."""
+    record.update(run_record(dataset, split, config, result, keep_above))
+    record["seconds"] = seconds
+    if record["kept"]:
+        save_kept_run(workspace, dataset, record, result)
+    else:  # its learning curve only, so plots can show why it was not kept
+        import pandas as pd
+
+        fileio.write_csv(workspace.discarded_history(record["run_id"]), pd.DataFrame(result.history))
+    workspace.append_index(index_row(record))
+    timing = record["timing"]
+    return Attempt(number, record["run_id"], record["seed"], result.val_accuracy, record["kept"], seconds,
+                   timing["mean_epoch_train_seconds"], timing["predict_seconds"])
+
+
+def run_record(dataset, split, config, result: "FitResult", keep_above: float) -> dict[str, Any]:
+    from kaggle_cnn.training.fit import library_versions
+
+    last = result.history[-1] if result.history else {}
+    train_seconds = [row["train_seconds"] for row in result.history]
+    n_train = len(dataset.y_train) - len(split.val_indices)
+    return {
+        "kept": bool(result.val_accuracy >= keep_above),
+        "status": "ok",
+        "params": result.params,
+        "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
+        "data": {
+            "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
+            "load_options": dataset.load_options,
+            "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
+            "submission_header": list(dataset.submission_header),
+            "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
+        },
+        "scores": {
+            "val_accuracy": result.val_accuracy, "val_loss": result.val_loss,
+            "train_accuracy": last.get("accuracy"), "train_loss": last.get("loss"),
+        },
+        "timing": {
+            "epoch_train_seconds": train_seconds,
+            "epoch_val_seconds": [row["val_seconds"] for row in result.history],
+            "mean_epoch_train_seconds": float(np.mean(train_seconds)) if train_seconds else None,
+            "train_images_per_second": n_train / float(np.mean(train_seconds)) if train_seconds else None,
+            "predict_seconds": result.predict_seconds,
+            "predict_images_per_second": len(dataset.x_test) / max(result.predict_seconds, 1e-9),
+        },
+        # epochs trained in each phase: {"train": E}, or {"frozen": E1, "fine-tune": E2} for a pretrained base
+        "phases": {phase: sum(row["phase"] == phase for row in result.history)
+                   for phase in dict.fromkeys(row["phase"] for row in result.history)},
+        "versions": library_versions(),
+    }
+
+
+def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult") -> None:
+    import pandas as pd
+
+    from kaggle_cnn.store.submissions import write_submission
+
+    with workspace.new_run_dir(record["run_id"]) as folder:
+        if result.model is not None:
+            result.model.save(folder / "model.keras")
+        else:  # trained in a worker process, which saved it
+            shutil.move(result.model_path, folder / "model.keras")
+        np.save(folder / "val_proba.npy", result.val_proba)
+        np.save(folder / "test_proba.npy", result.test_proba)
+        pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
+        labels = [dataset.classes[i] for i in result.test_proba.argmax(axis=1)]
+        write_submission(folder / "submission.csv", dataset.submission_header, dataset.test_ids, labels)
+        fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
+    workspace.publish_submission(workspace.load_run(record["run_id"]))
+
+
