@@ -28,8 +28,8 @@ from kaggle_cnn.evaluation.score import check, score
 from kaggle_cnn.evaluation.timing import timing_table
 from kaggle_cnn.search.runner import StudyBoard, search, search_template, study
 from kaggle_cnn.store.workspace import Workspace
-from kaggle_cnn.training.checks import train_config
 from kaggle_cnn.training.runs import Attempt, TrainReporter, TrainSummary, train
+from kaggle_cnn.training.settings import train_config
 from kaggle_cnn.training.tta import tta
 
 __all__ = [

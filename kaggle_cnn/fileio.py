@@ -73,3 +73,18 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
+
+
+def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
+    """(path, document) of a YAML file; a missing or malformed file is a one-line InputError."""
+    import yaml
+
+    from kaggle_cnn.errors import InputError
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such {what} file")
+    try:
+        return path, yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None

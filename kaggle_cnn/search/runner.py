@@ -30,6 +30,7 @@ from kaggle_cnn.training.runs import (
     train_trial,
     training_session,
 )
+from kaggle_cnn.training.settings import save_config
 
 if TYPE_CHECKING:
     from kaggle_cnn.data import Dataset
@@ -228,7 +229,7 @@ def study(workspace: Workspace, name: str, *, export: str | Path | None = None) 
     """A saved study's leaderboard (also written as leaderboard.csv in its folder),
     and with `export` its best trial as a config for `kcnn train --config`."""
     state = studies.load_saved(workspace, name)
-    exported = spaces.save_config(export, studies.best_config(state)) if export is not None else None
+    exported = save_config(export, studies.best_config(state)) if export is not None else None
     board = studies.leaderboard(state)
     csv_path = studies.study_dir(workspace, name) / "leaderboard.csv"
     fileio.write_csv(csv_path, board)

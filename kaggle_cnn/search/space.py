@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_cnn.config import TRAIN_OPTIONS, check_optimizer
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.fileio import read_yaml
+from kaggle_cnn.training.settings import allowed_options, check_name, check_value
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "randint": 2, "normal": 2}
 
@@ -50,21 +51,9 @@ class SearchSpace:
         return self.fixed["model"]
 
 
-def _read_yaml(path: str | Path, what: str) -> tuple[Path, Any]:
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such {what} file")
-    try:
-        return path, yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
-
-
 def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
     """Read and check a space file; `model` (from --model) overrides the file's."""
-    path, document = _read_yaml(path, "space")
+    path, document = read_yaml(path, "space")
     if not isinstance(document, dict) or not isinstance(document.get("space"), dict) or not document["space"]:
         raise InputError(f"{path}: expected a mapping with a non-empty 'space:' section")
     fixed = {k: v for k, v in document.items() if k != "space"}
@@ -75,54 +64,12 @@ def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
         raise InputError(f"{path}: search one model at a time; set 'model:' outside 'space:' (or --model)")
     allowed = allowed_options(fixed["model"])
     for name, value in fixed.items():
-        _check_name(name, allowed, path)
-        _check_value(name, value, path)
+        check_name(name, allowed, path)
+        check_value(name, value, path)
     tree = {name: _parse(value, name, allowed, path) for name, value in document["space"].items()}
     for name in document["space"]:
-        _check_name(name, allowed | {name} if _is_group_choice(document["space"][name]) else allowed, path)
+        check_name(name, allowed | {name} if _is_group_choice(document["space"][name]) else allowed, path)
     return SearchSpace(fixed, tree, str(path))
-
-
-def load_config(path: str | Path) -> dict[str, Any]:
-    """A `kcnn train --config` file (what `kcnn search --export` writes): flat settings."""
-    path, settings = _read_yaml(path, "config")
-    if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
-        raise InputError(f"{path}: expected a flat mapping of train options, e.g. 'epochs: 5'")
-    check_settings(settings, str(path))
-    return settings
-
-
-def check_settings(settings: dict[str, Any], source: str) -> None:
-    """Every name a train option or the model's own option; known optimizers only."""
-    allowed = allowed_options(settings.get("model", "kaggle_ensemble"))
-    for name, value in settings.items():
-        _check_name(name, allowed, source)
-        _check_value(name, value, source)
-
-
-def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
-    import yaml
-
-    from kaggle_cnn.fileio import write_text
-
-    write_text(path, yaml.safe_dump(settings, sort_keys=False))
-    return Path(path)
-
-
-def _check_value(name: str, value: Any, path: Path | str) -> None:
-    if name == "optimizer":
-        check_optimizer(value, f"{path}: ")
-
-
-def allowed_options(model: str) -> set[str]:
-    from kaggle_cnn.architectures import options
-
-    return TRAIN_OPTIONS | set(options(model))
-
-
-def _check_name(name: str, allowed: set[str], path: Path | str) -> None:
-    if name not in allowed:
-        raise InputError(f"{path}: unknown option {name!r}; options here are: {', '.join(sorted(allowed))}")
 
 
 def _is_group_choice(value: Any) -> bool:
@@ -159,9 +106,9 @@ def _parse_option(option: Any, label: str, allowed: set[str], path: Path) -> Any
     """A choice option: a plain value, a distribution, or a group of settings."""
     if isinstance(option, dict) and not _is_distribution(option):
         for name, value in option.items():
-            _check_name(name, allowed, path)
+            check_name(name, allowed, path)
             if not _is_distribution(value):
-                _check_value(name, value, path)
+                check_value(name, value, path)
         return {name: _parse(value, f"{label}.{name}", allowed, path) for name, value in option.items()}
     return _parse(option, label, allowed, path)
 
