@@ -8,3 +8,12 @@ fault. The CLI turns it into `Error: <message>` and exit code 2, no traceback.
 
 class InputError(Exception):
     """Bad usage or bad input; the message is one line, shown as is."""
+
+
+def one_line(error: object, limit: int | None = None) -> str:
+    """An error (or any text) folded onto one line, cut to `limit` characters with
+    "..." when longer; an exception with no message gives its type's name."""
+    text = " ".join(str(error).split())
+    if not text and isinstance(error, BaseException):
+        text = type(error).__name__
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."

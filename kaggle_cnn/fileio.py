@@ -79,7 +79,7 @@ def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
     """(path, document) of a YAML file; a missing or malformed file is a one-line InputError."""
     import yaml
 
-    from kaggle_cnn.errors import InputError
+    from kaggle_cnn.errors import InputError, one_line
 
     path = Path(path)
     if not path.is_file():
@@ -87,4 +87,4 @@ def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
     try:
         return path, yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({' '.join(str(error).split())[:120]})") from None
+        raise InputError(f"{path}: not valid YAML ({one_line(error, 120)})") from None

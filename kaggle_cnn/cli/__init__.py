@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 EXIT_BAD_INPUT = 2
 
@@ -28,7 +28,7 @@ class KcnnGroup(click.Group):
             click.echo(bare.format_message())
             sys.exit(0)
         except (InputError, click.ClickException) as error:
-            click.echo(f"Error: {one_line(error)}", err=True)
+            click.echo(f"Error: {error_line(error)}", err=True)
             usage = not isinstance(error, click.ClickException) or isinstance(error, click.UsageError)
             sys.exit(EXIT_BAD_INPUT if usage else error.exit_code)
         except click.exceptions.Abort:
@@ -37,11 +37,11 @@ class KcnnGroup(click.Group):
             sys.exit(130)
 
 
-def one_line(error: Exception) -> str:
+def error_line(error: Exception) -> str:
     """An error as one line; a usage error also says where the help is."""
     if not isinstance(error, click.ClickException):
-        return " ".join(str(error).split())
-    message = " ".join(error.format_message().split())
+        return one_line(error)
+    message = one_line(error.format_message())
     ctx = getattr(error, "ctx", None)
     if isinstance(error, click.UsageError) and ctx is not None:
         message += f" (see '{ctx.command_path} --help')"

@@ -13,7 +13,7 @@ from numbers import Real
 
 import numpy as np
 
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 
 def make_split(
@@ -59,7 +59,7 @@ def make_split(
             np.arange(n), test_size=float(fraction), random_state=seed, stratify=y
         )
     except ValueError as exc:
-        raise InputError(f"cannot make a validation split: {' '.join(str(exc).split())}") from None
+        raise InputError(f"cannot make a validation split: {one_line(exc)}") from None
     return np.sort(np.asarray(val, dtype=np.int64))
 
 

@@ -162,7 +162,7 @@ def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int) -> np.nda
     if spec.keep_above is not None:
         eligible &= scores >= spec.keep_above
     if spec.top is not None:
-        ranked = [m for m in _best_first(scores) if eligible[m]]
+        ranked = [m for m in best_first(scores) if eligible[m]]
         eligible[:] = False
         eligible[ranked[: spec.top]] = True
     if not eligible.any():
@@ -170,9 +170,10 @@ def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int) -> np.nda
     return eligible
 
 
-def _best_first(scores: np.ndarray) -> list[int]:
-    """Members by descending score; equal scores keep the members' (file name) order."""
-    return sorted(range(len(scores)), key=lambda m: (-scores[m], m))
+def best_first(scores) -> list[int]:
+    """Members by descending score; equal scores keep the members' (file name)
+    order; members without a score (None) are left out."""
+    return sorted((m for m, s in enumerate(scores) if s is not None), key=lambda m: (-scores[m], m))
 
 
 def greedy_selection(val_proba: list[np.ndarray], y: np.ndarray, eligible: np.ndarray, *, rounds: int = 25,
@@ -276,8 +277,7 @@ def _break_by_probability(result: VoteResult, rows: np.ndarray, tied: np.ndarray
 def _break_by_best_member(result: VoteResult, rows: np.ndarray, tied: np.ndarray, votes: np.ndarray, scores) -> np.ndarray:
     if rows.size == 0 or not scores or all(s is None for s in scores):
         return rows
-    # Best score first; equal scores keep the members' order (file name order).
-    order = sorted((m for m, s in enumerate(scores) if s is not None), key=lambda m: (-scores[m], m))
+    order = best_first(scores)
     undecided = []
     for row in rows:
         for member in order:

@@ -300,7 +300,7 @@ def _validation_figures(spec, pool: Pool, weights, scores) -> dict[str, Any]:
 
 
 def _best_member(pool: Pool, scores) -> dict[str, Any]:
-    best = min(range(len(scores)), key=lambda m: (-scores[m], m))
+    best = ensemble.best_first(scores)[0]
     return {"file": pool.members[best].path.name, "val_accuracy": scores[best]}
 
 
@@ -308,7 +308,7 @@ def _f1_gain(pool: Pool, predictions: np.ndarray, scores) -> dict[str, dict[str,
     """Per class: the ensemble's validation F1, its best member's, and the gain."""
     from sklearn.metrics import f1_score
 
-    best = min(range(len(scores)), key=lambda m: (-scores[m], m))
+    best = ensemble.best_first(scores)[0]
     labels = np.arange(len(pool.classes))
     ours = f1_score(pool.val.truth, predictions, labels=labels, average=None, zero_division=0)
     theirs = f1_score(pool.val.truth, pool.val.votes[best], labels=labels, average=None, zero_division=0)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import fileio
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
@@ -48,7 +48,7 @@ def read_member(path: str | os.PathLike) -> Member:
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: empty file, not a submission") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a readable CSV ({_first_line(error)})") from None
+        raise InputError(f"{path}: not a readable CSV ({one_line(error)})") from None
     if frame.shape[1] != 2:
         raise InputError(f"{path}: a submission has 2 columns (id, label), found {frame.shape[1]}: {','.join(frame.columns)}")
     if frame.empty:
@@ -146,5 +146,3 @@ def sorted_labels(labels: np.ndarray) -> list[str]:
         return sorted(distinct)
 
 
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

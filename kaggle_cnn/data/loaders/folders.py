@@ -32,32 +32,21 @@ in memory.
 from __future__ import annotations
 
 import collections
-import functools
-import hashlib
-import io
-import json
 import os
-from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from numbers import Integral
 from pathlib import Path
 
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles, check_file
+from kaggle_cnn.errors import InputError, one_line
 
 SUBMISSION_HEADER = ("file", "label")
 VAL_NAMES = ("val", "validation")
-# What tf.io.decode_image reads, as Pillow names the formats.
-TF_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
-DIGEST_CHARS = 16
 # A flat folder (no test/) keeps this share of each class back as its labelled test set.
 HOLDOUT_FRACTION = 0.1
-# Decoded images up to this size are cached in memory after the first epoch;
-# bigger folders are decoded afresh each epoch (streamed).
-MEMORY_CACHE_BYTES = 1 << 30
 HOLDOUT_SEED = 0
 HOLDOUT_MIN_PER_CLASS = 10  # smaller classes: nothing is held out
 # Tiny ImageNet: val/ labelled by this file rather than by class folders.
@@ -66,258 +55,6 @@ VAL_ANNOTATIONS = "val_annotations.txt"
 UNLABELLED_TEST_FOLDER = "images"
 # The layouts, for messages.
 LAYOUT_HELP = "expected ROOT/<class>/<images> or ROOT/train/<class>/<images> (with optional val/ and test/)"
-
-_GREY_MODES = ("1", "L", "LA", "La", "I", "F")
-# TensorFlow's BMP decoder ignores palettes and compression: it reads 8-bit grey,
-# 24- and 32-bit pixels only.
-_BMP_MODES = ("L", "RGB", "RGBA")
-_BMP_COMPRESSIONS = (0, 3)  # BI_RGB, BI_BITFIELDS
-
-
-# -------------------------------------------------------------------- ImageFiles
-
-
-@functools.cache
-def _decoder(size: tuple[int, int], channels: int):
-    """The one decode used everywhere (training, prediction, x[i]): path -> float32
-    (H, W, C) in [0, 1], mapped over a tf.data.Dataset of paths."""
-    from kaggle_cnn.backend import load_keras
-
-    load_keras()
-    import tensorflow as tf
-
-    height, width = size
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
-    def decode(path):
-        # Grey images are decoded as RGB and one channel kept: TensorFlow's BMP and
-        # GIF decoders refuse channels=1, and for JPEG/PNG the values are the same.
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3 if channels == 1 else channels,
-                                   expand_animations=False)
-        if channels == 1:
-            image = image[..., :1]
-        shape = tf.shape(image)
-        image = tf.cond(
-            tf.logical_and(tf.equal(shape[0], height), tf.equal(shape[1], width)),
-            lambda: tf.cast(image, tf.float32),
-            lambda: tf.image.resize(image, (height, width), method="bilinear"),
-        )
-        image = tf.ensure_shape(image / 255.0, (height, width, channels))
-        return image
-
-    return decode
-
-
-@dataclass(frozen=True)
-class ImageFiles:
-    """Images stored as files, used where an (n, H, W, C) float32 array would be.
-
-    Indexing with an int decodes one image; with a slice, int array or boolean
-    mask it gives another ImageFiles (nothing decoded). np.asarray(x) decodes all
-    of them; x.tf_dataset(...) streams them for Keras.
-    """
-
-    root: str  # absolute folder the paths are relative to
-    files: tuple[str, ...]  # relative POSIX paths
-    digests: tuple[str, ...]  # one per file: sha256 of its bytes, first 16 hex chars
-    size: tuple[int, int]  # (H, W) every image is resized to
-    channels: int  # 1 or 3
-    # (H, W) of each file as stored, for descriptions; not part of the identity.
-    source_sizes: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if len(self.digests) != len(self.files):
-            raise ValueError(f"{len(self.files)} files but {len(self.digests)} digests")
-        if self.source_sizes and len(self.source_sizes) != len(self.files):
-            raise ValueError(f"{len(self.files)} files but {len(self.source_sizes)} source sizes")
-
-    # -- array-like
-
-    @property
-    def shape(self) -> tuple[int, int, int, int]:
-        return (len(self.files), *self.size, self.channels)
-
-    ndim = 4
-    dtype = np.dtype(np.float32)
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def __repr__(self) -> str:
-        return (f"ImageFiles(root={self.root!r}, {len(self)} files, size={self.size[0]}x{self.size[1]}, "
-                f"channels={self.channels})")
-
-    def __getitem__(self, index):
-        if isinstance(index, Integral) and not isinstance(index, bool):
-            position = int(index)
-            if not -len(self) <= position < len(self):
-                raise IndexError(f"image {position} out of range for {len(self)} images")
-            return self.decode(position % len(self))
-        if isinstance(index, slice):
-            rows = range(len(self))[index]
-        else:
-            rows = np.asarray(index)
-            if rows.dtype == bool:
-                if rows.shape != (len(self),):
-                    raise IndexError(f"boolean index of shape {rows.shape} for {len(self)} images")
-                rows = np.flatnonzero(rows)
-            elif rows.ndim != 1 or (rows.size and rows.dtype.kind not in "iu"):
-                raise IndexError("ImageFiles takes an int, a slice, or a 1-d int or boolean array")
-            rows = rows.astype(np.int64)
-            if rows.size and (rows.max() >= len(self) or rows.min() < -len(self)):
-                raise IndexError(f"index out of range for {len(self)} images")
-            rows = rows % max(len(self), 1)
-        return self._subset([int(r) for r in rows])
-
-    def _subset(self, rows: Sequence[int]) -> ImageFiles:
-        return ImageFiles(
-            root=self.root,
-            files=tuple(self.files[r] for r in rows),
-            digests=tuple(self.digests[r] for r in rows),
-            size=self.size,
-            channels=self.channels,
-            source_sizes=tuple(self.source_sizes[r] for r in rows) if self.source_sizes else (),
-        )
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for block in self.blocks():
-            yield from block
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        if copy is False:
-            raise ValueError("ImageFiles decodes its files into a new array; it cannot avoid a copy")
-        blocks = list(self.blocks())
-        array = np.concatenate(blocks) if blocks else np.zeros(self.shape, dtype=np.float32)
-        return array if dtype is None else array.astype(dtype, copy=False)
-
-    # -- decoding
-
-    def paths(self) -> list[str]:
-        """Absolute paths, in row order."""
-        return [os.path.join(self.root, *f.split("/")) for f in self.files]
-
-    def decode(self, row: int) -> np.ndarray:
-        """One image, (H, W, C) float32 in [0, 1]: through the same tf.data pipeline as
-        training and prediction, so the pixels are bit for bit the ones they see."""
-        return next(iter(self._subset([row]).tf_dataset(1)))[0].numpy()
-
-    def blocks(self, n: int = 256) -> Iterator[np.ndarray]:
-        """Decoded images in order, n at a time."""
-        if n < 1:
-            raise ValueError(f"block size must be at least 1, got {n}")
-        if not len(self):
-            return
-        for batch in self.tf_dataset(n):
-            yield batch.numpy()
-
-    def tf_dataset(self, batch_size: int, labels=None, shuffle_seed: int | None = None):
-        """A tf.data.Dataset of (images[, labels]) batches, decoded in parallel.
-
-        Without shuffle_seed the rows keep their order (prediction); with it they
-        are shuffled afresh each epoch, deterministically for the seed.
-        """
-        decode = _decoder(self.size, self.channels)  # imports TensorFlow quietly first
-        import tensorflow as tf
-
-        paths = tf.constant(self.paths(), dtype=tf.string, shape=(len(self),))
-        if labels is None:
-            data = tf.data.Dataset.from_tensor_slices(paths)
-        else:
-            labels = np.asarray(labels)
-            if len(labels) != len(self):
-                raise ValueError(f"{len(labels)} labels for {len(self)} images")
-            data = tf.data.Dataset.from_tensor_slices((paths, labels))
-        shuffle = shuffle_seed is not None and len(self) > 0
-        # Small enough to keep decoded: decode once, cache, then shuffle the cached
-        # images each epoch. Larger: shuffle the paths, decode every epoch, so the
-        # folder never sits in memory.
-        cached = self.decoded_bytes() <= MEMORY_CACHE_BYTES
-        if shuffle and not cached:
-            data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
-        if labels is None:
-            data = data.map(decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        else:
-            data = data.map(lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE,
-                            deterministic=True)
-        if cached:
-            data = data.cache()
-            if shuffle:
-                data = data.shuffle(len(self), seed=int(shuffle_seed), reshuffle_each_iteration=True)
-        return data.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
-
-    def decoded_bytes(self) -> int:
-        """Memory the decoded float32 images would take."""
-        return len(self) * self.size[0] * self.size[1] * self.channels * 4
-
-    def fingerprint_payload(self) -> bytes:
-        """What identifies these images: the files' contents and how they are decoded."""
-        return json.dumps([list(self.files), list(self.digests), list(self.size), self.channels]).encode()
-
-
-# -------------------------------------------------------------------- checking files
-
-
-@dataclass(frozen=True)
-class _Image:
-    """A file the scan kept."""
-
-    path: str  # relative to the root, POSIX
-    label: str | None  # class folder, or None (unlabelled test)
-    digest: str
-    size: tuple[int, int]  # (H, W) as stored
-    grey: bool
-
-
-def _check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tuple[int, int], bool] | str:
-    """(digest, (H, W), grey) for an image TensorFlow can decode, else why not."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with open(absolute, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return f"cannot read: {_short(error.strerror or error)}"
-    if not data:
-        return "empty file"
-    digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        return "not an image"
-    except Exception as error:  # noqa: BLE001  (Pillow raises many kinds for bad headers)
-        return f"cannot be decoded: {_short(error)}"
-    with image:
-        if image.format not in TF_FORMATS:
-            return f"{image.format} images are not read by TensorFlow (JPEG, PNG, BMP, GIF are)"
-        width, height = image.size
-        mode = image.mode
-        if image.format == "BMP" and (mode not in _BMP_MODES
-                                      or image.info.get("compression", 0) not in _BMP_COMPRESSIONS):
-            return f"BMP kind TensorFlow decodes wrongly (mode {mode}); save it as PNG"
-        try:
-            if image.format == "JPEG":
-                # Decode at a reduced scale (DCT scaling): every byte is still parsed.
-                want = (target[1], target[0]) if target else (1, 1)
-                image.draft("RGB", want)
-            image.load()
-        except Exception as error:  # noqa: BLE001
-            return f"cannot be decoded: {_short(error)}"
-        return digest, (height, width), _is_grey(image, mode)
-
-
-def _is_grey(image, mode: str) -> bool:
-    """Grey modes, and palettes of greys only (how GIFs store grey pictures)."""
-    if mode in _GREY_MODES or mode.startswith("I;16"):
-        return True
-    if mode == "P":
-        palette = image.getpalette() or []
-        return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette) - 2, 3))
-    return False
-
-
-def _short(error: object, limit: int = 80) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # -------------------------------------------------------------------- scanning
@@ -331,7 +68,7 @@ class FolderScan:
     source: str  # as the user gave it, for messages
     layout: str  # "flat" or "split"
     classes: list[str]
-    parts: dict[str, list[_Image]]  # "train", "val", "test" -> kept images, sorted by path
+    parts: dict[str, list[ImageEntry]]  # "train", "val", "test" -> kept images, sorted by path
     test_labelled: bool = False
     val_name: str = "val"
     skipped: list[tuple[str, str]] = field(default_factory=list)
@@ -434,7 +171,7 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
             continue
         kept_per_group[group] += 1
         digest, size, grey = result
-        scan.parts[part].append(_Image(relative, label, digest, size, grey))
+        scan.parts[part].append(ImageEntry(relative, label, digest, size, grey))
     for c in scan.classes:
         group = c if not split else f"train/{c}"
         if not kept_per_group[group]:
@@ -494,14 +231,14 @@ def _val_annotations(scan: FolderScan) -> dict[str, str] | None:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
-        raise InputError(f"{where}: cannot be read as text ({_short(error)})") from None
+        raise InputError(f"{where}: cannot be read as text ({one_line(error, 80)})") from None
     labels: dict[str, str] = {}
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
         if len(fields) < 2 or not fields[0] or not fields[1]:
-            raise InputError(f"{where}, line {number}: expected FILE<tab>CLASS, got {_short(line, 60)!r}")
+            raise InputError(f"{where}, line {number}: expected FILE<tab>CLASS, got {one_line(line, 60)!r}")
         name, label = fields[0], fields[1]
         if label not in scan.classes:
             raise InputError(f"{where}, line {number}: class {label!r} is not in train/ "
@@ -526,9 +263,9 @@ def _check_all(folder: Path, relatives: list[str], target, workers: int | None) 
     absolute = [os.path.join(folder, *r.split("/")) for r in relatives]
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     if workers <= 1 or len(absolute) < 16:
-        return [_check_file(a, target) for a in absolute]
+        return [check_file(a, target) for a in absolute]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_check_file, absolute, [target] * len(absolute), chunksize=16))
+        return list(pool.map(check_file, absolute, [target] * len(absolute), chunksize=16))
 
 
 # -------------------------------------------------------------------- loading
@@ -547,7 +284,7 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
     channels = 1 if all(image.grey for image in everything) else 3
     index = {name: i for i, name in enumerate(scan.classes)}
 
-    def files(images: list[_Image]) -> ImageFiles:
+    def files(images: list[ImageEntry]) -> ImageFiles:
         return ImageFiles(root=str(scan.root), files=tuple(i.path for i in images),
                           digests=tuple(i.digest for i in images), size=size, channels=channels,
                           source_sizes=tuple(i.size for i in images))
@@ -567,7 +304,7 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
     )
 
 
-def _parts(scan: FolderScan) -> tuple[list[_Image], list[_Image], list[_Image], bool]:
+def _parts(scan: FolderScan) -> tuple[list[ImageEntry], list[ImageEntry], list[ImageEntry], bool]:
     """(train, val, test, test labelled?). A flat folder has no test images of its
     own, so a fixed, stratified HOLDOUT_FRACTION of each class becomes its
     labelled test set: submissions then hold real predictions, and `kcnn score
@@ -585,7 +322,7 @@ def _parts(scan: FolderScan) -> tuple[list[_Image], list[_Image], list[_Image], 
     return by_path(kept), val, by_path(held), True
 
 
-def _test_ids(scan: FolderScan, test: list[_Image]) -> list[str]:
+def _test_ids(scan: FolderScan, test: list[ImageEntry]) -> list[str]:
     """Paths relative to test/ (the split layout), or to the root (a flat folder's hold-out)."""
     prefix = "test/" if scan.layout == "split" else ""
     return [image.path[len(prefix):] for image in test]
@@ -598,7 +335,7 @@ def folder_answers(folder: str | os.PathLike) -> tuple[list[str], list[str]] | N
     return (_test_ids(scan, test), [image.label for image in test]) if labelled else None
 
 
-def _common_size(scan: FolderScan, images: list[_Image]) -> tuple[int, int]:
+def _common_size(scan: FolderScan, images: list[ImageEntry]) -> tuple[int, int]:
     first = images[0]
     for image in images:
         if image.size != first.size:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 LABEL_CANDIDATES = ("label", "Label", "LABEL", "target", "class")
 ID_CANDIDATES = ("id", "Id", "ID", "ImageId", "image_id")
@@ -105,10 +105,6 @@ def _require(folder: Path, name: str) -> Path:
     return found
 
 
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 @contextmanager
 def _reading(path: Path) -> Iterator[None]:
     """Turn whatever pandas/gzip raise on a bad file into a one-line InputError."""
@@ -122,13 +118,13 @@ def _reading(path: Path) -> Iterator[None]:
     except UnicodeDecodeError:
         raise InputError(f"{name}: not a UTF-8 text CSV file (binary or wrong encoding?)") from None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise InputError(f"{name}: cannot read ({_one_line(exc)})") from None
+        raise InputError(f"{name}: cannot read ({one_line(exc)})") from None
     except (ValueError, csv.Error) as exc:  # pandas' catch-all for input it cannot tokenise
-        raise InputError(f"{name}: cannot parse as CSV ({_one_line(exc)})") from None
+        raise InputError(f"{name}: cannot parse as CSV ({one_line(exc)})") from None
 
 
 def _parser_message(name: str, exc: Exception) -> str:
-    text = _one_line(exc)
+    text = one_line(exc)
     # pandas counts physical lines with the header as line 1, as we do.
     ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
     if ragged:

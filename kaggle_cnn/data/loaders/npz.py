@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test")
 ID_KEYS = ("ids", "test_ids")
@@ -70,7 +70,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         with open(path, "rb") as handle:
             magic = handle.read(6)
     except OSError as exc:
-        raise InputError(f"{path.name}: cannot read ({_one_line(exc)})") from None
+        raise InputError(f"{path.name}: cannot read ({one_line(exc)})") from None
     if magic.startswith(_NPY_MAGIC):
         raise InputError(f"{path.name}: a single .npy array, not an .npz archive")
     if not magic.startswith(_ZIP_MAGIC):
@@ -84,13 +84,9 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
                 f"{path.name}: holds pickled object arrays; "
                 "save labels and ids as int or str arrays"
             ) from None
-        raise InputError(f"{path.name}: not a readable .npz file ({_one_line(exc)})") from None
+        raise InputError(f"{path.name}: not a readable .npz file ({one_line(exc)})") from None
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"{path.name}: not a readable .npz file ({_one_line(exc)})") from None
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
+        raise InputError(f"{path.name}: not a readable .npz file ({one_line(exc)})") from None
 
 
 def _shape_text(x: np.ndarray) -> str:
