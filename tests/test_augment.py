@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import kcnn
-from kaggle_cnn.training.augment import augmentation_layers, parse_augment, preview
+from kaggle_cnn.data import load_dataset
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.workspace import Workspace
-from test_bad_input import assert_refused
+from kaggle_cnn.training.augment import augmentation_layers, parse_augment, preview
 
 
 def test_parse_the_seed_settings():
@@ -30,16 +29,16 @@ def test_layers_in_imagedatagenerator_order():
 
 
 def test_preview_keeps_originals_and_changes_copies():
-    from kaggle_cnn.data import load_dataset
-
     images = load_dataset().x_train[:2]
     grid = preview(images, "rotation=30,zoom=0.2", copies=3)
     assert grid.shape == (2, 4, 28, 28, 1)
     assert np.array_equal(grid[:, 0], images)
-    assert not np.allclose(grid[:, 1], images)
+    for copy in range(1, 4):  # every copy is changed, and each differently
+        assert not np.allclose(grid[:, copy], images)
+    assert not np.allclose(grid[:, 1], grid[:, 2])
 
 
-def test_training_with_augmentation(competition, tmp_path):
+def test_training_with_augmentation(kcnn, competition, tmp_path):
     result = kcnn("-w", tmp_path, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
                   "--augment", "rotation=10,zoom=0.1")
     assert result.exit_code == 0, result.output
@@ -49,15 +48,15 @@ def test_training_with_augmentation(competition, tmp_path):
 
     model = load_keras().saving.load_model(run.path / "model.keras")
     assert [type(layer).__name__ for layer in model.layers[:2]] == ["RandomRotation", "RandomZoom"]
-    x = np.load(run.path / "val_proba.npy")
-    assert x.shape[1] == 10
-    from kaggle_cnn.data import load_dataset
+    dataset = load_dataset(competition)
+    split = Workspace(tmp_path).find_split(run.fingerprint)
+    # augmentation is a no-op at prediction: the saved model predicts the stored probabilities
+    np.testing.assert_allclose(model.predict(dataset.x_train[split.val_indices], verbose=0), run.val_proba(),
+                               atol=1e-5)
+    np.testing.assert_allclose(model.predict(dataset.x_test, verbose=0), run.test_proba(), atol=1e-5)
 
-    images = load_dataset(competition).x_test[:8]
-    assert np.allclose(model.predict(images, verbose=0), model.predict(images, verbose=0))  # no-op at prediction
 
-
-def test_preview_command_and_its_bad_input(tmp_path):
+def test_preview_command_and_its_bad_input(kcnn, assert_refused, tmp_path):
     result = kcnn("-w", tmp_path, "data", "preview", "--augment", "shift=0.1,hflip", "--n", 2, "--copies", 3)
     assert result.exit_code == 0, result.output
     png = tmp_path / "reports" / "plots" / "augment-preview.png"

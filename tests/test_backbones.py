@@ -11,8 +11,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import kcnn
-from test_bad_input import assert_refused
 
 from kaggle_cnn.architectures import build, get, load_model, names
 from kaggle_cnn.architectures.backbones import BACKBONES, BackbonePreprocess, find_backbone
@@ -82,7 +80,8 @@ def test_saved_backbone_model_loads_back_with_its_preprocessing(tmp_path):
 def test_frozen_base_then_fine_tuning_of_the_last_layers(mobilenet_weights):
     """Phase 1 leaves the loaded base as it was; phase 2 changes its last layers only."""
     from kaggle_cnn.data import load_dataset
-    from kaggle_cnn.training.fit import TrainConfig, fit_one
+    from kaggle_cnn.config import TrainConfig
+    from kaggle_cnn.training.fit import fit_one
 
     demo = load_dataset()
     arrays = {"x_train": demo.x_train[:96], "y_train": demo.y_train[:96], "x_val": demo.x_train[96:128],
@@ -93,6 +92,7 @@ def test_frozen_base_then_fine_tuning_of_the_last_layers(mobilenet_weights):
                      x_test=demo.x_test[:8], n_classes=10, **arrays)
     base = find_backbone(frozen.model)
     assert not base.trainable
+    assert len(base.get_weights()) == len(saved.get_weights()) > 0
     assert all(np.array_equal(a, b) for a, b in zip(base.get_weights(), saved.get_weights()))
     assert [row["phase"] for row in frozen.history] == ["frozen"]
 
@@ -109,7 +109,7 @@ def test_frozen_base_then_fine_tuning_of_the_last_layers(mobilenet_weights):
     assert changed and changed <= trainable
 
 
-def test_fine_tuning_is_recorded_in_run_json_and_history(tmp_path, competition, mobilenet_weights):
+def test_fine_tuning_is_recorded_in_run_json_and_history(kcnn, tmp_path, competition, mobilenet_weights):
     workspace = tmp_path / "ws"
     result = kcnn("-w", workspace, "train", "--data", competition, "--model", "mobilenet_v2", "--weights",
                   mobilenet_weights, "--epochs", 1, "--fine-tune-epochs", 1, "--unfreeze", 10,
@@ -145,8 +145,8 @@ def _no_network(*args, **kwargs):
     (["--model", "vgg16", "--weights", "none", "--set", "head=pool"], ["head='pool'"]),
 ], ids=["offline", "too-small", "weights-on-cnn", "drop-blocks-on-vgg", "drop-too-many", "fine-tune-cnn",
         "fine-tune-from-scratch", "unfreeze-alone", "missing-file", "bad-head"])
-def test_bad_backbone_options_are_refused_before_anything_is_written(tmp_path, competition, monkeypatch, args,
-                                                                      fragments):
+def test_bad_backbone_options_are_refused_before_anything_is_written(kcnn, assert_refused, tmp_path, competition,
+                                                                      monkeypatch, args, fragments):
     monkeypatch.setattr("keras.src.utils.file_utils.get_file", _no_network)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))  # no cached weights either
     workspace = tmp_path / "ws"
@@ -154,7 +154,8 @@ def test_bad_backbone_options_are_refused_before_anything_is_written(tmp_path, c
     assert not workspace.exists()
 
 
-def test_a_weights_file_for_another_network_is_refused(tmp_path, competition, mobilenet_weights):
+def test_a_weights_file_for_another_network_is_refused(kcnn, assert_refused, tmp_path, competition,
+                                                       mobilenet_weights):
     workspace = tmp_path / "ws"
     assert_refused(kcnn("-w", workspace, "train", "--data", competition, "--model", "vgg16", "--weights",
                         mobilenet_weights), "not vgg16 weights without its top")
@@ -169,12 +170,12 @@ def test_check_refuses_input_below_the_minimum_without_resizing():
     check("inception_v3", (64, 64, 3), 2, weights=None)  # resized up inside the model
 
 
-def test_dropout_sets_every_rate_of_the_model(tmp_path, competition):
-    from kaggle_cnn.cli import _model_shortcuts
+def test_dropout_sets_every_rate_of_the_model(kcnn, assert_refused, tmp_path, competition):
+    from kaggle_cnn.training.checks import model_shortcuts
 
-    assert _model_shortcuts("kaggle_ensemble", 0.3, None, None) == {f"dropout{i}": 0.3 for i in range(1, 5)}
-    assert _model_shortcuts("cnn2", 0.1, None, None) == {"conv_dropout": 0.1, "dense_dropout": 0.1}
-    assert _model_shortcuts("vgg16", 0.2, "none", None) == {"dropout": 0.2, "weights": "none"}
+    assert model_shortcuts("kaggle_ensemble", 0.3, None, None) == {f"dropout{i}": 0.3 for i in range(1, 5)}
+    assert model_shortcuts("cnn2", 0.1, None, None) == {"conv_dropout": 0.1, "dense_dropout": 0.1}
+    assert model_shortcuts("vgg16", 0.2, "none", None) == {"dropout": 0.2, "weights": "none"}
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--model", "basic_cnn",
                         "--dropout", 0.3), "basic_cnn has no dropout layers")
     assert not (tmp_path / "ws").exists()

@@ -9,17 +9,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import kcnn
-
-
-def assert_refused(result, *fragments: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.output
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
 
 def broken(competition: Path, tmp_path: Path, edit) -> Path:
     folder = tmp_path / "broken"
@@ -86,7 +75,7 @@ BAD_DATA = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_DATA))
-def test_bad_competition_files(case, competition, tmp_path):
+def test_bad_competition_files(kcnn, assert_refused, case, competition, tmp_path):
     edit, fragments = BAD_DATA[case]
     data = broken(competition, tmp_path, edit)
     workspace = tmp_path / "ws"
@@ -110,7 +99,7 @@ def test_bad_competition_files(case, competition, tmp_path):
         (["--image-shape", "banana"], ["banana"]),
     ],
 )
-def test_bad_train_options(options, fragments, competition, tmp_path):
+def test_bad_train_options(kcnn, assert_refused, options, fragments, competition, tmp_path):
     workspace = tmp_path / "ws"
     args = ["--data", competition, *options] if "--data" not in options else options
     result = kcnn("-w", workspace, "train", "--model", "cnn1", "--epochs", 1, *args)
@@ -144,33 +133,34 @@ def submission(ids, labels, header=("ImageId", "Label")) -> pd.DataFrame:
     ],
     ids=["id order", "row count", "header"],
 )
-def test_vote_refuses_members_that_disagree(frames, fragments, tmp_path):
+def test_vote_refuses_members_that_disagree(kcnn, assert_refused, frames, fragments, tmp_path):
     folder = members(tmp_path, **frames)
     workspace = tmp_path / "ws"
     assert_refused(kcnn("-w", workspace, "vote", folder), *fragments)
     assert not workspace.exists()
 
 
-def test_vote_refuses_an_empty_folder_and_a_missing_one(tmp_path):
+def test_vote_refuses_an_empty_folder_and_a_missing_one(kcnn, assert_refused, tmp_path):
     (tmp_path / "empty").mkdir()
     assert_refused(kcnn("-w", tmp_path / "ws", "vote", tmp_path / "empty"), "empty", "no submission CSVs")
     assert_refused(kcnn("-w", tmp_path / "ws", "vote", tmp_path / "nowhere"), "nowhere")
     assert not (tmp_path / "ws").exists()
 
 
-def test_vote_refuses_an_empty_member(tmp_path):
+def test_vote_refuses_an_empty_member(kcnn, assert_refused, tmp_path):
     folder = members(tmp_path, a=submission([1, 2], [0, 1]))
     (folder / "b.csv").write_text("")
     assert_refused(kcnn("-w", tmp_path / "ws", "vote", folder), "b.csv", "empty")
+    assert not (tmp_path / "ws").exists()
 
 
 # -- metrics -------------------------------------------------------------------------
 
 
-def test_metrics_without_runs(tmp_path):
+def test_metrics_without_runs(kcnn, assert_refused, tmp_path):
     assert_refused(kcnn("-w", tmp_path, "metrics"), "no kept runs")
     assert not (tmp_path / "reports").exists()
 
 
-def test_metrics_of_an_unknown_run(trained):
+def test_metrics_of_an_unknown_run(kcnn, assert_refused, trained):
     assert_refused(kcnn("-w", trained, "metrics", "cnn7-s0-a000"), "cnn7-s0-a000")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import math
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -17,25 +18,38 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kaggle_cnn.config import parse_image_shape
 from kaggle_cnn.data import (
     Dataset,
     demo_answers_path,
     demo_path,
     load_dataset,
     make_split,
-    parse_image_shape,
 )
 from kaggle_cnn.data.demo import build_demo
 from kaggle_cnn.errors import InputError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-MNIST = SHARED / "mnist.npz"
-CIFAR = SHARED / "cifar10_subset.npz"
 PIXELS = [f"pixel{i}" for i in range(784)]
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
 # ------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def mnist(shared_data) -> Path:
+    path = shared_data / "mnist.npz"
+    if not path.exists():
+        pytest.skip(f"needs {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def cifar(shared_data) -> Path:
+    path = shared_data / "cifar10_subset.npz"
+    if not path.exists():
+        pytest.skip(f"needs {path}")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +149,7 @@ def test_demo_loads(demo: Dataset) -> None:
     assert demo.x_train.shape == (6000, 28, 28, 1)
     assert demo.x_test.shape == (2000, 28, 28, 1)
     assert demo.x_train.dtype == np.float32 and demo.x_test.dtype == np.float32
-    assert 0.0 <= demo.x_train.min() and demo.x_train.max() <= 1.0
-    assert demo.x_train.max() == 1.0  # 255 became 1, not left on the 0..255 scale
+    assert demo.x_train.min() == 0.0 and demo.x_train.max() == 1.0  # 0..255 became 0..1
     assert demo.y_train.dtype == np.int64 and demo.y_train.shape == (6000,)
     assert demo.classes == list(range(10)) and all(type(c) is int for c in demo.classes)
     assert demo.n_classes == 10 and demo.image_shape == (28, 28, 1)
@@ -156,24 +169,24 @@ def test_demo_files_and_answers() -> None:
     assert list(sample.columns) == ["ImageId", "Label"] and (sample["Label"] == 0).all()
 
 
-@pytest.mark.skipif(not MNIST.exists(), reason="needs ../shared/data/mnist.npz")
-def test_demo_is_real_mnist(demo: Dataset) -> None:
-    with np.load(MNIST) as mnist:
-        assert np.array_equal(np.rint(demo.x_train[..., 0] * 255), mnist["x_train"][:6000])
-        assert np.array_equal(np.rint(demo.x_test[..., 0] * 255), mnist["x_test"][:2000])
-        assert np.array_equal(demo.y_train, mnist["y_train"][:6000])
+def test_demo_is_real_mnist(demo: Dataset, mnist: Path) -> None:
+    with np.load(mnist) as arrays:
+        assert np.array_equal(np.rint(demo.x_train[..., 0] * 255), arrays["x_train"][:6000])
+        assert np.array_equal(np.rint(demo.x_test[..., 0] * 255), arrays["x_test"][:2000])
+        assert np.array_equal(demo.y_train, arrays["y_train"][:6000])
         answers = pd.read_csv(demo_answers_path())
-        assert np.array_equal(answers["Label"].to_numpy(), mnist["y_test"][:2000])
+        assert np.array_equal(answers["Label"].to_numpy(), arrays["y_test"][:2000])
 
 
-@pytest.mark.skipif(not MNIST.exists(), reason="needs ../shared/data/mnist.npz")
-def test_build_demo_is_deterministic(tmp_path: Path) -> None:
-    first = build_demo(MNIST, tmp_path / "a", n_train=30, n_test=10)
-    second = build_demo(MNIST, tmp_path / "b", n_train=30, n_test=10)
+def test_build_demo_is_deterministic(tmp_path: Path, mnist: Path) -> None:
+    first = build_demo(mnist, tmp_path / "a", n_train=30, n_test=10)
+    second = build_demo(mnist, tmp_path / "b", n_train=30, n_test=10)
     for path_a, path_b in zip(first, second):
         assert path_a.read_bytes() == path_b.read_bytes()
     ds = load_dataset(tmp_path / "a" / "competition")
-    assert ds.x_train.shape == (30, 28, 28, 1) and ds.test_ids[-1] == "10"
+    assert ds.x_train.shape == (30, 28, 28, 1) and ds.test_ids == [str(i) for i in range(1, 11)]
+    with np.load(mnist) as arrays:
+        assert np.array_equal(np.rint(ds.x_train[..., 0] * 255), arrays["x_train"][:30])
 
 
 # --------------------------------------------------------------- CSV loading
@@ -349,7 +362,8 @@ def test_npz_layouts(
     np.savez(path, **arrays)
     ds = load_dataset(path)
     assert ds.x_train.shape == (50, 28, 28, 1) and ds.x_test.shape == (20, 28, 28, 1)
-    assert ds.x_train.dtype == np.float32 and ds.x_train.max() <= 1.0
+    assert ds.x_train.dtype == np.float32
+    assert np.allclose(ds.x_train[..., 0], train_df[PIXELS].to_numpy(np.float32).reshape(-1, 28, 28) / 255)
     assert ds.test_ids == [str(i) for i in range(1, 21)]
     assert ds.submission_header == ("id", "label")
     assert (ds.kind, ds.source) == ("npz", str(path))
@@ -397,11 +411,10 @@ def test_parse_image_shape_rejects(text: str) -> None:
     one_line_error(lambda: parse_image_shape(text), "image shape", "HxWxC")
 
 
-@pytest.mark.skipif(not CIFAR.exists(), reason="needs ../shared/data/cifar10_subset.npz")
-def test_rgb_shape_inferred_and_npz_4d(tmp_path: Path) -> None:
-    with np.load(CIFAR) as cifar:
-        x_train, y_train = cifar["x_train"][:30], cifar["y_train"][:30]
-        x_test = cifar["x_test"][:10]
+def test_rgb_shape_inferred_and_npz_4d(tmp_path: Path, cifar: Path) -> None:
+    with np.load(cifar) as arrays:
+        x_train, y_train = arrays["x_train"][:30], arrays["y_train"][:30]
+        x_test = arrays["x_test"][:10]
     columns = [f"pixel{i}" for i in range(32 * 32 * 3)]
     train = pd.DataFrame(x_train.reshape(30, -1), columns=columns)
     train.insert(0, "label", y_train)
@@ -444,7 +457,7 @@ def test_fingerprint_stable_and_sensitive(tmp_path: Path, train_csv: str, test_c
     base = load_dataset(competition(tmp_path / "a", train_csv, test_csv))
     again = load_dataset(competition(tmp_path / "b", train_csv, test_csv, suffix=".gz"))
     fp = base.fingerprint()
-    assert len(fp) == 16 and int(fp, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{16}", fp), fp
     assert fp == again.fingerprint() == base.fingerprint()
 
     x_train = base.x_train.copy()

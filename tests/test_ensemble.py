@@ -3,9 +3,18 @@
 import numpy as np
 import pytest
 
+from kaggle_cnn.ensemble.rules import (
+    VoteSpec,
+    combine,
+    disagreement_matrix,
+    fit_weights,
+    greedy_selection,
+    majority_vote,
+    probability_vote,
+    split_half_accuracy,
+    weighted_vote,
+)
 from kaggle_cnn.errors import InputError
-
-from kaggle_cnn.ensemble.rules import majority_vote
 
 
 def test_majority_wins_without_ties():
@@ -77,17 +86,6 @@ def test_deterministic_whatever_the_member_order():
 
 
 # -- weights, soft votes, greedy selection --------------------------------------------
-
-from kaggle_cnn.ensemble.rules import (  # noqa: E402
-    VoteSpec,
-    combine,
-    split_half_accuracy,
-    disagreement_matrix,
-    fit_weights,
-    greedy_selection,
-    probability_vote,
-    weighted_vote,
-)
 
 
 def one_hot(indices, n_classes=3, confidence=0.8):
@@ -171,7 +169,7 @@ def test_weighted_falls_back_to_labels_without_probabilities():
     assert result.predictions.tolist() == [1]
 
 
-def test_cross_validated_estimate_is_not_above_in_sample_for_selection():
+def test_split_half_estimate_is_not_above_in_sample_for_selection():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 200)
     proba = [rng.dirichlet(np.ones(3), 200) for _ in range(8)]  # members that know nothing
@@ -180,7 +178,7 @@ def test_cross_validated_estimate_is_not_above_in_sample_for_selection():
     weights = fit_weights(spec, votes, proba, y)
     in_sample = np.mean(combine(spec, weights, votes, proba, [None] * 8, 3).predictions == y)
     honest = split_half_accuracy(spec, votes, proba, y, 3)
-    assert honest < in_sample  # selection on noise flatters itself; the CV figure does not
+    assert honest < in_sample  # selection on noise flatters itself; the split-half figure does not
     assert abs(honest - 1 / 3) < 0.1
 
 

@@ -8,6 +8,7 @@ from ../shared when present.
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import shutil
@@ -16,15 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import kcnn
 from PIL import Image
-from test_bad_input import assert_refused
 
 from kaggle_cnn.data import demo_path, load_dataset
-from kaggle_cnn.data.loaders.folders import ImageFiles, parse_image_size, split_folder
+from kaggle_cnn.config import parse_image_size
+from kaggle_cnn.data.folder_split import split_folder
+from kaggle_cnn.data.loaders.images import ImageFiles
 from kaggle_cnn.errors import InputError
-
-CATSDOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catsdogs"
+from kaggle_cnn.store.workspace import Workspace
 
 
 # ------------------------------------------------------------------ fixtures
@@ -134,7 +134,7 @@ def test_tiny_imagenet_as_it_unpacks(tiny_imagenet):
     assert set(skipped.values()) == {"not an image"}
 
 
-def test_tiny_imagenet_trains_and_votes_at_32x32(tiny_imagenet, tmp_path):
+def test_tiny_imagenet_trains_and_votes_at_32x32(kcnn, tiny_imagenet, tmp_path):
     workspace = tmp_path / "ws"
     result = kcnn("-w", workspace, "data", tiny_imagenet, "--image-size", 32)
     assert result.exit_code == 0 and "test: unlabelled" in result.output, result.output
@@ -145,7 +145,10 @@ def test_tiny_imagenet_trains_and_votes_at_32x32(tiny_imagenet, tmp_path):
     assert result.exit_code == 0, result.output
     vote = pd.read_csv(workspace / "submissions" / "ensemble" / "majority_vote.csv", dtype=str)
     assert list(vote["file"]) == ["images/test_0.JPEG", "images/test_1.JPEG", "images/test_2.JPEG"]
-    assert set(vote["label"]) <= {"n01443537", "n01629819", "n01641577"}
+    # one member: the vote is its own predictions, written as the class folder names
+    (run,) = Workspace(workspace).runs()
+    assert run.test_proba().shape == (3, 3) and run.val_proba().shape == (6, 3)
+    assert vote["label"].tolist() == [run.classes[i] for i in run.test_proba().argmax(axis=1)]
 
 
 def test_flat_folder(flat, digits):
@@ -234,9 +237,12 @@ def test_mixed_sizes_need_image_size(tmp_path, digits):
     assert "a/a.0.png is 28x28" in message and "b/b.9.png is 28x40" in message and "--image-size" in message
     dataset = load_dataset(root, image_size=(20, 24))
     assert dataset.x_train.shape == (5, 20, 24, 1) and dataset.load_options["image_size"] == [20, 24]
-    expected = tf.image.resize(wide[..., None], (20, 24)).numpy() / 255
-    assert np.allclose(dataset.x_train[4], expected, atol=1e-6)
-    assert 0 <= np.asarray(dataset.x_train).min() and np.asarray(dataset.x_train).max() <= 1
+    # every image resized (bilinear) from its own pixels, on the 0..1 scale
+    for row, name in enumerate(dataset.x_train.files):
+        pixels = np.asarray(Image.open(root / name))[..., None]
+        expected = tf.image.resize(pixels, (20, 24)).numpy() / 255
+        assert np.allclose(dataset.x_train[row], expected, atol=1e-6), name
+    assert dataset.x_train.files[4] == "b/b.9.png"
     assert load_dataset(root, image_size=16).image_shape == (16, 16, 1)
     assert load_dataset(root, image_size="16x12").image_shape == (16, 12, 1)
 
@@ -287,7 +293,7 @@ def test_image_files_behave_like_an_array(flat):
 @pytest.mark.parametrize("cache_bytes", [1 << 30, 0], ids=["cached", "streamed"])
 def test_tf_dataset_batches_shuffles_and_matches_indexing(flat, monkeypatch, cache_bytes):
     """Small folders are decoded once and cached; big ones decode every epoch: same images, same contract."""
-    monkeypatch.setattr("kaggle_cnn.data.loaders.folders.MEMORY_CACHE_BYTES", cache_bytes)
+    monkeypatch.setattr("kaggle_cnn.data.loaders.images.MEMORY_CACHE_BYTES", cache_bytes)
     dataset = load_dataset(flat)
     x, y = dataset.x_train, dataset.y_train
     whole = np.asarray(x)
@@ -418,7 +424,7 @@ BAD_FOLDERS = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_FOLDERS))
-def test_bad_folders_are_refused(case, tmp_path, digits):
+def test_bad_folders_are_refused(kcnn, assert_refused, case, tmp_path, digits):
     build, options, fragments = BAD_FOLDERS[case]
     root = tmp_path / "data"
     root.mkdir()
@@ -431,7 +437,7 @@ def test_bad_folders_are_refused(case, tmp_path, digits):
     assert listing(root) == before and not workspace.exists()
 
 
-def test_image_size_only_for_image_folders(tmp_path, competition):
+def test_image_size_only_for_image_folders(kcnn, assert_refused, tmp_path, competition):
     assert_refused(kcnn("-w", tmp_path / "ws", "data", competition, "--image-size", "8"),
                    "--image-size applies to image folders")
     assert_refused(kcnn("-w", tmp_path / "ws", "data", "--image-size", "8"), "demo", "--image-size")
@@ -453,7 +459,7 @@ def _parts(dst: Path) -> dict[str, dict[str, list[str]]]:
             for part in sorted(dst.iterdir())}
 
 
-def test_split_command(to_split, tmp_path):
+def test_split_command(kcnn, to_split, tmp_path):
     dst = tmp_path / "out" / "dst"
     result = kcnn("data", "split", to_split, dst, "--ratio", "0.6,0.2,0.2", "--seed", "3")
     assert result.exit_code == 0, result.output
@@ -497,20 +503,20 @@ def test_split_in_two(to_split, tmp_path):
         ("0.7,0.25,0.05", ["/dog", "every class needs a file in every part"]),
     ],
 )
-def test_split_refuses_bad_ratios(ratio, fragments, to_split, tmp_path):
+def test_split_refuses_bad_ratios(kcnn, assert_refused, ratio, fragments, to_split, tmp_path):
     dst = tmp_path / "dst"
     assert_refused(kcnn("data", "split", to_split, dst, "--ratio", ratio), *fragments)
     assert not dst.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
-def test_split_refuses_a_part_without_a_class(tmp_path, digits):
+def test_split_refuses_a_part_without_a_class(kcnn, assert_refused, tmp_path, digits):
     src = class_folder(tmp_path / "src", {"cat": 20, "dog": 2}, digits)  # sklearn gives val/ no dog here
     assert_refused(kcnn("data", "split", src, tmp_path / "dst", "--ratio", "0.8,0.2"),
                    "/dog: 2 readable images leave val/ without one", "every class needs a file in every part")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
 
 
-def test_split_refuses_a_used_destination_and_a_split_source(to_split, tmp_path):
+def test_split_refuses_a_used_destination_and_a_split_source(kcnn, assert_refused, to_split, tmp_path):
     dst = tmp_path / "dst"
     dst.mkdir()
     (dst / "keep.txt").write_text("mine")
@@ -540,7 +546,7 @@ def test_split_interrupted_leaves_nothing(to_split, tmp_path, monkeypatch):
 # ------------------------------------------------------------------ kcnn data PATH
 
 
-def test_describe_image_folder(flat, split_tree, tmp_path):
+def test_describe_image_folder(kcnn, flat, split_tree, tmp_path):
     result = kcnn("-w", tmp_path / "ws", "data", flat)
     assert result.exit_code == 0, result.output
     out = result.output
@@ -558,25 +564,20 @@ def test_describe_image_folder(flat, split_tree, tmp_path):
     assert not (tmp_path / "ws").exists()
 
 
-def test_preview_an_image_folder(flat, tmp_path):
+def test_preview_an_image_folder(kcnn, flat, tmp_path):
     out = tmp_path / "preview.png"
     result = kcnn("-w", tmp_path / "ws", "data", "preview", flat, "--augment", "hflip", "--n", 2, "--copies", 1,
                   "--out", out)
     assert result.exit_code == 0, result.output
-    assert Image.open(out).size[0] > 0
+    picture = Image.open(out)
+    assert picture.format == "PNG"
+    assert len(set(picture.convert("L").getdata())) > 2  # digits drawn, not a blank page
 
 
 # ------------------------------------------------------------------ real photos
 
 
-@pytest.fixture(scope="module")
-def catsdogs() -> Path:
-    if not CATSDOGS.is_dir():
-        pytest.skip(f"real cats/dogs JPEGs not present ({CATSDOGS})")
-    return CATSDOGS
-
-
-def test_real_cats_and_dogs(catsdogs, tmp_path):
+def test_real_cats_and_dogs(kcnn, catsdogs, tmp_path):
     with pytest.raises(InputError, match="images differ in size"):
         load_dataset(catsdogs)
     dataset = load_dataset(catsdogs, image_size=(64, 64))
@@ -587,8 +588,10 @@ def test_real_cats_and_dogs(catsdogs, tmp_path):
     assert len(dataset.test_ids) == 80 and sorted(set(dataset.test_labels)) == ["cat", "dog"]
     assert all(i.split("/")[0] == label for i, label in zip(dataset.test_ids, dataset.test_labels))
     assert not set(dataset.test_ids) & set(dataset.x_train.files)
-    batch = next(iter(dataset.x_train.tf_dataset(8, labels=dataset.y_train, shuffle_seed=0)))
-    assert tuple(batch[0].shape) == (8, 64, 64, 3) and 0 <= float(batch[0].numpy().min())
+    images, labels = next(iter(dataset.x_train.tf_dataset(8, labels=dataset.y_train)))
+    assert tuple(images.shape) == (8, 64, 64, 3)
+    assert np.array_equal(images.numpy(), np.asarray(dataset.x_train[:8])) and labels.numpy().tolist() == \
+        dataset.y_train[:8].tolist()
     result = kcnn("-w", tmp_path / "ws", "data", catsdogs, "--image-size", "64")
     assert result.exit_code == 0, result.output
     assert "train 720" in result.output and "test 80" in result.output and "most common" in result.output
@@ -605,7 +608,7 @@ def test_real_cats_and_dogs(catsdogs, tmp_path):
     assert len(dataset.y_train) == 5 and dataset.skipped[0][0] == f"dog/{victim.name}"
 
 
-def test_flat_folder_holds_out_a_labelled_test_set_that_kcnn_score_reads(tmp_path, digits):
+def test_flat_folder_holds_out_a_labelled_test_set_that_kcnn_score_reads(kcnn, tmp_path, digits):
     """Ten or more images in every class: 10% of each is the test set, fixed, and
     `kcnn score --answers FOLDER` scores a submission against its labels."""
     root = tmp_path / "digits"
@@ -616,7 +619,10 @@ def test_flat_folder_holds_out_a_labelled_test_set_that_kcnn_score_reads(tmp_pat
         Image.fromarray(image).save(folder / f"{i:03d}.png")
     first, again = load_dataset(root), load_dataset(root)
     assert first.test_ids == again.test_ids and sorted(set(first.test_labels)) == ["high", "low"]
-    assert len(first.test_ids) + len(first.y_train) == 60 and 6 <= len(first.test_ids) <= 8
+    assert len(first.test_ids) == math.ceil(0.1 * 60) and len(first.y_train) == 60 - len(first.test_ids)
+    for name in ("low", "high"):  # stratified: each class gives its share
+        share = sum((labels < 5) == (name == "low")) / 60
+        assert abs(first.test_labels.count(name) - share * len(first.test_ids)) < 1
     assert first.fingerprint() == again.fingerprint()
     truth = dict(zip(first.test_ids, first.test_labels))
     submission = tmp_path / "guess.csv"

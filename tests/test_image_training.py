@@ -11,27 +11,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import kcnn
 from PIL import Image
-from test_bad_input import assert_refused
 
 from kaggle_cnn.data import demo_path, load_dataset
 from kaggle_cnn.data.loaders.folders import ImageFiles
 from kaggle_cnn.store.workspace import Workspace
 
-CATSDOGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "catsdogs"
 PER_CLASS = 15  # enough for a held-out test set (10 a class) and a 3-part split
 
 
 @pytest.fixture(scope="module")
-def photo_folder(tmp_path_factory) -> Path:
+def photo_folder(tmp_path_factory, shared_data) -> Path:
     """A flat class folder: 15 cats and 15 dogs (JPEGs of varying size), or, without
     ../shared, 15 + 15 MNIST digits written as PNGs in folders `low` and `high`."""
     root = tmp_path_factory.mktemp("photos") / "pets"
-    if CATSDOGS.is_dir():
+    catsdogs = shared_data / "catsdogs"
+    if catsdogs.is_dir():
         for name in ("cat", "dog"):
             (root / name).mkdir(parents=True)
-            for path in sorted((CATSDOGS / name).iterdir())[:PER_CLASS]:
+            for path in sorted((catsdogs / name).iterdir())[:PER_CLASS]:
                 shutil.copy(path, root / name / path.name)
         return root
     frame = pd.read_csv(demo_path() / "train.csv.gz", nrows=200)
@@ -43,7 +41,7 @@ def photo_folder(tmp_path_factory) -> Path:
     return root
 
 
-def test_train_vote_metrics_score_on_an_image_folder(tmp_path, photo_folder, monkeypatch):
+def test_train_vote_metrics_score_on_an_image_folder(kcnn, tmp_path, photo_folder, monkeypatch):
     def whole_folder_decoded(self, *args, **kwargs):
         raise AssertionError("training decoded a whole ImageFiles instead of streaming it")
 
@@ -61,24 +59,38 @@ def test_train_vote_metrics_score_on_an_image_folder(tmp_path, photo_folder, mon
 
     result = kcnn("-w", workspace, "vote")
     assert result.exit_code == 0, result.output
-    vote = pd.read_csv(workspace / "submissions" / "ensemble" / "majority_vote.csv", dtype=str)
-    assert list(vote.columns) == ["file", "label"] and len(vote) == 3  # 10% of the 30 held out, stratified
-    assert set(vote["label"]) <= set(classes)  # labels written as the folder names
-    assert all(file.split("/")[0] in classes for file in vote["file"])
+    vote_csv = workspace / "submissions" / "ensemble" / "majority_vote.csv"
+    vote = pd.read_csv(vote_csv, dtype=str)
+    held_out = load_dataset(photo_folder, image_size=32)  # 10% of each class, labelled by its folder
+    assert list(vote.columns) == ["file", "label"] and vote["file"].tolist() == held_out.test_ids
+    assert len(vote) == 3 and set(vote["label"]) <= set(classes)  # labels written as the folder names
+    for run in runs:
+        assert run.test_proba().shape == (3, 2)
+        np.testing.assert_allclose(run.test_proba().sum(axis=1), 1.0, atol=1e-5)
 
     result = kcnn("-w", workspace, "metrics")
     assert result.exit_code == 0, result.output
-    assert all(name in result.output for name in classes)
+    metrics = pd.read_csv(workspace / "reports" / "metrics.csv")
+    assert set(metrics["source"]) == {runs[0].run_id, runs[1].run_id, "ensemble/majority_vote"}
+    assert set(classes) <= set(metrics["class"])
 
-    result = kcnn("score", workspace / "submissions" / "ensemble" / "majority_vote.csv", "--answers", photo_folder)
-    assert result.exit_code == 0 and "on 3 rows" in result.output, result.output
-
-    result = kcnn("-w", workspace, "predict", runs[0].run_id, "--tta", "hflip")
+    result = kcnn("score", vote_csv, "--answers", photo_folder)
     assert result.exit_code == 0, result.output
-    assert np.load(runs[0].path / "test_proba_tta.npy").shape == (3, 2)
+    accuracy = np.mean(vote["label"].to_numpy() == np.array(held_out.test_labels))
+    assert f"accuracy {accuracy:.4f} on 3 rows" in result.output
+
+    run = runs[0]
+    result = kcnn("-w", workspace, "tta", run.run_id, "--transforms", "hflip")
+    assert result.exit_code == 0, result.output
+    val_tta = np.load(run.path / "val_proba_tta.npy")
+    assert np.load(run.path / "test_proba_tta.npy").shape == (3, 2) and val_tta.shape == run.val_proba().shape
+    split = Workspace(workspace).find_split(run.fingerprint)
+    recorded = Workspace(workspace).load_run(run.run_id).record["tta"]
+    assert recorded["transforms"] == "hflip"
+    assert recorded["val_accuracy"] == pytest.approx(np.mean(val_tta.argmax(axis=1) == split.val_labels))
 
 
-def test_a_val_folder_is_the_validation_split(tmp_path, photo_folder):
+def test_a_val_folder_is_the_validation_split(kcnn, assert_refused, tmp_path, photo_folder):
     split = tmp_path / "split"
     result = kcnn("data", "split", photo_folder, split, "--ratio", "0.6,0.2,0.2")
     assert result.exit_code == 0, result.output
@@ -94,12 +106,16 @@ def test_a_val_folder_is_the_validation_split(tmp_path, photo_folder):
     assert json.loads(split_file.read_text())["val_indices"] == dataset.val_rows.tolist()
     (run,) = Workspace(workspace).runs()
     assert run.record["data"]["n_val"] == len(dataset.val_rows)
+    submission = pd.read_csv(workspace / "submissions" / f"{run.run_id}.csv", dtype=str)
+    assert submission["file"].tolist() == dataset.test_ids  # test/<class>/ images, labelled
     result = kcnn("score", workspace / "submissions" / f"{run.run_id}.csv", "--answers", split)
     assert result.exit_code == 0, result.output
+    accuracy = np.mean(submission["label"].to_numpy() == np.array(dataset.test_labels))
+    assert f"accuracy {accuracy:.4f} on {len(dataset.test_ids)} rows" in result.output
 
 
 @pytest.mark.slow
-def test_done_when_vgg16_from_scratch_on_real_cats_and_dogs(tmp_path):
+def test_done_when_vgg16_from_scratch_on_real_cats_and_dogs(kcnn, tmp_path):
     """Issue 3's check, as written: 800 real JPEGs at 64x64, two runs, vote, metrics."""
     if not CATSDOGS.is_dir():
         pytest.skip(f"real cats/dogs JPEGs not present ({CATSDOGS})")

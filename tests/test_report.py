@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from conftest import kcnn
 from kaggle_cnn.store.workspace import Workspace
-from test_bad_input import assert_refused
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def pictured(trained, competition, tmp_path_factory):
-    """The session's two kept runs, one discarded attempt, and two votes."""
+def pictured_once(kcnn, trained, competition, tmp_path_factory):
+    """The session's two kept runs, one discarded attempt, and two votes: made once
+    per module, read-only (each test draws in its own copy, `pictured`)."""
     root = tmp_path_factory.mktemp("pictured") / "w"
     shutil.copytree(trained, root)
     assert kcnn("-w", root, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
@@ -26,37 +28,56 @@ def pictured(trained, competition, tmp_path_factory):
     return root
 
 
+@pytest.fixture
+def pictured(pictured_once, tmp_path):
+    return shutil.copytree(pictured_once, tmp_path / "w")
+
+
 def is_png(path) -> bool:
     return path.read_bytes()[:8] == PNG
 
 
-def test_curves_show_kept_and_discarded(pictured):
+def test_curves_show_kept_and_discarded(kcnn, pictured):
     result = kcnn("-w", pictured, "plot", "curves")
     assert result.exit_code == 0, result.output
     path = Workspace(pictured).reports_dir / "plots" / "curves.png"
-    assert is_png(path)
+    assert is_png(path) and f"curves: {path}" in result.output
     assert (Workspace(pictured).models_dir / "discarded" / "cnn1-s0-a002.csv").exists()
-    assert kcnn("-w", pictured, "plot", "curves", "cnn1-s0-a000").exit_code == 0
+    result = kcnn("-w", pictured, "plot", "curves", "cnn1-s0-a000")
+    assert result.exit_code == 0, result.output
+    assert is_png(Path(result.output.split("curves: ", 1)[1].strip()))
 
 
-def test_confusion_of_the_best_vote_and_of_a_run(pictured):
+def test_confusion_of_the_best_vote_and_of_a_run(kcnn, pictured):
     result = kcnn("-w", pictured, "plot", "confusion")
     assert result.exit_code == 0, result.output
-    plots = Workspace(pictured).reports_dir / "plots"
-    written = sorted(p.name for p in plots.glob("*.png"))
-    assert any(n.startswith("confusion-ensemble-") for n in written)
-    assert any(n.startswith("class-metrics-ensemble-") for n in written)
+    workspace = Workspace(pictured)
+    plots = workspace.reports_dir / "plots"
+    # the best vote by validation accuracy (ties: the first by name), against the best run
+    accuracy = {name: json.loads((workspace.ensemble_dir / f"{name}.json").read_text())["val_accuracy"]
+                for name in ("greedy_ensemble", "majority_vote")}
+    best = min(accuracy, key=lambda name: (-accuracy[name], name))
+    assert sorted(p.name for p in plots.glob("*.png")) == [f"class-metrics-ensemble-{best}.png",
+                                                           f"confusion-ensemble-{best}.png"]
+    assert all(is_png(p) for p in plots.glob("*.png"))
     assert kcnn("-w", pictured, "plot", "confusion", "cnn1-s0-a001").exit_code == 0
     assert is_png(plots / "confusion-cnn1-s0-a001.png")
 
 
-def test_timing_table(pictured):
+def test_timing_table(kcnn, pictured):
+    from kaggle_cnn.evaluation.timing import timing_table
+
     result = kcnn("-w", pictured, "metrics", "--timing")
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     assert "timing per model" in result.output and "train s/epoch" in result.output and "cnn1" in result.output
+    runs = Workspace(pictured).runs()  # the two kept runs; the discarded attempt has no timings to show
+    (row,) = timing_table(Workspace(pictured)).to_dict("records")
+    assert (row["model"], row["runs"], row["params"]) == ("cnn1", 2, runs[0].record["params"])
+    assert row["train s/epoch"] == pytest.approx(np.mean([r.record["timing"]["epoch_train_seconds"] for r in runs]))
+    assert row["predict s"] == pytest.approx(np.mean([r.record["timing"]["predict_seconds"] for r in runs]))
 
 
-def test_report_is_one_self_contained_page(pictured):
+def test_report_is_one_self_contained_page(kcnn, pictured):
     result = kcnn("-w", pictured, "report")
     assert result.exit_code == 0, result.output
     page = (Workspace(pictured).reports_dir / "report.html").read_text()
@@ -69,7 +90,7 @@ def test_report_is_one_self_contained_page(pictured):
     assert page.count("cnn1-s0-a002") >= 1  # the discarded attempt is on the leaderboard
 
 
-def test_activations_and_filters(pictured):
+def test_activations_and_filters(kcnn, pictured):
     result = kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 3)
     assert result.exit_code == 0, result.output
     assert is_png(Workspace(pictured).reports_dir / "plots" / "activations-cnn1-s0-a000-3.png")
@@ -84,14 +105,16 @@ def test_activations_and_filters(pictured):
     assert is_png(Workspace(pictured).reports_dir / "plots" / f"filters-cnn1-s0-a000-{layer}.png")
 
 
-def test_bad_picture_requests(pictured, tmp_path):
+def test_bad_picture_requests(kcnn, assert_refused, pictured, tmp_path):
     assert_refused(kcnn("-w", pictured, "plot", "curves", "cnn7-s0-a000"), "cnn7-s0-a000")
     assert_refused(kcnn("-w", pictured, "plot", "confusion", "cnn7-s0-a000"), "cnn7-s0-a000")
     assert_refused(kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 999), "--image 999", "0..29")
     assert_refused(kcnn("-w", pictured, "plot", "filters", "cnn1-s0-a000", "--layer", "predictions"), "predictions")
-    assert_refused(kcnn("-w", tmp_path, "report"), "no runs")
-    assert_refused(kcnn("-w", tmp_path, "plot", "curves"), "no runs")
-    assert not (tmp_path / "reports").exists()
+    assert not (pictured / "reports").exists()
+    empty = tmp_path / "empty"
+    assert_refused(kcnn("-w", empty, "report"), "no runs")
+    assert_refused(kcnn("-w", empty, "plot", "curves"), "no runs")
+    assert not (empty / "reports").exists()
 
 
 def test_curves_mark_a_fine_tuning_phase():

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 
-from conftest import kcnn
 from kaggle_cnn import api
 from kaggle_cnn.data import load_dataset
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.search import space as spaces
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.store.workspace import Workspace
-from test_bad_input import assert_refused
 
 TINY = {
     "model": "cnn1",
@@ -80,7 +79,7 @@ def test_bad_spaces(tmp_path, space, fragment):
         spaces.load_space(path)
 
 
-def test_cli_refuses_bad_searches_and_writes_nothing(tmp_path, competition):
+def test_cli_refuses_bad_searches_and_writes_nothing(kcnn, assert_refused, tmp_path, competition):
     continuous = write_space(tmp_path, TINY, "continuous")
     workspace = tmp_path / "ws"
     assert_refused(kcnn("-w", workspace, "search", "--data", competition, "--space", continuous, "--algo", "grid"),
@@ -96,7 +95,7 @@ def test_cli_refuses_bad_searches_and_writes_nothing(tmp_path, competition):
 
 
 @pytest.mark.parametrize("algo, evals", [("tpe", 3), ("rand", 2), ("grid", 5)])
-def test_each_algo_runs_trials_that_are_runs(tmp_path, competition, algo, evals):
+def test_each_algo_runs_trials_that_are_runs(kcnn, tmp_path, competition, algo, evals):
     space = write_space(tmp_path, GRID if algo == "grid" else TINY)
     result = kcnn("-w", tmp_path / "ws", "search", "--data", competition, "--space", space, "--algo", algo,
                   "--max-evals", evals, "--keep-above", 0.3)
@@ -107,9 +106,17 @@ def test_each_algo_runs_trials_that_are_runs(tmp_path, competition, algo, evals)
     assert list(index["run_id"]) == [f"cnn1-space-t{i:03d}" for i in range(expected)]
     state = studies.load_saved(workspace, "space")
     assert [t["number"] for t in state["trials"]] == list(range(expected))
-    assert all(t["status"] == "ok" and 0 <= t["val_accuracy"] <= 1 for t in state["trials"])
+    assert [t["status"] for t in state["trials"]] == ["ok"] * expected
+    # each trial's score is its run's, and it was kept exactly when it reached 0.3
+    by_run = index.set_index("run_id")
+    for trial in state["trials"]:
+        assert trial["val_accuracy"] == pytest.approx(by_run.loc[trial["run_id"], "val_accuracy"], abs=1e-6)
+        assert trial["kept"] == (trial["val_accuracy"] >= 0.3) == bool(by_run.loc[trial["run_id"], "kept"])
     kept = {t["run_id"] for t in state["trials"] if t["kept"]}
     assert kept == set(workspace.run_ids())
+    for run in workspace.runs():
+        split = workspace.find_split(run.fingerprint)
+        assert run.val_accuracy == pytest.approx(np.mean(run.val_proba().argmax(axis=1) == split.val_labels))
     assert (workspace.models_dir / "studies" / "space" / "leaderboard.csv").exists()
     assert "rank" in result.output and f"[trial {expected}/{expected}]" in result.output
 
@@ -173,7 +180,7 @@ def test_a_crashing_trial_is_recorded_and_the_search_goes_on(tmp_path, dataset, 
     assert workspace.read_index()["status"].tolist() == ["failed", "ok", "ok"]
 
 
-def test_export_then_train_with_the_config(tmp_path, competition):
+def test_export_then_train_with_the_config(kcnn, tmp_path, competition):
     space = write_space(tmp_path, TINY)
     best = tmp_path / "best.yaml"
     result = kcnn("-w", tmp_path / "ws", "search", "--data", competition, "--space", space, "--max-evals", 2,
@@ -194,14 +201,14 @@ def test_export_then_train_with_the_config(tmp_path, competition):
     assert shown.exit_code == 0 and "cnn1-space-t001" in shown.output
 
 
-def test_bad_config_file(tmp_path, competition):
+def test_bad_config_file(kcnn, assert_refused, tmp_path, competition):
     (tmp_path / "c.yaml").write_text("model: cnn1\nwidth: 3\n")
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--config", tmp_path / "c.yaml"),
                    "unknown option 'width'")
 
 
 @pytest.mark.slow
-def test_parallel_trials_match_serial_ones(tmp_path, competition):
+def test_parallel_trials_match_serial_ones(kcnn, tmp_path, competition):
     space = write_space(tmp_path, TINY)
     for name, jobs in (("serial", 1), ("parallel", 2)):
         result = kcnn("-w", tmp_path / name, "search", "--data", competition, "--space", space, "--algo", "rand",
@@ -223,4 +230,4 @@ def test_the_shipped_example_spaces_load(name):
     space = spaces.load_space(path)
     if name == "basic_cnn_grid":
         assert len(spaces.grid(space)) == 4
-    assert spaces.to_hyperopt(space)
+    assert space.tree and set(spaces.to_hyperopt(space)) == set(space.tree)  # every option becomes a hyperopt node

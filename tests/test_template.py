@@ -6,14 +6,13 @@ import math
 import re
 import textwrap
 
+import numpy as np
 import pytest
 
-from conftest import kcnn
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.search.template import load_template
 from kaggle_cnn.store.workspace import Workspace
-from test_bad_input import assert_refused
 
 # A small real template: demo images flattened, a dense net, markers in several
 # layers, nested calls, a keyword, a helper function and module-level imports.
@@ -85,14 +84,14 @@ def test_bad_templates(tmp_path, change, fragment):
         load_template(write(tmp_path, change(TEMPLATE)))
 
 
-def test_create_model_without_loss_is_refused_and_nothing_is_written(tmp_path):
+def test_create_model_without_loss_is_refused_and_nothing_is_written(kcnn, assert_refused, tmp_path):
     text = TEMPLATE.replace('return {"loss": -float', 'return {"accuracy": float')
     workspace = tmp_path / "ws"
     assert_refused(kcnn("-w", workspace, "search", "--template", write(tmp_path, text), "--max-evals", 2), "'loss'")
     assert not workspace.exists()
 
 
-def test_template_search_end_to_end(tmp_path):
+def test_template_search_end_to_end(kcnn, assert_refused, tmp_path):
     path = write(tmp_path, TEMPLATE)
     result = kcnn("-w", tmp_path / "ws", "search", "--template", path, "--algo", "tpe", "--max-evals", 3,
                   "--keep-above", 0.2)
@@ -102,12 +101,27 @@ def test_template_search_end_to_end(tmp_path):
     assert [t["run_id"] for t in state["trials"]] == [f"model-model-t{i:03d}" for i in range(3)]
     assert all(set(t["params"]) == {"Dense", "activation", "Dropout", "Dense_2", "Dropout_2", "batch_size", "lr_probe"}
                for t in state["trials"])
-    assert len(workspace.read_index()) == 3
-    assert all(t["status"] == "ok" and -1 <= t["loss"] <= 0 for t in state["trials"])
-    assert any(t["kept"] for t in state["trials"])
+    index = workspace.read_index().set_index("run_id")
+    assert index.index.tolist() == [t["run_id"] for t in state["trials"]]
+    assert [t["status"] for t in state["trials"]] == ["ok"] * 3
+    # the template's loss is minus the best validation accuracy; kept when that reached 0.2
+    for trial in state["trials"]:
+        assert index.loc[trial["run_id"], "val_accuracy"] == pytest.approx(-trial["loss"], abs=1e-6)
+        assert trial["kept"] == (-trial["loss"] >= 0.2)
+    kept = [t for t in state["trials"] if t["kept"]]
+    assert kept
     for trial in state["trials"]:
         folder = workspace.models_dir / "studies" / "model" / "trials" / trial["run_id"]
         assert (folder / "model.keras").exists() == trial["kept"]
+    # a kept model is the one that scored: its accuracy on the template's validation rows is -loss
+    from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.data import load_dataset
+
+    demo = load_dataset()
+    x_val, y_val = demo.x_train[300:400].reshape(100, -1), demo.y_train[300:400]
+    model = load_keras().saving.load_model(workspace.models_dir / "studies" / "model" / "trials" / kept[0]["run_id"]
+                                           / "model.keras")
+    assert np.mean(model.predict(x_val, verbose=0).argmax(axis=1) == y_val) == pytest.approx(-kept[0]["loss"])
     assert "Dense=" in result.output and "loss" in result.output
     # the same command again: the study is complete, nothing retrained
     again = kcnn("-w", tmp_path / "ws", "search", "--template", path, "--algo", "tpe", "--max-evals", 3)

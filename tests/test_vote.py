@@ -1,20 +1,32 @@
-"""`kcnn vote` on members with and without stored runs behind them."""
+"""`kcnn vote` on members with and without stored runs behind them, and `kcnn tta`.
+
+Every figure a vote reports is recomputed here from the members' stored
+predictions and the split's labels."""
 
 from __future__ import annotations
 
+import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from conftest import kcnn
 from kaggle_cnn import api
+from kaggle_cnn.ensemble import rules
+from kaggle_cnn.ensemble.rules import VoteSpec
+from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR
 from kaggle_cnn.store.workspace import Workspace
 
 
 def write(folder, name, ids, labels, header=("id", "animal")):
     folder.mkdir(exist_ok=True)
     pd.DataFrame({header[0]: ids, header[1]: labels}).to_csv(folder / f"{name}.csv", index=False)
+
+
+def labels_of(csv_path) -> list[str]:
+    return pd.read_csv(csv_path, dtype=str).iloc[:, 1].tolist()
 
 
 def test_labels_only_members_keep_text_and_break_ties_by_smallest_label(tmp_path):
@@ -38,50 +50,47 @@ def test_numeric_labels_order_numerically(tmp_path):
     write(folder, "a", [1], ["10"], header=("ImageId", "Label"))
     write(folder, "b", [1], ["9"], header=("ImageId", "Label"))
     outcome = api.vote(Workspace(tmp_path / "ws"), folder)
-    assert pd.read_csv(outcome.csv_path, dtype=str)["Label"].tolist() == ["9"]
+    assert labels_of(outcome.csv_path) == ["9"]
 
 
-def test_ties_between_runs_go_to_the_higher_mean_probability(trained, tmp_path):
-    root = tmp_path / "w"
-    shutil.copytree(trained, root)
-    workspace = Workspace(root)
+def test_ties_between_runs_go_to_the_higher_mean_probability(trained_copy):
+    workspace = Workspace(trained_copy)
     first, second = workspace.runs()
     outcome = api.vote(workspace)
-    # Two members: every disagreement is a tie, settled by the mean probability.
+    # Two members: every disagreement is a tie, settled by the mean probability
+    # of the two tied classes.
     votes = np.array([first.test_proba().argmax(1), second.test_proba().argmax(1)])
     disagreements = int((votes[0] != votes[1]).sum())
     assert outcome.sidecar["ties"] == disagreements == outcome.sidecar["ties_by_rule"]["probability"]
+    assert disagreements > 0  # (one-epoch runs: there is something to settle)
     mean = (first.test_proba() + second.test_proba()) / 2
-    predicted = pd.read_csv(outcome.csv_path)["Label"].to_numpy()
-    assert np.array_equal(predicted, mean.argmax(1))  # with two members the rule is a soft vote
+    rows = np.arange(len(mean))
+    expected = np.where(mean[rows, votes[0]] >= mean[rows, votes[1]], votes[0], votes[1])
+    assert labels_of(outcome.csv_path) == [str(c) for c in expected]
 
 
-def test_a_teammate_csv_joins_run_members(trained, tmp_path):
-    root = tmp_path / "w"
-    shutil.copytree(trained, root)
-    workspace = Workspace(root)
+def test_a_teammate_csv_joins_run_members(kcnn, trained_copy):
+    workspace = Workspace(trained_copy)
     member = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)
     member.to_csv(workspace.submissions_dir / "teammate.csv", index=False)
-    result = kcnn("-w", root, "vote", "--name", "with_teammate")
+    result = kcnn("-w", trained_copy, "vote", "--name", "with_teammate")
     assert result.exit_code == 0, result.output
-    sidecar = api.vote(workspace, name="with_teammate").sidecar
+    sidecar = json.loads((workspace.ensemble_dir / "with_teammate.json").read_text())
     assert [m["run_id"] for m in sidecar["members"]] == ["cnn1-s0-a000", "cnn1-s0-a001", None]
-    assert sidecar["val_accuracy"] is None
-    assert "unknown" in result.output
+    assert sidecar["val_accuracy"] is None and "val_accuracy_split_half" not in sidecar
+    assert "validation accuracy: unknown" in result.output
+    # the teammate copied cnn1-s0-a000: two of three votes, on every row
+    assert sidecar["ties"] == 0
+    assert labels_of(workspace.ensemble_dir / "with_teammate.csv") == member["Label"].tolist()
 
 
-# -- methods, filters, TTA, check (issue 5) -------------------------------------------
-
-import json  # noqa: E402
-
-import pytest  # noqa: E402
-
-from test_bad_input import assert_refused  # noqa: E402
+# -- methods, filters, TTA, check ----------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def four_runs(trained, competition, tmp_path_factory):
-    """The session's two runs plus two more: four members on one split."""
+def four_runs(kcnn, trained, competition, tmp_path_factory):
+    """The session's two runs plus two more: four members on one split. Read-only:
+    tests write into their own copy, `workspace4`."""
     root = tmp_path_factory.mktemp("four") / "w"
     shutil.copytree(trained, root)
     result = kcnn("-w", root, "train", "--data", competition, "--model", "cnn1", "--repeat", 2, "--epochs", 1,
@@ -92,95 +101,134 @@ def four_runs(trained, competition, tmp_path_factory):
 
 @pytest.fixture
 def workspace4(four_runs, tmp_path):
-    root = tmp_path / "w"
-    shutil.copytree(four_runs, root)
-    return root
+    return shutil.copytree(four_runs, tmp_path / "w")
 
 
-def sidecar_of(outcome_path):
-    return json.loads(outcome_path.with_suffix(".json").read_text())
+def stored(workspace: Workspace, suffix: str = ""):
+    """Members' stored predictions as the vote sees them: validation votes and
+    probabilities, the split's labels, and the test votes and probabilities."""
+    runs = workspace.runs()
+    split = workspace.find_split(runs[0].fingerprint)
+    val_proba = [np.load(r.path / f"val_proba{suffix}.npy").astype(np.float64) for r in runs]
+    test_proba = [np.load(r.path / f"test_proba{suffix}.npy").astype(np.float64) for r in runs]
+    return (np.array([p.argmax(1) for p in val_proba]), val_proba, split.val_labels,
+            np.array([p.argmax(1) for p in test_proba]), test_proba)
 
 
 @pytest.mark.parametrize("method, name", [("hard", "majority_vote"), ("soft", "soft_vote"),
                                           ("weighted", "weighted_vote"), ("greedy", "greedy_ensemble")])
-def test_each_method_end_to_end(workspace4, method, name):
+def test_each_method_end_to_end(kcnn, workspace4, method, name):
     result = kcnn("-w", workspace4, "vote", "--method", method)
     assert result.exit_code == 0, result.output
     workspace = Workspace(workspace4)
     out = workspace.ensemble_dir / f"{name}.csv"
-    sidecar = sidecar_of(out)
+    sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["method"] == method and len(sidecar["members"]) == 4
-    assert 0 <= sidecar["val_accuracy_split_half"] <= 1 and 0 <= sidecar["val_accuracy"] <= 1
-    assert "split-half" in result.output
     frame = pd.read_csv(out, dtype=str)
     assert frame["ImageId"].tolist() == pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)["ImageId"].tolist()
+
+    # members' scores, the weights chosen, and every figure, from the stored predictions
+    val_votes, val_proba, truth, test_votes, test_proba = stored(workspace)
+    scores = [float(np.mean(v == truth)) for v in val_votes]
+    assert [m["val_accuracy"] for m in sidecar["members"]] == pytest.approx(scores)
+    assert scores == pytest.approx([r.val_accuracy for r in workspace.runs()])
+    spec = VoteSpec(method=method)
+    weights = rules.fit_weights(spec, val_votes, val_proba, truth)
+    assert [m["weight"] for m in sidecar["members"]] == pytest.approx(weights.tolist())
+    in_sample = rules.combine(spec, weights, val_votes, val_proba, scores, 10).predictions
+    assert sidecar["val_predictions"] == [str(c) for c in in_sample]
+    assert sidecar["val_accuracy"] == pytest.approx(np.mean(in_sample == truth))
+    split_half = rules.split_half_accuracy(spec, val_votes, val_proba, truth, 10)
+    assert sidecar["val_accuracy_split_half"] == pytest.approx(split_half)
+    assert f"{sidecar['val_accuracy']:.4f} in-sample, {split_half:.4f} split-half" in result.output
+    predicted = rules.combine(spec, weights, test_votes, test_proba, scores, 10).predictions
+    assert frame["Label"].tolist() == [str(c) for c in predicted]
+
+    if method == "hard":
+        assert weights.tolist() == [1.0] * 4
+    if method == "soft":  # the mean of the stored probabilities, independently of the rules module
+        assert sidecar["val_predictions"] == [str(c) for c in np.mean(val_proba, axis=0).argmax(1)]
     if method == "weighted":
         assert [m["weight"] for m in sidecar["members"]] == [m["val_accuracy"] for m in sidecar["members"]]
     if method == "greedy":
-        assert sum(sidecar["multiplicities"].values()) >= 1 and "chosen:" in result.output
+        chosen = {f"cnn1-s0-a00{i}": int(w) for i, w in enumerate(weights) if w > 0}
+        assert sidecar["multiplicities"] == chosen  # the best ensemble seen while adding members
+        assert "chosen: " + ", ".join(f"{n} x{k}" for n, k in chosen.items()) in result.output
 
 
 def test_soft_vote_is_the_mean_of_stored_probabilities(workspace4):
     workspace = Workspace(workspace4)
-    outcome = api.vote(workspace, spec=api_spec("soft"))
+    outcome = api.vote(workspace, spec=VoteSpec("soft"))
     mean = np.mean([r.test_proba() for r in workspace.runs()], axis=0)
-    assert np.array_equal(pd.read_csv(outcome.csv_path)["Label"].to_numpy(), mean.argmax(1))
-    geometric = api.vote(workspace, spec=api_spec("soft", geometric=True), name="geo")
+    assert labels_of(outcome.csv_path) == [str(c) for c in mean.argmax(1)]
+    geometric = api.vote(workspace, spec=VoteSpec("soft", geometric=True), name="geo")
     assert geometric.sidecar["options"]["geometric"] is True
+    logs = np.sum([np.log(np.clip(r.test_proba(), PROBABILITY_FLOOR, 1.0)) for r in workspace.runs()], axis=0)
+    assert labels_of(geometric.csv_path) == [str(c) for c in logs.argmax(1)]
 
 
-def api_spec(method, **options):
-    from kaggle_cnn.ensemble.rules import VoteSpec
-
-    return VoteSpec(method=method, **options)
-
-
-def test_filters_top_keep_above_model(workspace4):
+def test_filters_top_keep_above_model(kcnn, assert_refused, workspace4):
     workspace = Workspace(workspace4)
-    top = api.vote(workspace, spec=api_spec("hard", top=2), name="top2").sidecar
+    top = api.vote(workspace, spec=VoteSpec("hard", top=2), name="top2").sidecar
     used = [m for m in top["members"] if m["weight"] > 0]
     best_two = sorted((m["val_accuracy"] for m in top["members"]), reverse=True)[:2]
     assert sorted((m["val_accuracy"] for m in used), reverse=True) == best_two
     assert len(used) == 2
-    assert api.vote(workspace, model="cnn1", name="only_cnn1").sidecar["members"][0]["model"] == "cnn1"
+    cut = sorted(m["val_accuracy"] for m in top["members"])[1]  # leaves out the worst member (or its ties)
+    above = api.vote(workspace, spec=VoteSpec("hard", keep_above=cut), name="above").sidecar
+    assert [m["weight"] > 0 for m in above["members"]] == [m["val_accuracy"] >= cut for m in above["members"]]
+    only = api.vote(workspace, model="cnn1", name="only_cnn1").sidecar["members"]
+    assert [m["model"] for m in only] == ["cnn1"] * 4
     assert_refused(kcnn("-w", workspace4, "vote", "--keep-above", 1.0), "no member passes")
     assert_refused(kcnn("-w", workspace4, "vote", "--model", "cnn9"), "cnn9")
     assert_refused(kcnn("-w", workspace4, "vote", "--top", 0), "--top")
 
 
-def test_weights_file(workspace4, tmp_path):
+def test_member_weights_file(kcnn, assert_refused, workspace4, tmp_path):
     weights = tmp_path / "weights.csv"
     pd.DataFrame({"member": ["cnn1-s0-a000.csv", "cnn1-s0-a001", "cnn1-s0-a002", "cnn1-s0-a003"],
                   "weight": [5, 0, 0, 0]}).to_csv(weights, index=False)
-    result = kcnn("-w", workspace4, "vote", "--method", "weighted", "--weights", weights, "--name", "w")
+    result = kcnn("-w", workspace4, "vote", "--method", "weighted", "--member-weights", weights, "--name", "w")
     assert result.exit_code == 0, result.output
     workspace = Workspace(workspace4)
-    first = pd.read_csv(workspace.member_submission("cnn1-s0-a000"))
-    assert pd.read_csv(workspace.ensemble_dir / "w.csv")["Label"].tolist() == first["Label"].tolist()
+    sidecar = json.loads((workspace.ensemble_dir / "w.json").read_text())
+    assert [m["weight"] for m in sidecar["members"]] == [5, 0, 0, 0]
+    assert labels_of(workspace.ensemble_dir / "w.csv") == labels_of(workspace.member_submission("cnn1-s0-a000"))
     pd.DataFrame({"member": ["cnn1-s0-a000"], "weight": [1]}).to_csv(weights, index=False)
-    assert_refused(kcnn("-w", workspace4, "vote", "--method", "weighted", "--weights", weights), "no weight for member")
+    assert_refused(kcnn("-w", workspace4, "vote", "--method", "weighted", "--member-weights", weights),
+                   "no weight for member")
 
 
-def test_labels_only_members_refuse_what_needs_probabilities(workspace4):
+def test_vote_weights_is_refused_with_a_hint_to_member_weights(kcnn, assert_refused, workspace4, tmp_path):
+    """`kcnn vote --weights` was renamed: refused, naming the new option (train's --weights is a backbone's)."""
+    weights = tmp_path / "weights.csv"
+    pd.DataFrame({"member": [f"cnn1-s0-a00{i}" for i in range(4)], "weight": [1, 1, 1, 1]}).to_csv(weights,
+                                                                                                  index=False)
+    assert_refused(kcnn("-w", workspace4, "vote", "--method", "weighted", "--weights", weights), "--member-weights")
+    assert not Workspace(workspace4).ensemble_dir.exists()
+    assert "--member-weights" in kcnn("vote", "--help").output
+
+
+def test_labels_only_members_refuse_what_needs_probabilities(kcnn, assert_refused, workspace4):
     workspace = Workspace(workspace4)
     pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str).to_csv(
         workspace.submissions_dir / "teammate.csv", index=False)
     assert_refused(kcnn("-w", workspace4, "vote", "--method", "soft"), "teammate.csv", "probabilities")
     assert_refused(kcnn("-w", workspace4, "vote", "--method", "greedy"), "teammate.csv", "greedy")
     assert_refused(kcnn("-w", workspace4, "vote", "--method", "weighted"), "teammate.csv")
-    assert kcnn("-w", workspace4, "vote", "--method", "hard").exit_code == 0
+    result = kcnn("-w", workspace4, "vote", "--method", "hard")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())["members"]) == 5
 
 
-def test_probabilities_of_the_wrong_shape_are_refused(workspace4):
-    path = Workspace(workspace4).run_dir("cnn1-s0-a002") / "test_proba.npy"
-    np.save(path, np.zeros((7, 10), dtype=np.float32))
-    before = set((Workspace(workspace4).ensemble_dir).glob("*")) if Workspace(workspace4).ensemble_dir.exists() else set()
+def test_probabilities_of_the_wrong_shape_are_refused(kcnn, assert_refused, workspace4):
+    workspace = Workspace(workspace4)
+    np.save(workspace.run_dir("cnn1-s0-a002") / "test_proba.npy", np.zeros((7, 10), dtype=np.float32))
     assert_refused(kcnn("-w", workspace4, "vote", "--method", "soft"), "test_proba.npy", "(7, 10)")
-    after = set(Workspace(workspace4).ensemble_dir.glob("*")) if Workspace(workspace4).ensemble_dir.exists() else set()
-    assert before == after
+    assert not workspace.ensemble_dir.exists()  # nothing written
 
 
-def test_members_with_different_class_sets_are_refused(workspace4):
+def test_members_with_different_class_sets_are_refused(kcnn, assert_refused, workspace4):
     run_json = Workspace(workspace4).run_dir("cnn1-s0-a003") / "run.json"
     record = json.loads(run_json.read_text())
     record["data"]["classes"] = list(range(1, 11))
@@ -188,44 +236,85 @@ def test_members_with_different_class_sets_are_refused(workspace4):
     assert_refused(kcnn("-w", workspace4, "vote"), "cnn1-s0-a003.csv", "same classes")
 
 
-def test_explain_prints_diagnostics(workspace4):
+def test_explain_prints_diagnostics(kcnn, workspace4):
     result = kcnn("-w", workspace4, "vote", "--explain")
-    assert result.exit_code == 0
+    assert result.exit_code == 0, result.output
     for fragment in ("disagree", "vote margins", "tied rows", "per-class validation F1"):
         assert fragment in result.output
-    sidecar = json.loads((Workspace(workspace4).ensemble_dir / "majority_vote.json").read_text())
-    assert len(sidecar["diagnostics"]["disagreement"]["matrix"]) == 4
+    workspace = Workspace(workspace4)
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    _, _, _, test_votes, _ = stored(workspace)
+    expected = (test_votes[:, None, :] != test_votes[None, :, :]).mean(axis=2)
+    assert np.allclose(sidecar["diagnostics"]["disagreement"]["matrix"], expected, atol=1e-4)
     assert len(sidecar["diagnostics"]["tied_ids"]) == sidecar["ties"]
     assert set(sidecar["per_class_f1_gain"]["0"]) == {"ensemble", "best_member", "gain"}
 
 
-def test_predict_tta_then_vote_tta(workspace4, competition):
-    assert_refused(kcnn("-w", workspace4, "vote", "--tta"), "kcnn predict --tta")
-    result = kcnn("-w", workspace4, "predict", "--tta", "shift=1,rotate=8")  # data found where it was trained
+# -- kcnn tta ------------------------------------------------------------------------
+
+
+def test_tta_then_vote_tta(kcnn, assert_refused, workspace4):
+    assert_refused(kcnn("-w", workspace4, "vote", "--tta"), "kcnn tta")
+    result = kcnn("-w", workspace4, "tta", "--transforms", "shift_px=1,rotate=8")  # data found where it was trained
     assert result.exit_code == 0, result.output
-    assert result.output.count("->") == 4
     workspace = Workspace(workspace4)
     for run in workspace.runs():
-        assert np.load(run.path / "test_proba_tta.npy").shape == np.load(run.path / "test_proba.npy").shape
-        assert run.record["tta"]["transforms"] == "shift=1,rotate=8"
+        split = workspace.find_split(run.fingerprint)
+        val_tta = np.load(run.path / "val_proba_tta.npy")
+        assert np.load(run.path / "test_proba_tta.npy").shape == run.test_proba().shape
+        assert val_tta.shape == run.val_proba().shape
+        np.testing.assert_allclose(val_tta.sum(axis=1), 1.0, atol=1e-5)
+        assert not np.allclose(val_tta, run.val_proba())  # the augmented copies changed something
+        tta = run.record["tta"]
+        assert tta["transforms"] == "shift_px=1,rotate=8"
+        assert tta["val_accuracy"] == pytest.approx(np.mean(val_tta.argmax(axis=1) == split.val_labels))
+        assert tta["val_accuracy_plain"] == pytest.approx(run.val_accuracy)
+        assert (f"{run.run_id}  val_acc {tta['val_accuracy_plain']:.4f} -> {tta['val_accuracy']:.4f}"
+                in result.output)
     result = kcnn("-w", workspace4, "vote", "--tta", "--method", "soft")
     assert result.exit_code == 0, result.output
-    assert (workspace.ensemble_dir / "soft_vote_tta.csv").exists()
+    _, _, _, _, test_tta = stored(workspace, "_tta")
+    assert labels_of(workspace.ensemble_dir / "soft_vote_tta.csv") == [str(c) for c in np.mean(test_tta, 0).argmax(1)]
 
 
-def test_predict_refuses_bad_transforms_and_moved_data(workspace4, tmp_path):
-    assert_refused(kcnn("-w", workspace4, "predict", "--tta", "spin=3"), "spin=3")
+def test_tta_of_one_run_and_the_old_predict_spelling(kcnn, workspace4):
+    """`kcnn predict RUNS --tta SPEC` still works (hidden), as `kcnn tta RUNS --transforms SPEC`."""
+    workspace = Workspace(workspace4)
+    result = kcnn("-w", workspace4, "tta", "cnn1-s0-a001", "--transforms", "hflip")
+    assert result.exit_code == 0, result.output
+    assert [r.run_id for r in workspace.runs() if "tta" in r.record] == ["cnn1-s0-a001"]
+    first = np.load(workspace.run_dir("cnn1-s0-a001") / "test_proba_tta.npy")
+    result = kcnn("-w", workspace4, "predict", "cnn1-s0-a001", "--tta", "hflip")
+    assert result.exit_code == 0, result.output
+    assert "kcnn tta --transforms" in result.stderr  # the alias says what it is now
+    np.testing.assert_allclose(np.load(workspace.run_dir("cnn1-s0-a001") / "test_proba_tta.npy"), first, atol=1e-6)
+    assert [r.run_id for r in workspace.runs() if "tta" in r.record] == ["cnn1-s0-a001"]
+    listed = kcnn("--help").output.split("Commands:")[1]
+    commands = [line.split()[0] for line in listed.splitlines() if line.startswith("  ")]
+    assert "tta" in commands and "vote" in commands and "predict" not in commands
+
+
+def test_tta_refuses_bad_transforms_and_moved_data(kcnn, assert_refused, workspace4):
     from kaggle_cnn.data import demo_path
 
-    assert_refused(kcnn("-w", workspace4, "predict", "--tta", "hflip", "--data", demo_path()), "fingerprint", "--data")
-    assert_refused(kcnn("-w", workspace4, "predict", "cnn1-s9-a000", "--tta", "hflip"), "cnn1-s9-a000")
+    assert_refused(kcnn("-w", workspace4, "tta", "--transforms", "spin=3"), "spin=3")
+    # --augment's shift is a fraction of the image; TTA's is in pixels, and says so
+    assert_refused(kcnn("-w", workspace4, "tta", "--transforms", "hflip,shift=2"), "shift_px")
+    old = kcnn("-w", workspace4, "predict", "--tta", "shift=2")
+    assert old.exit_code == 2 and "shift_px" in old.stderr.strip().splitlines()[-1], old.stderr
+    assert_refused(kcnn("-w", workspace4, "tta", "--transforms", "shift_px=1.5"), "shift_px")
+    assert_refused(kcnn("-w", workspace4, "tta", "--transforms", "hflip", "--data", demo_path()), "fingerprint",
+                   "--data")
+    assert_refused(kcnn("-w", workspace4, "tta", "cnn1-s9-a000", "--transforms", "hflip"), "cnn1-s9-a000")
+    assert not list(Path(workspace4).glob("models/*/*_tta.npy"))  # nothing written
 
 
-def test_check_a_submission(trained, competition, tmp_path):
+def test_check_a_submission(kcnn, assert_refused, trained, competition, tmp_path):
     member = Workspace(trained).member_submission("cnn1-s0-a000")
     sample = competition / "sample_submission.csv"
     result = kcnn("check", member, "--sample", sample, "--data", competition)
-    assert result.exit_code == 0 and "ok (60 rows" in result.output
+    assert result.exit_code == 0, result.output
+    assert f"{member}: ok (60 rows; checked header, unique ids, id set and order, row count, labels)" in result.output
     frame = pd.read_csv(member, dtype=str)
     frame.iloc[::-1].to_csv(tmp_path / "reversed.csv", index=False)
     assert_refused(kcnn("check", tmp_path / "reversed.csv", "--sample", sample), "reversed.csv line 2", "order")
