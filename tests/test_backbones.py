@@ -171,7 +171,7 @@ def test_check_refuses_input_below_the_minimum_without_resizing():
 
 
 def test_dropout_sets_every_rate_of_the_model(kcnn, assert_refused, tmp_path, competition):
-    from kaggle_cnn.training.checks import model_shortcuts
+    from kaggle_cnn.training.settings import model_shortcuts
 
     assert model_shortcuts("kaggle_ensemble", 0.3, None, None) == {f"dropout{i}": 0.3 for i in range(1, 5)}
     assert model_shortcuts("cnn2", 0.1, None, None) == {"conv_dropout": 0.1, "dense_dropout": 0.1}

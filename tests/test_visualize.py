@@ -204,7 +204,7 @@ def test_deprocess_centres_and_scales():
     assert 20 < out.std() < 30  # std 0.1 of the [0, 1] range, i.e. ~25.5
 
 
-# --- filter_figure / save_figure -----------------------------------------------------
+# --- filter_figure / plots.save -----------------------------------------------------
 
 
 def test_filter_figure_labels_each_pattern():
@@ -224,17 +224,20 @@ def test_filter_figure_rgb_patterns():
     assert fig.axes[0].images[0].get_array().shape == (8, 8, 3)
 
 
-def test_save_figure_writes_a_png_atomically(tmp_path):
-    vis = _vis()
-    fig = vis.filter_figure(np.zeros((4, 28, 28, 1), dtype=np.uint8), "conv2d")
-    out = vis.save_figure(fig, tmp_path / "sub" / "filters.png")
+def test_save_writes_a_png_atomically(tmp_path):
+    from kaggle_cnn.report import plots
+
+    fig = _vis().filter_figure(np.zeros((4, 28, 28, 1), dtype=np.uint8), "conv2d")
+    out = plots.save(fig, tmp_path / "sub" / "filters.png", dpi=_vis().DPI, tight=False)
     assert out == tmp_path / "sub" / "filters.png"
     assert out.read_bytes()[:8] == PNG_MAGIC
     assert [p.name for p in out.parent.iterdir()] == ["filters.png"], "no temporary file left"
 
 
-def test_save_figure_refuses_other_formats(tmp_path):
+def test_save_refuses_other_formats(tmp_path):
+    from kaggle_cnn.report import plots
+
     fig = _vis().filter_figure(np.zeros((1, 4, 4, 1), dtype=np.uint8), "c")
     with pytest.raises(InputError, match=r"\.png"):
-        _vis().save_figure(fig, tmp_path / "filters.jpg")
+        plots.save(fig, tmp_path / "filters.jpg")
     assert list(tmp_path.iterdir()) == []
