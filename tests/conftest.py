@@ -65,13 +65,28 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+def real_dataset(shared_data: Path, name: str) -> Path:
+    """A file or folder of the real datasets; the test skips, naming it, when it is absent."""
+    path = shared_data / name
+    if not path.exists():
+        pytest.skip(f"needs the real dataset {path}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def catsdogs(shared_data) -> Path:
-    """The real cats/dogs JPEGs (400 of each, of varying sizes); skips without them."""
-    path = shared_data / "catsdogs"
-    if not path.is_dir():
-        pytest.skip(f"real cats/dogs JPEGs not present ({path})")
-    return path
+    """The real cats/dogs JPEGs (400 of each, of varying sizes)."""
+    return real_dataset(shared_data, "catsdogs")
+
+
+@pytest.fixture(scope="session")
+def mnist(shared_data) -> Path:
+    return real_dataset(shared_data, "mnist.npz")
+
+
+@pytest.fixture(scope="session")
+def cifar(shared_data) -> Path:
+    return real_dataset(shared_data, "cifar10_subset.npz")
 
 
 @pytest.fixture(scope="session")

@@ -37,22 +37,6 @@ WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 
 
 @pytest.fixture(scope="module")
-def mnist(shared_data) -> Path:
-    path = shared_data / "mnist.npz"
-    if not path.exists():
-        pytest.skip(f"needs {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
-def cifar(shared_data) -> Path:
-    path = shared_data / "cifar10_subset.npz"
-    if not path.exists():
-        pytest.skip(f"needs {path}")
-    return path
-
-
-@pytest.fixture(scope="module")
 def demo() -> Dataset:
     return load_dataset()
 
