@@ -3,9 +3,11 @@ from the packaged demo (MNIST), a workspace trained on it once per test session,
 and the real photos of ../shared/data when they are there.
 
 Test modules import nothing from each other or from here: what they share is a
-fixture. The session workspace `trained` is read-only; a test that writes into a
-workspace asks for `trained_copy` (its own copy), and every test that reaches
-`trained` is checked afterwards to have left it exactly as it was.
+fixture. Shared workspaces are read-only: the session's `trained`, and the
+module-scoped `four_runs` (test_vote) and `pictured_once` (test_report). A test
+that writes asks for its own copy (`trained_copy`, `workspace4`, `pictured`), and
+every test that reaches a shared workspace is checked afterwards to have left it
+exactly as it was (SHARED_WORKSPACES).
 """
 
 from __future__ import annotations
@@ -133,15 +135,17 @@ def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
     return found
 
 
+# Workspaces made once and shared by several tests; none of them may change one.
+SHARED_WORKSPACES = ("trained", "four_runs", "pictured_once")
+
+
 @pytest.fixture(autouse=True)
-def _trained_is_left_as_it_was(request):
-    """Fail (at teardown) any test that changed the shared `trained` workspace."""
-    if "trained" not in request.fixturenames:
-        yield
-        return
-    root = request.getfixturevalue("trained")
-    before = _snapshot(root)
+def _shared_workspaces_are_left_as_they_were(request):
+    """Fail (at teardown) any test that changed a shared workspace it reached."""
+    roots = {name: request.getfixturevalue(name) for name in SHARED_WORKSPACES if name in request.fixturenames}
+    before = {name: _snapshot(root) for name, root in roots.items()}
     yield
-    after = _snapshot(root)
-    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
-    assert not changed, f"{request.node.nodeid} wrote into the shared `trained` workspace (use trained_copy): {changed}"
+    for name, root in roots.items():
+        after = _snapshot(root)
+        changed = sorted(p for p in before[name].keys() | after.keys() if before[name].get(p) != after.get(p))
+        assert not changed, f"{request.node.nodeid} wrote into the shared `{name}` workspace: {changed}"

@@ -79,8 +79,8 @@ def test_saved_backbone_model_loads_back_with_its_preprocessing(tmp_path):
 
 def test_frozen_base_then_fine_tuning_of_the_last_layers(mobilenet_weights):
     """Phase 1 leaves the loaded base as it was; phase 2 changes its last layers only."""
-    from kaggle_cnn.data import load_dataset
     from kaggle_cnn.config import TrainConfig
+    from kaggle_cnn.data import load_dataset
     from kaggle_cnn.training.fit import fit_one
 
     demo = load_dataset()
@@ -184,8 +184,8 @@ def test_dropout_sets_every_rate_of_the_model(kcnn, assert_refused, tmp_path, co
 def test_pictures_look_inside_the_backbone_also_behind_augmentation():
     """Seed 002 drew DenseNet121's inner layers: activations and filter patterns
     reach the backbone's conv layers from the model's own input."""
-    from kaggle_cnn.training.augment import with_augmentation
     from kaggle_cnn.report.pictures import conv_layer_names, default_layers, feature_maps, filter_patterns
+    from kaggle_cnn.training.augment import with_augmentation
 
     model = with_augmentation(build("vgg16", (28, 28, 1), 2, weights=None), "hflip")
     names = conv_layer_names(model)

@@ -25,14 +25,14 @@ def real_images(shared_data):
             x_train, y_train, x_test = data["x_train"][:300], data["y_train"].ravel()[:300], data["x_test"][:40]
     else:
         demo = load_dataset()
-        pad = lambda x: np.repeat(np.pad((x * 255).astype(np.uint8), ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=3)  # noqa: E731
+        pad = lambda x: np.repeat(np.pad((x * 255).astype(np.uint8), ((0, 0), (2, 2), (2, 2), (0, 0))), 3, axis=3)
         x_train, y_train, x_test = pad(demo.x_train[:300]), demo.y_train[:300], pad(demo.x_test[:40])
     return lambda n_train, n_test: (x_train[:n_train], y_train[:n_train], x_test[:n_test])
 
 
 def write_batches(folder: Path, x_train, y_train, x_test, meta: bool = True) -> Path:
     folder.mkdir(parents=True)
-    flat = lambda x: x.transpose(0, 3, 1, 2).reshape(len(x), -1)  # noqa: E731  (official layout: channels first)
+    flat = lambda x: x.transpose(0, 3, 1, 2).reshape(len(x), -1)  # the official layout: channels first
     half = len(x_train) // 2
     for i, rows in enumerate((slice(0, half), slice(half, None)), start=1):
         with open(folder / f"data_batch_{i}", "wb") as handle:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from kaggle_cnn.data import demo_path, load_dataset
-from kaggle_cnn.data.loaders.folders import ImageFiles
+from kaggle_cnn.data.loaders.images import ImageFiles
 from kaggle_cnn.store.workspace import Workspace
 
 PER_CLASS = 15  # enough for a held-out test set (10 a class) and a 3-part split
@@ -139,7 +139,7 @@ def test_vgg16_from_scratch_learns_real_cats_and_dogs(kcnn, catsdogs, tmp_path):
     split = workspace.find_split(run.fingerprint)
     train_rows = split.train_indices(len(dataset.y_train))
     assert (len(dataset.test_ids), len(split.val_indices), len(train_rows)) == (2, 2, 16)
-    assert run.classes == ["cat", "dog"] and run.record["params"] > 14_000_000  # the whole VGG16 base trained
+    assert run.classes == ["cat", "dog"] and run.record["params"] > 14_000_000  # all of VGG16, from scratch
 
     # predictions: one probability per class, summing to 1; the submission is their argmax
     test_proba = run.test_proba()

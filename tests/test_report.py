@@ -94,9 +94,8 @@ def test_activations_and_filters(kcnn, pictured):
     result = kcnn("-w", pictured, "plot", "activations", "cnn1-s0-a000", "--image", 3)
     assert result.exit_code == 0, result.output
     assert is_png(Workspace(pictured).reports_dir / "plots" / "activations-cnn1-s0-a000-3.png")
-    from kaggle_cnn.report.pictures import conv_layer_names
-
     from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.report.pictures import conv_layer_names
 
     model = load_keras().saving.load_model(Workspace(pictured).run_dir("cnn1-s0-a000") / "model.keras")
     layer = conv_layer_names(model)[0]

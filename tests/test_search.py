@@ -124,18 +124,19 @@ def test_each_algo_runs_trials_that_are_runs(kcnn, tmp_path, competition, algo, 
 def test_resume_continues_with_the_same_proposals(tmp_path, dataset):
     space = write_space(tmp_path, TINY)
     straight = Workspace(tmp_path / "straight")
-    api.search(dataset, straight, space, max_evals=3, seed=7)
+    api.search(dataset, straight, space, max_evals=2, seed=7)
     resumed = Workspace(tmp_path / "resumed")
-    api.search(dataset, resumed, space, max_evals=2, seed=7)
-    api.search(dataset, resumed, space, max_evals=3, seed=7)
+    api.search(dataset, resumed, space, max_evals=1, seed=7)
+    api.search(dataset, resumed, space, max_evals=2, seed=7)  # one more trial, not two
     params = [[t["params"] for t in studies.load_saved(w, "space")["trials"]] for w in (straight, resumed)]
-    assert params[0] == params[1]
-    assert len(resumed.read_index()) == 3
+    assert len(params[0]) == 2 and params[0] == params[1] and params[0][0] != params[0][1]
+    assert resumed.read_index()["run_id"].tolist() == ["cnn1-space-t000", "cnn1-space-t001"]
     other = Workspace(tmp_path / "other")
     api.search(dataset, other, space, max_evals=1, seed=8)
     assert studies.load_saved(other, "space")["trials"][0]["params"] != params[0][0]
     with pytest.raises(InputError, match="another space, algo or seed"):
-        api.search(dataset, resumed, space, max_evals=4, seed=8)
+        api.search(dataset, resumed, space, max_evals=3, seed=8)
+    assert len(resumed.read_index()) == 2
 
 
 def test_a_kill_after_a_trial_is_stored_loses_nothing(tmp_path, dataset, monkeypatch):
