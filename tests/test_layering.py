@@ -46,9 +46,8 @@ LIGHT_COMMANDS = [
 
 
 @pytest.mark.parametrize("command", LIGHT_COMMANDS, ids=lambda c: " ".join(c[:2]).split("{")[0].strip())
-def test_light_commands_do_not_import_tensorflow(trained, tmp_path, command):
-    workspace = tmp_path / "workspace"
-    shutil.copytree(trained, workspace)
+def test_light_commands_do_not_import_tensorflow(trained_copy, command):
+    workspace = trained_copy
     vote = subprocess.run([sys.executable, "-m", "kaggle_cnn", "-w", str(workspace), "vote"], capture_output=True)
     assert vote.returncode == 0, vote.stderr
     args = ["-w", str(workspace), *(part.format(workspace=workspace) for part in command)]

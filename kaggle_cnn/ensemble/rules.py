@@ -143,11 +143,15 @@ def member_accuracies(val_votes: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np.ndarray] | None,
-                y: np.ndarray | None) -> np.ndarray:
-    """Members' weights, chosen from these validation rows only (0 = left out)."""
+                y: np.ndarray | None, *, keep_best: bool = False) -> np.ndarray:
+    """Members' weights, chosen from these validation rows only (0 = left out).
+
+    When no member passes the filters, this is an error, unless `keep_best`: then
+    the best member alone is kept (used on the halves of the split-half estimate,
+    where a threshold the members clear on the whole split may be missed)."""
     n_members = len(val_votes) if val_votes is not None else len(spec.fixed_weights or ())
     scores = member_accuracies(val_votes, y) if val_votes is not None and y is not None else None
-    eligible = _filter(spec, scores, n_members)
+    eligible = _filter(spec, scores, n_members, keep_best=keep_best)
     if spec.method in ("hard", "soft"):
         return eligible.astype(np.float64)
     if spec.method == "weighted":
@@ -157,7 +161,7 @@ def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np
     return counts.astype(np.float64)
 
 
-def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int) -> np.ndarray:
+def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int, *, keep_best: bool = False) -> np.ndarray:
     eligible = np.ones(n_members, dtype=bool)
     if spec.keep_above is not None:
         eligible &= scores >= spec.keep_above
@@ -166,7 +170,9 @@ def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int) -> np.nda
         eligible[:] = False
         eligible[ranked[: spec.top]] = True
     if not eligible.any():
-        raise InputError("no member passes the filters (--keep-above / --top / --model)")
+        if not keep_best:
+            raise InputError("no member passes the filters (--keep-above / --top / --model)")
+        eligible[best_first(scores)[0]] = True
     return eligible
 
 
@@ -231,7 +237,7 @@ def split_half_accuracy(spec: VoteSpec, val_votes: np.ndarray, val_proba: list[n
     accuracies = []
     for fit_rows, score_rows in folds:
         proba_fit = [p[fit_rows] if p is not None else None for p in val_proba]
-        weights = fit_weights(spec, val_votes[:, fit_rows], proba_fit, y[fit_rows])
+        weights = fit_weights(spec, val_votes[:, fit_rows], proba_fit, y[fit_rows], keep_best=True)
         fit_scores = list(member_accuracies(val_votes[:, fit_rows], y[fit_rows]))
         proba_score = [p[score_rows] if p is not None else None for p in val_proba]
         result = combine(spec, weights, val_votes[:, score_rows], proba_score, fit_scores, n_classes)
