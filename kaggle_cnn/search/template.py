@@ -15,7 +15,7 @@ Each marker is labelled by what it sits in: the keyword it is passed as
 (`optimizer`), else the layer call it is an argument of (`Dense`, `Dropout`; a
 capitalised name, however deeply nested), else the innermost call; numbered when
 repeated (`Dropout_2`). The whole file runs as a module, so its imports
-and helper functions keep working (hyperas drops them: its issue #60).
+and helper functions keep working (hyperas itself drops helper functions).
 """
 
 from __future__ import annotations
