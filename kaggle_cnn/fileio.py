@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from kaggle_cnn.errors import InputError, one_line
+
 
 def _default_mode() -> int:
     """What open() would give a new file: 0o666 less the umask (mkstemp gives 0o600)."""
@@ -78,8 +80,6 @@ def _json_default(value: Any) -> Any:
 def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
     """(path, document) of a YAML file; a missing or malformed file is a one-line InputError."""
     import yaml
-
-    from kaggle_cnn.errors import InputError, one_line
 
     path = Path(path)
     if not path.is_file():

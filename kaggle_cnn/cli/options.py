@@ -57,9 +57,7 @@ DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]),
 
 def data_options(command):
     """--data PATH plus the column options: for commands that read a competition."""
-    return click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help=DATA_HELP)(
-        column_options(command)
-    )
+    return data_path_option(DATA_HELP)(column_options(command))
 
 
 def data_path_option(help_text: str):

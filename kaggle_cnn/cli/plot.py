@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from kaggle_cnn.cli import cli
-from kaggle_cnn.cli.options import workspace
+from kaggle_cnn.cli.options import data_path_option, workspace
 
 
 @cli.group()
@@ -41,7 +39,7 @@ def confusion(ctx, source):
 @click.argument("run")
 @click.option("--image", type=int, default=0, show_default=True, help="Which validation image (0-based).")
 @click.option("--layers", default=None, help="Comma-separated conv layer names [default: all, or 8 spread through a deep network].")
-@click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help="Where the run's data is now.")
+@data_path_option("Where the run's data is now.")
 @click.pass_context
 def activations(ctx, run, image, layers, data_path):
     """Feature maps of every convolution layer of RUN for one validation image."""
