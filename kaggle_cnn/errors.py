@@ -2,12 +2,26 @@
 
 Anything the user can fix (a missing column, a ragged row, an unknown model name)
 raises InputError with a one-line message that names the file, row or column at
-fault. The CLI turns it into `Error: <message>` and exit code 2, no traceback.
+fault. The CLI turns it into `Error: <message>` and exit code 2, no traceback. What does
+not stop a command but must not pass silently is an InputWarning (`warn`).
 """
+
+
+import warnings
 
 
 class InputError(Exception):
     """Bad usage or bad input; the message is one line, shown as is."""
+
+
+class InputWarning(UserWarning):
+    """Something the user should know that does not stop the command (a broken run
+    skipped, a member used without its stored predictions); the CLI prints it as one
+    `Warning: ...` line."""
+
+
+def warn(message: str) -> None:
+    warnings.warn(one_line(message), InputWarning, stacklevel=2)
 
 
 def one_line(error: object, limit: int | None = None) -> str:

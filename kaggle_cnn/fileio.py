@@ -16,6 +16,10 @@ from typing import Any
 
 from kaggle_cnn.errors import InputError, one_line
 
+# Every temporary name the toolkit writes starts with this, so the repair after a
+# kill removes its own leftovers and nothing else (a teammate's `.notes.csv` stays).
+TMP_PREFIX = ".kcnn-tmp-"
+
 
 def _default_mode() -> int:
     """What open() would give a new file: 0o666 less the umask (mkstemp gives 0o600)."""
@@ -36,7 +40,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -74,7 +74,7 @@ def test_below_threshold_leaves_only_an_index_row(kcnn, tmp_path, competition):
     workspace = Workspace(tmp_path)
     assert workspace.run_ids() == []
     assert list(workspace.submissions_dir.glob("*.csv")) == []  # (globbing a missing folder finds nothing too)
-    assert not list(workspace.models_dir.glob(".tmp-*"))
+    assert not list(workspace.models_dir.glob(".kcnn-tmp-*"))
     assert workspace.discarded_history("cnn1-s0-a000").exists()  # its curves are kept for the plots
     index = workspace.read_index()
     assert index["run_id"].tolist() == ["cnn1-s0-a000"] and index["kept"].tolist() == [False]
@@ -218,14 +218,18 @@ def test_repair_finishes_a_run_killed_after_its_rename(trained_copy):
     index = workspace.read_index()
     index[index["run_id"] != "cnn1-s0-a001"].to_csv(workspace.index_path, index=False)  # row never appended
     workspace.member_submission("cnn1-s0-a001").unlink()  # copy never made
-    (workspace.models_dir / ".tmp-cnn1-s0-a002").mkdir()  # a half-written next run
-    partial = workspace.submissions_dir / ".cnn1-s0-a000.x8k2d.csv"  # an atomic copy cut short
+    (workspace.models_dir / ".kcnn-tmp-cnn1-s0-a002").mkdir()  # a half-written next run
+    partial = workspace.submissions_dir / ".kcnn-tmp-cnn1-s0-a000.x8k2d.csv"  # an atomic copy cut short
     partial.write_text("ImageId,La")
+    teammates = [workspace.submissions_dir / ".team.final.csv", workspace.models_dir / ".tmp-notes.txt"]
+    for path in teammates:  # hidden files the toolkit did not write
+        path.write_text("x")
     assert workspace.repair() == ["cnn1-s0-a001"]
     run = workspace.load_run("cnn1-s0-a001")
     assert workspace.member_submission("cnn1-s0-a001").read_bytes() == (run.path / "submission.csv").read_bytes()
     assert sorted(workspace.read_index()["run_id"]) == ["cnn1-s0-a000", "cnn1-s0-a001"]
-    assert not (workspace.models_dir / ".tmp-cnn1-s0-a002").exists() and not partial.exists()
+    assert not (workspace.models_dir / ".kcnn-tmp-cnn1-s0-a002").exists() and not partial.exists()
+    assert [path.read_text() for path in teammates] == ["x", "x"]
 
 
 @pytest.mark.slow

@@ -8,12 +8,15 @@ Bad input of any kind ends with one line, `Error: ...`, and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sys
+import warnings
 from pathlib import Path
 
 import click
 
-from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.errors import InputError, InputWarning, one_line
 
 EXIT_BAD_INPUT = 2
 
@@ -23,7 +26,8 @@ class KcnnGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
+            with warnings_as_lines():
+                return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
         except click.exceptions.NoArgsIsHelpError as bare:  # plain `kcnn`: show the help
             click.echo(bare.format_message())
             sys.exit(0)
@@ -31,10 +35,40 @@ class KcnnGroup(click.Group):
             click.echo(f"Error: {error_line(error)}", err=True)
             usage = not isinstance(error, click.ClickException) or isinstance(error, click.UsageError)
             sys.exit(EXIT_BAD_INPUT if usage else error.exit_code)
+        except OSError as error:
+            # A read-only workspace, a full disk, a folder where a file was named:
+            # the atomic writes leave nothing half-written, so one line is enough.
+            click.echo(f"Error: {os_error_line(error)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         except click.exceptions.Abort:
             # Ctrl-C: every run kept so far is already complete on disk.
             click.echo("Interrupted; runs kept so far are saved.", err=True)
             sys.exit(130)
+
+
+@contextlib.contextmanager
+def warnings_as_lines():
+    """The library's InputWarnings, each printed once as `Warning: ...` on stderr."""
+    def show(message, category, *rest, **kw):
+        if issubclass(category, InputWarning):
+            click.echo(f"Warning: {one_line(message)}", err=True)
+        else:
+            original(message, category, *rest, **kw)
+
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+        warnings.simplefilter("always", InputWarning)
+        warnings.showwarning = show
+        yield
+
+
+def os_error_line(error: OSError) -> str:
+    """"path: permission denied" (or the system's reason), naming the path."""
+    reason = (error.strerror or type(error).__name__).lower()
+    if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        reason += " (is the workspace read-only?)"
+    where = error.filename if error.filename is not None else ""
+    return one_line(f"{where}: {reason}" if where else reason)
 
 
 def error_line(error: Exception) -> str:
@@ -72,6 +106,7 @@ def main() -> None:
 from kaggle_cnn.cli import (  # noqa: E402,F401
     check,
     data,
+    doctor,
     metrics,
     models,
     plot,

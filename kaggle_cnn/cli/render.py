@@ -48,7 +48,7 @@ class RichTrainReporter:
         self._label = f"[{number}/{total}]" if total else f"[attempt {number}]"
         if self._task is not None:
             self.progress.remove_task(self._task)
-        self._task = self.progress.add_task(f"{escape(self._label)} {run_id}", total=epochs, scores="")
+        self._task = self.progress.add_task(f"{escape(self._label)} {escape(run_id)}", total=epochs, scores="")
 
     def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None:
         scores = f"acc {logs.get('accuracy', float('nan')):.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}"
@@ -57,8 +57,9 @@ class RichTrainReporter:
     def attempt_ended(self, attempt) -> None:
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
         self.progress.console.print(
-            f"{escape(self._label)} {attempt.run_id}  val_acc {attempt.val_accuracy:.4f}  {verdict}  ({attempt.seconds:.1f} s)",
-            highlight=False,
+            f"{escape(self._label)} {escape(attempt.run_id)}  val_acc {attempt.val_accuracy:.4f}  {verdict}  "
+            f"({attempt.seconds:.1f} s)",
+            highlight=False, markup=True,
         )
 
 
@@ -77,7 +78,9 @@ def summary_table(summary) -> Table:
 
 def console() -> Console:
     # Piped into a file or a log, rich would squeeze tables into 80 columns and cut run ids.
-    return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    # No markup: labels, ids and paths are data ('[cat]' prints as [cat]); the few
+    # styled lines ask for markup themselves.
+    return Console(highlight=False, markup=False, width=None if sys.stdout.isatty() else 120)
 
 
 def print_vote(outcome, explain: bool) -> None:
@@ -332,6 +335,22 @@ def print_split(result, src, ratio, seed) -> None:
     if result.skipped:
         click.echo(f"skipped {len(result.skipped)} file{'s' * (len(result.skipped) != 1)} (not copied):")
         _print_skipped(result.skipped)
+
+
+# -- kcnn doctor -----------------------------------------------------------------------
+
+
+def print_doctor(findings, workspace, fixed: bool) -> None:
+    if not findings:
+        click.echo(f"{workspace.root}: nothing broken")
+        return
+    for finding in findings:
+        state = "fixed" if finding.fixed else ("to fix by hand" if not finding.fixable else "fixable")
+        click.echo(f"{finding.path}: {finding.problem}")
+        click.echo(f"  {state}: {finding.remedy}")
+    fixable = sum(f.fixable and not f.fixed for f in findings)
+    if fixable and not fixed:
+        click.echo(f"{fixable} fixable: run `kcnn doctor --fix`")
 
 
 # -- kcnn check ------------------------------------------------------------------------

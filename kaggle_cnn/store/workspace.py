@@ -13,7 +13,12 @@
 A run is kept by one rename: its folder is written under a hidden temporary name
 and renamed into place last. A kill -9 before that rename leaves only a hidden
 folder, removed by the next command; after it, `repair()` finishes the rest
-(its submission copy and its index row), so a kept run is never lost.
+(its submission copy and its index row), so a kept run is never lost. Repair
+removes only the toolkit's own temporary names (fileio.TMP_PREFIX).
+
+Every file is read back through kaggle_cnn.store.files: a damaged one is a
+one-line error naming it, and a damaged run is skipped with a warning wherever a
+command can go on without it. A run id is a folder name in models/, never a path.
 """
 
 from __future__ import annotations
@@ -30,13 +35,16 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line, warn
+from kaggle_cnn.fileio import TMP_PREFIX
+from kaggle_cnn.store.files import DOCTOR, check_run_id, read_array, read_record, value_at
 
 INDEX_COLUMNS = [
     "run_id", "model", "base_seed", "attempt", "seed", "val_accuracy", "kept",
     "status", "started", "seconds", "epochs", "data_fingerprint", "message",
 ]
-TMP_PREFIX = ".tmp-"
+# Folders of models/ that are not runs.
+RESERVED = frozenset({"splits", "discarded", "studies", "broken"})
 
 
 @dataclass(frozen=True)
@@ -56,7 +64,7 @@ class Split:
 
 @dataclass(frozen=True)
 class Run:
-    """A kept run as read back from its folder."""
+    """A kept run as read back from its folder (its record checked on reading)."""
 
     run_id: str
     path: Path
@@ -74,11 +82,43 @@ class Run:
     def fingerprint(self) -> str:
         return str(self.record["data"]["fingerprint"])
 
+    def proba(self, filename: str, rows: int | None = None) -> np.ndarray | None:
+        """A stored probability file (val_proba.npy, test_proba_tta.npy, ...) checked
+        against the run's classes; None when the run has none."""
+        path = self.path / filename
+        if not path.exists():
+            return None
+        return read_array(path, rows=rows, columns=len(self.classes))
+
     def val_proba(self) -> np.ndarray:
-        return np.load(self.path / "val_proba.npy")
+        return self._required("val_proba.npy", self.record["data"].get("n_val"))
 
     def test_proba(self) -> np.ndarray:
-        return np.load(self.path / "test_proba.npy")
+        return self._required("test_proba.npy", self.record["data"].get("n_test"))
+
+    def _required(self, filename: str, rows: Any) -> np.ndarray:
+        proba = self.proba(filename, rows if isinstance(rows, int) else None)
+        if proba is None:
+            raise InputError(f"{self.path / filename}: missing ({DOCTOR})")
+        return proba
+
+
+def read_run(path: Path) -> Run:
+    """A run folder's run.json, checked for what every command relies on."""
+    json_path = path / "run.json"
+    record = read_record(json_path, required=("run_id", "model", "config", "data", "scores"))
+    value_at(record, json_path, "model", kind=str)
+    value_at(record, json_path, "config", kind=dict)
+    value_at(record, json_path, "data", "fingerprint", kind=str)
+    classes = value_at(record, json_path, "data", "classes", kind=list)
+    if len(classes) < 2:
+        raise InputError(f"{json_path}: damaged, data.classes lists {len(classes)} class(es); {DOCTOR}")
+    score = value_at(record, json_path, "scores", "val_accuracy", kind=(int, float))
+    if not 0 <= score <= 1:
+        raise InputError(f"{json_path}: damaged, scores.val_accuracy is {score}; {DOCTOR}")
+    if record["run_id"] != path.name:
+        raise InputError(f"{json_path}: damaged, it records run {record['run_id']!r} in folder {path.name!r}; {DOCTOR}")
+    return Run(path.name, path, record)
 
 
 class Workspace:
@@ -102,15 +142,23 @@ class Workspace:
         path = self.split_path(fingerprint)
         if not path.exists():
             return None
-        data = fileio.read_json(path)
-        return Split(
-            fingerprint=data["fingerprint"],
-            fraction=float(data["fraction"]),
-            seed=int(data["seed"]),
-            val_indices=np.asarray(data["val_indices"], dtype=np.int64),
-            val_labels=np.asarray(data["val_labels"], dtype=np.int64),
-            classes=list(data["classes"]),
-        )
+        data = read_record(path, required=("fingerprint", "fraction", "seed", "val_indices", "val_labels", "classes"))
+        try:
+            split = Split(
+                fingerprint=str(data["fingerprint"]),
+                fraction=float(data["fraction"]),
+                seed=int(data["seed"]),
+                val_indices=np.asarray(data["val_indices"], dtype=np.int64),
+                val_labels=np.asarray(data["val_labels"], dtype=np.int64),
+                classes=list(data["classes"]),
+            )
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: damaged, its values are not numbers where numbers belong; {DOCTOR}") from None
+        if (split.fingerprint != fingerprint or split.val_indices.ndim != 1
+                or split.val_indices.shape != split.val_labels.shape or not len(split.val_indices)
+                or split.val_labels.min() < 0 or split.val_labels.max() >= len(split.classes)):
+            raise InputError(f"{path}: damaged, its rows, labels and classes do not agree; {DOCTOR}")
+        return split
 
     def save_split(self, split: Split) -> None:
         fileio.write_json(
@@ -128,11 +176,26 @@ class Workspace:
     # -- the index of attempts ------------------------------------------------------
 
     def read_index(self):
+        """Every attempt so far; a damaged index is one line (doctor --fix rebuilds it)."""
         import pandas as pd
 
         if not self.index_path.exists():
             return pd.DataFrame(columns=INDEX_COLUMNS)
-        return pd.read_csv(self.index_path, dtype={"run_id": str, "model": str, "message": str}, keep_default_na=False)
+        damaged = f"{self.index_path}: damaged (%s); `kcnn doctor --fix` rebuilds it from the kept runs"
+        try:
+            index = pd.read_csv(self.index_path, dtype={"run_id": str, "model": str, "message": str},
+                                keep_default_na=False)
+        except pd.errors.EmptyDataError:
+            raise InputError(damaged % "empty") from None
+        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+            raise InputError(damaged % one_line(error, 80)) from None
+        missing = [column for column in INDEX_COLUMNS if column not in index.columns]
+        if missing:
+            raise InputError(damaged % f"no column {missing[0]!r}")
+        attempts = pd.to_numeric(index["attempt"], errors="coerce")
+        if attempts.isna().any():
+            raise InputError(damaged % f"line {int(np.flatnonzero(attempts.isna())[0]) + 2}: attempt is not a number")
+        return index
 
     def append_index(self, row: dict[str, Any]) -> None:
         import pandas as pd
@@ -155,7 +218,7 @@ class Workspace:
     # -- kept runs ------------------------------------------------------------------
 
     def run_dir(self, run_id: str) -> Path:
-        return self.models_dir / run_id
+        return self.models_dir / check_run_id(run_id)
 
     @contextlib.contextmanager
     def new_run_dir(self, run_id: str) -> Iterator[Path]:
@@ -172,26 +235,35 @@ class Workspace:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
-    def run_ids(self) -> list[str]:
+    def run_folders(self) -> list[Path]:
+        """Every folder of models/ that holds (or should hold) a kept run."""
         if not self.models_dir.is_dir():
             return []
-        return sorted(
-            p.name for p in self.models_dir.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / "run.json").exists()
-        )
+        return sorted(p for p in self.models_dir.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and p.name not in RESERVED)
+
+    def run_ids(self) -> list[str]:
+        return [p.name for p in self.run_folders() if (p / "run.json").exists()]
 
     def load_run(self, run_id: str) -> Run:
         path = self.run_dir(run_id)
         if not (path / "run.json").exists():
             known = ", ".join(self.run_ids()[:5]) or "none"
             raise InputError(f"no kept run {run_id!r} in {self.models_dir} (kept runs: {known})")
-        return Run(run_id, path, fileio.read_json(path / "run.json"))
+        return read_run(path)
 
     def runs(self) -> list[Run]:
-        return [self.load_run(run_id) for run_id in self.run_ids()]
+        """Every readable kept run; a damaged one is skipped with a warning naming it."""
+        readable = []
+        for run_id in self.run_ids():
+            try:
+                readable.append(self.load_run(run_id))
+            except InputError as error:
+                warn(f"skipping run {run_id}: {error}")
+        return readable
 
     def discarded_history(self, run_id: str) -> Path:
-        return self.models_dir / "discarded" / f"{run_id}.csv"
+        return self.models_dir / "discarded" / f"{check_run_id(run_id)}.csv"
 
     def history(self, run_id: str):
         """The per-epoch history of any attempt, kept or not (None if it has none)."""
@@ -199,11 +271,14 @@ class Workspace:
 
         for path in (self.run_dir(run_id) / "history.csv", self.discarded_history(run_id)):
             if path.exists():
-                return pd.read_csv(path)
+                try:
+                    return pd.read_csv(path)
+                except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+                    raise InputError(f"{path}: damaged ({one_line(error, 80)}); {DOCTOR}") from None
         return None
 
     def member_submission(self, run_id: str) -> Path:
-        return self.submissions_dir / f"{run_id}.csv"
+        return self.submissions_dir / f"{check_run_id(run_id)}.csv"
 
     def publish_submission(self, run: Run) -> None:
         """Copy a kept run's own submission into submissions/, atomically."""
@@ -212,21 +287,28 @@ class Workspace:
 
     # -- crash recovery and locking -------------------------------------------------
 
+    def leftovers(self) -> list[Path]:
+        """What killed commands left: the toolkit's own temporary files and folders
+        (fileio.TMP_PREFIX), and nothing else."""
+        found = []
+        for top in (self.models_dir, self.submissions_dir, self.reports_dir):
+            if top.is_dir():
+                found += [p for p in top.rglob(f"{TMP_PREFIX}*") if not any(
+                    part.startswith(TMP_PREFIX) for part in p.relative_to(top).parts[:-1])]
+        return sorted(found)
+
     def repair(self) -> list[str]:
-        """Finish what a killed command left: drop hidden half-written run folders,
-        and give every kept run its index row (and its submission, when the row was
-        missing too). Returns the ids of the runs it completed."""
-        if not self.models_dir.is_dir():
-            return []
-        for leftover in self.models_dir.glob(f"{TMP_PREFIX}*"):
+        """Finish what a killed command left: drop the toolkit's half-written files
+        and run folders, and give every kept run its index row (and its submission,
+        when the row was missing too). Returns the ids of the runs it completed.
+        Call it holding the lock: another command's temporary files are in flight."""
+        for leftover in self.leftovers():
             if leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
-            else:  # a model a search worker saved before the kill
+            else:
                 leftover.unlink(missing_ok=True)
-        for folder in (self.models_dir, self.submissions_dir):  # atomic writes cut short (fileio.atomic_path)
-            for partial in folder.glob(".*.*"):
-                if partial.is_file() and partial.name != ".lock":
-                    partial.unlink(missing_ok=True)
+        if not self.models_dir.is_dir():
+            return []
         indexed = set(self.read_index()["run_id"].astype(str))
         completed = []
         for run in self.runs():
@@ -237,6 +319,30 @@ class Workspace:
             self.append_index(index_row(run.record))
             completed.append(run.run_id)
         return completed
+
+    def repair_if_idle(self) -> list[str]:
+        """Repair unless another command holds the workspace (it repairs, and its
+        temporary files are not leftovers): for commands that only read runs."""
+        if not self.models_dir.is_dir():
+            return []
+        try:
+            with self.lock():
+                return self.repair()
+        except InputError:  # busy
+            return []
+
+    def busy(self) -> bool:
+        """Whether another command holds the workspace now (writes nothing)."""
+        path = self.models_dir / ".lock"
+        if not path.is_file():
+            return False
+        with open(path) as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -252,19 +358,21 @@ class Workspace:
 
 
 def index_row(record: dict[str, Any]) -> dict[str, Any]:
-    """The index row of a run, from its run.json record."""
+    """The index row of a run, from its run.json record (a field a hand-edited
+    record lacks is left blank rather than stopping the repair)."""
+    config = record.get("config") if isinstance(record.get("config"), dict) else {}
     return {
         "run_id": record["run_id"],
         "model": record["model"],
-        "base_seed": record["base_seed"],
-        "attempt": record["attempt"],
-        "seed": record["seed"],
+        "base_seed": record.get("base_seed", ""),
+        "attempt": record.get("attempt", -1),
+        "seed": record.get("seed", ""),
         "val_accuracy": round(float(record["scores"]["val_accuracy"]), 6),
-        "kept": bool(record["kept"]),
+        "kept": bool(record.get("kept", True)),
         "status": record.get("status", "ok"),
-        "started": record["started"],
-        "seconds": round(float(record["seconds"]), 2),
-        "epochs": record["config"]["epochs"],
+        "started": record.get("started", ""),
+        "seconds": round(float(record.get("seconds", float("nan"))), 2),
+        "epochs": config.get("epochs", ""),
         "data_fingerprint": record["data"]["fingerprint"],
         "message": record.get("message", ""),
     }
