@@ -67,7 +67,9 @@ def os_error_line(error: OSError) -> str:
     reason = (error.strerror or type(error).__name__).lower()
     if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         reason += " (is the workspace read-only?)"
-    where = error.filename if error.filename is not None else ""
+    # os.replace(temporary, target) names both: the target is the one the user knows.
+    where = error.filename2 if error.filename2 is not None else error.filename
+    where = "" if where is None else where
     return one_line(f"{where}: {reason}" if where else reason)
 
 

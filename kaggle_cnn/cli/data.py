@@ -46,7 +46,7 @@ def describe(data_path, load_options):
 @click.option("--augment", required=True, metavar="SPEC", help="As for kcnn train, e.g. rotation=40,zoom=0.2,hflip.")
 @click.option("--n", "count", type=click.IntRange(1, 32), default=6, show_default=True, help="Training images shown.")
 @click.option("--copies", type=click.IntRange(1, 16), default=7, show_default=True, help="Augmented copies of each.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="PNG to write [default: reports/plots/augment-preview.png in the workspace].")
 @click.pass_context
 def preview(ctx, data_path, load_options, augment, count, copies, out):
