@@ -5,6 +5,7 @@ import pytest
 
 from kaggle_cnn.ensemble.rules import (
     VoteSpec,
+    check_spec,
     combine,
     disagreement_matrix,
     fit_weights,
@@ -211,3 +212,27 @@ def _halves(y):
     from sklearn.model_selection import StratifiedKFold
 
     return [score for _, score in StratifiedKFold(n_splits=2, shuffle=True, random_state=0).split(np.zeros(len(y)), y)]
+
+
+@pytest.mark.parametrize("spec, members, message", [
+    (VoteSpec("greedy", rounds=10_001), None, "--rounds must be between 0 and 10000, got 10001"),
+    (VoteSpec("greedy", rounds=-1), None, "--rounds must be between 0 and 10000, got -1"),
+    (VoteSpec("hard", keep_above=float("nan")), None, "--keep-above must be an accuracy in [0, 1], got nan"),
+    (VoteSpec("hard", top=0), None, "--top must be at least 1, got 0"),
+    (VoteSpec("greedy", init=0), None, "--init must be at least 1, got 0"),
+    (VoteSpec("greedy", init=4), 3, "--init 4: greedy starts from the best 4 members, but this vote has 3"),
+    (VoteSpec("soft", fixed_weights=(1.0, 1.0)), None, "--member-weights is for --method weighted, not soft"),
+    (VoteSpec("weighted", fixed_weights=(1.0, float("nan"))), 2,
+     "--member-weights: weights must be finite non-negative numbers, not all zero"),
+    (VoteSpec("weighted", fixed_weights=(1.0, 2.0)), 3, "--member-weights: 2 weights for 3 members"),
+    (VoteSpec("vote"), None, "--method vote: choose one of hard, soft, weighted, greedy"),
+])
+def test_check_spec_refuses_what_no_vote_can_honour(spec, members, message):
+    with pytest.raises(InputError) as refused:
+        check_spec(spec, members)
+    assert str(refused.value) == message
+
+
+def test_check_spec_accepts_the_limits():
+    check_spec(VoteSpec("greedy", rounds=10_000, init=3, keep_above=1.0, top=1), 3)
+    check_spec(VoteSpec("weighted", fixed_weights=(0.0, 2.0)), 2)

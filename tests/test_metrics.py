@@ -1,9 +1,16 @@
-"""Per-class metrics against values computed by hand."""
+"""Per-class metrics against values computed by hand, and which votes' figures
+`kcnn metrics` trusts."""
+
+import json
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from kaggle_cnn import api
 from kaggle_cnn.evaluation.metrics import classification_table, confusion_table
+from kaggle_cnn.store.workspace import Workspace
 
 
 def test_per_class_values_match_hand_computation():
@@ -34,3 +41,56 @@ def test_confusion_rows_are_true_columns_predicted():
     matrix = confusion_table(np.array([0, 0, 1]), np.array([1, 0, 1]), ["a", "b"])
     assert matrix.loc["a", "b"] == 1 and matrix.loc["a", "a"] == 1 and matrix.loc["b", "b"] == 1
     assert matrix.values.sum() == 3
+
+
+# -- votes' sidecars: read only for the CSV they describe ---------------------------------
+
+
+def test_a_sidecar_left_beside_another_csv_is_skipped_with_a_warning(kcnn, assert_refused, trained_copy, tmp_path):
+    """A vote killed between writing its CSV and its sidecar leaves a new CSV beside
+    the old sidecar: its figures are not reported for the new CSV."""
+    workspace = Workspace(trained_copy)
+    assert kcnn("-w", trained_copy, "vote").exit_code == 0
+    member = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)
+    member.assign(Label="0").to_csv(tmp_path / "zeros.csv", index=False)
+    assert kcnn("-w", trained_copy, "vote", tmp_path, "--name", "zeros").exit_code == 0
+    assert set(api.metrics(workspace).summary["source"]) == {"cnn1-s0-a000", "cnn1-s0-a001", "ensemble/majority_vote"}
+
+    sidecar = workspace.ensemble_dir / "majority_vote.json"
+    shutil.copyfile(workspace.ensemble_dir / "zeros.csv", workspace.ensemble_dir / "majority_vote.csv")
+    result = kcnn("-w", trained_copy, "metrics")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"Warning: skipping vote majority_vote: {sidecar}: describes an earlier majority_vote.csv (the vote was cut "
+        "short, or the CSV was replaced); vote again with --name majority_vote"]
+    assert set(pd.read_csv(workspace.reports_dir / "metrics.csv")["source"]) == {"cnn1-s0-a000", "cnn1-s0-a001"}
+    assert_refused(kcnn("-w", trained_copy, "metrics", "ensemble/majority_vote"), f"{sidecar}: describes an earlier")
+    report = kcnn("-w", trained_copy, "report")  # the HTML report reads sidecars the same way, once
+    assert report.exit_code == 0, report.output
+    assert report.stderr.splitlines() == result.stderr.splitlines()
+    page = (workspace.reports_dir / "report.html").read_text()
+    assert "Vote: zeros" in page and "Vote: majority_vote" not in page and "ensemble/majority_vote" not in page
+
+
+def test_sidecars_without_checksum_are_read_with_a_warning_and_damaged_ones_skipped(kcnn, trained_copy):
+    workspace = Workspace(trained_copy)
+    assert kcnn("-w", trained_copy, "vote").exit_code == 0
+    assert kcnn("-w", trained_copy, "vote", "--method", "soft").exit_code == 0
+    older = workspace.ensemble_dir / "majority_vote.json"
+    record = json.loads(older.read_text())
+    del record["csv_sha256"]  # as an older kcnn wrote it
+    older.write_text(json.dumps(record))
+    damaged = workspace.ensemble_dir / "soft_vote.json"
+    damaged.write_text(damaged.read_text()[:100])
+    (workspace.ensemble_dir / "gone.json").write_text(older.read_text())  # its CSV was deleted
+    result = kcnn("-w", trained_copy, "metrics")
+    assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3
+    assert lines[0] == f"Warning: skipping vote gone: {workspace.ensemble_dir / 'gone.json'}: describes gone.csv, " \
+                       "which is missing; run `kcnn doctor` to see what is broken"
+    assert lines[1] == f"Warning: {older} records no checksum of majority_vote.csv (an older kcnn wrote it): read " \
+                       "as it is; vote again to record one"
+    assert lines[2].startswith(f"Warning: skipping vote soft_vote: {damaged}: damaged, not valid JSON")
+    summary = pd.read_csv(workspace.reports_dir / "metrics.csv")
+    assert set(summary["source"]) == {"cnn1-s0-a000", "cnn1-s0-a001", "ensemble/majority_vote"}

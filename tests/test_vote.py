@@ -5,6 +5,7 @@ predictions and the split's labels."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -120,10 +121,13 @@ def stored(workspace: Workspace, suffix: str = ""):
 def test_each_method_end_to_end(kcnn, workspace4, method, name):
     result = kcnn("-w", workspace4, "vote", "--method", method)
     assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # the runs' own CSVs: their stored predictions, no warning
     workspace = Workspace(workspace4)
     out = workspace.ensemble_dir / f"{name}.csv"
     sidecar = json.loads(out.with_suffix(".json").read_text())
     assert sidecar["method"] == method and len(sidecar["members"]) == 4
+    assert [m["run_id"] for m in sidecar["members"]] == [f"cnn1-s0-a00{i}" for i in range(4)]
+    assert sidecar["csv_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     frame = pd.read_csv(out, dtype=str)
     assert frame["ImageId"].tolist() == pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)["ImageId"].tolist()
 
@@ -221,7 +225,8 @@ def test_labels_only_members_refuse_what_needs_probabilities(kcnn, assert_refuse
 def test_probabilities_of_the_wrong_shape_are_refused(kcnn, assert_refused, workspace4):
     workspace = Workspace(workspace4)
     np.save(workspace.run_dir("cnn1-s0-a002") / "test_proba.npy", np.zeros((7, 10), dtype=np.float32))
-    assert_refused(kcnn("-w", workspace4, "vote", "--method", "soft"), "test_proba.npy", "(7, 10)")
+    assert_refused(kcnn("-w", workspace4, "vote", "--method", "soft"), "cnn1-s0-a002/test_proba.npy",
+                   "shape 7x10 where 60x10")
     assert not workspace.ensemble_dir.exists()  # nothing written
 
 
@@ -321,3 +326,184 @@ def test_check_a_submission(kcnn, assert_refused, trained, competition, tmp_path
     frame.loc[4, "ImageId"] = frame.loc[2, "ImageId"]
     frame.to_csv(tmp_path / "dup.csv", index=False)
     assert_refused(kcnn("check", tmp_path / "dup.csv"), "dup.csv line 6", "repeats line 4")
+
+
+def test_check_and_score_name_a_path_that_is_not_a_csv_file(kcnn, assert_refused, trained, competition, tmp_path):
+    member = Workspace(trained).member_submission("cnn1-s0-a000")
+    missing, folder = tmp_path / "missing.csv", tmp_path / "folder"
+    folder.mkdir()
+    for args, fragments in [
+        (["check", missing], [f"{missing}: no such file"]),
+        (["check", folder], [f"{folder}: a folder, not a CSV file"]),
+        (["check", member, "--sample", missing], [f"--sample {missing}: no such file"]),
+        (["check", member, "--sample", folder], [f"--sample {folder}: a folder"]),
+        (["score", missing, "--answers", member], [f"{missing}: no such file"]),
+        (["score", folder, "--answers", member], [f"{folder}: a folder, not a CSV file"]),
+        (["score", member, "--answers", missing], [f"--answers {missing}: no such file or folder"]),
+    ]:
+        assert_refused(kcnn(*args), *fragments)
+    # a repeated id is named, not a crash, and ids print as plain text
+    frame = pd.read_csv(member, dtype=str)
+    pd.concat([frame, frame.iloc[[0]]]).to_csv(tmp_path / "dup.csv", index=False)
+    result = kcnn("score", tmp_path / "dup.csv", "--answers", member)
+    assert_refused(result, f"dup.csv line 62: id '{frame['ImageId'][0]}' repeats line 2")
+    frame.iloc[:-1].to_csv(tmp_path / "short.csv", index=False)
+    assert_refused(kcnn("score", tmp_path / "short.csv", "--answers", member),
+                   f"short.csv: id '{frame['ImageId'].iloc[-1]}' of the answers {member} is missing")
+
+
+def test_member_ids_print_as_plain_text(kcnn, assert_refused, tmp_path):
+    write(tmp_path / "m", "a", ["1", "987"], ["cat", "dog"])
+    write(tmp_path / "m", "b", ["1", "988"], ["cat", "dog"])
+    result = kcnn("-w", tmp_path / "ws", "vote", tmp_path / "m")
+    assert_refused(result, "b.csv line 3: id '988' differs from '987' in a.csv")
+    assert "np.str_" not in result.stderr
+
+
+# -- members that are not what their names say -----------------------------------------
+
+
+def tamper_labels(csv_path, rows) -> list[str]:
+    """Shift the labels of some rows (digits 0-9) by one; returns the new labels."""
+    frame = pd.read_csv(csv_path, dtype=str)
+    frame.loc[rows, "Label"] = ((frame.loc[rows, "Label"].astype(int) + 1) % 10).astype(str)
+    frame.to_csv(csv_path, index=False)
+    return frame["Label"].tolist()
+
+
+def test_another_workspaces_csvs_bring_probabilities_only_when_they_are_the_runs_own(kcnn, assert_refused,
+                                                                                    trained, trained_copy, tmp_path):
+    """Workspace B is a copy of A whose cnn1-s0-a000.csv was edited, and whose
+    cnn1-s0-a001.csv was saved again with Windows line ends. Voted from A, the
+    first is a labels-only member (with a warning); the second is still A's run."""
+    other = Path(shutil.copytree(trained, tmp_path / "B")) / "submissions"
+    edited = tamper_labels(other / "cnn1-s0-a000.csv", range(0, 60, 3))
+    same = pd.read_csv(other / "cnn1-s0-a001.csv", dtype=str)
+    same.to_csv(other / "cnn1-s0-a001.csv", index=False, lineterminator="\r\n")
+    assert_refused(kcnn("-w", trained_copy, "vote", other, "--method", "soft"),
+                   f"{other / 'cnn1-s0-a000.csv'} is not run cnn1-s0-a000 of this workspace (its labels differ)")
+    result = kcnn("-w", trained_copy, "vote", other, "--name", "cross")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [f"Warning: {other / 'cnn1-s0-a000.csv'} is not run cnn1-s0-a000 of this "
+                                          "workspace (its labels differ): voted as labels only"]
+    sidecar = json.loads((Workspace(trained_copy).ensemble_dir / "cross.json").read_text())
+    assert [m["run_id"] for m in sidecar["members"]] == [None, "cnn1-s0-a001"]
+    assert sidecar["val_accuracy"] is None  # a labels-only member has no validation predictions
+    # B's edited labels are what voted: the members disagree where they differ
+    differ = int(np.sum(np.array(edited) != same["Label"].to_numpy()))
+    assert sidecar["ties"] == differ and sidecar["diagnostics"]["disagreement"]["matrix"][0][1] == round(differ / 60, 4)
+    # every tie goes to the only stored probabilities, cnn1-s0-a001's, whose top class is its own vote
+    assert labels_of(Workspace(trained_copy).ensemble_dir / "cross.csv") == same["Label"].tolist()
+
+
+def test_soft_refusal_says_why_each_member_lacks_probabilities(kcnn, assert_refused, trained_copy):
+    workspace = Workspace(trained_copy)
+    (workspace.run_dir("cnn1-s0-a000") / "test_proba.npy").unlink()
+    tamper_labels(workspace.member_submission("cnn1-s0-a001"), [0])
+    shutil.copyfile(workspace.run_dir("cnn1-s0-a001") / "submission.csv", workspace.submissions_dir / "teammate.csv")
+    assert_refused(
+        kcnn("-w", trained_copy, "vote", "--method", "soft"),
+        "--method soft needs stored probabilities of every member: run cnn1-s0-a000 has no stored test probabilities: "
+        f"{workspace.run_dir('cnn1-s0-a000') / 'test_proba.npy'} is missing; "
+        f"{workspace.member_submission('cnn1-s0-a001')} is not run cnn1-s0-a001 of this workspace (its labels differ); "
+        "teammate.csv is not a run of this workspace")
+    assert not workspace.ensemble_dir.exists()
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("truncated", "damaged, not a stored array"),
+    ("nan", "damaged, probabilities outside [0, 1] or not finite"),
+    ("objects", "damaged, not a stored array"),
+])
+def test_damaged_test_probabilities(kcnn, assert_refused, trained_copy, damage, fragment):
+    """Refused where probabilities are needed; a warning where the run's CSV can vote."""
+    workspace = Workspace(trained_copy)
+    path = workspace.run_dir("cnn1-s0-a001") / "test_proba.npy"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:200])
+    elif damage == "nan":
+        proba = np.load(path)
+        proba[5, 3] = np.nan
+        np.save(path, proba)
+    else:
+        np.save(path, np.array([{"a": 1}] * 60, dtype=object), allow_pickle=True)
+    assert_refused(kcnn("-w", trained_copy, "vote", "--method", "soft"), f"{path}: {fragment}")
+    result = kcnn("-w", trained_copy, "vote")
+    assert result.exit_code == 0, result.output
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith(f"Warning: {path}: {fragment}") and "cnn1-s0-a001.csv voted as labels only" in result.stderr
+    # the other run's probabilities alone settle the ties
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    first = workspace.load_run("cnn1-s0-a000").test_proba()
+    second = labels_of(workspace.member_submission("cnn1-s0-a001"))
+    assert labels_of(workspace.ensemble_dir / "majority_vote.csv") == [str(c) for c in first.argmax(1)]
+    assert sidecar["ties"] == sum(str(a) != b for a, b in zip(first.argmax(1), second))
+
+
+# -- the workspace as a vote finds it -----------------------------------------------------
+
+
+def test_vote_first_completes_a_run_a_killed_train_left(kcnn, trained_copy):
+    workspace = Workspace(trained_copy)
+    index = workspace.read_index()
+    index[index["run_id"] != "cnn1-s0-a001"].to_csv(workspace.index_path, index=False)  # row never appended
+    workspace.member_submission("cnn1-s0-a001").unlink()  # copy never made
+    result = kcnn("-w", trained_copy, "vote")
+    assert result.exit_code == 0, result.output
+    assert workspace.read_index()["run_id"].tolist() == ["cnn1-s0-a000", "cnn1-s0-a001"]
+    assert workspace.member_submission("cnn1-s0-a001").read_bytes() == (
+        workspace.run_dir("cnn1-s0-a001") / "submission.csv").read_bytes()
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    assert [m["run_id"] for m in sidecar["members"]] == ["cnn1-s0-a000", "cnn1-s0-a001"]
+
+
+def test_vote_never_reads_its_own_output(kcnn, assert_refused, trained_copy, tmp_path):
+    workspace = Workspace(trained_copy)
+    assert kcnn("-w", trained_copy, "vote").exit_code == 0
+    output = workspace.ensemble_dir / "majority_vote.csv"
+    before = output.read_bytes()
+    for folder in (workspace.ensemble_dir, trained_copy / "submissions" / ".." / "submissions" / "ensemble"):
+        assert_refused(kcnn("-w", trained_copy, "vote", folder), f"{folder}: this is where votes are written")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "mine.csv").symlink_to(output)
+    assert_refused(kcnn("-w", trained_copy, "vote", linked), f"{linked / 'mine.csv'}: this member is the vote's own "
+                   f"output {output}")
+    assert output.read_bytes() == before
+    assert kcnn("-w", trained_copy, "vote", linked, "--name", "elsewhere").exit_code == 0
+
+
+def test_vote_options_out_of_range_are_refused(kcnn, assert_refused, trained_copy, tmp_path):
+    weights = tmp_path / "weights.csv"
+    weights.write_text("member,weight\ncnn1-s0-a000,1\ncnn1-s0-a001,2\ncnn1-s0-a000.csv,3\n")
+    infinite = tmp_path / "infinite.csv"
+    infinite.write_text("member,weight\ncnn1-s0-a000,1\ncnn1-s0-a001,inf\n")
+    for args, fragments in [
+        (["--name", "v" * 300], ["--name vvv", "at most 100"]),
+        (["--name", "../out"], ["--name ../out"]),
+        (["--method", "greedy", "--rounds", 100_000_000], ["--rounds must be between 0 and 10000, got 100000000"]),
+        (["--method", "greedy", "--rounds", -1], ["--rounds", "got -1"]),
+        (["--method", "greedy", "--init", 3], ["--init 3: greedy starts from the best 3 members, but this vote has 2"]),
+        (["--method", "greedy", "--init", 0], ["--init must be at least 1, got 0"]),
+        (["--top", 0], ["--top must be at least 1, got 0"]),
+        (["--keep-above", "nan"], ["--keep-above must be an accuracy in [0, 1], got nan"]),
+        (["--keep-above", 1.5], ["--keep-above", "got 1.5"]),
+        (["--method", "weighted", "--member-weights", weights],
+         [f"{weights} line 4: member cnn1-s0-a000 is listed twice (lines 2 and 4)"]),
+        (["--method", "weighted", "--member-weights", infinite],
+         [f"{infinite} line 3: weight inf of cnn1-s0-a001 is not a finite number >= 0"]),
+        (["--method", "hard", "--member-weights", infinite], ["--member-weights is for --method weighted, not hard"]),
+    ]:
+        assert_refused(kcnn("-w", trained_copy, "vote", *args), *fragments)
+    assert not Workspace(trained_copy).ensemble_dir.exists()  # nothing written
+    result = kcnn("-w", trained_copy, "vote", "--name", "v" * 100)
+    assert result.exit_code == 0, result.output
+    help_text = " ".join(kcnn("vote", "--help").output.split())
+    assert "(0 to 10000)" in help_text and "up to 100 letters" in help_text
+
+
+def test_the_help_quotes_the_limits_the_vote_enforces():
+    from kaggle_cnn.cli import vote as vote_command
+    from kaggle_cnn.ensemble import vote as vote_module
+
+    assert vote_command.MAX_ROUNDS == rules.MAX_ROUNDS and vote_command.NAME_LENGTH == vote_module.NAME_LENGTH

@@ -17,7 +17,9 @@ def metrics(ctx, sources, timing):
 
     SOURCES are run ids or ensemble/<name>; default every kept run and vote.
     Per-class tables print for the votes and the best run; reports/metrics.csv
-    has them all, reports/confusion/ the confusion matrices.
+    has them all, reports/confusion/ the confusion matrices. A vote whose JSON
+    sidecar does not describe the CSV beside it (a vote cut short, a CSV
+    replaced) is left out with a warning.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_metrics

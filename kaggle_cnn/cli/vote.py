@@ -10,6 +10,10 @@ from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import workspace
 from kaggle_cnn.errors import InputError
 
+# Limits the library enforces, quoted in the help (the CLI does not import it to start).
+MAX_ROUNDS = 10_000
+NAME_LENGTH = 100
+
 
 def _renamed_weights(ctx, param, value):
     if value is not None:  # `train --weights` is a backbone's weights; this was a member-weights CSV
@@ -23,26 +27,32 @@ def _renamed_weights(ctx, param, value):
                    "(or --member-weights); greedy: Caruana forward selection on the validation split.")
 @click.option("--geometric", is_flag=True, help="Average probabilities geometrically (soft, weighted, greedy).")
 @click.option("--member-weights", type=click.Path(path_type=Path), default=None,
-              help="weighted: a CSV member,weight instead of validation accuracies.")
+              help="weighted: a CSV member,weight (one row per member) instead of validation accuracies.")
 @click.option("--weights", hidden=True, expose_value=False, callback=_renamed_weights)
-@click.option("--keep-above", type=float, default=None, help="Only members with validation accuracy at or above this.")
-@click.option("--top", type=int, default=None, help="Only the K best members by validation accuracy.")
+@click.option("--keep-above", type=float, default=None,
+              help="Only members with validation accuracy at or above this (between 0 and 1).")
+@click.option("--top", type=int, default=None, help="Only the K best members by validation accuracy (K >= 1).")
 @click.option("--model", default=None, help="Only members that are runs of this architecture.")
-@click.option("--rounds", type=int, default=25, show_default=True, help="greedy: members added after the first ones.")
-@click.option("--init", "init", type=int, default=1, show_default=True, help="greedy: start from the best K members.")
+@click.option("--rounds", type=int, default=25, show_default=True,
+              help=f"greedy: members added after the first ones (0 to {MAX_ROUNDS}).")
+@click.option("--init", "init", type=int, default=1, show_default=True,
+              help="greedy: start from the best K members (at most the number of members).")
 @click.option("--metric", type=click.Choice(["accuracy", "logloss"]), default="accuracy", show_default=True,
               help="greedy: what selection maximises (accuracy ties go to the lower log-loss).")
 @click.option("--tta", is_flag=True, help="Use the members' test-time-augmented predictions (kcnn tta).")
 @click.option("--explain", is_flag=True, help="Print diagnostics: disagreement, vote margins, ties, per-class gain.")
-@click.option("--name", default=None, help="Output name under submissions/ensemble/ [default: by method].")
+@click.option("--name", default=None,
+              help=f"Output name under submissions/ensemble/: up to {NAME_LENGTH} letters, digits, '_', '-', '.' "
+                   "[default: by method].")
 @click.pass_context
 def vote(ctx, directory, method, geometric, member_weights, keep_above, top, model, rounds, init, metric, tta,
          explain, name):
     """Combine the submission CSVs in DIRECTORY (default submissions/) into one.
 
-    Members must share header, ids and id order. A hard-vote tie goes to the
-    highest mean stored probability, else the best member's vote, else the
-    smallest label. Weights and selections are chosen on the shared validation
+    Members must share header, ids and id order. A member that is a kept run's
+    own CSV brings the run's stored probabilities; any other CSV votes by its
+    labels only. A hard-vote tie goes to the highest mean stored probability,
+    else the best member's vote, else the smallest label. Weights and selections are chosen on the shared validation
     split; the split-half accuracy printed beside the in-sample one (chosen on
     one half of the validation rows, scored on the other) is the figure to trust
     before spending a submission.

@@ -24,7 +24,7 @@ TIE_RULE = (
     "member with the best validation accuracy, else (3) the smallest tied label"
 )
 PROBABILITY_TIE_RULE = "highest averaged probability; exactly equal probabilities go to the smallest label"
-
+MAX_ROUNDS = 10_000  # greedy additions: each one scores every member on every validation row
 
 
 @dataclass
@@ -52,6 +52,35 @@ class VoteSpec:
     @property
     def uses_probabilities(self) -> bool:
         return self.method in ("soft", "greedy")
+
+
+def check_spec(spec: VoteSpec, n_members: int | None = None) -> None:
+    """Refuse, naming the option, what no vote can honour; with `n_members`, also
+    what these members cannot (greedy's --init, the weights' count)."""
+    if spec.method not in METHODS:
+        raise InputError(f"--method {spec.method}: choose one of {', '.join(METHODS)}")
+    if spec.metric not in GREEDY_METRICS:
+        raise InputError(f"--metric {spec.metric}: choose one of {', '.join(GREEDY_METRICS)}")
+    if spec.top is not None and spec.top < 1:
+        raise InputError(f"--top must be at least 1, got {spec.top}")
+    if spec.keep_above is not None and not 0 <= spec.keep_above <= 1:  # NaN fails too
+        raise InputError(f"--keep-above must be an accuracy in [0, 1], got {spec.keep_above}")
+    if not 0 <= spec.rounds <= MAX_ROUNDS:
+        raise InputError(f"--rounds must be between 0 and {MAX_ROUNDS}, got {spec.rounds}")
+    if spec.init < 1:
+        raise InputError(f"--init must be at least 1, got {spec.init}")
+    if spec.fixed_weights is not None and spec.method != "weighted":
+        raise InputError(f"--member-weights is for --method weighted, not {spec.method}")
+    if n_members is None:
+        return
+    if spec.method == "greedy" and spec.init > n_members:
+        raise InputError(f"--init {spec.init}: greedy starts from the best {spec.init} members, "
+                         f"but this vote has {n_members}")
+    weights = np.asarray(spec.fixed_weights if spec.fixed_weights is not None else [1.0], dtype=np.float64)
+    if spec.fixed_weights is not None and len(weights) != n_members:
+        raise InputError(f"--member-weights: {len(weights)} weights for {n_members} members")
+    if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
+        raise InputError("--member-weights: weights must be finite non-negative numbers, not all zero")
 
 
 # -- combining ------------------------------------------------------------------------

@@ -5,6 +5,9 @@ Tables are indexed by the original class labels so they read as the user's
 classes, not as 0..K-1. `collect_metrics` only reads the workspace;
 `write_metrics` is the separate step that writes reports/metrics.csv and
 reports/confusion/, which `kcnn metrics` does and a picture never does.
+
+A vote's figures come from its JSON sidecar, read only when its checksum matches
+the CSV beside it (`read_vote`): every reader of sidecars goes through here.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from kaggle_cnn import fileio
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, warn
+from kaggle_cnn.store.files import DOCTOR, file_sha256, read_record, value_at
 from kaggle_cnn.store.workspace import Split, Workspace
 
 ENSEMBLE_PREFIX = "ensemble/"
@@ -85,12 +90,14 @@ class MetricsReport:
         return str((votes if len(votes) else ranked)["source"].iloc[0])
 
 
-def collect_metrics(workspace: Workspace, sources: list[str] | None = None) -> MetricsReport:
-    """Per-class precision, recall, F1 and support on the shared validation split,
-    for kept runs and vote outputs (named `ensemble/<name>`); default all of them.
-    Reads only: `write_metrics` writes the tables."""
+def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
+                    votes: list[tuple[str, dict]] | None = None) -> MetricsReport:
+    """Per-class precision, recall and F1 and support on the shared validation split,
+    for kept runs and vote outputs (named `ensemble/<name>`); default all of them
+    (`votes`: the sidecars `vote_sidecars` read already). Reads only: `write_metrics`
+    writes the tables."""
     tables, confusions, summary = {}, {}, []
-    for source, y_true, y_pred, classes, split_half in _prediction_sources(workspace, sources):
+    for source, y_true, y_pred, classes, split_half in _prediction_sources(workspace, sources, votes):
         table = classification_table(y_true, y_pred, classes)
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)
@@ -122,38 +129,106 @@ def vote_split_half_accuracy(sidecar: dict) -> float | None:
     return sidecar.get("val_accuracy_split_half", sidecar.get("val_accuracy_cv"))
 
 
-def _prediction_sources(workspace: Workspace, sources: list[str] | None):
-    """(source, y_true, y_pred, classes, split-half accuracy or None) per run or vote."""
+# -- votes' sidecars: trusted only for the CSV they describe ---------------------------
+
+
+def read_vote(workspace: Workspace, name: str) -> dict[str, Any]:
+    """The sidecar of vote `name`, refused (one line) when damaged or when it does
+    not describe the CSV beside it (a vote cut short between writing the two, or a
+    CSV replaced by hand). A sidecar from before checksums is read with a warning."""
+    if "/" in name or name.startswith(".") or not name:
+        raise InputError(f"ensemble/{name}: not a vote name (votes are named by their files in {workspace.ensemble_dir})")
+    path = workspace.ensemble_dir / f"{name}.json"
+    if not path.exists():
+        raise InputError(f"no vote output {name} in {workspace.ensemble_dir}")
+    sidecar = read_record(path, required=("method", "classes", "members"))
+    value_at(sidecar, path, "classes", kind=list)
+    members = value_at(sidecar, path, "members", kind=list)
+    if not all(isinstance(m, dict) for m in members):
+        raise InputError(f"{path}: damaged, members is not a list of objects; {DOCTOR}")
+    csv_path = path.with_suffix(".csv")
+    if not csv_path.is_file():
+        raise InputError(f"{path}: describes {csv_path.name}, which is missing; {DOCTOR}")
+    recorded = sidecar.get("csv_sha256")
+    if recorded is None:
+        warn(f"{path} records no checksum of {csv_path.name} (an older kcnn wrote it): read as it is; "
+             f"vote again to record one")
+    elif recorded != file_sha256(csv_path):
+        raise InputError(f"{path}: describes an earlier {csv_path.name} (the vote was cut short, or the CSV was "
+                         f"replaced); vote again with --name {name}")
+    return sidecar
+
+
+def vote_sidecars(workspace: Workspace) -> list[tuple[str, dict[str, Any]]]:
+    """(name, sidecar) of every vote whose sidecar describes its CSV; the others are
+    skipped with a warning naming them."""
+    if not workspace.ensemble_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(workspace.ensemble_dir.glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        try:
+            found.append((path.stem, read_vote(workspace, path.stem)))
+        except InputError as error:
+            warn(f"skipping vote {path.stem}: {error}")
+    return found
+
+
+def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: list[tuple[str, dict]] | None):
+    """(source, y_true, y_pred, classes, split-half accuracy or None) per run or vote.
+    Named sources must all be readable; by default an unreadable one is skipped
+    with a warning."""
     if sources:
-        run_ids = [s for s in sources if not s.startswith(ENSEMBLE_PREFIX)]
-        ensembles = [s[len(ENSEMBLE_PREFIX):] for s in sources if s.startswith(ENSEMBLE_PREFIX)]
-        for name in ensembles:
-            if not (workspace.ensemble_dir / f"{name}.json").exists():
-                raise InputError(f"no vote output {name!r} in {workspace.ensemble_dir}")
+        names = [s[len(ENSEMBLE_PREFIX):] for s in sources if s.startswith(ENSEMBLE_PREFIX)]
+        votes = [(name, read_vote(workspace, name)) for name in names]
+        runs = [workspace.load_run(s) for s in sources if not s.startswith(ENSEMBLE_PREFIX)]
     else:
-        run_ids = workspace.run_ids()
-        ensembles = sorted(p.stem for p in workspace.ensemble_dir.glob("*.json")) if workspace.ensemble_dir.is_dir() else []
-    runs = [workspace.load_run(run_id) for run_id in run_ids]  # unknown ids fail before any output
-    if not runs and not ensembles:
+        votes = vote_sidecars(workspace) if votes is None else votes
+        runs = workspace.runs()
+    if not runs and not votes:
         raise InputError(f"no kept runs in {workspace.models_dir}: run `kcnn train` first")
     found = []
     for run in runs:
-        split = _split_of(workspace, run.fingerprint, run.run_id)
-        found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes, None))
-    for name in ensembles:
-        sidecar = fileio.read_json(workspace.ensemble_dir / f"{name}.json")
-        if not sidecar.get("val_predictions"):
+        try:
+            split = _split_of(workspace, run.fingerprint, run.run_id)
+            found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes, None))
+        except InputError as error:
             if sources:
-                raise InputError(f"{workspace.ensemble_dir / (name + '.json')}: no validation predictions ({sidecar.get('val_note')})")
+                raise
+            warn(f"skipping run {run.run_id}: {error}")
+    for name, sidecar in votes:
+        try:
+            source = _vote_source(workspace, name, sidecar, named=bool(sources))
+        except InputError as error:
+            if sources:
+                raise
+            warn(f"skipping vote {name}: {error}")
             continue
-        split = _split_of(workspace, sidecar["fingerprint"], name)
-        classes = sidecar["classes"]
-        position = {label: i for i, label in enumerate(classes)}
-        truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
-        predicted = np.array([position[label] for label in sidecar["val_predictions"]])
-        # A vote's weights were chosen on these rows: its split-half accuracy goes beside.
-        found.append((ENSEMBLE_PREFIX + name, truth, predicted, classes, vote_split_half_accuracy(sidecar)))
+        if source is not None:
+            found.append(source)
     return found
+
+
+def _vote_source(workspace: Workspace, name: str, sidecar: dict[str, Any], named: bool):
+    """A vote's validation predictions against the split's labels (None when it has
+    none: a vote with labels-only members)."""
+    path = workspace.ensemble_dir / f"{name}.json"
+    if not sidecar.get("val_predictions"):
+        if named:
+            raise InputError(f"{path}: no validation predictions ({sidecar.get('val_note')})")
+        return None
+    split = _split_of(workspace, str(value_at(sidecar, path, "fingerprint", kind=str)), name)
+    classes = [str(c) for c in sidecar["classes"]]
+    position = {label: i for i, label in enumerate(classes)}
+    predictions = value_at(sidecar, path, "val_predictions", kind=list)
+    truth = [position.get(str(split.classes[i])) for i in split.val_labels]
+    predicted = [position.get(str(label)) for label in predictions]
+    if len(predicted) != len(truth) or None in truth or None in predicted:
+        raise InputError(f"{path}: damaged, its validation predictions do not match the split's rows and classes; "
+                         f"{DOCTOR}")
+    # A vote's weights were chosen on these rows: its split-half accuracy goes beside.
+    return (ENSEMBLE_PREFIX + name, np.array(truth), np.array(predicted), classes, vote_split_half_accuracy(sidecar))
 
 
 def _split_of(workspace: Workspace, fingerprint: str, owner: str) -> Split:

@@ -19,7 +19,7 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     competition at `data`, when given); returns its row count and what was checked.
     A problem raises a one-line InputError."""
     member = read_member(submission)
-    sample_member = read_member(sample) if sample is not None else None
+    sample_member = read_member(sample, "--sample") if sample is not None else None
     classes = None
     if data is not None:
         from kaggle_cnn.data import load_dataset
@@ -39,12 +39,16 @@ def score(submission: str | Path, answers: str | Path | None = None) -> dict[str
 
         answers = demo_answers_path()
     predicted = read_member(submission)
+    check_submission(str(submission), predicted.header, predicted.ids, predicted.labels)  # unique ids
     truth_ids, truth_labels = _answers(answers)
-    by_id = dict(zip(truth_ids, truth_labels))
-    missing = [i for i in predicted.ids if i not in by_id]
-    if missing or len(predicted.ids) != len(truth_ids):
-        example = missing[0] if missing else next(i for i in truth_ids if i not in set(predicted.ids))
-        raise InputError(f"{submission}: ids differ from {answers} (e.g. {example!r})")
+    by_id = dict(zip(map(str, truth_ids), map(str, truth_labels)))
+    extra = [i for i in predicted.ids if i not in by_id]
+    if extra:
+        raise InputError(f"{submission}: id '{extra[0]}' is not in the answers {answers}")
+    listed = set(predicted.ids)
+    missing = [i for i in by_id if i not in listed]
+    if missing:
+        raise InputError(f"{submission}: id '{missing[0]}' of the answers {answers} is missing")
     expected = np.array([by_id[i] for i in predicted.ids])
     return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
             "accuracy": float(np.mean(expected == predicted.labels))}
@@ -52,6 +56,8 @@ def score(submission: str | Path, answers: str | Path | None = None) -> dict[str
 
 def _answers(answers: str | Path) -> tuple[list, list]:
     """(ids, labels) from an answers CSV, or from an image folder's labelled test images."""
+    if not Path(answers).exists():
+        raise InputError(f"--answers {answers}: no such file or folder")
     if Path(answers).is_dir():
         from kaggle_cnn.data.loaders.folders import folder_answers
 
@@ -59,5 +65,6 @@ def _answers(answers: str | Path) -> tuple[list, list]:
         if found is None:
             raise InputError(f"{answers}: its test images are not labelled (no test/<class>/ folders)")
         return found
-    truth = read_member(answers)
+    truth = read_member(answers, "--answers")
+    check_submission(f"--answers {answers}", truth.header, truth.ids, truth.labels)  # unique ids
     return list(truth.ids), list(truth.labels)

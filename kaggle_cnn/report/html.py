@@ -17,6 +17,7 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metrics import (
     ENSEMBLE_PREFIX,
     collect_metrics,
+    vote_sidecars,
     vote_split_half_accuracy,
 )
 from kaggle_cnn.evaluation.timing import timing_table
@@ -37,9 +38,10 @@ def report(workspace: Workspace) -> Path:
     curves = _curves_image(workspace, index)
     if curves:
         sections.append(_section("Learning curves", curves))
-    if runs or _votes(workspace):
-        sections.extend(_metric_sections(workspace))
-    for name, sidecar in _votes(workspace):
+    votes = vote_sidecars(workspace)  # only those that describe their CSV; the others are warned about
+    if runs or votes:
+        sections.extend(_metric_sections(workspace, votes))
+    for name, sidecar in votes:
         sections.append(_section(f"Vote: {name}", _vote_diagnostics(sidecar)))
     if runs:
         sections.append(_section("Timing per model", _table(timing_table(workspace))))
@@ -77,8 +79,10 @@ def _curves_image(workspace: Workspace, index: pd.DataFrame) -> str | None:
     return _image(plots.curves(histories, set(workspace.run_ids())), "learning curves")
 
 
-def _metric_sections(workspace: Workspace) -> list[str]:
-    report = collect_metrics(workspace)
+def _metric_sections(workspace: Workspace, votes: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    report = collect_metrics(workspace, votes=votes)
+    if report.summary.empty:
+        return []
     headline = report.headline()
     best = report.best_run()
     parts = [_section("Validation metrics of every run and vote", _table(report.summary))]
@@ -92,12 +96,6 @@ def _metric_sections(workspace: Workspace) -> list[str]:
                              "per-class bars"))
     parts.append(_section(f"Confusion matrix: {headline}", "".join(images)))
     return parts
-
-
-def _votes(workspace: Workspace) -> list[tuple[str, dict[str, Any]]]:
-    if not workspace.ensemble_dir.is_dir():
-        return []
-    return [(p.stem, fileio.read_json(p)) for p in sorted(workspace.ensemble_dir.glob("*.json"))]
 
 
 def _vote_diagnostics(sidecar: dict[str, Any]) -> str:

@@ -41,18 +41,26 @@ class Member:
         return self.path.stem
 
 
-def read_member(path: str | os.PathLike) -> Member:
+def read_member(path: str | os.PathLike, option: str | None = None) -> Member:
+    """A submission CSV (or a sample or answers file: `option` names the option that
+    gave it, for the message), read as text."""
     path = Path(path)
+    where = f"{option} {path}" if option else str(path)
+    if not path.exists():
+        raise InputError(f"{where}: no such file")
+    if not path.is_file():
+        raise InputError(f"{where}: a folder, not a CSV file" if path.is_dir() else f"{where}: not a regular file")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: empty file, not a submission") from None
+        raise InputError(f"{where}: empty file, not a submission") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a readable CSV ({one_line(error)})") from None
+        raise InputError(f"{where}: not a readable CSV ({one_line(error, 120)})") from None
     if frame.shape[1] != 2:
-        raise InputError(f"{path}: a submission has 2 columns (id, label), found {frame.shape[1]}: {','.join(frame.columns)}")
+        raise InputError(f"{where}: a submission has 2 columns (id, label), found {frame.shape[1]}: "
+                         f"{one_line(','.join(map(str, frame.columns)), 120)}")
     if frame.empty:
-        raise InputError(f"{path}: header only, no rows")
+        raise InputError(f"{where}: header only, no rows")
     labels = frame.iloc[:, 1].to_numpy(dtype=str)
     blank = np.flatnonzero(labels == "")
     if blank.size:
@@ -88,7 +96,7 @@ def check_members(members: Sequence[Member]) -> None:
         if differ.size:
             row = differ[0]
             raise InputError(
-                f"{member.path} line {row + 2}: id {member.ids[row]!r} differs from {first.ids[row]!r} in {first.path.name}"
+                f"{member.path} line {row + 2}: id {_q(member.ids[row])} differs from {_q(first.ids[row])} in {first.path.name}"
                 " (members must list the same ids in the same order)"
             )
 
@@ -109,31 +117,36 @@ def check_submission(
     seen: dict[str, int] = {}
     for row, value in enumerate(ids):
         if value in seen:
-            raise InputError(f"{name} line {row + 2}: id {value!r} repeats line {seen[value] + 2}")
+            raise InputError(f"{name} line {row + 2}: id {_q(value)} repeats line {seen[value] + 2}")
         seen[value] = row
     if sample is not None:
         if tuple(header) != tuple(sample.header):
             raise InputError(f"{name}: header {','.join(header)} differs from {','.join(sample.header)} in {sample.path.name}")
         missing = [i for i in sample.ids if i not in seen]
         if missing:
-            raise InputError(f"{name}: id {missing[0]!r} of {sample.path.name} is missing")
+            raise InputError(f"{name}: id {_q(missing[0])} of {sample.path.name} is missing")
         expected = set(sample.ids)
         extra = [i for i in ids if i not in expected]
         if extra:
-            raise InputError(f"{name}: id {extra[0]!r} is not in {sample.path.name}")
+            raise InputError(f"{name}: id {_q(extra[0])} is not in {sample.path.name}")
         differ = np.flatnonzero(ids != sample.ids)
         if differ.size:
             row = differ[0]
             raise InputError(
-                f"{name} line {row + 2}: id {ids[row]!r} where {sample.path.name} has "
-                f"{sample.ids[row]!r} (same ids, different order)"
+                f"{name} line {row + 2}: id {_q(ids[row])} where {sample.path.name} has "
+                f"{_q(sample.ids[row])} (same ids, different order)"
             )
     if classes is not None:
         allowed = set(map(str, classes))
         outside = np.flatnonzero(~np.isin(labels, list(allowed)))
         if outside.size:
             row = outside[0]
-            raise InputError(f"{name} line {row + 2}: label {labels[row]!r} is not one of the {len(allowed)} classes")
+            raise InputError(f"{name} line {row + 2}: label {_q(labels[row])} is not one of the {len(allowed)} classes")
+
+
+def _q(value) -> str:
+    """A label or id quoted as plain text ('987', never np.str_('987')), cut when long."""
+    return repr(one_line(str(value), 60))
 
 
 def sorted_labels(labels: np.ndarray) -> list[str]:
