@@ -73,8 +73,6 @@ def vote(
 ) -> VoteOutcome:
     """Combine the member CSVs in `directory` (default the workspace's submissions/)
     by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar."""
-    from kaggle_cnn.store.submissions import check_submission, write_submission
-
     check_spec(spec)
     name = name or DEFAULT_NAMES[spec.method] + ("_tta" if tta else "")
     if not _NAME.match(name) or len(name) > NAME_LENGTH:
@@ -84,7 +82,15 @@ def vote(
     directory = Path(directory) if directory is not None else workspace.submissions_dir
     csv_path, json_path = workspace.ensemble_dir / f"{name}.csv", workspace.ensemble_dir / f"{name}.json"
     _check_not_output(workspace, directory)
-    workspace.repair_if_idle()  # what a killed command left, before its runs are read
+    # Held while reading and writing when free, so the repair never meets another
+    # vote's temporary files; a vote during a long train goes on without it.
+    with workspace.hold_if_idle():
+        return _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path, json_path)
+
+
+def _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path, json_path) -> VoteOutcome:
+    from kaggle_cnn.store.submissions import check_submission, write_submission
+
     pool = gather(workspace, directory, model=model, tta=tta)
     _check_not_output(workspace, directory, pool.members, csv_path)
     if member_weights is not None:

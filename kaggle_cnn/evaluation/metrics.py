@@ -188,7 +188,7 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: 
         runs = workspace.runs()
     if not runs and not votes:
         raise InputError(f"no kept runs in {workspace.models_dir}: run `kcnn train` first")
-    found = []
+    found, skipped = [], []
     for run in runs:
         try:
             split = _split_of(workspace, run.fingerprint, run.run_id)
@@ -196,17 +196,21 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: 
         except InputError as error:
             if sources:
                 raise
-            warn(f"skipping run {run.run_id}: {error}")
+            skipped.append((f"run {run.run_id}", error))
     for name, sidecar in votes:
         try:
             source = _vote_source(workspace, name, sidecar, named=bool(sources))
         except InputError as error:
             if sources:
                 raise
-            warn(f"skipping vote {name}: {error}")
+            skipped.append((f"vote {name}", error))
             continue
         if source is not None:
             found.append(source)
+    if skipped and not found:  # nothing left to report: the first reason is the error
+        raise skipped[0][1]
+    for what, error in skipped:
+        warn(f"skipping {what}: {error}")
     return found
 
 

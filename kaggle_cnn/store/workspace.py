@@ -47,6 +47,10 @@ INDEX_COLUMNS = [
 RESERVED = frozenset({"splits", "discarded", "studies", "broken"})
 
 
+class WorkspaceBusy(InputError):
+    """Another kcnn command holds the workspace."""
+
+
 @dataclass(frozen=True)
 class Split:
     """The validation rows every run of one dataset is scored on."""
@@ -320,16 +324,24 @@ class Workspace:
             completed.append(run.run_id)
         return completed
 
-    def repair_if_idle(self) -> list[str]:
-        """Repair unless another command holds the workspace (it repairs, and its
-        temporary files are not leftovers): for commands that only read runs."""
-        if not self.models_dir.is_dir():
-            return []
+    @contextlib.contextmanager
+    def hold_if_idle(self) -> Iterator[bool]:
+        """For commands that read runs and write only their own outputs (a vote):
+        hold the workspace and repair it when no other command does; when one does
+        (a vote during a long `kcnn train`), go on without either. A repair that
+        meets a damaged index is a warning here: the vote does not need the index."""
+        if not self.models_dir.is_dir():  # no runs, nothing to repair: create nothing
+            yield False
+            return
         try:
             with self.lock():
-                return self.repair()
-        except InputError:  # busy
-            return []
+                try:
+                    self.repair()
+                except InputError as error:
+                    warn(f"crash repair skipped: {error}")
+                yield True
+        except WorkspaceBusy:
+            yield False
 
     def busy(self) -> bool:
         """Whether another command holds the workspace now (writes nothing)."""
@@ -349,11 +361,11 @@ class Workspace:
         """One writer per workspace: two `kcnn train` in one folder would race for
         attempt numbers and the index."""
         self.models_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.models_dir / ".lock", "w") as handle:
+        with open(self.models_dir / ".lock", "a") as handle:  # "a": taking the lock changes no file
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise InputError(f"workspace {self.root} is busy: another kcnn command holds {handle.name}") from None
+                raise WorkspaceBusy(f"workspace {self.root} is busy: another kcnn command holds {handle.name}") from None
             yield
 
 
