@@ -137,3 +137,40 @@ def test_the_shipped_kaggle_ensemble_template_loads():
     template = load_template(Path(__file__).resolve().parents[1] / "examples" / "kaggle_ensemble_template.py")
     assert list(template.space.tree) == ["Dropout", "Dropout_2", "Dense", "Dropout_3", "Dense_2", "Dropout_4",
                                          "optimizer", "learning_rate", "batch_size"]
+
+
+@pytest.mark.parametrize(
+    "name, content, fragments",
+    [
+        ("picture.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ["picture.png: not a template (not UTF-8 text"]),
+        ("model.py", b"x = {{choice([1, 2])}}\x00\n", ["model.py: not a template (a binary file"]),
+        ("model.py", b"def data(:\n    return {{choice([1, 2])}}\n",
+         ["model.py line 1: not a template: not valid Python (invalid syntax)"]),
+        ("notes.txt", b"Try dense widths of 16 or 32.\n", ["notes.txt: not a template: no {{choice(...)}}"]),
+        ("model.py", b"import no_such_module_here\nx = [{{choice([1, 2])}}]\n",
+         ["model.py line 1: the template raised ModuleNotFoundError: No module named 'no_such_module_here'"]),
+        ("model.py", b"import math\nwidth = {{choice([1, 2])}}\n",
+         ["model.py line 2: marker 'width' is outside create_model(...)"]),
+        ("my model.py", TEMPLATE.encode(), ["my model.py: the file's name 'my model' cannot name a study",
+                                            "give --study NAME"]),
+    ],
+)
+def test_files_that_are_not_templates_are_refused(kcnn, assert_refused, tmp_path, name, content, fragments):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_refused(kcnn("-w", tmp_path / "ws", "search", "--template", path), *fragments)
+    assert not (tmp_path / "ws").exists()
+
+
+def test_data_that_raises_is_one_line(kcnn, assert_refused, tmp_path):
+    text = TEMPLATE.replace("    demo = load_dataset()\n", "    demo = load_dataset()\n    raise ValueError('no rows')\n")
+    assert_refused(kcnn("-w", tmp_path / "ws", "search", "--template", write(tmp_path, text)),
+                   "model.py line 10: data() raised ValueError: no rows")
+    assert not (tmp_path / "ws").exists()
+
+
+@pytest.mark.parametrize("option", [["--jobs", "2"], ["--model", "cnn1"], ["--epochs", "1"], ["--val-fraction", "0.2"]])
+def test_space_only_options_are_refused_with_a_template(kcnn, assert_refused, tmp_path, option):
+    assert_refused(kcnn("-w", tmp_path / "ws", "search", "--template", write(tmp_path, TEMPLATE), *option),
+                   f"{option[0]} applies to --space searches")
+    assert not (tmp_path / "ws").exists()

@@ -23,8 +23,10 @@ from kaggle_cnn.errors import InputError
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per trial [default: the space's].")
 @click.option("--keep-above", type=float, default=0.0, show_default=True, help="Trials at or above this are kept runs.")
 @click.option("--study", "study_name", default=None,
-              help="Study name; re-running it continues [default: the space file's name].")
-@click.option("--seed", type=int, default=0, show_default=True, help="Makes the proposed parameters reproducible.")
+              help="Study name (letters, digits, '_', '-', '.'; at most 100 characters); re-running it continues "
+                   "[default: the space file's name].")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Makes the proposed parameters reproducible.")
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials trained at once, in separate processes (--space searches).")
@@ -47,6 +49,13 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
         raise InputError("give --space or --template, not both")
     if space_path is None and template_path is None and not (study_name and (show or export_path)):
         raise InputError("give --space SPACE.yaml or --template model.py to search, or --study NAME with --show/--export")
+    if template_path is not None:
+        given = [name for name, value in (("--model", model), ("--epochs", epochs), ("--val-fraction", val_fraction))
+                 if value is not None] + (["--jobs"] if jobs != 1 else [])
+        if given:
+            raise InputError(f"{given[0]} applies to --space searches; a template sets it in its own code")
+    if export_path is not None:
+        _check_export(export_path)  # before any trial trains
     on_trial, common = render.trial_line(render.console()), {"algo": algo, "max_evals": max_evals, "seed": seed}
     common.update(keep_above=keep_above, study=study_name, on_trial=on_trial)
     if template_path is not None:
@@ -57,3 +66,12 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
             study_name = api.search(dataset, workspace(ctx), space_path, model=model, epochs=epochs, jobs=jobs,
                                     val_fraction=val_fraction, reporter=reporter, **common).name
     render.print_study(api.study(workspace(ctx), study_name, export=export_path))
+
+
+def _check_export(path: Path) -> None:
+    """--export names a file to write: not a folder, and not under a file."""
+    if path.is_dir():
+        raise InputError(f"--export {path}: is a folder; give a file name such as best.yaml")
+    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"--export {path}: {parent} is not a folder")

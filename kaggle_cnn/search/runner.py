@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from kaggle_cnn import fileio
 from kaggle_cnn.config import TrainConfig
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.search import space as spaces
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.search.study import Trial
@@ -62,7 +62,7 @@ def search(
     space = spaces.load_space(space_path, model)
     if epochs is not None:
         space = replace(space, fixed={**space.fixed, "epochs": epochs})
-    name = study or Path(space_path).stem
+    name = studies.study_name(study, space_path)
     state = studies.open_study(workspace, name, space, algo, seed)
     if algo == "grid":
         spaces.grid(space)  # a continuous range fails here, before anything is written
@@ -121,7 +121,7 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
         return [results[number] for number, _, _ in batch]
     with training_session(workspace, dataset, todo[0][2], val_fraction) as (split, arrays):
         threads = max(1, (os.cpu_count() or 1) // len(todo))
-        paths = [str(workspace.models_dir / f".tmp-{run_id}.keras") for _, run_id, _ in todo]
+        paths = [str(workspace.models_dir / f"{fileio.TMP_PREFIX}{run_id}.keras") for _, run_id, _ in todo]
         outputs = Parallel(n_jobs=min(jobs, len(todo)), backend="loky")(
             delayed(fit_in_worker)(config, attempt_seed(seed, number), arrays, dataset.x_test, dataset.n_classes,
                                    path, threads)
@@ -164,8 +164,8 @@ def search_template(
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
     check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above)
+    name = studies.study_name(study, template_path)
     template = load_template(template_path)
-    name = study or Path(template_path).stem
     state = studies.open_study(workspace, name, template.space, algo, seed)
     if algo == "grid":
         spaces.grid(template.space)
@@ -205,7 +205,7 @@ def _template_trial(workspace, template, state, params, data, run_id, number, se
                   scores={"val_accuracy": accuracy if accuracy is not None else float("nan"), "loss": loss})
     if kept:  # keras-tuner style: the trial's own folder in the study
         folder = state.folder / "trials" / run_id
-        tmp = folder.with_name(f".tmp-{run_id}")
+        tmp = folder.with_name(f"{fileio.TMP_PREFIX}{run_id}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         result["model"].save(tmp / "model.keras")
@@ -229,9 +229,27 @@ def study(workspace: Workspace, name: str, *, export: str | Path | None = None) 
     """A saved study's leaderboard (also written as leaderboard.csv in its folder),
     and with `export` its best trial as a config for `kcnn train --config`."""
     state = studies.load_saved(workspace, name)
-    exported = save_config(export, studies.best_config(state)) if export is not None else None
+    exported = _export(Path(export), studies.best_config(state)) if export is not None else None
     board = studies.leaderboard(state)
     csv_path = studies.study_dir(workspace, name) / "leaderboard.csv"
     fileio.write_csv(csv_path, board)
     template = str(state["fixed"].get("model", "")).startswith("template:")
     return StudyBoard(name, board, csv_path, template, exported)
+
+
+def _check_export(path: str | Path) -> None:
+    """--export names a file to write: not a folder, and not under a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"--export {path}: is a folder; give a file name such as best.yaml")
+    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"--export {path}: {parent} is not a folder")
+
+
+def _export(path: Path, config: dict[str, Any]) -> Path:
+    _check_export(path)
+    try:
+        return save_config(path, config)
+    except OSError as error:
+        raise InputError(f"--export {path}: cannot write ({one_line(error.strerror or error, 80)})") from None

@@ -18,8 +18,8 @@ before anything runs.
 
 from __future__ import annotations
 
-import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,22 +144,67 @@ def _hp(node: Any) -> Any:
 # -- grid -----------------------------------------------------------------------------
 
 
-def grid(space: SearchSpace) -> list[dict[str, Any]]:
-    """Every combination of choice values, in file order."""
-    names = list(space.tree)
-    expansions = [_expand(space.tree[name], space.source) for name in names]
-    return [dict(zip(names, combo)) for combo in itertools.product(*expansions)]
+class Grid:
+    """Every combination of choice values, in file order: the last setting varies
+    fastest, and a choice's options come in the order written (a group's own
+    combinations in turn). Points are computed from their index, so a grid of
+    10^12 points costs no more memory than one of 4."""
+
+    def __init__(self, space: SearchSpace):
+        self.tree = space.tree
+        self._sizes: dict[int, int] = {}  # id(node) -> how many points it spans
+        self.size = self._size(space.tree, space.source)
+
+    def point(self, index: int) -> dict[str, Any]:
+        if not 0 <= index < self.size:
+            raise IndexError(f"grid point {index} of {self.size}")
+        return self._at(self.tree, index)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.point(index)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        index = 0
+        while index < self.size:
+            yield self.point(index)
+            index += 1
+
+    def _size(self, node: Any, source: str) -> int:
+        if isinstance(node, dict):
+            size = math.prod(self._size(value, source) for value in node.values())
+        elif not isinstance(node, Dist):
+            return 1
+        elif node.kind != "choice":
+            raise InputError(f"{source}: {node.label}: a grid needs choice values, not {node.kind}; "
+                             "use --algo tpe or rand")
+        else:
+            size = sum(self._size(option, source) for option in node.args)
+        self._sizes[id(node)] = size
+        return size
+
+    def _at(self, node: Any, index: int) -> Any:
+        """The index-th combination of `node`: mixed-radix digits for a group (the last
+        name the lowest digit), the option spanning `index` for a choice."""
+        if isinstance(node, dict):
+            values = {}
+            for name in reversed(list(node)):
+                index, digit = divmod(index, self._sizes.get(id(node[name]), 1))
+                values[name] = self._at(node[name], digit)
+            return {name: values[name] for name in node}
+        if not isinstance(node, Dist):
+            return node
+        for option in node.args:
+            size = self._sizes.get(id(option), 1)
+            if index < size:
+                return self._at(option, index)
+            index -= size
+        raise IndexError(index)  # unreachable: sizes add up
 
 
-def _expand(node: Any, source: str) -> list[Any]:
-    if isinstance(node, dict):
-        keys = list(node)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(_expand(node[k], source) for k in keys))]
-    if not isinstance(node, Dist):
-        return [node]
-    if node.kind != "choice":
-        raise InputError(f"{source}: {node.label}: a grid needs choice values, not {node.kind}; use --algo tpe or rand")
-    return [value for option in node.args for value in _expand(option, source)]
+def grid(space: SearchSpace) -> Grid:
+    """The space's grid (refused when a setting is not a choice); its points are made
+    one at a time, when asked for."""
+    return Grid(space)
 
 
 # -- from a sample to train settings ----------------------------------------------------

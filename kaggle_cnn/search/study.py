@@ -1,22 +1,22 @@
 """A study: the search loop, its state on disk, its leaderboard.
 
     models/studies/<name>/study.json   what is searched (model, algo, space, seed)
-                                       and one entry per finished trial
-    models/studies/<name>/trials.pkl   hyperopt's Trials (tpe, rand), for resuming
+                                       and one entry per finished trial, with the
+                                       values hyperopt sampled for it
 
 Each trial is an ordinary run of the workspace (`<model>-<study>-t<k>`), kept in
 models/ when it clears --keep-above, so a search's good trials can join the vote.
 The loop asks hyperopt for a point, trains it, tells hyperopt the result, and saves
-both files atomically, so a kill -9 loses at most the trial in flight; running the
-same command again continues where it stopped. A trial that crashes is recorded
-as failed with its message, and the search goes on.
+study.json atomically, so a kill -9 loses at most the trial in flight; running the
+same command again rebuilds hyperopt's history from study.json and continues where
+it stopped. The state is plain JSON: resuming a study never unpickles anything. A
+trial that crashes is recorded as failed with its message, and the search goes on.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import pickle
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_cnn import fileio
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.runs import attempt_seed
 
 ALGOS = ("tpe", "rand", "grid")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+NAME_LIMIT = 100
+NAME_RULE = f"letters, digits, '_', '-' or '.', not starting with '.', at most {NAME_LIMIT} characters"
 
 
 @dataclass
@@ -44,6 +46,9 @@ class Trial:
     kept: bool = False
     message: str = ""
     loss: float | None = None  # what the search minimises: -val_accuracy, or a template's own loss
+    # hyperopt's sampled values (tpe, rand): label -> [value], or [] where the label was
+    # not drawn; a choice's value is its index. Resuming rebuilds hyperopt's history from these.
+    sampled: dict[str, list] | None = None
 
     def objective(self) -> float:
         return self.loss if self.loss is not None else -self.val_accuracy
@@ -61,21 +66,48 @@ class Study:
 
 
 def study_dir(workspace: Workspace, name: str) -> Path:
-    if not _NAME.match(name):
-        raise InputError(f"--study {name!r}: use letters, digits, '_', '-' or '.'")
+    _check_given(name)
     return workspace.models_dir / "studies" / name
+
+
+def study_name(given: str | None, path: str | Path) -> str:
+    """--study, else the space or template file's name; either becomes a folder under
+    models/studies/, so it must be a plain name."""
+    if given is not None:
+        _check_given(given)
+        return given
+    name = Path(path).stem
+    if not _plain(name):
+        raise InputError(f"{path}: the file's name {_shown(name)} cannot name a study "
+                         f"(a study name is {NAME_RULE}); give --study NAME")
+    return name
+
+
+def _check_given(name: str) -> None:
+    if not _plain(name):
+        raise InputError(f"--study {_shown(name)}: a study name is {NAME_RULE}")
+
+
+def _plain(name: str) -> bool:
+    return len(name) <= NAME_LIMIT and _NAME.match(name) is not None
+
+
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= 40 else f"{name[:37]}...")
 
 
 def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, seed: int) -> Study:
     """A new study, or the saved one if it searches the same thing (else refuse)."""
     if algo not in ALGOS:
         raise InputError(f"--algo {algo!r}: choose one of {', '.join(ALGOS)}")
+    if seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {seed}")
     folder = study_dir(workspace, name)
     digest = _digest(space)
     study = Study(name, folder, algo, seed, space, digest)
     saved = folder / "study.json"
     if saved.exists():
-        state = fileio.read_json(saved)
+        state = _read_state(saved)
         if (state["algo"], state["seed"], state["space_digest"]) != (algo, seed, digest):
             raise InputError(
                 f"{saved}: study {name!r} searched another space, algo or seed; use a new --study name"
@@ -88,7 +120,52 @@ def load_saved(workspace: Workspace, name: str) -> dict[str, Any]:
     path = study_dir(workspace, name) / "study.json"
     if not path.exists():
         raise InputError(f"no study {name!r} in {path.parent.parent}")
-    return fileio.read_json(path)
+    return _read_state(path)
+
+
+_STATE_KEYS = {"name": str, "algo": str, "seed": int, "space_digest": str, "fixed": dict, "trials": list}
+_TRIAL_KEYS = {"number": int, "run_id": str, "params": dict, "status": str}
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """study.json, checked: a one-line refusal naming the file if it is not a saved study."""
+    try:
+        state = fileio.read_json(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: not a saved study (not valid JSON: {one_line(error, 80)})") from None
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({one_line(error.strerror or error, 80)})") from None
+    if not isinstance(state, dict):
+        raise InputError(f"{path}: not a saved study (a JSON {type(state).__name__}, not an object)")
+    for key, kind in _STATE_KEYS.items():
+        if not isinstance(state.get(key), kind):
+            raise InputError(f"{path}: not a saved study ({key!r} missing or not a {kind.__name__})")
+    fields = {f.name for f in dataclasses.fields(Trial)}
+    trials = []
+    for i, entry in enumerate(state["trials"]):
+        where = f"{path}: trial {i}"
+        if not isinstance(entry, dict):
+            raise InputError(f"{where} is not a JSON object")
+        unknown = sorted(set(entry) - fields)
+        if unknown:
+            raise InputError(f"{where}: unknown field {unknown[0]!r}")
+        bad = [k for k, kind in _TRIAL_KEYS.items() if not isinstance(entry.get(k), kind)]
+        if bad:
+            raise InputError(f"{where}: {bad[0]!r} missing or wrong ({_TRIAL_KEYS[bad[0]].__name__} expected)")
+        if entry["number"] != i:
+            raise InputError(f"{where} is numbered {entry['number']}")
+        _check_sampled(entry.get("sampled"), where)
+        trials.append(dataclasses.asdict(Trial(**entry)))
+    return {**state, "trials": trials}
+
+
+def _check_sampled(sampled: Any, where: str) -> None:
+    if sampled is None:
+        return
+    number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)  # noqa: E731
+    if not isinstance(sampled, dict) or not all(
+            isinstance(values, list) and len(values) <= 1 and all(map(number, values)) for values in sampled.values()):
+        raise InputError(f"{where}: 'sampled' must map labels to [number] or []")
 
 
 def _digest(space: SearchSpace) -> str:
@@ -96,10 +173,7 @@ def _digest(space: SearchSpace) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _save(study: Study, trials_object: Any | None) -> None:
-    if trials_object is not None:
-        with fileio.atomic_path(study.folder / "trials.pkl") as tmp:
-            tmp.write_bytes(pickle.dumps(trials_object))
+def _save(study: Study) -> None:
     fileio.write_json(study.folder / "study.json", {
         "name": study.name, "algo": study.algo, "seed": study.seed, "space_digest": study.space_digest,
         "space_file": study.space.source, "fixed": study.space.fixed,
@@ -124,11 +198,11 @@ def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[i
         raise InputError(f"--jobs must be at least 1, got {jobs}")
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
-    total = min(max_evals, len(grid(study.space))) if study.algo == "grid" else max_evals
+    total = min(max_evals, grid(study.space).size) if study.algo == "grid" else max_evals
 
-    def record(trial: Trial, trials_object: Any | None) -> None:
+    def record(trial: Trial) -> None:
         study.trials.append(trial)
-        _save(study, trials_object)
+        _save(study)
         if on_trial is not None:
             on_trial(trial, len(study.trials), total)
 
@@ -139,13 +213,13 @@ def run(study: Study, max_evals: int, evaluate: Evaluate, run_id_of: Callable[[i
 
 def _run_grid(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, record, jobs: int) -> Study:
     points = grid(study.space)
-    end = min(max_evals, len(points))
+    end = min(max_evals, points.size)
     while len(study.trials) < end:
         numbers = range(len(study.trials), min(end, len(study.trials) + jobs))
-        batch = [(n, run_id_of(n), settings(study.space, points[n])) for n in numbers]
+        batch = [(n, run_id_of(n), settings(study.space, points.point(n))) for n in numbers]
         for (_, _, chosen), trial in zip(batch, evaluate(batch)):
             trial.params = _varying(study, chosen)
-            record(trial, None)
+            record(trial)
     return study
 
 
@@ -154,7 +228,7 @@ def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, r
     from hyperopt.base import JOB_STATE_DONE, Domain
 
     hp_space = to_hyperopt(study.space)
-    trials = _load_trials(study)
+    trials = _history(study)
     algo = {"tpe": tpe.suggest, "rand": rand.suggest}[study.algo]
     domain = Domain(lambda params: 0.0, hp_space)
     while len(study.trials) < max_evals:
@@ -172,25 +246,42 @@ def _run_hyperopt(study: Study, max_evals: int, evaluate: Evaluate, run_id_of, r
             batch.append((number, run_id_of(number), settings(study.space, space_eval(hp_space, _vals(docs[-1])))))
         for (_, _, chosen), doc, trial in zip(batch, docs, evaluate(batch)):
             trial.params = _varying(study, chosen)
+            trial.sampled = {label: list(values) for label, values in doc["misc"]["vals"].items()}
             # tell
             doc["state"] = JOB_STATE_DONE
-            doc["result"] = ({"loss": trial.objective(), "status": STATUS_OK} if trial.status == "ok"
-                             else {"status": STATUS_FAIL, "error": trial.message})
+            doc["result"] = _result(trial, STATUS_OK, STATUS_FAIL)
             trials.refresh()
-            record(trial, trials)
+            record(trial)
     return study
 
 
-def _load_trials(study: Study):
-    """hyperopt's Trials as last saved, without proposals a kill left unevaluated."""
-    from hyperopt import Trials
+def _result(trial: Trial, ok: str, fail: str) -> dict[str, Any]:
+    """What hyperopt is told of a finished trial."""
+    if trial.status == "ok":
+        return {"loss": trial.objective(), "status": ok}
+    return {"status": fail, "error": trial.message}
+
+
+def _history(study: Study):
+    """hyperopt's Trials rebuilt from study.json: every finished trial with the values
+    sampled for it and its result, as the uninterrupted search held them."""
+    from hyperopt import STATUS_FAIL, STATUS_OK, Trials
     from hyperopt.base import JOB_STATE_DONE
 
-    pickled = study.folder / "trials.pkl"
-    if not (pickled.exists() and study.trials):
-        return Trials()
-    trials = pickle.loads(pickled.read_bytes())
-    trials._dynamic_trials = [doc for doc in trials._dynamic_trials if doc["state"] == JOB_STATE_DONE]
+    trials = Trials()
+    known = [t for t in study.trials if t.sampled is not None]
+    if len(known) < len(study.trials):
+        warn(f"{study.folder / 'study.json'}: {len(study.trials) - len(known)} trials were saved without the values "
+             f"hyperopt sampled; it proposes from the other {len(known)}")
+    docs = []
+    for tid, trial in enumerate(known):
+        misc = {"tid": tid, "cmd": None, "workdir": None,
+                "idxs": {label: [tid] if values else [] for label, values in trial.sampled.items()},
+                "vals": {label: list(values) for label, values in trial.sampled.items()}}
+        (doc,) = trials.new_trial_docs([tid], [None], [_result(trial, STATUS_OK, STATUS_FAIL)], [misc])
+        doc["state"] = JOB_STATE_DONE
+        docs.append(doc)
+    trials.insert_trial_docs(docs)
     trials.refresh()
     return trials
 

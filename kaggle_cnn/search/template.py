@@ -23,17 +23,19 @@ from __future__ import annotations
 import ast
 import math
 import re
+import traceback
 import types
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.search.space import Dist, SearchSpace
 
 MARKER = re.compile(r"\{\{(.*?)\}\}", re.S)
 SPACE_NAME = "__kcnn_space__"
+WHAT_A_TEMPLATE_IS = "a template is a Python file with {{choice(...)}} markers"
 _KINDS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "normal": 2}
 
 
@@ -44,7 +46,12 @@ class Template:
     module: types.ModuleType
 
     def data(self) -> tuple:
-        result = self.module.data()
+        try:
+            result = self.module.data()
+        except InputError:
+            raise
+        except Exception as error:  # the template's own code: one line saying where it failed
+            raise InputError(_failure(self.path, error, "data()")) from None
         return result if isinstance(result, tuple) else (result,)
 
     def evaluate(self, params: dict[str, Any], data: tuple) -> dict[str, Any]:
@@ -61,14 +68,14 @@ def load_template(path: str | Path) -> Template:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such template")
-    source = path.read_text(encoding="utf-8")
+    source = _read(path)
     markers = list(MARKER.finditer(source))
     if not markers:
-        raise InputError(f"{path}: no {{{{choice(...)}}}} / {{{{uniform(...)}}}} markers to search")
+        raise InputError(f"{path}: not a template: no {{{{choice(...)}}}} / {{{{uniform(...)}}}} markers to search")
     labels = _labels(source, markers, path)
     tree = {label: _dist(match.group(1), label, _line(source, match.start()), path) for label, match in zip(labels, markers)}
-    rewritten = _replace(source, markers, labels)
-    module = _run_module(rewritten, path)
+    code = _compile(_replace(source, markers, labels), path)
+    module = _run_module(code, path, set(labels))
     for needed in ("data", "create_model"):
         if not callable(getattr(module, needed, None)):
             raise InputError(f"{path}: no {needed}() function (a template defines data() and create_model(...))")
@@ -147,7 +154,42 @@ def _replace(source: str, markers: list[re.Match], labels: list[str]) -> str:
     return "".join(pieces + [source[last:]])
 
 
-def _run_module(source: str, path: Path) -> types.ModuleType:
+def _read(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path}: cannot read ({one_line(error.strerror or error, 80)})") from None
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a template (not UTF-8 text; {WHAT_A_TEMPLATE_IS})") from None
+    if "\x00" in source:
+        raise InputError(f"{path}: not a template (a binary file; {WHAT_A_TEMPLATE_IS})")
+    return source
+
+
+def _compile(source: str, path: Path) -> types.CodeType:
+    try:
+        return compile(source, str(path), "exec")
+    except SyntaxError as error:
+        raise InputError(f"{path} line {error.lineno}: not a template: not valid Python ({one_line(error.msg, 80)}); "
+                         f"{WHAT_A_TEMPLATE_IS}") from None
+    except ValueError as error:
+        raise InputError(f"{path}: not a template: not valid Python ({one_line(error, 80)})") from None
+
+
+def _failure(path: Path, error: Exception, what: str) -> str:
+    """`path line N: what raised Type: message`."""
+    return f"{_where(path, error)}: {what} raised {type(error).__name__}: {one_line(error, 160)}"
+
+
+def _where(path: Path, error: Exception) -> str:
+    """`path line N`, N the deepest line of the template itself where `error` passed."""
+    lines = [frame.lineno for frame in traceback.extract_tb(error.__traceback__) if frame.filename == str(path)]
+    return f"{path} line {lines[-1]}" if lines else str(path)
+
+
+def _run_module(code: types.CodeType, path: Path, labels: set[str]) -> types.ModuleType:
     from hyperopt import STATUS_FAIL, STATUS_OK
 
     from kaggle_cnn.backend import load_keras
@@ -157,8 +199,12 @@ def _run_module(source: str, path: Path) -> types.ModuleType:
     module.__file__ = str(path)
     module.__dict__.update({"STATUS_OK": STATUS_OK, "STATUS_FAIL": STATUS_FAIL, SPACE_NAME: {}})
     try:
-        code = compile(source, str(path), "exec")
-    except SyntaxError as error:
-        raise InputError(f"{path} line {error.lineno}: {error.msg}") from None
-    exec(code, module.__dict__)  # the user's own file, as `python model.py` would run it
+        exec(code, module.__dict__)  # the user's own file, as `python model.py` would run it
+    except InputError:
+        raise
+    except Exception as error:
+        if isinstance(error, KeyError) and error.args and error.args[0] in labels:
+            raise InputError(f"{_where(path, error)}: marker {error.args[0]!r} is outside create_model(...); markers are "
+                             "searched values of create_model, set anew for every trial") from None
+        raise InputError(_failure(path, error, "the template")) from None
     return module
