@@ -31,6 +31,19 @@ def _default_mode() -> int:
 _FILE_MODE = _default_mode()
 
 
+def check_file_target(path: str | os.PathLike, option: str = "") -> Path:
+    """A place a file can be written: not a folder, and not under a file. Options
+    that name an output check it before any work, so nothing is spent in vain."""
+    path = Path(path)
+    name = f"{option} {path}" if option else str(path)
+    if path.is_dir():
+        raise InputError(f"{name}: is a folder; give a file name")
+    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+    if parent is not None and not parent.is_dir():
+        raise InputError(f"{name}: {parent} is not a folder")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it onto `path` on success.
@@ -38,9 +51,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary name keeps the final suffix so that writers which insist on an
     extension (numpy's .npy, Keras' .keras) accept it.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder; give a file name")
+    path = check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)

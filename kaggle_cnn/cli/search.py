@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kaggle_cnn.cli import cli
+from kaggle_cnn import fileio
 from kaggle_cnn.cli.options import data_options, workspace
 from kaggle_cnn.errors import InputError
 
@@ -55,7 +56,7 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
         if given:
             raise InputError(f"{given[0]} applies to --space searches; a template sets it in its own code")
     if export_path is not None:
-        _check_export(export_path)  # before any trial trains
+        fileio.check_file_target(export_path, "--export")  # before any trial trains
     on_trial, common = render.trial_line(render.console()), {"algo": algo, "max_evals": max_evals, "seed": seed}
     common.update(keep_above=keep_above, study=study_name, on_trial=on_trial)
     if template_path is not None:
@@ -66,12 +67,3 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
             study_name = api.search(dataset, workspace(ctx), space_path, model=model, epochs=epochs, jobs=jobs,
                                     val_fraction=val_fraction, reporter=reporter, **common).name
     render.print_study(api.study(workspace(ctx), study_name, export=export_path))
-
-
-def _check_export(path: Path) -> None:
-    """--export names a file to write: not a folder, and not under a file."""
-    if path.is_dir():
-        raise InputError(f"--export {path}: is a folder; give a file name such as best.yaml")
-    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
-    if parent is not None and not parent.is_dir():
-        raise InputError(f"--export {path}: {parent} is not a folder")

@@ -237,18 +237,8 @@ def study(workspace: Workspace, name: str, *, export: str | Path | None = None) 
     return StudyBoard(name, board, csv_path, template, exported)
 
 
-def _check_export(path: str | Path) -> None:
-    """--export names a file to write: not a folder, and not under a file."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError(f"--export {path}: is a folder; give a file name such as best.yaml")
-    parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
-    if parent is not None and not parent.is_dir():
-        raise InputError(f"--export {path}: {parent} is not a folder")
-
-
 def _export(path: Path, config: dict[str, Any]) -> Path:
-    _check_export(path)
+    fileio.check_file_target(path, "--export")
     try:
         return save_config(path, config)
     except OSError as error:
