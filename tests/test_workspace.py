@@ -92,13 +92,16 @@ def test_a_damaged_run_is_named_and_the_others_stay_usable(kcnn, assert_refused,
     assert kcnn("-w", trained_copy, "doctor").output.strip().endswith("nothing broken")
 
 
-def test_metrics_skips_a_damaged_run_with_a_warning(kcnn, trained_copy):
+@pytest.mark.parametrize("command", ["metrics", "report"])
+def test_a_damaged_run_is_skipped_with_one_warning(kcnn, trained_copy, command):
     _damage_record(trained_copy)
-    result = kcnn("-w", trained_copy, "metrics")
+    result = kcnn("-w", trained_copy, command)
     assert result.exit_code == 0, result.output
-    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
-    assert len(warnings) == 1 and f"skipping run {RUNS[1]}" in warnings[0] and "run.json" in warnings[0]
-    assert RUNS[0] in result.stdout and RUNS[1] not in result.stdout
+    assert result.stderr.splitlines() == [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert f"skipping run {RUNS[1]}" in result.stderr and "run.json" in result.stderr
+    if command == "metrics":
+        assert RUNS[0] in result.stdout and RUNS[1] not in result.stdout
 
 
 def test_naming_a_damaged_run_is_one_line(kcnn, assert_refused, trained_copy):

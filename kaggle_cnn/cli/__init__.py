@@ -48,12 +48,16 @@ class KcnnGroup(click.Group):
 
 @contextlib.contextmanager
 def warnings_as_lines():
-    """The library's InputWarnings, each printed once as `Warning: ...` on stderr."""
+    """The library's InputWarnings as `Warning: ...` lines on stderr, each message
+    once (a command may read the same damaged run twice)."""
+    shown: set[str] = set()
+
     def show(message, category, *rest, **kw):
-        if issubclass(category, InputWarning):
-            click.echo(f"Warning: {one_line(message)}", err=True)
-        else:
+        if not issubclass(category, InputWarning):
             original(message, category, *rest, **kw)
+        elif (line := one_line(message)) not in shown:
+            shown.add(line)
+            click.echo(f"Warning: {line}", err=True)
 
     with warnings.catch_warnings():
         original = warnings.showwarning
