@@ -1,11 +1,18 @@
 """What shapes one training attempt: plain data, no TensorFlow, so the CLI, the
-search and the store can all read and write it cheaply."""
+search and the store can all read and write it cheaply.
+
+The checks of every setting live here, in one table (SETTING_CHECKS): a value is
+checked the same way whether it came from an option, a --config file, --set, a
+search trial or TrainConfig(...) itself, and the message names where it came from.
+"""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 from kaggle_cnn.errors import InputError
@@ -14,6 +21,158 @@ from kaggle_cnn.errors import InputError
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam", "adamax": "Adamax",
               "adagrad": "Adagrad", "adadelta": "Adadelta"}
 
+# Where a value came from, for messages: a file's path names itself; these do not.
+OPTIONS = "options"  # typed as command-line options: "--lr nan"
+SET = "--set"  # NAME=VALUE options: "--set dropout=abc"
+API = "TrainConfig"  # the Python API: "TrainConfig: epochs 0"
+
+MAX_SEED = 2**32 - 1  # numpy's SeedSequence and Keras take seeds below 2**32
+
+
+# -- checks of single values ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one setting accepts. kind: int, number (finite), choice, text or flag;
+    bounds are inclusive unless *_open; `optional` accepts None (null)."""
+
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    optional: bool = False
+    choices: tuple = ()
+
+    def __call__(self, name: str, value: Any, source: str, typed: str | None = None) -> Any:
+        """The value as the setting holds it (an int, a float, ...), or a one-line
+        InputError naming `source`, the setting and the value (`typed`: the text as typed)."""
+        if value is None and self.optional:
+            return None
+        checked = self.convert(value)
+        if checked is None:
+            raise InputError(f"{setting_text(source, name, value, typed)}: must be {self.describe()}")
+        return checked
+
+    def convert(self, value: Any) -> Any:
+        """The value as the setting holds it, or None when it is not one this takes."""
+        if self.kind == "flag":
+            return value if isinstance(value, bool) else None
+        if self.kind == "text":
+            return value if isinstance(value, str) and value.strip() else None
+        if self.kind == "choice":
+            return value if isinstance(value, str) and value in self.choices else None
+        if isinstance(value, bool) or not isinstance(value, Real):  # bool is not a number here
+            return None
+        if not isinstance(value, Integral) and not math.isfinite(value):
+            return None
+        if self.kind == "int":
+            if not isinstance(value, Integral) and not float(value).is_integer():
+                return None
+            value = int(value)
+        else:
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond any float
+                return None
+        if self.low is not None and (value < self.low or (self.low_open and value == self.low)):
+            return None
+        if self.high is not None and (value > self.high or (self.high_open and value == self.high)):
+            return None
+        return value
+
+    def _bounds(self) -> tuple[str | None, str | None]:
+        def shown(bound: float | None) -> str | None:
+            return None if bound is None else f"{bound:g}" if self.kind == "number" else str(bound)
+
+        return shown(self.low), shown(self.high)
+
+    def interval(self) -> str:
+        """The bounds as --help shows them: "x>=1", "0<x<1", or "" when there are none."""
+        low, high = self._bounds()
+        left = "" if low is None else f"{low}{'<' if self.low_open else '<='}"
+        right = "" if high is None else f"{'<' if self.high_open else '<='}{high}"
+        if low is not None and high is None:
+            return f"x{'>' if self.low_open else '>='}{low}"
+        return f"{left}x{right}" if left or right else ""
+
+    def describe(self) -> str:
+        """What the setting takes, as a message ends: "an integer of at least 1"."""
+        if self.kind == "flag":
+            return "true or false"
+        if self.kind == "text":
+            return "a non-empty text"
+        if self.kind == "choice":
+            return f"one of {', '.join(map(str, self.choices))}"
+        what = "an integer" if self.kind == "int" else "a finite number"
+        low, high = self._bounds()
+        if low is not None and high is not None:
+            if self.kind == "int":
+                return f"{what} from {low} to {high}"
+            return f"{what} in {'(' if self.low_open else '['}{low}, {high}{')' if self.high_open else ']'}"
+        if low is not None:
+            return f"{what} {'greater than' if self.low_open else 'of at least'} {low}"
+        if high is not None:
+            return f"{what} {'less than' if self.high_open else 'of at most'} {high}"
+        return what
+
+
+def integer(low: int | None = None, high: int | None = None, *, optional: bool = False) -> Check:
+    return Check("int", low, high, optional=optional)
+
+
+def number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
+           optional: bool = False) -> Check:
+    return Check("number", low, high, low_open, high_open, optional)
+
+
+def choice(*values: str) -> Check:
+    return Check("choice", choices=tuple(values))
+
+
+def text(*, optional: bool = False) -> Check:
+    return Check("text", optional=optional)
+
+
+def flag() -> Check:
+    return Check("flag")
+
+
+RATE = number(0, 1, high_open=True)  # a dropout rate: 1 would drop everything
+
+
+def parse_text(value: str) -> Any:
+    """A number typed as text ("5", "1e-3", "nan", "1e400" -> inf) as a number; other text as is."""
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            pass
+    return value
+
+
+def setting_text(source: str, name: str, value: Any, typed: str | None = None) -> str:
+    """Where a value came from and what it was: "--lr nan", "--set dropout=abc",
+    "cfg.yaml: epochs 0", "TrainConfig: lr -1"."""
+    if source == OPTIONS:
+        return f"--{name.replace('_', '-')} {typed if typed is not None else _plain(value)}"
+    if source == SET:
+        return f"--set {name}={typed if typed is not None else _plain(value)}"
+    shown = repr(str(value)) if isinstance(value, str) else _plain(value)
+    return f"{source}: {name} {shown}"
+
+
+def _plain(value: Any) -> str:
+    """A value as YAML writes it: null, true, 0.001, abc."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, Real) and not isinstance(value, Integral):
+        return repr(float(value))
+    return str(value)
+
 
 def check_optimizer(name: str, where: str = "") -> None:
     """Refuse an optimizer kcnn does not know (one line, naming where it came from)."""
@@ -21,9 +180,67 @@ def check_optimizer(name: str, where: str = "") -> None:
         raise InputError(f"{where}optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
 
 
+# -- the table: every TrainConfig field, and the options of a run of attempts ---------------
+
+TRAIN_CHECKS: dict[str, Check] = {
+    "model": text(),  # a registered name: kaggle_cnn.architectures says which
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "lr": number(0, low_open=True),
+    "optimizer": choice(*OPTIMIZERS),
+    "weight_decay": number(0, optional=True),
+    "patience": integer(1, optional=True),
+    "augment": text(optional=True),  # its own syntax: kaggle_cnn.training.augment
+    "reduce_lr_factor": number(0, 1, low_open=True, high_open=True),
+    "reduce_lr_patience": integer(1),
+    "min_lr": number(0),
+    "fine_tune_epochs": integer(0),
+    "fine_tune_lr": number(0, low_open=True),
+    "unfreeze": integer(1, optional=True),
+}
+
+# Options of `kcnn train` (and api.train) that are not part of a configuration.
+RUN_CHECKS: dict[str, Check] = {
+    "seed": integer(0, MAX_SEED),
+    "keep_above": number(0, 1),
+    "val_fraction": number(0, 1, low_open=True, high_open=True, optional=True),
+    "repeat": integer(1),
+    "until_kept": integer(1, optional=True),
+    "max_attempts": integer(1, optional=True),
+    "dropout": RATE,  # --dropout: every dropout rate of the model
+}
+
+SETTING_CHECKS: dict[str, Check] = {**TRAIN_CHECKS, **RUN_CHECKS}
+
+
+def check_setting(name: str, value: Any, source: str, *, typed: bool = False) -> Any:
+    """One setting of SETTING_CHECKS, checked and normalised (e.g. 5.0 -> 5 for an
+    integer); `typed`: the value is command-line text, parsed here ("1e400" is inf)."""
+    if typed and isinstance(value, str):
+        return SETTING_CHECKS[name](name, parse_text(value), source, typed=value)
+    return SETTING_CHECKS[name](name, value, source)
+
+
+def check_train_config(config: TrainConfig | Mapping[str, Any], source: str = API) -> dict[str, Any]:
+    """The TrainConfig fields of `config` (a TrainConfig, or flat settings whose
+    other names are architecture options), checked and normalised; a one-line
+    InputError names `source`, the field and the value."""
+    settings = {f.name: getattr(config, f.name) for f in fields(config)} if isinstance(config, TrainConfig) \
+        else dict(config)
+    checked = {name: TRAIN_CHECKS[name](name, value, source) for name, value in settings.items()
+               if name in TRAIN_CHECKS}
+    if "model_options" in settings:
+        options = settings["model_options"]
+        if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+            raise InputError(f"{source}: model_options must map option names to values, got {options!r}")
+        checked["model_options"] = dict(options)
+    return checked
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything that shapes one attempt, recorded in run.json."""
+    """Everything that shapes one attempt, recorded in run.json. Every field is
+    checked (TRAIN_CHECKS) when a TrainConfig is made: a bad one is an InputError."""
 
     model: str = "kaggle_ensemble"
     epochs: int = 20
@@ -47,16 +264,23 @@ class TrainConfig:
     unfreeze: int | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        for name, value in check_train_config(self, API).items():
+            object.__setattr__(self, name, value)  # normalised: 5.0 epochs -> 5, lr 1 -> 1.0
+
     @classmethod
-    def from_settings(cls, settings: dict[str, Any]) -> "TrainConfig":
+    def from_settings(cls, settings: Mapping[str, Any], source: str = API) -> TrainConfig:
         """Flat settings (a search trial, a --config file): the fields of this class
-        go to it, everything else to the architecture's own options."""
-        own = {k: v for k, v in settings.items() if k in TRAIN_OPTIONS}
+        go to it, everything else to the architecture's own options (which
+        kaggle_cnn.architectures checks). A bad field's message names `source`."""
+        own = check_train_config({k: v for k, v in settings.items() if k in TRAIN_OPTIONS}, source)
         return cls(**own, model_options={k: v for k, v in settings.items() if k not in TRAIN_OPTIONS})
 
 
 # The settings that are TrainConfig's own; every other setting is an architecture option.
 TRAIN_OPTIONS = frozenset(f.name for f in fields(TrainConfig)) - {"model_options"}
+if TRAIN_OPTIONS != set(TRAIN_CHECKS):
+    raise RuntimeError(f"TRAIN_CHECKS must cover the TrainConfig fields: {sorted(TRAIN_OPTIONS ^ set(TRAIN_CHECKS))}")
 
 
 # -- option values that several commands share: image shapes and sizes -----------------

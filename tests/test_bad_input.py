@@ -6,8 +6,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from kaggle_cnn import api
+from kaggle_cnn.config import TrainConfig, check_train_config
+from kaggle_cnn.errors import InputError
 
 
 def broken(competition: Path, tmp_path: Path, edit) -> Path:
@@ -54,6 +59,11 @@ def _other_ids(frame):
     return frame
 
 
+def _lone_class(frame):
+    frame.loc[7, "label"] = "987"
+    return frame
+
+
 def _ragged(text: str) -> str:
     lines = text.splitlines()
     lines[6] += ",0,0"
@@ -71,6 +81,8 @@ BAD_DATA = {
     "sample ids differ": (edit_frame("sample_submission.csv", _other_ids), ["sample_submission.csv", "99999"]),
     "empty train file": (lambda f: (f / "train.csv").write_text(""), ["train.csv", "empty"]),
     "binary test file": (lambda f: (f / "test.csv").write_bytes(bytes(range(256)) * 8), ["test.csv"]),
+    "a class with one image": (edit_frame("train.csv", _lone_class),
+                               ["train.csv: class '987' has only 1 row", "at least 2", "validation split"]),
 }
 
 
@@ -81,6 +93,7 @@ def test_bad_competition_files(kcnn, assert_refused, case, competition, tmp_path
     workspace = tmp_path / "ws"
     result = kcnn("-w", workspace, "train", "--data", data, "--model", "cnn1", "--epochs", 1)
     assert_refused(result, *fragments)
+    assert "np." not in result.stderr  # labels and ids as plain text, never numpy's repr
     assert not workspace.exists()
 
 
@@ -97,6 +110,25 @@ def test_bad_competition_files(kcnn, assert_refused, case, competition, tmp_path
         (["--epochs", "0"], ["--epochs"]),
         (["--image-shape", "28x28x2"], ["784"]),
         (["--image-shape", "banana"], ["banana"]),
+        *[([f"--{name}", "nan"], [f"--{name} nan: must be a finite number"])
+          for name in ("lr", "min-lr", "weight-decay", "fine-tune-lr", "reduce-lr-factor", "keep-above", "dropout",
+                       "val-fraction")],
+        (["--lr", "1e400"], ["--lr 1e400: must be a finite number greater than 0"]),
+        (["--lr", "0"], ["--lr 0: must be a finite number greater than 0"]),
+        (["--epochs", "2.5"], ["--epochs 2.5: must be an integer of at least 1"]),
+        (["--seed", "-1"], ["--seed -1: must be an integer from 0 to 4294967295"]),
+        (["--seed", "4294967296"], ["--seed 4294967296"]),
+        (["--set", "dropout=abc"], ["--set dropout=abc: must be a finite number in [0, 1)"]),
+        (["--set", "dropout=1.5"], ["--set dropout=1.5: must be a finite number in [0, 1)"]),
+        (["--set", "dropout=null"], ["--set dropout=null: must be a finite number in [0, 1)"]),
+        (["--set", "dropout=.nan"], ["--set dropout=nan"]),
+        (["--set", "dense_units=0"], ["--set dense_units=0: must be an integer of at least 1"]),
+        (["--set", "dense_units=true"], ["--set dense_units=true: must be an integer"]),
+        (["--set", "dense_units=12.5"], ["--set dense_units=12.5"]),
+        (["--dropout", "1"], ["--dropout 1: must be a finite number in [0, 1)"]),
+        (["--augment", "rotation=nan"], ["--augment 'rotation=nan'", "finite number"]),
+        (["--model", "kaggle_ensemble", "--image-shape", "784x1x1"],
+         ["kaggle_ensemble cannot take 784x1x1 images", "below 1 pixel"]),
     ],
 )
 def test_bad_train_options(kcnn, assert_refused, options, fragments, competition, tmp_path):
@@ -105,6 +137,129 @@ def test_bad_train_options(kcnn, assert_refused, options, fragments, competition
     result = kcnn("-w", workspace, "train", "--model", "cnn1", "--epochs", 1, *args)
     assert_refused(result, *fragments)
     assert not workspace.exists()
+
+
+def test_a_refused_train_writes_not_even_the_split(kcnn, assert_refused, competition, tmp_path):
+    """--seed is checked with everything else, before the split is recorded for good."""
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    result = kcnn("-w", workspace, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                  "--seed", -1, "--val-fraction", 0.3)
+    assert_refused(result, "--seed -1")
+    assert list(workspace.rglob("*")) == []
+
+
+@pytest.mark.parametrize(
+    "content, fragments",
+    [
+        ("epochs: 0\n", ["cfg.yaml: epochs 0: must be an integer of at least 1"]),
+        ("epochs: abc\n", ["cfg.yaml: epochs 'abc': must be an integer of at least 1"]),
+        ("epochs: true\n", ["cfg.yaml: epochs true: must be an integer"]),
+        ("batch_size: 0\n", ["cfg.yaml: batch_size 0: must be an integer of at least 1"]),
+        ("lr: -1\n", ["cfg.yaml: lr -1: must be a finite number greater than 0"]),
+        ("lr: .nan\n", ["cfg.yaml: lr nan: must be a finite number greater than 0"]),
+        ("min_lr: .inf\n", ["cfg.yaml: min_lr inf"]),
+        ("optimizer: adamw\n", ["cfg.yaml: optimizer 'adamw': must be one of adam"]),
+        ("dropout: 1.5\n", ["cfg.yaml: dropout 1.5: must be a finite number in [0, 1)"]),
+        ("dense_units: 0\n", ["cfg.yaml: dense_units 0: must be an integer of at least 1"]),
+        ("augment: 'zoom=inf'\n", ["--augment 'zoom=inf'"]),
+    ],
+)
+def test_bad_config_file_values(kcnn, assert_refused, content, fragments, competition, tmp_path):
+    """A --config file's values get the checks the same options get on the command line."""
+    (tmp_path / "cfg.yaml").write_text("model: cnn1\n" + content)
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "train", "--data", competition, "--config", tmp_path / "cfg.yaml"),
+                   *fragments)
+    assert not workspace.exists()
+
+
+def test_a_search_space_is_checked_the_same_way(kcnn, assert_refused, competition, tmp_path):
+    (tmp_path / "space.yaml").write_text("model: cnn1\nepochs: 0\nspace:\n  lr: {choice: [0.001, 0.01]}\n")
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "search", "--data", competition, "--space", tmp_path / "space.yaml"),
+                   "space.yaml: epochs 0: must be an integer of at least 1")
+    assert not workspace.exists()
+
+
+def test_the_python_api_is_checked_the_same_way(competition, tmp_path):
+    with pytest.raises(InputError, match=r"^--epochs 0: must be an integer of at least 1$"):
+        api.train_config({"model": "cnn1", "epochs": 0})
+    with pytest.raises(InputError, match=r"^--set dropout=abc: must be a finite number in \[0, 1\)$"):
+        api.train_config({"model": "cnn1"}, set_options=["dropout=abc"])
+    with pytest.raises(InputError, match=r"^TrainConfig: epochs 0: must be an integer of at least 1$"):
+        TrainConfig(model="cnn1", epochs=0)
+    with pytest.raises(InputError, match=r"^TrainConfig: lr nan: must be a finite number greater than 0$"):
+        TrainConfig(lr=float("nan"))
+    with pytest.raises(InputError, match=r"^trial 3: batch_size true: must be an integer of at least 1$"):
+        TrainConfig.from_settings({"model": "cnn1", "batch_size": True}, "trial 3")
+    assert TrainConfig(epochs=5.0, lr=1).epochs == 5 and TrainConfig(lr=1).lr == 1.0  # normalised
+    with pytest.raises(InputError, match=r"^cfg.yaml: min_lr -1e-05: must be a finite number of at least 0$"):
+        check_train_config({"min_lr": -1e-5, "dense1": 3}, "cfg.yaml")
+    assert check_train_config({"epochs": 2.0, "dense1": "x"}, "cfg.yaml") == {"epochs": 2}  # model options: not here
+    dataset = api.load_data(competition)
+    workspace = api.Workspace(tmp_path / "ws")
+    refusals = [
+        (TrainConfig(model="cnn1", epochs=1), {"seed": -1}, r"^--seed -1: must be an integer"),
+        (TrainConfig(model="cnn1", epochs=1), {"val_fraction": float("inf")}, r"^--val-fraction inf: must be"),
+        (TrainConfig(model="cnn1", epochs=1, model_options={"dropout": "abc"}), {},
+         r"^cnn1: dropout 'abc': must be a finite number in \[0, 1\)$"),
+        (TrainConfig(model="cnn1", epochs=1, model_options={"dense_units": 0}), {},
+         r"^cnn1: dense_units 0: must be an integer of at least 1$"),
+    ]
+    for config, options, message in refusals:
+        with pytest.raises(InputError, match=message):
+            api.train(dataset, workspace, config, **options)
+    assert not (tmp_path / "ws").exists()
+
+
+def tiny_npz(path: Path, side: int = 4, **arrays) -> Path:
+    """20 training images of side x side pixels in two classes, 4 test images."""
+    rng = np.random.default_rng(0)
+    content = {"x_train": rng.integers(0, 256, (20, side, side)), "y_train": np.arange(20) % 2,
+               "x_test": rng.integers(0, 256, (4, side, side)), **arrays}
+    np.savez(path, **content)
+    return path
+
+
+@pytest.mark.parametrize("key", ["x_train", "x_test"])
+def test_npz_with_a_zero_size_dimension(kcnn, assert_refused, tmp_path, key):
+    data = tiny_npz(tmp_path / "empty.npz", **{key: np.zeros((20 if key == "x_train" else 4, 0, 28))})
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", data, "--model", "cnn1", "--epochs", 1),
+                   f"empty.npz, key {key}", "(20, 0, 28)" if key == "x_train" else "(4, 0, 28)", "size 0")
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_model_too_large_for_the_images(kcnn, assert_refused, tmp_path):
+    data = tiny_npz(tmp_path / "tiny.npz")
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", data, "--model", "cnn4", "--epochs", 1),
+                   "cnn4 cannot take 4x4x1 images: its convolutions and pooling shrink them below 1 pixel",
+                   "kcnn models --image-shape 4x4x1")
+    assert not (tmp_path / "ws").exists()
+    with pytest.raises(InputError, match="^cnn4 cannot take 4x4x1 images"):
+        api.train(api.load_data(data), api.Workspace(tmp_path / "ws"), TrainConfig(model="cnn4", epochs=1))
+    assert not (tmp_path / "ws").exists()
+
+
+def test_models_shows_what_does_not_fit(kcnn, assert_refused):
+    result = kcnn("models", "--image-shape", "4x4x1")
+    assert result.exit_code == 0, result.output
+    assert "does not" in result.output
+    rows = {row["name"]: row for row in api.models((4, 4, 1), 10)}
+    assert (rows["cnn4"]["fits"], rows["cnn4"]["params"], rows["cnn4"]["input"]) == (False, 0, "4x4x1: does not fit")
+    assert rows["cnn4"]["reason"].startswith("cnn4 cannot take 4x4x1 images")
+    assert not rows["kaggle_ensemble"]["fits"]
+    # cnn1: conv 3x3x32 (320), 1x1x32 after pooling, dense 128 (4,224), softmax 10 (1,290)
+    assert (rows["cnn1"]["fits"], rows["cnn1"]["params"], rows["cnn1"]["input"]) == (True, 5_834, "4x4x1")
+    assert_refused(kcnn("models", "--classes", 10_000_000), "--classes", "10000000", "100000")
+
+
+@pytest.mark.parametrize("spec, fragment", [("rotate=nan", "rotate must be a finite number"),
+                                            ("rotate=inf", "rotate must be a finite number"),
+                                            ("shift_px=1e400", "shift_px must be an integer")])
+def test_tta_refuses_non_finite_amounts(kcnn, assert_refused, tmp_path, spec, fragment):
+    assert_refused(kcnn("-w", tmp_path / "ws", "tta", "--transforms", spec), f"--transforms {spec!r}", fragment)
+    assert not (tmp_path / "ws").exists()
 
 
 # -- vote ----------------------------------------------------------------------------

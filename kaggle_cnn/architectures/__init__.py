@@ -8,11 +8,15 @@ from kaggle_cnn.architectures.registry import (
     Architecture,
     build,
     check,
+    check_options,
     get,
     load_model,
     names,
+    option_checks,
     options,
     register,
+    shapes_only_build,
 )
 
-__all__ = ["Architecture", "build", "check", "get", "load_model", "names", "options", "register"]
+__all__ = ["Architecture", "build", "check", "check_options", "get", "load_model", "names", "option_checks", "options",
+           "register", "shapes_only_build"]

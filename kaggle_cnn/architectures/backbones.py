@@ -36,9 +36,14 @@ from keras import layers
 
 from kaggle_cnn.architectures.heads import classifier
 from kaggle_cnn.architectures.registry import register
+from kaggle_cnn.config import integer, text
 from kaggle_cnn.errors import InputError
 
 HEADS = ("avg", "max", "flatten")
+# What the options take where their defaults do not say (the head and the number of
+# blocks to drop have their own messages in check)
+LIMITS = {"weights": text(optional=True), "input_size": integer(1, optional=True), "head": text(),
+          "dense": integer(0), "drop_blocks": integer(0)}  # dense=0: the classifier alone
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,6 @@ def check(spec: Backbone, input_shape, n_classes, *, weights="imagenet", input_s
     size = target_size(spec, input_shape, input_size, resize)
     if head not in HEADS:
         raise InputError(f"{spec.name}: head={head!r}; choose one of {', '.join(HEADS)}")
-    if not 0 <= float(dropout) < 1 or int(dense) < 0:
-        raise InputError(f"{spec.name}: dropout must be in [0, 1) and dense at least 0")
     if not 0 <= int(drop_blocks) < DENSE_BLOCKS:
         raise InputError(f"{spec.name}: drop_blocks={drop_blocks}; it has {DENSE_BLOCKS} dense blocks, so 0 to "
                          f"{DENSE_BLOCKS - 1} can go")
@@ -216,7 +219,7 @@ def find_backbone(model):
 def _register(spec: Backbone) -> None:
     summary = f"{spec.application} base (keras.applications) and a new head; at least {spec.min_size}px"
     details = {"summary": summary, "source": spec.source, "pretrained": True, "min_size": spec.min_size,
-               "check": partial(check, spec)}
+               "check": partial(check, spec), "limits": LIMITS}
     if spec.name == "densenet121":
         def builder(input_shape, n_classes, *, weights="imagenet", input_size=None, resize=True, head="avg",
                     dense=256, dropout=0.5, drop_blocks=0):

@@ -14,8 +14,10 @@ from keras import layers
 
 from kaggle_cnn.architectures.heads import classifier
 from kaggle_cnn.architectures.registry import register
+from kaggle_cnn.config import integer
 
 SOURCE = "cats-vs-dogs write-up"
+HEAD_LIMITS = {"dense_units": integer(0)}  # 0: no dense layer, the classifier alone
 
 
 def _block(x, width: int):
@@ -31,7 +33,8 @@ def _head(x, n_classes: int, dense_units: int):
     return classifier(n_classes)(x)
 
 
-@register("basic_cnn", summary="conv-maxpool-batchnorm x3 and a dense head", source=SOURCE)
+@register("basic_cnn", summary="conv-maxpool-batchnorm x3 and a dense head", source=SOURCE,
+          limits=HEAD_LIMITS)
 def basic_cnn(input_shape, n_classes, *, width1: int = 32, width2: int = 32, width3: int = 32,
               dense_units: int = 512) -> keras.Model:
     """dense_units=0 leaves the head to the classifier alone, as the write-up's CIFAR model."""
@@ -50,7 +53,7 @@ def _inception(x, width: int):
 
 
 @register("inception_cnn", summary="basic_cnn with a four-branch inception block after block 2",
-          source=SOURCE)
+          source=SOURCE, limits=HEAD_LIMITS)
 def inception_cnn(input_shape, n_classes, *, width1: int = 32, width2: int = 32, width3: int = 32,
                   inception_width: int = 32, dense_units: int = 512) -> keras.Model:
     inputs = keras.Input(input_shape)
@@ -60,7 +63,7 @@ def inception_cnn(input_shape, n_classes, *, width1: int = 32, width2: int = 32,
 
 
 @register("residual_cnn", summary="basic_cnn with 1x1 strided skip connections around blocks 1 and 2",
-          source=SOURCE)
+          source=SOURCE, limits=HEAD_LIMITS)
 def residual_cnn(input_shape, n_classes, *, width1: int = 32, width2: int = 32, width3: int = 32,
                  dense_units: int = 512) -> keras.Model:
     inputs = keras.Input(input_shape)

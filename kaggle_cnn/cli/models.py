@@ -7,13 +7,19 @@ import click
 from kaggle_cnn.cli import cli
 from kaggle_cnn.config import parse_image_shape
 
+MAX_CLASSES = 100_000  # ImageNet-21k has about 21,000
+
 
 @cli.command()
 @click.option("--image-shape", callback=lambda ctx, param, value: parse_image_shape(value), default="28x28x1",
               show_default=True, help="Input shape to build with.")
-@click.option("--classes", "n_classes", type=click.IntRange(min=2), default=10, show_default=True)
+@click.option("--classes", "n_classes", type=click.IntRange(2, MAX_CLASSES), default=10, show_default=True)
 def models(image_shape, n_classes):
-    """List the registered architectures: input size, parameter counts, pretrained backbones."""
+    """List the registered architectures: input size, parameter counts, pretrained backbones.
+
+    A model that cannot take images of --image-shape (its pooling would shrink
+    them below one pixel) is listed as not fitting.
+    """
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_models
 

@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
-from kaggle_cnn.config import OPTIMIZERS
+from kaggle_cnn.config import OPTIMIZERS, OPTIONS, SETTING_CHECKS, check_setting
 from kaggle_cnn.errors import InputError
 
 # The options that are TrainConfig settings (a --config file may set them too).
@@ -17,49 +17,77 @@ SETTINGS = ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay", 
             "reduce_lr_factor", "min_lr", "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze")
 
 
+class Setting(click.ParamType):
+    """A numeric option checked by kaggle_cnn.config's table, the same check a
+    --config file, --set or the Python API gets: "--lr nan: must be a finite number
+    greater than 0" (an InputError, so one line)."""
+
+    def __init__(self, setting: str):
+        self.setting = setting
+        self.name = "integer" if SETTING_CHECKS[setting].kind == "int" else "float"
+
+    def convert(self, value, param, ctx):
+        return check_setting(self.setting, value, OPTIONS, typed=True)
+
+
+class SettingOption(click.Option):
+    """--help shows a Setting's bounds as it shows click's ranges: [default: 20; x>=1]."""
+
+    def get_help_extra(self, ctx):
+        extra = super().get_help_extra(ctx)
+        if isinstance(self.type, Setting) and SETTING_CHECKS[self.type.setting].interval():
+            extra["range"] = SETTING_CHECKS[self.type.setting].interval()
+        return extra
+
+
+def setting(*declarations, **attributes):
+    """click.option for a setting of kaggle_cnn.config's table (its name from the option's)."""
+    name = declarations[-1].lstrip("-").replace("-", "_")
+    return click.option(*declarations, cls=SettingOption, type=Setting(name), **attributes)
+
+
 @cli.command()
 @data_options
 @click.option("--model", default="kaggle_ensemble", show_default=True, help="Architecture name (see `kcnn models`).")
-@click.option("--repeat", type=int, default=None, help="Attempts to make [default: 1].")
-@click.option("--until-kept", type=int, default=None, help="Instead of --repeat: keep going until this many runs are kept.")
-@click.option("--max-attempts", type=int, default=None, help="Cap on attempts with --until-kept [default: 10 x K].")
-@click.option("--keep-above", type=float, default=0.0, show_default=True,
-              help="Keep a run when its validation accuracy is at or above this (0-1).")
-@click.option("--epochs", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True, help="Learning rate.")
+@setting("--repeat", default=None, help="Attempts to make [default: 1].")
+@setting("--until-kept", default=None, help="Instead of --repeat: keep going until this many runs are kept.")
+@setting("--max-attempts", default=None, help="Cap on attempts with --until-kept [default: 10 x K].")
+@setting("--keep-above", default=0.0, show_default=True,
+         help="Keep a run when its validation accuracy is at or above this (0-1).")
+@setting("--epochs", default=20, show_default=True)
+@setting("--batch-size", default=128, show_default=True)
+@setting("--lr", default=1e-3, show_default=True, help="Learning rate.")
 @click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
               help="sgd uses momentum 0.9.")
-@click.option("--weight-decay", type=click.FloatRange(min=0), default=None, help="Decoupled weight decay.")
-@click.option("--patience", type=click.IntRange(min=1), default=None,
-              help="Stop when validation loss has not improved for this many epochs (best weights kept).")
-@click.option("--reduce-lr-patience", type=click.IntRange(min=1), default=5, show_default=True,
-              help="ReduceLROnPlateau: epochs without improvement before the rate drops.")
-@click.option("--reduce-lr-factor", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.2,
-              show_default=True)
-@click.option("--min-lr", type=click.FloatRange(min=0), default=1e-5, show_default=True)
+@setting("--weight-decay", default=None, help="Decoupled weight decay.")
+@setting("--patience", default=None,
+         help="Stop when validation loss has not improved for this many epochs (best weights kept).")
+@setting("--reduce-lr-patience", default=5, show_default=True,
+         help="ReduceLROnPlateau: epochs without improvement before the rate drops.")
+@setting("--reduce-lr-factor", default=0.2, show_default=True)
+@setting("--min-lr", default=1e-5, show_default=True)
 @click.option("--augment", default=None, metavar="SPEC",
               help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip "
                    "(shift and zoom are fractions of the image; see kcnn data preview).")
-@click.option("--dropout", type=click.FloatRange(0, 1, max_open=True), default=None,
-              help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
+@setting("--dropout", default=None,
+         help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
 @click.option("--weights", default=None, metavar="imagenet|none|PATH",
               help="Pretrained backbones: start from ImageNet (default), from scratch, or a local .h5 file.")
-@click.option("--fine-tune-epochs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Pretrained backbones: after --epochs with the base frozen, unfreeze it and train this many more.")
-@click.option("--fine-tune-lr", type=click.FloatRange(min=0, min_open=True), default=1e-5, show_default=True,
-              help="Learning rate while fine-tuning.")
-@click.option("--unfreeze", type=click.IntRange(min=1), default=None,
-              help="Fine-tune only the base's last N layers [default: all].")
-@click.option("--drop-blocks", type=click.IntRange(min=0), default=None,
+@setting("--fine-tune-epochs", default=0, show_default=True,
+         help="Pretrained backbones: after --epochs with the base frozen, unfreeze it and train this many more.")
+@setting("--fine-tune-lr", default=1e-5, show_default=True,
+         help="Learning rate while fine-tuning.")
+@setting("--unfreeze", default=None,
+         help="Fine-tune only the base's last N layers [default: all].")
+@click.option("--drop-blocks", type=int, default=None,
               help="densenet121: cut the last K dense blocks at the transition layer.")
 @click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
               help="An architecture option (see `kcnn models`, e.g. dropout1=0.2 or input_size=150); repeatable.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
-@click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
-              help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
+@setting("--seed", default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
+@setting("--val-fraction", default=None,
+         help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
 @click.pass_context
 def train(ctx, data_path, load_options, repeat, until_kept, max_attempts, keep_above, dropout, weights, drop_blocks,
           set_options, config_file, seed, val_fraction, **settings):

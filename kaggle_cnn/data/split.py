@@ -17,32 +17,33 @@ from kaggle_cnn.errors import InputError, one_line
 
 
 def make_split(
-    y: np.ndarray, fraction: float, seed: int, *, classes: Sequence | None = None
+    y: np.ndarray, fraction: float, seed: int, *, classes: Sequence | None = None, where: str | None = None
 ) -> np.ndarray:
     """Sorted int64 indices of the validation rows.
 
-    `classes` (the Dataset's label values) only makes error messages name the
-    label instead of its index.
+    `classes` (the Dataset's label values) and `where` (the file the labels came
+    from) only make error messages name the label instead of its index, and the file.
     """
     from sklearn.model_selection import (
         train_test_split,  # heavy import, only when splitting
     )
 
     y = np.asarray(y).reshape(-1)
+    prefix = f"{where}: " if where else ""
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
         raise InputError(
-            f"validation fraction must be between 0 and 1 (exclusive), got {fraction!r}"
+            f"validation fraction must be between 0 and 1 (exclusive), got {fraction}"
         )
     n = len(y)
     if n == 0:
-        raise InputError("cannot make a validation split: there are no training rows")
+        raise InputError(f"{prefix}cannot make a validation split: there are no training rows")
     values, counts = np.unique(y, return_counts=True)
     small = np.flatnonzero(counts < 2)
     if len(small):
-        value, count = values[small[0]], int(counts[small[0]])
+        value = values[small[0]]
         raise InputError(
-            f"{_class_name(value, classes)} has only {count} row; a stratified validation split "
-            "needs at least 2 rows per class"
+            f"{prefix}{_class_name(value, classes)} has only 1 row (image); every class needs at least 2 "
+            "for the stratified validation split"
         )
     # The same rounding sklearn uses: test rows rounded up, train rows down.
     n_val = math.ceil(fraction * n)
@@ -50,7 +51,7 @@ def make_split(
     k = len(values)
     if n_val < k or n_train < k:
         raise InputError(
-            f"validation fraction {fraction:g} of {n} rows gives {n_val} validation and "
+            f"{prefix}validation fraction {fraction:g} of {n} rows gives {n_val} validation and "
             f"{n_train} training rows, but each side needs at least one row of each of the "
             f"{k} classes; choose another fraction"
         )
@@ -59,16 +60,17 @@ def make_split(
             np.arange(n), test_size=float(fraction), random_state=seed, stratify=y
         )
     except ValueError as exc:
-        raise InputError(f"cannot make a validation split: {one_line(exc)}") from None
+        raise InputError(f"{prefix}cannot make a validation split: {one_line(exc)}") from None
     return np.sort(np.asarray(val, dtype=np.int64))
 
 
 def _class_name(value: object, classes: Sequence | None) -> str:
+    """"class '7'" (the label as plain text, never numpy's repr), or "class index 2"."""
     if classes is not None:
         try:
-            return f"class {classes[int(value)]!r}"
+            return f"class {str(classes[int(value)])!r}"
         except (IndexError, TypeError, ValueError):
             pass
     if isinstance(value, (int, np.integer)):
-        return f"class index {value}"
+        return f"class index {int(value)}"
     return f"class {str(value)!r}"

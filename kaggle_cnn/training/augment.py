@@ -14,6 +14,7 @@ prediction, and on the accelerator when there is one.
 
 from __future__ import annotations
 
+from kaggle_cnn.config import number, parse_text
 from kaggle_cnn.errors import InputError
 
 _NUMERIC = {"rotation": 360.0, "shift": 1.0, "shear": 1.0, "zoom": 1.0}  # name -> largest sensible value
@@ -31,12 +32,10 @@ def parse_augment(text: str) -> dict[str, float | bool | str]:
         elif name == "fill" and value in _FILLS:
             spec["fill"] = value
         elif name in _NUMERIC and sep:
-            try:
-                amount = float(value)
-            except ValueError:
-                raise InputError(f"--augment {part!r}: {name} takes a number") from None
-            if not 0 < amount <= _NUMERIC[name]:
-                raise InputError(f"--augment {part!r}: {name} must be above 0 and at most {_NUMERIC[name]:g}")
+            check = number(0, _NUMERIC[name], low_open=True)
+            amount = check.convert(parse_text(value))
+            if amount is None:
+                raise InputError(f"--augment {part!r}: {name} must be {check.describe()}")
             spec[name] = amount
         else:
             raise InputError(f"--augment {part!r}: use rotation=DEG, shift=F, shear=F, zoom=F, hflip, vflip, "

@@ -1,26 +1,28 @@
-"""Checks that refuse a training configuration before anything is written:
-unknown names, options the architecture cannot build with, fine-tuning without a
-pretrained base."""
+"""Checks that refuse a training configuration before anything is written: values
+out of range (kaggle_cnn.config's table), unknown names, options the architecture
+cannot build with, images too small for it, fine-tuning without a pretrained base."""
 
 from __future__ import annotations
 
-from kaggle_cnn.config import TrainConfig, check_optimizer
+from kaggle_cnn.config import API, TrainConfig, check_train_config
 from kaggle_cnn.errors import InputError
 
 
-def check_config(config: "TrainConfig", image_shape, n_classes: int) -> None:
-    """Refuse a config that cannot train on this data: unknown names, options the
-    architecture cannot build with, fine-tuning without a pretrained base."""
+def check_config(config: TrainConfig, image_shape, n_classes: int, source: str = API) -> None:
+    """Refuse a config that cannot train on this data: bad values, unknown names,
+    options the architecture cannot build with, images it cannot take, fine-tuning
+    without a pretrained base."""
     from kaggle_cnn.architectures import check, get
     from kaggle_cnn.architectures.backbones import parse_weights
+
+    if not isinstance(config, TrainConfig):
+        raise InputError(f"expected a TrainConfig (api.TrainConfig or api.train_config), got {type(config).__name__}")
+    check_train_config(config, source)  # made with TrainConfig(...) it passed already; this costs nothing
     architecture = get(config.model)
-    check_optimizer(config.optimizer)
     if config.augment:
         from kaggle_cnn.training.augment import parse_augment
 
         parse_augment(config.augment)
-    if config.fine_tune_epochs < 0 or (config.unfreeze is not None and config.unfreeze < 1):
-        raise InputError("--fine-tune-epochs must be at least 0 and --unfreeze at least 1")
     if config.unfreeze is not None and not config.fine_tune_epochs:
         raise InputError("--unfreeze only applies with --fine-tune-epochs")
     if config.fine_tune_epochs:

@@ -11,10 +11,12 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.workspace import Run, Split, Workspace
 from kaggle_cnn.training.checks import check_config
@@ -72,18 +74,17 @@ class TrainSummary:
 
 def attempt_seed(base_seed: int, attempt: int) -> int:
     """Each attempt's own seed: independent streams from (base seed, attempt number)."""
-    return int(np.random.SeedSequence([int(base_seed), int(attempt)]).generate_state(1)[0])
+    base_seed = check_setting("seed", base_seed, OPTIONS)
+    return int(np.random.SeedSequence([base_seed, int(attempt)]).generate_state(1)[0])
 
 
-def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float) -> None:
-    if not 0.0 <= keep_above <= 1.0:
-        raise InputError(f"--keep-above must be an accuracy in [0, 1], got {keep_above}")
-    if repeat < 1:
-        raise InputError(f"--repeat must be at least 1, got {repeat}")
-    if until_kept is not None and until_kept < 1:
-        raise InputError(f"--until-kept must be at least 1, got {until_kept}")
-    if max_attempts is not None and max_attempts < 1:
-        raise InputError(f"--max-attempts must be at least 1, got {max_attempts}")
+def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float,
+                        seed: int = 0, val_fraction: float | None = None) -> dict[str, Any]:
+    """The options of a run of attempts, checked as kaggle_cnn.config's table says
+    and returned normalised (a seed of 5.0 is 5)."""
+    given = {"keep_above": keep_above, "repeat": repeat, "until_kept": until_kept, "max_attempts": max_attempts,
+             "seed": seed, "val_fraction": val_fraction}
+    return {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
 
 
 def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | None) -> tuple[Split, bool]:
@@ -108,10 +109,20 @@ def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | N
         indices = np.asarray(dataset.val_rows, dtype=np.int64)
         fraction = len(indices) / len(dataset.y_train)
     else:
-        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-        indices = make_split(dataset.y_train, fraction, SPLIT_SEED)
+        fraction = check_setting("val_fraction", val_fraction, OPTIONS) or DEFAULT_VAL_FRACTION
+        indices = make_split(dataset.y_train, fraction, SPLIT_SEED, classes=dataset.classes,
+                             where=_train_data(dataset))
     split = Split(fingerprint, float(fraction), SPLIT_SEED, indices, dataset.y_train[indices], list(dataset.classes))
     return split, True
+
+
+def _train_data(dataset: "Dataset") -> str:
+    """Where the training labels were read, as messages name it: train.csv, an .npz's y_train, a folder."""
+    if dataset.kind == "kaggle_csv":
+        return "train.csv"
+    if dataset.kind == "npz":
+        return f"{Path(dataset.source).name}, key y_train"
+    return dataset.source
 
 
 def train(
@@ -133,7 +144,10 @@ def train(
     `max_attempts` (default 10 x K). Kept runs land in the workspace as they finish,
     so stopping the command (or a kill -9) loses only the attempt in flight.
     """
-    check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above)
+    checked = check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
+                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction)
+    repeat, until_kept, max_attempts, keep_above, seed, val_fraction = (
+        checked[name] for name in ("repeat", "until_kept", "max_attempts", "keep_above", "seed", "val_fraction"))
     reporter = reporter or SilentReporter()
     total = repeat if until_kept is None else None
     cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
@@ -157,6 +171,9 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
                 base_seed: int, keep_above: float = 0.0, val_fraction: float | None = None,
                 reporter: TrainReporter | None = None) -> Attempt:
     """One attempt with a given id and seed: a search trial, stored like any run."""
+    checked = check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above,
+                                  seed=base_seed, val_fraction=val_fraction)
+    keep_above, base_seed, val_fraction = checked["keep_above"], checked["seed"], checked["val_fraction"]
     with training_session(workspace, dataset, config, val_fraction) as (split, arrays):
         return _run_attempt(dataset, workspace, config, split, arrays, number=trial + 1, attempt=trial,
                             base_seed=base_seed, run_id=run_id, run_seed=attempt_seed(base_seed, trial),
@@ -165,8 +182,10 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
 
 @contextlib.contextmanager
 def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None):
-    """Check everything, then hold the workspace: yields (split, training arrays)."""
-    check_config(config, dataset.image_shape, dataset.n_classes)  # everything fails here, before anything is written
+    """Check everything, then hold the workspace: yields (split, training arrays).
+    Every check (the config, the model built for these images, the split) comes
+    before the first write."""
+    check_config(config, dataset.image_shape, dataset.n_classes)
     split, new_split = plan_split(workspace, dataset, val_fraction)
     with workspace.lock():
         workspace.repair()

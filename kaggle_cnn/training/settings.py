@@ -1,16 +1,17 @@
 """The settings of one training configuration: where they come from (TrainConfig's
 defaults, a YAML config file such as `kcnn search --export` writes, options, and
 NAME=VALUE architecture options), and the checks every name and value gets
-wherever it came from."""
+wherever it came from: kaggle_cnn.config's table for TrainConfig's own fields,
+kaggle_cnn.architectures for the model's options."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kaggle_cnn.config import TRAIN_OPTIONS, TrainConfig, check_optimizer
+from kaggle_cnn.config import OPTIONS, SET, TRAIN_CHECKS, TRAIN_OPTIONS, TrainConfig, check_setting
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.fileio import read_yaml, write_text
 from kaggle_cnn.training.checks import pretrained_models
@@ -23,6 +24,7 @@ def model_shortcuts(model: str, dropout: float | None, weights: str | None, drop
 
     settings = {}
     if dropout is not None:
+        dropout = check_setting("dropout", dropout, OPTIONS)
         rates = [name for name in options(model) if "dropout" in name]
         if not rates:
             raise InputError(f"--dropout: {model} has no dropout layers (its options: {', '.join(options(model))})")
@@ -40,46 +42,72 @@ def model_shortcuts(model: str, dropout: float | None, weights: str | None, drop
     return settings
 
 
-
-
-def train_config(given: dict[str, Any], *, config_file: str | os.PathLike | None = None,
+def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | None = None,
                  explicit: Collection[str] = (), set_options: Sequence[str] = (), dropout: float | None = None,
                  weights: str | None = None, drop_blocks: int | None = None) -> TrainConfig:
     """One attempt's settings, checked against the model: a YAML config file's
     settings, then `given` (those named in `explicit` were typed by the user and win
     over the file; the others are defaults the file overrides), then NAME=VALUE
-    architecture options and the --dropout/--weights/--drop-blocks shortcuts."""
+    architecture options and the --dropout/--weights/--drop-blocks shortcuts.
+
+    Every value is checked where it came from: a bad one is a one-line InputError
+    naming the file, option or --set item ("cfg.yaml: epochs 0: must be ...")."""
     import yaml
 
-    settings = load_config(config_file) if config_file else {}
+    settings = _read_config(config_file) if config_file else {}  # checked below, with the model it ends up with
+    sources = dict.fromkeys(settings, str(config_file))
     for name, value in given.items():
         if name not in settings or name in explicit:
-            settings[name] = value
+            settings[name], sources[name] = value, OPTIONS
     for item in set_options:
         name, sep, text = item.partition("=")
         if not sep or not name.strip():
             raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set dropout1=0.2")
-        settings[name.strip()] = yaml.safe_load(text)
-    settings.update(model_shortcuts(settings.get("model", TrainConfig.model), dropout, weights, drop_blocks))
-    check_settings(settings, "--set" if set_options else "options")
-    return TrainConfig.from_settings(settings)
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            value = text
+        settings[name.strip()], sources[name.strip()] = value, SET
+    shortcuts = model_shortcuts(settings.get("model", TrainConfig.model), dropout, weights, drop_blocks)
+    settings.update(shortcuts)
+    sources.update(dict.fromkeys(shortcuts, OPTIONS))
+    return TrainConfig.from_settings(check_settings(settings, sources))
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
-    """A `kcnn train --config` file (what `kcnn search --export` writes): flat settings."""
+    """A `kcnn train --config` file (what `kcnn search --export` writes): flat
+    settings, checked and normalised."""
+    return check_settings(_read_config(path), str(path))
+
+
+def _read_config(path: str | os.PathLike) -> dict[str, Any]:
     path, settings = read_yaml(path, "config")
     if not isinstance(settings, dict) or any(isinstance(v, dict) for v in settings.values()):
         raise InputError(f"{path}: expected a flat mapping of train options, e.g. 'epochs: 5'")
-    check_settings(settings, str(path))
     return settings
 
 
-def check_settings(settings: dict[str, Any], source: str) -> None:
-    """Every name a train option or the model's own option; known optimizers only."""
-    allowed = allowed_options(settings.get("model", "kaggle_ensemble"))
+def check_settings(settings: Mapping[str, Any], source: str | Mapping[str, str]) -> dict[str, Any]:
+    """Every name a train option or the model's own option, every value what it
+    takes: the settings checked and normalised. `source` (one for all, or one per
+    name) is what the messages name."""
+    from kaggle_cnn.architectures import check_options
+
+    def where(name: str) -> str:
+        return source.get(name, OPTIONS) if isinstance(source, Mapping) else source
+
+    model = settings.get("model", TrainConfig.model)
+    if "model" in settings:
+        model = check_value("model", model, where("model"))
+    allowed = allowed_options(model)
+    checked = {}
     for name, value in settings.items():
-        check_name(name, allowed, source)
-        check_value(name, value, source)
+        check_name(name, allowed, where(name))
+        if name in TRAIN_OPTIONS:
+            checked[name] = check_value(name, value, where(name))
+    options = {name: value for name, value in settings.items() if name not in TRAIN_OPTIONS}
+    checked.update(check_options(model, options, {name: where(name) for name in options}))
+    return {name: checked[name] for name in settings}
 
 
 def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
@@ -89,9 +117,12 @@ def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def check_value(name: str, value: Any, path: Path | str) -> None:
-    if name == "optimizer":
-        check_optimizer(value, f"{path}: ")
+def check_value(name: str, value: Any, path: Path | str) -> Any:
+    """A TrainConfig field's value, checked as kaggle_cnn.config's table says (and
+    returned normalised); other names (the model's options) are returned as they are."""
+    if name in TRAIN_CHECKS:
+        return TRAIN_CHECKS[name](name, value, str(path))
+    return value
 
 
 def allowed_options(model: str) -> set[str]:

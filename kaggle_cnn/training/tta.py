@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn import fileio
+from kaggle_cnn.config import integer, number, parse_text
 from kaggle_cnn.data import Dataset
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.workspace import Run, Workspace
@@ -53,15 +54,15 @@ def parse_tta(text: str) -> tuple[Transform, ...]:
     return tuple(transforms)
 
 
+# What each transform's amount takes (kaggle_cnn.config's checks: finite numbers only)
+AMOUNTS = {"shift_px": integer(1), "rotate": number(0, low_open=True)}
+
+
 def _amount(part: str, kind: str, value: str) -> float:
-    try:
-        amount = float(value)
-    except ValueError:
-        raise InputError(f"--transforms {part!r}: {kind} takes a number, e.g. {kind}=2") from None
-    pixels = kind == "shift_px"
-    if not 0 < amount < float("inf") or (pixels and amount != int(amount)):
-        raise InputError(f"--transforms {part!r}: {kind} needs a positive {'whole number of pixels' if pixels else 'angle'}")
-    return amount
+    amount = AMOUNTS[kind].convert(parse_text(value))
+    if amount is None:
+        raise InputError(f"--transforms {part!r}: {kind} must be {AMOUNTS[kind].describe()}, e.g. {kind}=2")
+    return float(amount)
 
 
 def views(x: np.ndarray, transforms: tuple[Transform, ...]) -> Iterator[np.ndarray]:

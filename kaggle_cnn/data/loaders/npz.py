@@ -105,6 +105,8 @@ def _images(
             f"{where}: expected images shaped (n, H, W), (n, H, W, C) or flat (n, pixels) "
             f"with n > 0, got shape {raw.shape}"
         )
+    if 0 in raw.shape:
+        raise InputError(f"{where}: shape {raw.shape} has a dimension of size 0; images need at least one pixel")
     x = raw.astype(np.float32)  # always a copy, so scaling in place is safe
     if x.ndim == 2:
         shape = resolve_image_shape(x.shape[1], image_shape, where, "pixel values per image")
