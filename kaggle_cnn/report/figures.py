@@ -25,16 +25,13 @@ def plots_dir(workspace: Workspace) -> Path:
 
 def plot_curves(workspace: Workspace, run_ids: list[str] | None = None) -> Path:
     """Learning curves of the given attempts (default every attempt), kept ones highlighted."""
-    index = workspace.read_index()
-    wanted = list(run_ids) if run_ids else list(index["run_id"].astype(str))
-    histories = {}
-    for run_id in wanted:
-        history = workspace.history(run_id)
-        if history is None:
-            if run_ids:
-                raise InputError(f"no run {run_id!r} with a learning curve in {workspace.models_dir}")
-            continue
-        histories[run_id] = history
+    if run_ids:  # named: each must have a readable curve
+        histories = {run_id: workspace.history(run_id) for run_id in run_ids}
+        missing = [run_id for run_id, history in histories.items() if history is None]
+        if missing:
+            raise InputError(f"no run {missing[0]!r} with a learning curve in {workspace.models_dir}")
+    else:
+        histories = workspace.histories(workspace.read_index()["run_id"].astype(str))
     if not histories:
         raise InputError(f"no runs with learning curves in {workspace.models_dir}: run `kcnn train` first")
     figure = plots.curves(histories, set(workspace.run_ids()))

@@ -73,7 +73,7 @@ def _experiments(runs) -> pd.DataFrame:
 
 
 def _curves_image(workspace: Workspace, index: pd.DataFrame) -> str | None:
-    histories = {r: h for r in index["run_id"].astype(str) if (h := workspace.history(r)) is not None}
+    histories = workspace.histories(index["run_id"].astype(str))
     if not histories:
         return None
     return _image(plots.curves(histories, set(workspace.run_ids())), "learning curves")

@@ -58,7 +58,8 @@ def search(
     that many trials train at once in worker processes."""
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
-    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above)
+    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above, seed=seed,
+                        val_fraction=val_fraction)
     space = spaces.load_space(space_path, model)
     if epochs is not None:
         space = replace(space, fixed={**space.fixed, "epochs": epochs})
@@ -93,7 +94,7 @@ def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, 
     if finished is not None:
         return finished
     try:
-        attempt = train_trial(dataset, workspace, TrainConfig.from_settings(chosen), run_id=run_id, trial=number,
+        attempt = train_trial(dataset, workspace, TrainConfig.from_settings(chosen, run_id), run_id=run_id, trial=number,
                               base_seed=seed, keep_above=keep_above, val_fraction=val_fraction, reporter=reporter)
     except InputError:
         raise
@@ -116,7 +117,7 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
         if finished is not None:
             results[number] = finished
         else:
-            todo.append((number, run_id, TrainConfig.from_settings(chosen)))
+            todo.append((number, run_id, TrainConfig.from_settings(chosen, run_id)))
     if not todo:
         return [results[number] for number, _, _ in batch]
     with training_session(workspace, dataset, todo[0][2], val_fraction) as (split, arrays):
@@ -163,7 +164,7 @@ def search_template(
 
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
-    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above)
+    check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above, seed=seed)
     name = studies.study_name(study, template_path)
     template = load_template(template_path)
     state = studies.open_study(workspace, name, template.space, algo, seed)

@@ -276,10 +276,28 @@ class Workspace:
         for path in (self.run_dir(run_id) / "history.csv", self.discarded_history(run_id)):
             if path.exists():
                 try:
-                    return pd.read_csv(path)
+                    history = pd.read_csv(path)
                 except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
                     raise InputError(f"{path}: damaged ({one_line(error, 80)}); {DOCTOR}") from None
+                epochs = pd.to_numeric(history["epoch"], errors="coerce") if "epoch" in history else None
+                if epochs is None or epochs.isna().any():
+                    raise InputError(f"{path}: damaged, no epoch numbers; {DOCTOR}")
+                return history
         return None
+
+    def histories(self, run_ids) -> dict[str, Any]:
+        """The learning curves of those attempts that have one; a damaged one is
+        skipped with a warning naming it."""
+        found = {}
+        for run_id in run_ids:
+            try:
+                history = self.history(run_id)
+            except InputError as error:
+                warn(f"skipping the curves of {run_id}: {error}")
+                continue
+            if history is not None:
+                found[run_id] = history
+        return found
 
     def member_submission(self, run_id: str) -> Path:
         return self.submissions_dir / f"{check_run_id(run_id)}.csv"
