@@ -319,3 +319,9 @@ def test_metrics_without_runs(kcnn, assert_refused, tmp_path):
 
 def test_metrics_of_an_unknown_run(kcnn, assert_refused, trained):
     assert_refused(kcnn("-w", trained, "metrics", "cnn7-s0-a000"), "cnn7-s0-a000")
+
+
+def test_an_output_file_that_is_a_folder_is_refused_before_any_work(kcnn, assert_refused, tmp_path):
+    result = kcnn("-w", tmp_path / "ws", "data", "preview", "--augment", "rotation=10", "--out", tmp_path)
+    assert_refused(result, "--out", "is a directory")
+    assert not (tmp_path / "ws").exists()
