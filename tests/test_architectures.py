@@ -1,10 +1,18 @@
-"""Every registered architecture builds for the data it is given; seed 004's
+"""Every registered architecture builds for the data it is given; the 28x28 Kaggle write-up's
 models match the parameter counts of the report's layer tables."""
 
 import pytest
 
 from kaggle_cnn.architectures import build as registry_build
-from kaggle_cnn.architectures import check, check_options, get, names, option_checks, options, shapes_only_build
+from kaggle_cnn.architectures import (
+    check,
+    check_options,
+    get,
+    names,
+    option_checks,
+    options,
+    shapes_only_build,
+)
 from kaggle_cnn.errors import InputError
 
 
@@ -14,7 +22,7 @@ def build(name, shape, n_classes, **options):
         options.setdefault("weights", None)
     return registry_build(name, shape, n_classes, **options)
 
-# Totals from seed 004's tables (28x28x1 input, 5 classes).
+# Totals from the 28x28 Kaggle write-up's tables (28x28x1 input, 5 classes).
 SEED004_PARAMS = {"cnn1": 693_317, "cnn2": 13_017_125, "cnn3": 19_342_629, "cnn4": 1_503_749}
 
 

@@ -13,7 +13,11 @@ import pandas as pd
 import pytest
 
 from kaggle_cnn.architectures import build, get, load_model, names
-from kaggle_cnn.architectures.backbones import BACKBONES, BackbonePreprocess, find_backbone
+from kaggle_cnn.architectures.backbones import (
+    BACKBONES,
+    BackbonePreprocess,
+    find_backbone,
+)
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.errors import InputError
 
@@ -40,7 +44,7 @@ def test_grey_input_is_repeated_resized_and_preprocessed():
     assert layer_names[1:4] == ["grey_to_rgb", "resize", "preprocess"]
     assert model.get_layer("resize").output.shape[1:] == (32, 32, 3)
     assert find_backbone(model).trainable  # from scratch: everything trains
-    model = build("inception_v3", (28, 28, 1), 10, weights=None, input_size=150)  # seed 004's size
+    model = build("inception_v3", (28, 28, 1), 10, weights=None, input_size=150)  # the 28x28 Kaggle write-up's size
     assert model.get_layer("resize").output.shape[1:] == (150, 150, 3)
     assert "resize" not in [layer.name for layer in build("vgg16", (64, 64, 3), 2, weights=None).layers]
 
@@ -63,7 +67,7 @@ def test_from_scratch_batch_norm_settles_faster_and_pretrained_keeps_its_own(mob
 
 
 def test_densenet_drop_blocks_matches_seed_002s_table():
-    """7M -> 5M (one block), 1.5M (two), 380,000 (three), as seed 002 reported."""
+    """7M -> 5M (one block), 1.5M (two), 380,000 (three), as the DenseNet121 write-up reported."""
     counts = [find_backbone(build("densenet121", (32, 32, 3), 8, weights=None, drop_blocks=k)).count_params()
               for k in range(4)]
     assert counts == [7_037_504, 4_847_168, 1_444_928, 381_760]
@@ -182,9 +186,14 @@ def test_dropout_sets_every_rate_of_the_model(kcnn, assert_refused, tmp_path, co
 
 
 def test_pictures_look_inside_the_backbone_also_behind_augmentation():
-    """Seed 002 drew DenseNet121's inner layers: activations and filter patterns
+    """The DenseNet121 write-up drew its inner layers: activations and filter patterns
     reach the backbone's conv layers from the model's own input."""
-    from kaggle_cnn.report.pictures import conv_layer_names, default_layers, feature_maps, filter_patterns
+    from kaggle_cnn.report.pictures import (
+        conv_layer_names,
+        default_layers,
+        feature_maps,
+        filter_patterns,
+    )
     from kaggle_cnn.training.augment import with_augmentation
 
     model = with_augmentation(build("vgg16", (28, 28, 1), 2, weights=None), "hflip")

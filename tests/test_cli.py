@@ -269,7 +269,7 @@ def test_models_lists_every_architecture_with_params(kcnn):
     assert result.exit_code == 0, result.output
     for name in names():
         assert name in result.output
-    assert "693,317" in result.output  # cnn1 with seed 004's 5 classes
+    assert "693,317" in result.output  # cnn1 with the 28x28 Kaggle write-up's 5 classes
     assert "28x28x1" in result.output
 
 

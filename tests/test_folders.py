@@ -116,7 +116,7 @@ def tiny_imagenet(tmp_path, digits) -> Path:
 
 
 def test_tiny_imagenet_as_it_unpacks(tiny_imagenet):
-    """Seed 003's "imagenet 200": val/ labelled by its annotations file, test/images/ unlabelled."""
+    """The Tiny ImageNet layout ("imagenet 200"): val/ labelled by its annotations file, test/images/ unlabelled."""
     dataset = load_dataset(tiny_imagenet, image_size=32)
     assert dataset.classes == ["n01443537", "n01629819", "n01641577"]
     assert dataset.image_shape == (32, 32, 3)

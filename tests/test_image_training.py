@@ -116,7 +116,7 @@ def test_a_val_folder_is_the_validation_split(kcnn, assert_refused, tmp_path, ph
 
 @pytest.mark.slow
 def test_vgg16_from_scratch_learns_real_cats_and_dogs(kcnn, catsdogs, tmp_path):
-    """Issue 3's check at a size CI affords: VGG16 from scratch (no ImageNet weights)
+    """VGG16 training checked at a size CI affords: VGG16 from scratch (no ImageNet weights)
     on 10 real photos of each class at 32x32, the smallest input VGG16 takes. Too few
     to generalise from, but enough to show the whole network trains: the model it
     saves has learnt its own training photos, which a network stuck at chance (as

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from kaggle_cnn.cli import cli
 from kaggle_cnn import fileio
+from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
 from kaggle_cnn.errors import InputError
 

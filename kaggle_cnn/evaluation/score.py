@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.store.submissions import check_submission, read_member
+from kaggle_cnn.store.submissions import check_same_ids, check_submission, read_member
 
 
 def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None) -> dict[str, Any]:
@@ -42,13 +42,7 @@ def score(submission: str | Path, answers: str | Path | None = None) -> dict[str
     check_submission(str(submission), predicted.header, predicted.ids, predicted.labels)  # unique ids
     truth_ids, truth_labels = _answers(answers)
     by_id = dict(zip(map(str, truth_ids), map(str, truth_labels)))
-    extra = [i for i in predicted.ids if i not in by_id]
-    if extra:
-        raise InputError(f"{submission}: id '{extra[0]}' is not in the answers {answers}")
-    listed = set(predicted.ids)
-    missing = [i for i in by_id if i not in listed]
-    if missing:
-        raise InputError(f"{submission}: id '{missing[0]}' of the answers {answers} is missing")
+    check_same_ids(str(submission), predicted.ids, list(by_id), f"the answers {answers}")
     expected = np.array([by_id[i] for i in predicted.ids])
     return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
             "accuracy": float(np.mean(expected == predicted.labels))}

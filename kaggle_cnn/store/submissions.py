@@ -101,6 +101,18 @@ def check_members(members: Sequence[Member]) -> None:
             )
 
 
+def check_same_ids(name: str, ids: Sequence[str], reference_ids: Sequence[str], reference: str) -> None:
+    """Every id of the reference (a sample submission, the answers) listed, and no other."""
+    listed = set(ids)
+    missing = [i for i in reference_ids if i not in listed]
+    if missing:
+        raise InputError(f"{name}: id {_q(missing[0])} of {reference} is missing")
+    expected = set(reference_ids)
+    extra = [i for i in ids if i not in expected]
+    if extra:
+        raise InputError(f"{name}: id {_q(extra[0])} is not in {reference}")
+
+
 def check_submission(
     name: str,
     header: Sequence[str],
@@ -122,13 +134,7 @@ def check_submission(
     if sample is not None:
         if tuple(header) != tuple(sample.header):
             raise InputError(f"{name}: header {','.join(header)} differs from {','.join(sample.header)} in {sample.path.name}")
-        missing = [i for i in sample.ids if i not in seen]
-        if missing:
-            raise InputError(f"{name}: id {_q(missing[0])} of {sample.path.name} is missing")
-        expected = set(sample.ids)
-        extra = [i for i in ids if i not in expected]
-        if extra:
-            raise InputError(f"{name}: id {_q(extra[0])} is not in {sample.path.name}")
+        check_same_ids(name, ids, sample.ids, sample.path.name)
         differ = np.flatnonzero(ids != sample.ids)
         if differ.size:
             row = differ[0]

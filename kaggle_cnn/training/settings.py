@@ -11,7 +11,14 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from kaggle_cnn.config import OPTIONS, SET, TRAIN_CHECKS, TRAIN_OPTIONS, TrainConfig, check_setting
+from kaggle_cnn.config import (
+    OPTIONS,
+    SET,
+    TRAIN_CHECKS,
+    TRAIN_OPTIONS,
+    TrainConfig,
+    check_setting,
+)
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.fileio import read_yaml, write_text
 from kaggle_cnn.training.checks import pretrained_models
