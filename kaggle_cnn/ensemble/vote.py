@@ -11,7 +11,6 @@ enough for hard and weighted votes. No TensorFlow here.
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,13 +21,12 @@ from kaggle_cnn import fileio
 from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
-from kaggle_cnn.store.files import file_sha256
+from kaggle_cnn.store.files import file_sha256, is_plain_name
 from kaggle_cnn.store.submissions import Member
 from kaggle_cnn.store.workspace import Run, Split, Workspace
 
 DEFAULT_NAMES = {"hard": "majority_vote", "soft": "soft_vote", "weighted": "weighted_vote", "greedy": "greedy_ensemble"}
 NAME_LENGTH = 100
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -75,7 +73,7 @@ def vote(
     by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar."""
     check_spec(spec)
     name = name or DEFAULT_NAMES[spec.method] + ("_tta" if tta else "")
-    if not _NAME.match(name) or len(name) > NAME_LENGTH:
+    if not is_plain_name(name, NAME_LENGTH):
         raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
     if member_weights is not None and spec.method != "weighted":
         raise InputError(f"--member-weights is for --method weighted, not {spec.method}")

@@ -22,7 +22,7 @@ import pandas as pd
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
-from kaggle_cnn.store.files import DOCTOR, file_sha256, read_record, value_at
+from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
 from kaggle_cnn.store.workspace import Split, Workspace
 
 ENSEMBLE_PREFIX = "ensemble/"
@@ -136,7 +136,7 @@ def read_vote(workspace: Workspace, name: str) -> dict[str, Any]:
     """The sidecar of vote `name`, refused (one line) when damaged or when it does
     not describe the CSV beside it (a vote cut short between writing the two, or a
     CSV replaced by hand). A sidecar from before checksums is read with a warning."""
-    if "/" in name or name.startswith(".") or not name:
+    if not is_plain_name(name, RUN_ID_LIMIT):
         raise InputError(f"ensemble/{name}: not a vote name (votes are named by their files in {workspace.ensemble_dir})")
     path = workspace.ensemble_dir / f"{name}.json"
     if not path.exists():

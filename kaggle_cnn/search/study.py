@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +25,11 @@ from typing import Any
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
+from kaggle_cnn.store.files import is_plain_name
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.runs import attempt_seed
 
 ALGOS = ("tpe", "rand", "grid")
-_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 NAME_LIMIT = 100
 NAME_RULE = f"letters, digits, '_', '-' or '.', not starting with '.', at most {NAME_LIMIT} characters"
 
@@ -89,7 +88,7 @@ def _check_given(name: str) -> None:
 
 
 def _plain(name: str) -> bool:
-    return len(name) <= NAME_LIMIT and _NAME.match(name) is not None
+    return is_plain_name(name, NAME_LIMIT)
 
 
 def _shown(name: str) -> str:

@@ -23,15 +23,21 @@ from kaggle_cnn.errors import InputError, one_line
 
 DOCTOR = "run `kcnn doctor` to see what is broken"
 
-# A run id names a folder of models/: letters, digits, '_', '-', '.', '=' and '+';
-# never a path, never hidden (hidden names are the toolkit's temporary folders).
-RUN_ID = re.compile(r"^[A-Za-z0-9_=+-][A-Za-z0-9_.=+-]{0,199}$")
+# Names that become files or folders of the workspace (runs, votes, studies):
+# letters, digits, '_', '-', '.', '=' and '+'; never a path, never hidden (hidden
+# names are the toolkit's temporary files).
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_=+-][A-Za-z0-9_.=+-]*$")
+RUN_ID_LIMIT = 200  # a search trial's id holds its study's name
+
+
+def is_plain_name(text: str, limit: int) -> bool:
+    return 0 < len(text) <= limit and _PLAIN_NAME.match(text) is not None
 
 
 def check_run_id(run_id: str) -> str:
     """A run id is a name in this workspace, nothing else: no '/', no '..'."""
     text = str(run_id)
-    if not RUN_ID.match(text) or text in {".", ".."}:
+    if not is_plain_name(text, RUN_ID_LIMIT):
         raise InputError(f"run id {text!r}: not a run name (a run is named by its folder in models/, e.g. cnn1-s0-a000)")
     return text
 
