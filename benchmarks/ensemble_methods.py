@@ -84,10 +84,10 @@ def accuracy_table(args) -> None:
                              sidecar["val_accuracy"], sidecar["val_accuracy_split_half"]))
         print(f"\n{args.dataset}: {args.members} x {args.model}, {args.epochs} epochs "
               f"({trained:.0f} s of training), TTA {transforms}; test = held-back answers")
-        print(f"{'ensemble':20s} {'TTA':4s} {'test acc':>9s} {'val acc':>8s} {'val CV':>8s}")
+        print(f"{'ensemble':20s} {'TTA':4s} {'test acc':>9s} {'val acc':>8s} {'split-half':>8s}")
         for name, tta, test_acc, val_acc, val_cv in rows:
             split_half = f"{val_cv:8.4f}" if val_cv is not None else f"{'':8s}"
-            print(f"{name:20s} {tta or '':4s} {test_acc:9.4f} {val_acc:8.4f} {cv}")
+            print(f"{name:20s} {tta or '':4s} {test_acc:9.4f} {val_acc:8.4f} {split_half}")
 
 
 def _single_tta_accuracy(workspace: Workspace, run, answers: Path) -> float:
@@ -148,6 +148,7 @@ def _wall(command: list[str]) -> float:
 
 
 def main() -> None:
+    global DATA_DIR  # --data-dir replaces the default for every case
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Folder with the real datasets.")
     parser.add_argument("--dataset", choices=["demo", "cifar"], default="demo")
@@ -156,7 +157,6 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--timing-only", action="store_true")
     args = parser.parse_args()
-    global DATA_DIR
     DATA_DIR = args.data_dir
     if not args.timing_only:
         accuracy_table(args)

@@ -84,7 +84,7 @@ def streaming_cost(tmp: Path, epochs: int) -> None:
     cached by tf.data (what small folders get), and arrays decoded beforehand
     (a bare Keras loop's input)."""
     from kaggle_cnn.data.loaders import folders
-from kaggle_cnn.data import load_dataset
+    from kaggle_cnn.data import load_dataset
     from kaggle_cnn.training.fit import fit_one
 
     dataset = load_dataset(need(DATA_DIR / "catsdogs"), image_size=(64, 64))
@@ -112,12 +112,12 @@ from kaggle_cnn.data import load_dataset
 
 
 def main() -> None:
+    global DATA_DIR  # --data-dir replaces the default for every case
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Folder with the real datasets.")
     parser.add_argument("--only", choices=["cifar", "catsdogs", "mnist", "streaming"], default=None)
     parser.add_argument("--epochs", type=int, default=None, help="Override every case's epochs.")
     args = parser.parse_args()
-    global DATA_DIR
     DATA_DIR = args.data_dir
     epochs = (lambda default: args.epochs or default)
     rows = []

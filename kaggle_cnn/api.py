@@ -29,14 +29,16 @@ from kaggle_cnn.evaluation.timing import timing_table
 from kaggle_cnn.search.runner import StudyBoard, search, search_template, study
 from kaggle_cnn.store.doctor import Finding, doctor
 from kaggle_cnn.store.workspace import Workspace
-from kaggle_cnn.training.runs import Attempt, TrainReporter, TrainSummary, train
+from kaggle_cnn.training.devices import parse_jobs
+from kaggle_cnn.training.engines import Execution
+from kaggle_cnn.training.runs import Attempt, TrainReporter, TrainSummary, resume, train
 from kaggle_cnn.training.settings import train_config
 from kaggle_cnn.training.tta import tta
 
 __all__ = [
-    "Attempt", "Dataset", "Finding", "MetricsReport", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
-    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "load_data", "metrics", "models", "plot_activations",
-    "plot_confusion", "plot_curves", "plot_filters", "preview_augmentation", "report", "score", "search",
+    "Attempt", "Dataset", "Execution", "Finding", "MetricsReport", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
+    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
+    "plot_confusion", "plot_curves", "plot_filters", "preview_augmentation", "report", "resume", "score", "search",
     "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",
 ]
 

@@ -197,6 +197,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "fine_tune_epochs": integer(0),
     "fine_tune_lr": number(0, low_open=True),
     "unfreeze": integer(1, optional=True),
+    "mixed_precision": flag(),
 }
 
 # Options of `kcnn train` (and api.train) that are not part of a configuration.
@@ -207,6 +208,8 @@ RUN_CHECKS: dict[str, Check] = {
     "repeat": integer(1),
     "until_kept": integer(1, optional=True),
     "max_attempts": integer(1, optional=True),
+    "time_budget": number(0, low_open=True, optional=True),  # minutes
+    "per_gpu": integer(1, optional=True),
     "dropout": RATE,  # --dropout: every dropout rate of the model
 }
 
@@ -262,6 +265,8 @@ class TrainConfig:
     fine_tune_epochs: int = 0
     fine_tune_lr: float = 1e-5
     unfreeze: int | None = None
+    # Mixed precision: float16 on a GPU, bfloat16 on a CPU, the classifier in float32.
+    mixed_precision: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

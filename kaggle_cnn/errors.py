@@ -20,6 +20,11 @@ class InputWarning(UserWarning):
     `Warning: ...` line."""
 
 
+class AttemptFailed(RuntimeError):
+    """A training attempt failed in a worker process (out of memory, a bug in a
+    model): not bad input, so exit 1; its message is one line, the worker's error."""
+
+
 def warn(message: str) -> None:
     warnings.warn(one_line(message), InputWarning, stacklevel=2)
 

@@ -148,7 +148,7 @@ def stand_in_training(monkeypatch, tmp_path):
         history = [{"epoch": 1, "loss": 1.0, "accuracy": uniform, "val_loss": 1.0, "val_accuracy": uniform,
                     "train_seconds": 0.01, "val_seconds": 0.01, "phase": "train"}]
         return fit.FitResult(None, history, np.full((len(x_val), n_classes), uniform),
-                             np.full((len(x_test), n_classes), uniform), uniform, 1.0, 0.01, model_path=str(path))
+                             np.full((len(x_test), n_classes), uniform), uniform, 1.0, 0.01, model_bytes=path.read_bytes())
 
     monkeypatch.setattr(fit, "fit_one", fit_one)
 

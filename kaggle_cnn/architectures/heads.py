@@ -12,6 +12,8 @@ from keras import layers
 
 
 def classifier(n_classes: int) -> layers.Layer:
+    """Always float32, also under mixed precision: a softmax in float16 loses the
+    small probabilities that log-loss and the soft vote read."""
     if n_classes == 2:
-        return layers.Dense(1, activation="sigmoid", name="predictions")
-    return layers.Dense(n_classes, activation="softmax", name="predictions")
+        return layers.Dense(1, activation="sigmoid", name="predictions", dtype="float32")
+    return layers.Dense(n_classes, activation="softmax", name="predictions", dtype="float32")

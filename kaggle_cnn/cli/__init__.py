@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from kaggle_cnn.errors import InputError, InputWarning, one_line
+from kaggle_cnn.errors import AttemptFailed, InputError, InputWarning, one_line
 
 EXIT_BAD_INPUT = 2
 
@@ -40,6 +40,9 @@ class KcnnGroup(click.Group):
             # the atomic writes leave nothing half-written, so one line is enough.
             click.echo(f"Error: {os_error_line(error)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except AttemptFailed as error:
+            click.echo(f"Error: {one_line(error)}", err=True)
+            sys.exit(1)
         except click.exceptions.Abort:
             # Ctrl-C: every run kept so far is already complete on disk.
             click.echo("Interrupted; runs kept so far are saved.", err=True)

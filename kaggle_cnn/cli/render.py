@@ -25,15 +25,18 @@ from rich.table import Table
 
 
 class RichTrainReporter:
+    """One live line per attempt in flight (its place, run id, device, epoch and
+    accuracies) under an overall bar of attempts; a permanent line per finished one."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
         self.progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
             TextColumn("{task.fields[scores]}"), TimeElapsedColumn(),
             console=console, transient=True,
         )
-        self._task = None
-        self._label = ""
+        self._lines: dict[str, tuple[int, str]] = {}  # run id -> (its progress line, its label)
+        self._overall = None
 
     def __enter__(self) -> "RichTrainReporter":
         return self  # the live display starts with the first attempt: bad input fails before it
@@ -42,22 +45,35 @@ class RichTrainReporter:
         if self.progress.live.is_started:
             self.progress.stop()
 
-    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None:
+    def note(self, text: str) -> None:
+        self.progress.console.print(text)
+
+    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int, device: str = "") -> None:
         if not self.progress.live.is_started:
             self.progress.start()
-        self._label = f"[{number}/{total}]" if total else f"[attempt {number}]"
-        if self._task is not None:
-            self.progress.remove_task(self._task)
-        self._task = self.progress.add_task(f"{escape(self._label)} {escape(run_id)}", total=epochs, scores="")
+        if self._overall is None:
+            self._overall = self.progress.add_task("attempts", total=total, unit="done", scores="")
+        label = f"[{number}/{total}]" if total else f"[attempt {number}]"
+        where = f" on {device}" if device and device != "this process" else ""
+        line = self.progress.add_task(f"{escape(label)} {escape(run_id)}{escape(where)}", total=epochs,
+                                      unit="epochs", scores="")
+        self._lines[run_id] = (line, label)
 
-    def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None:
+    def epoch_ended(self, run_id: str, epoch: int, logs: dict[str, float]) -> None:
+        if run_id not in self._lines:
+            return
         scores = f"acc {logs.get('accuracy', float('nan')):.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}"
-        self.progress.update(self._task, completed=epoch + 1, scores=scores)
+        self.progress.update(self._lines[run_id][0], completed=epoch + 1, scores=scores)
 
     def attempt_ended(self, attempt) -> None:
+        line, label = self._lines.pop(attempt.run_id, (None, ""))
+        if line is not None:
+            self.progress.remove_task(line)
+        if self._overall is not None:
+            self.progress.advance(self._overall)
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
         self.progress.console.print(
-            f"{escape(self._label)} {escape(attempt.run_id)}  val_acc {attempt.val_accuracy:.4f}  {verdict}  "
+            f"{escape(label)} {escape(attempt.run_id)}  val_acc {attempt.val_accuracy:.4f}  {verdict}  "
             f"({attempt.seconds:.1f} s)",
             highlight=False, markup=True,
         )
@@ -183,12 +199,36 @@ def sources_table(summary):
 # -- kcnn train ------------------------------------------------------------------------
 
 
-def print_training(console_: Console, summary, until_kept: int | None, workspace) -> None:
-    console_.print(summary_table(summary))
-    if until_kept is not None and len(summary.kept) < until_kept:
-        console_.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of {until_kept} "
-                       "runs kept")
+def print_training(console_: Console, summary, workspace) -> None:
+    if summary.attempts:
+        console_.print(summary_table(summary))
+    if summary.until_kept is not None and len(summary.kept) < summary.until_kept:
+        console_.print(f"stopped after {len(summary.attempts)} attempts with {len(summary.kept)} of "
+                       f"{summary.until_kept} runs kept")
+    if summary.budget is not None:
+        console_.print(budget_line(summary))
+    if not summary.finished:
+        console_.print(f"the plan ({summary.plan}) is not finished: `kcnn train --resume` goes on with it")
     console_.print(f"runs: {workspace.models_dir}/   submissions: {workspace.submissions_dir}/")
+
+
+def budget_line(summary) -> str:
+    """How --time-budget was spent: minutes used, attempts trained, and why launching stopped."""
+    budget = summary.budget
+    used = budget.spent(budget.finished_at or budget.started)
+    line = f"time budget {duration(budget.seconds)}: {duration(used)} used, {len(summary.attempts)} attempts trained"
+    if budget.stopped:
+        estimate = "" if budget.estimate_when_stopped is None else \
+            f" an attempt takes about {duration(budget.estimate_when_stopped)} and"
+        line += f"; stopped launching:{estimate} {duration(budget.left_when_stopped)} were left"
+    return line
+
+
+def duration(seconds: float) -> str:
+    """12 s, 4.5 min, 2.1 h."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 # -- kcnn metrics ----------------------------------------------------------------------

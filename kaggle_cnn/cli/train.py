@@ -14,7 +14,9 @@ from kaggle_cnn.errors import InputError
 
 # The options that are TrainConfig settings (a --config file may set them too).
 SETTINGS = ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "patience", "reduce_lr_patience",
-            "reduce_lr_factor", "min_lr", "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze")
+            "reduce_lr_factor", "min_lr", "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
+# Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
+PARAMETERS = {"set": "set_options", "config": "config_file"}
 
 
 class Setting(click.ParamType):
@@ -88,29 +90,62 @@ def setting(*declarations, **attributes):
 @setting("--seed", default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
 @setting("--val-fraction", default=None,
          help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
+@click.option("--mixed-precision", is_flag=True, default=False,
+              help="float16 on a GPU, bfloat16 on a CPU; the classifier stays float32.")
+@click.option("--jobs", default="1", show_default=True, metavar="N|auto",
+              help="Attempts at once, each in its own worker process; auto: GPUs x --per-gpu, or one per 4 CPU "
+                   "cores.")
+@click.option("--gpus", default=None, metavar="0,1", help="The GPUs to use, as TensorFlow numbers them [default: all].")
+@setting("--per-gpu", default=None, help="Attempts sharing one GPU [default: 1, or what --jobs needs].")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT|local:N",
+              help="Train on a Dask cluster (pip install 'kaggle_cnn[cluster]'), or local:N to try one here.")
+@setting("--time-budget", default=None, metavar="MINUTES",
+         help="Launch no attempt that cannot finish within this many minutes (--repeat/--until-kept stay caps).")
+@click.option("--resume", is_flag=True, default=False,
+              help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
 def train(ctx, data_path, load_options, repeat, until_kept, max_attempts, keep_above, dropout, weights, drop_blocks,
-          set_options, config_file, seed, val_fraction, **settings):
+          set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler, time_budget, resume,
+          **settings):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
     models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
-    attempt, kept or not, gets a row in models/index.csv.
+    attempt, kept or not, gets a row in models/index.csv; every command's plan is
+    kept in models/plans/ for --resume.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli import render
 
+    execution = api.Execution(jobs=api.parse_jobs(jobs), gpus=gpus, per_gpu=per_gpu, scheduler=scheduler)
+    console = render.console()
+    with render.RichTrainReporter(console) as reporter:
+        if resume:
+            planned = dict(settings, **load_options, repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
+                           keep_above=keep_above, seed=seed, val_fraction=val_fraction, dropout=dropout,
+                           weights=weights, drop_blocks=drop_blocks, set=set_options, config=config_file)
+            given = {name: value for name, value in planned.items() if _typed(ctx, PARAMETERS.get(name, name))}
+            summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
+                                 execution=execution, time_budget=time_budget)
+        else:
+            _check_target(repeat, until_kept, max_attempts)
+            typed = {name for name in SETTINGS if _typed(ctx, name)}
+            config = api.train_config(settings, config_file=config_file, explicit=typed, set_options=set_options,
+                                      dropout=dropout, weights=weights, drop_blocks=drop_blocks)
+            summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), config,
+                                repeat=1 if repeat is None else repeat, until_kept=until_kept,
+                                max_attempts=max_attempts, keep_above=keep_above, seed=seed, val_fraction=val_fraction,
+                                reporter=reporter, execution=execution, time_budget=time_budget)
+    render.print_training(console, summary, workspace(ctx))
+
+
+def _typed(ctx: click.Context, name: str) -> bool:
+    source = ctx.get_parameter_source(name)
+    return source is not None and source is not ParameterSource.DEFAULT
+
+
+def _check_target(repeat: int | None, until_kept: int | None, max_attempts: int | None) -> None:
     if repeat is not None and until_kept is not None:
         raise InputError("give --repeat N or --until-kept K, not both")
     if max_attempts is not None and until_kept is None:
         raise InputError("--max-attempts only applies with --until-kept")
-    typed = {name for name in SETTINGS if ctx.get_parameter_source(name) is not ParameterSource.DEFAULT}
-    config = api.train_config(settings, config_file=config_file, explicit=typed, set_options=set_options,
-                              dropout=dropout, weights=weights, drop_blocks=drop_blocks)
-    dataset = api.load_data(data_path, **load_options)
-    console = render.console()
-    with render.RichTrainReporter(console) as reporter:
-        summary = api.train(dataset, workspace(ctx), config, repeat=1 if repeat is None else repeat,
-                            until_kept=until_kept, max_attempts=max_attempts, keep_above=keep_above, seed=seed,
-                            val_fraction=val_fraction, reporter=reporter)
-    render.print_training(console, summary, until_kept, workspace(ctx))

@@ -7,7 +7,6 @@ on disk are in study.py; the spaces in space.py and template.py.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -21,15 +20,20 @@ from kaggle_cnn.search import space as spaces
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.search.study import Trial
 from kaggle_cnn.store.workspace import Workspace, index_row
-from kaggle_cnn.training.records import new_record, record_failure, store_attempt
+from kaggle_cnn.training.engines import Execution
 from kaggle_cnn.training.runs import (
+    SilentReporter,
     TrainReporter,
+    TrainSummary,
     attempt_seed,
     check_train_options,
+    opened,
     plan_split,
+    run_attempts,
     train_trial,
     training_session,
 )
+from kaggle_cnn.training.workers import AttemptTask, HeldData
 from kaggle_cnn.training.settings import save_config
 
 if TYPE_CHECKING:
@@ -104,12 +108,8 @@ def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, 
 
 
 def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs):
-    """Train a batch of trials in `jobs` worker processes (joblib); store them here,
-    one at a time, so the workspace has a single writer."""
-    from joblib import Parallel, delayed
-
-    from kaggle_cnn.training.fit import fit_in_worker
-
+    """Train a batch of trials on `jobs` local workers (the engine `kcnn train --jobs`
+    uses); they are stored here, in trial order, so the workspace has a single writer."""
     results: dict[int, Any] = {}
     todo = []
     for number, run_id, chosen in batch:
@@ -117,30 +117,25 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
         if finished is not None:
             results[number] = finished
         else:
-            todo.append((number, run_id, TrainConfig.from_settings(chosen, run_id)))
-    if not todo:
-        return [results[number] for number, _, _ in batch]
-    with training_session(workspace, dataset, todo[0][2], val_fraction) as (split, arrays):
-        threads = max(1, (os.cpu_count() or 1) // len(todo))
-        paths = [str(workspace.models_dir / f"{fileio.TMP_PREFIX}{run_id}.keras") for _, run_id, _ in todo]
-        outputs = Parallel(n_jobs=min(jobs, len(todo)), backend="loky")(
-            delayed(fit_in_worker)(config, attempt_seed(seed, number), arrays, dataset.x_test, dataset.n_classes,
-                                   path, threads)
-            for (number, _, config), path in zip(todo, paths)
-        )
-        for (number, run_id, config), output in zip(todo, outputs):
-            record = new_record(config, run_id, seed, number, attempt_seed(seed, number), keep_above)
-            if isinstance(output, str):  # the worker's error message
-                record_failure(workspace, record, split, output, 0.0)
-                results[number] = Trial(number, run_id, {}, "failed", message=output[:300])
-                continue
-            attempt = store_attempt(workspace, dataset, split, config, record, output, keep_above, number + 1,
-                                     output.worker_seconds)
-            results[number] = Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
-        for path in paths:  # models of discarded trials
-            if os.path.exists(path):
-                os.remove(path)
+            config = TrainConfig.from_settings(chosen, run_id)
+            todo.append((number, AttemptTask(config, attempt_seed(seed, number), run_id, dataset.n_classes,
+                                             HeldData())))
+    if todo:
+        with opened(Execution(jobs=min(jobs, len(todo)))) as engine, \
+                training_session(workspace, dataset, todo[0][1].config, val_fraction) as (split, arrays):
+            stored = run_attempts(dataset, workspace, split, arrays, todo, base_seed=seed, keep_above=keep_above,
+                                  engine=engine, reporter=SilentReporter(), summary=TrainSummary(keep_above),
+                                  stop_on_failure=False)
+        for (number, task), attempt in zip(todo, stored):
+            results[number] = _failed_trial(workspace, number, task.run_id) if attempt is None else \
+                Trial(number, task.run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
     return [results[number] for number, _, _ in batch]
+
+
+def _failed_trial(workspace: Workspace, number: int, run_id: str) -> Trial:
+    index = workspace.read_index()
+    message = str(index[index["run_id"] == run_id]["message"].iloc[-1])
+    return Trial(number, run_id, {}, "failed", message=message[:300])
 
 
 def search_template(

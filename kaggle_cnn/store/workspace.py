@@ -6,6 +6,7 @@
     models/splits/<fp>.json     the validation split of the dataset with fingerprint fp
     models/discarded/<id>.csv   the learning curve of an attempt that was not kept
     models/studies/<name>/      a search's state (kaggle_cnn.search.study)
+    models/plans/NNNN.json      what each `kcnn train` set out to do (kaggle_cnn.training.plans)
     submissions/<run_id>.csv    each kept run's own submission: the vote's members
     submissions/ensemble/       outputs of `kcnn vote`, never read back as members
     reports/                    metrics.csv, confusion matrices
@@ -44,7 +45,7 @@ INDEX_COLUMNS = [
     "status", "started", "seconds", "epochs", "data_fingerprint", "message",
 ]
 # Folders of models/ that are not runs.
-RESERVED = frozenset({"splits", "discarded", "studies", "broken"})
+RESERVED = frozenset({"splits", "discarded", "studies", "broken", "plans"})
 
 
 class WorkspaceBusy(InputError):

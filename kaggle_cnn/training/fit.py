@@ -8,6 +8,8 @@ Keras loop costs; benchmarks/train_overhead.py measures that.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,11 +34,49 @@ class FitResult:
     val_loss: float
     predict_seconds: float  # the test set's prediction
     params: int = 0
-    model_path: str | None = None  # when trained in a worker process: where it saved the model
+    device: dict[str, Any] | None = None  # what it ran on (Device.record()), recorded in run.json
+    model_bytes: bytes | None = None  # trained in a worker process: the saved model, to store here
     worker_seconds: float | None = None
 
 
 EpochHook = Callable[[int, dict[str, float]], None]
+
+PRECISIONS = {"GPU": "mixed_float16", "CPU": "mixed_bfloat16"}  # what --mixed-precision means on each
+
+
+@dataclass(frozen=True)
+class Device:
+    """What one attempt trains on, and the choices made for it: XLA compiles the
+    training step on a GPU only (on a CPU it made these models 4-8x slower), and
+    mixed precision is float16 on a GPU, bfloat16 on a CPU."""
+
+    kind: str  # "GPU" or "CPU"
+    name: str  # "GPU 0 (NVIDIA H100 80GB HBM3)", "CPU"
+    precision: str  # the Keras dtype policy: float32, mixed_float16, mixed_bfloat16
+    xla: bool
+    threads: int | None = None  # TensorFlow's intra-op threads, when set
+
+    def record(self) -> dict[str, Any]:
+        import platform
+
+        return {"kind": self.kind, "name": self.name, "precision": self.precision, "xla": self.xla,
+                "threads": self.threads, "host": platform.node()}
+
+
+def this_device(mixed_precision: bool, threads: int | None = None) -> Device:
+    """The device TensorFlow trains on in this process: its first GPU, else the CPU."""
+    import os
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    kind = "GPU" if gpus else "CPU"
+    name = "CPU"
+    if gpus:
+        physical = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0].strip() or "0"
+        details = tf.config.experimental.get_device_details(gpus[0])
+        name = f"GPU {physical} ({details.get('device_name', 'unknown')})"
+    return Device(kind, name, PRECISIONS[kind] if mixed_precision else "float32", xla=kind == "GPU", threads=threads)
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -82,6 +122,7 @@ def fit_one(
     x_test: np.ndarray,
     n_classes: int,
     on_epoch: EpochHook | None = None,
+    device: Device | None = None,
 ) -> FitResult:
     """Train one fresh model with Adam (or config.optimizer) and ReduceLROnPlateau, as the 28x28 Kaggle write-up did.
 
@@ -92,23 +133,26 @@ def fit_one(
     from kaggle_cnn.architectures import build
     from kaggle_cnn.architectures.backbones import find_backbone
 
+    device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
-    model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
-    if config.augment:
-        from kaggle_cnn.training.augment import with_augmentation
+    with dtype_policy(device.precision):
+        model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
+        if config.augment:
+            from kaggle_cnn.training.augment import with_augmentation
 
-        model = with_augmentation(model, config.augment, seed)
+            model = with_augmentation(model, config.augment, seed)
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
-    train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed)
-    val_input = _fit_input(x_val, y_val, config.batch_size)
-    history = _fit_phase(model, config, "frozen" if frozen else "train", config.lr, 0, config.epochs,
-                         train_input, val_input, on_epoch)
+    on_gpu = device.kind == "GPU"
+    train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
+    val_input = _fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu)
+    phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
+                              val_input=val_input, on_epoch=on_epoch)
+    history = phase("frozen" if frozen else "train", config.lr, 0, config.epochs)
     if config.fine_tune_epochs:
         unfreeze(backbone, config.unfreeze)
-        history += _fit_phase(model, config, "fine-tune", config.fine_tune_lr, len(history),
-                              len(history) + config.fine_tune_epochs, train_input, val_input, on_epoch)
+        history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs)
     val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
     start = time.perf_counter()
     test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
@@ -122,17 +166,31 @@ def fit_one(
         val_loss=log_loss(val_proba, y_val),
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
+        device=device.record(),
     )
 
 
-def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int,
-               train_input: dict, val_input, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Build layers under a Keras dtype policy (mixed precision), then go back to
+    float32: an in-process attempt must not leave its policy to the next one.
+    Every model ends with a float32 classifier (architectures.heads)."""
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
+               xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
     """Compile (again: trainable layers may have changed) and fit epochs first_epoch+1..last_epoch."""
     binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
     model.compile(
         optimizer=make_optimizer(config.optimizer, lr, config.weight_decay),
         loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
         metrics=["accuracy"],
+        jit_compile=xla,
     )
     timer = EpochTimer()
     callbacks = [
@@ -164,12 +222,21 @@ def unfreeze(backbone, last_layers: int | None = None) -> None:
         layer.trainable = layer in chosen and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def _fit_input(x, y, batch_size: int, shuffle_seed: int | None = None):
+def _fit_input(x, y, batch_size: int, shuffle_seed: int | None = None, on_gpu: bool = False):
     """What model.fit takes for these images: arrays (Keras batches and shuffles
-    them) or, for ImageFiles, a streaming tf.data pipeline."""
+    them), for ImageFiles a streaming tf.data pipeline, and on a GPU a prefetched
+    tf.data pipeline, so the next batch is on its way while the GPU computes."""
     if hasattr(x, "tf_dataset"):
         stream = x.tf_dataset(batch_size, labels=y, shuffle_seed=shuffle_seed)
         return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream  # shuffled in the stream
+    if on_gpu:
+        import tensorflow as tf
+
+        stream = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle_seed is not None:
+            stream = stream.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+        stream = stream.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream
     if shuffle_seed is not None:
         return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
     return (x, y)
@@ -182,28 +249,6 @@ def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:
     source = x.tf_dataset(batch_size) if hasattr(x, "tf_dataset") else x
     options = {} if hasattr(x, "tf_dataset") else {"batch_size": batch_size}
     return class_probabilities(model.predict(source, verbose=0, **options))
-
-
-def fit_in_worker(config: TrainConfig, seed: int, arrays: dict, x_test: np.ndarray, n_classes: int,
-                  model_path: str, threads: int) -> FitResult | str:
-    """fit_one in a joblib worker process (kcnn search --jobs): saves the model to
-    `model_path` and returns the rest, or the error's message as a string."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # a reused worker: TensorFlow is already running with its threads
-    start = time.perf_counter()
-    try:
-        result = fit_one(config, seed, n_classes=n_classes, x_test=x_test, **arrays)
-    except Exception as error:
-        return f"{type(error).__name__}: {error}"
-    result.model.save(model_path)
-    result.model, result.model_path = None, model_path
-    result.worker_seconds = time.perf_counter() - start
-    return result
 
 
 def make_optimizer(name: str, lr: float, weight_decay: float | None = None):

@@ -6,7 +6,6 @@ last), or a discarded run's learning curve; and its row in models/index.csv.
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +93,7 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float) -
         # epochs trained in each phase: {"train": E}, or {"frozen": E1, "fine-tune": E2} for a pretrained base
         "phases": {phase: sum(row["phase"] == phase for row in result.history)
                    for phase in dict.fromkeys(row["phase"] for row in result.history)},
+        "device": result.device,  # what it trained on: GPU or CPU, precision, XLA, host, engine
         "versions": library_versions(),
     }
 
@@ -106,8 +106,8 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
     with workspace.new_run_dir(record["run_id"]) as folder:
         if result.model is not None:
             result.model.save(folder / "model.keras")
-        else:  # trained in a worker process, which saved it
-            shutil.move(result.model_path, folder / "model.keras")
+        else:  # trained in a worker process, which sent the saved model back
+            (folder / "model.keras").write_bytes(result.model_bytes)
         np.save(folder / "val_proba.npy", result.val_proba)
         np.save(folder / "test_proba.npy", result.test_proba)
         pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)

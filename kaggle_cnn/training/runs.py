@@ -1,6 +1,11 @@
 """Training runs: attempts of one configuration, each judged against the
 threshold, kept or discarded, and recorded in the workspace as it finishes.
 
+Attempts run on an engine (kaggle_cnn.training.engines: this process, local
+worker processes, a Dask cluster) and are stored here, by this process alone, in
+attempt order (kaggle_cnn.training.schedule). Every `train` records its plan
+first (kaggle_cnn.training.plans), so `resume` can finish it.
+
 Training imports TensorFlow when an attempt starts (kaggle_cnn.training.fit), not
 when this module is imported.
 """
@@ -9,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -19,13 +23,17 @@ import numpy as np
 from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.workspace import Run, Split, Workspace
+from kaggle_cnn.training import plans
 from kaggle_cnn.training.checks import check_config
+from kaggle_cnn.training.engines import Execution, check_execution, open_engine
 from kaggle_cnn.training.records import (
     Attempt,
     new_record,
     record_failure,
     store_attempt,
 )
+from kaggle_cnn.training.schedule import Planned, TimeBudget, launch_in_order
+from kaggle_cnn.training.workers import AttemptTask, DataPath, Failure, HeldData
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
@@ -36,18 +44,23 @@ SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later 
 
 
 class TrainReporter(Protocol):
-    """What train_many tells a progress display (kaggle_cnn.display has the CLI's)."""
+    """What training tells a progress display (kaggle_cnn.cli.render has the CLI's).
+    With several attempts in flight, epochs arrive interleaved, named by run id."""
 
-    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int) -> None: ...
-    def epoch_ended(self, epoch: int, logs: dict[str, float]) -> None: ...
+    def note(self, text: str) -> None: ...
+    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int, device: str = "") -> None: ...
+    def epoch_ended(self, run_id: str, epoch: int, logs: dict[str, float]) -> None: ...
     def attempt_ended(self, attempt: "Attempt") -> None: ...
 
 
 class SilentReporter:
-    def attempt_started(self, number, total, run_id, epochs):
+    def note(self, text):
         pass
 
-    def epoch_ended(self, epoch, logs):
+    def attempt_started(self, number, total, run_id, epochs, device=""):
+        pass
+
+    def epoch_ended(self, run_id, epoch, logs):
         pass
 
     def attempt_ended(self, attempt):
@@ -58,6 +71,11 @@ class SilentReporter:
 class TrainSummary:
     keep_above: float
     attempts: list[Attempt] = field(default_factory=list)
+    engine: str = "one at a time in this process"  # how the attempts were spread
+    plan: str = ""  # the plan file, e.g. 0003.json
+    finished: bool = True  # False: the plan's target is not met yet (a time budget stopped it): --resume goes on
+    budget: TimeBudget | None = None
+    until_kept: int | None = None
 
     @property
     def kept(self) -> list[Attempt]:
@@ -65,6 +83,8 @@ class TrainSummary:
 
     def accuracy_stats(self) -> dict[str, float]:
         scores = np.array([a.val_accuracy for a in self.attempts])
+        if not len(scores):
+            return dict.fromkeys(("mean", "std", "best", "epoch_train_seconds", "predict_seconds"), float("nan"))
         return {
             "mean": float(scores.mean()), "std": float(scores.std()), "best": float(scores.max()),
             "epoch_train_seconds": float(np.mean([a.epoch_train_seconds for a in self.attempts])),
@@ -79,11 +99,12 @@ def attempt_seed(base_seed: int, attempt: int) -> int:
 
 
 def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float,
-                        seed: int = 0, val_fraction: float | None = None) -> dict[str, Any]:
+                        seed: int = 0, val_fraction: float | None = None,
+                        time_budget: float | None = None) -> dict[str, Any]:
     """The options of a run of attempts, checked as kaggle_cnn.config's table says
     and returned normalised (a seed of 5.0 is 5)."""
     given = {"keep_above": keep_above, "repeat": repeat, "until_kept": until_kept, "max_attempts": max_attempts,
-             "seed": seed, "val_fraction": val_fraction}
+             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget}
     return {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
 
 
@@ -137,34 +158,162 @@ def train(
     seed: int = 0,
     val_fraction: float | None = None,
     reporter: TrainReporter | None = None,
+    execution: Execution | None = None,
+    time_budget: float | None = None,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs scoring >= keep_above.
 
     `repeat` attempts, or with `until_kept` K: attempts until K are kept, at most
-    `max_attempts` (default 10 x K). Kept runs land in the workspace as they finish,
-    so stopping the command (or a kill -9) loses only the attempt in flight.
-    """
+    `max_attempts` (default 10 x K). `execution` spreads them over worker processes,
+    GPUs or a Dask cluster; `time_budget` (minutes) launches no attempt that cannot
+    finish in time. The plan is recorded first (resume() finishes it after a kill),
+    and runs land in the workspace in attempt order as they finish, so a kill -9
+    loses only the attempts in flight (and those finished behind them)."""
     checked = check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
-                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction)
-    repeat, until_kept, max_attempts, keep_above, seed, val_fraction = (
-        checked[name] for name in ("repeat", "until_kept", "max_attempts", "keep_above", "seed", "val_fraction"))
-    reporter = reporter or SilentReporter()
-    total = repeat if until_kept is None else None
+                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction, time_budget=time_budget)
+    repeat, until_kept, max_attempts, keep_above, seed, val_fraction, time_budget = (
+        checked[name] for name in ("repeat", "until_kept", "max_attempts", "keep_above", "seed", "val_fraction",
+                                   "time_budget"))
     cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
-    summary = TrainSummary(keep_above)
-    with training_session(workspace, dataset, config, val_fraction) as (split, arrays):
-        first_attempt = workspace.next_attempt(config.model, seed)
-        while len(summary.attempts) < cap and (until_kept is None or len(summary.kept) < until_kept):
-            number = len(summary.attempts) + 1
-            attempt_number = first_attempt + number - 1
-            attempt = _run_attempt(
-                dataset, workspace, config, split, arrays, number=number, attempt=attempt_number,
-                base_seed=seed, run_id=f"{config.model}-s{seed}-a{attempt_number:03d}",
-                run_seed=attempt_seed(seed, attempt_number), keep_above=keep_above, total=total, reporter=reporter,
-            )
-            summary.attempts.append(attempt)
-            reporter.attempt_ended(attempt)
+    with opened(execution or Execution()) as engine, \
+            training_session(workspace, dataset, config, val_fraction) as (split, arrays):
+        first = workspace.next_attempt(config.model, seed)
+        attempts = list(range(first, first + cap))
+        plan = plans.new_plan(workspace, config, dataset, seed=seed, keep_above=keep_above, val_fraction=split.fraction,
+                              repeat=None if until_kept else repeat, until_kept=until_kept,
+                              run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
+                              attempts=attempts)
+        return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
+                          reporter=reporter or SilentReporter(), engine=engine, time_budget=time_budget)
+
+
+def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
+           reporter: TrainReporter | None = None, execution: Execution | None = None,
+           time_budget: float | None = None) -> TrainSummary:
+    """Finish the workspace's last plan: only the attempts still missing, with the
+    seeds they would have had. `given`: options typed beside --resume, refused
+    when they contradict the plan. Its data is loaded from where the plan says (or
+    `data_path`)."""
+    from kaggle_cnn.data import reload_dataset
+
+    time_budget = check_setting("time_budget", time_budget, OPTIONS)
+    check_execution(execution or Execution())
+    plan = plans.last_plan(workspace)
+    if plan.record["finished"]:
+        raise InputError(f"--resume: the last plan ({plan.describe()}) is finished; nothing to resume")
+    _check_against_plan(plan, given or {})
+    dataset = reload_dataset(plan.record["data"].get("load_options"), plan.record["data"]["fingerprint"],
+                             owner=f"plan {plan.path.name}", data_path=data_path)
+    reporter = reporter or SilentReporter()
+    with opened(execution or Execution()) as engine, \
+            training_session(workspace, dataset, plan.config, None) as (split, arrays):
+        missing, kept = plans.progress(plan, workspace)
+        until_kept = plan.target.get("until_kept")
+        if not missing or (until_kept and kept >= until_kept):
+            plans.finish(plan)
+            raise InputError(f"--resume: the last plan ({plan.describe()}) has every attempt it needs; "
+                             f"nothing to resume")
+        reporter.note(f"resuming {plan.describe()}: " + (
+            f"{kept} of {until_kept} kept so far, at most {len(missing)} attempts left" if until_kept
+            else f"{len(missing)} of {len(plan.run_ids)} attempts left"))
+        return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
+                          engine=engine, time_budget=time_budget)
+
+
+def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
+    """Options typed beside --resume must say what the plan says."""
+    recorded = {**plans.settings_of(plan.record["config"]), "seed": plan.record["seed"],
+                "keep_above": plan.record["keep_above"], "val_fraction": plan.record["val_fraction"],
+                **{name: value for name, value in plan.target.items() if value is not None}}
+    for name, value in given.items():
+        option = f"--{name.replace('_', '-')}"
+        if name not in recorded:
+            raise InputError(f"{option}: does not go with --resume, which trains the plan ({plan.describe()}) "
+                             f"as it was recorded")
+        same = value == recorded[name] or (isinstance(value, float) and isinstance(recorded[name], (int, float))
+                                          and np.isclose(value, recorded[name]))
+        if not same:
+            raise InputError(f"{option} {value}: the plan being resumed ({plan.path.name}) has {name} "
+                             f"{recorded[name]}; drop the option, or train a new plan without --resume")
+
+
+def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
+               split: Split, arrays, *, reporter: TrainReporter, engine, time_budget: float | None) -> TrainSummary:
+    """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
+    config, seed, keep_above = plan.config, int(plan.record["seed"]), float(plan.record["keep_above"])
+    until_kept = plan.target.get("until_kept")
+    attempts = [int(plan.record["attempts"][p]) for p in positions]
+    tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
+             for p, attempt in zip(positions, attempts)]
+    budget = TimeBudget(time_budget * 60) if time_budget is not None else None
+    summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept)
+
+    def want_more(results) -> bool:
+        return until_kept is None or kept_before + sum(
+            not isinstance(r, Failure) and r.val_accuracy >= keep_above for r in results) < until_kept
+
+    run_attempts(dataset, workspace, split, arrays, list(zip(attempts, tasks)), base_seed=seed,
+                 keep_above=keep_above, engine=engine, reporter=reporter, summary=summary,
+                 want_more=want_more, total=len(tasks) if until_kept is None else None)
+    summary.finished = len(summary.attempts) == len(tasks) or (
+        until_kept is not None and kept_before + len(summary.kept) >= until_kept)
+    if summary.finished:
+        plans.finish(plan)
     return summary
+
+
+def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: list[tuple[int, AttemptTask]], *,
+                 base_seed: int, keep_above: float, engine, reporter: TrainReporter,
+                 summary: TrainSummary, want_more=lambda results: True, total: int | None = None,
+                 stop_on_failure: bool = True) -> list[Attempt | None]:
+    """Train (attempt number, task) pairs on an opened engine and store each in
+    order: kept or discarded (an Attempt), or failed (None)."""
+    engine.start(arrays, dataset.x_test, DataPath(dataset.load_options, split.fingerprint, split.val_indices))
+    summary.engine = engine.description
+    if engine.kind != "in-process":
+        reporter.note(f"training {engine.description}")
+    attempt_of = {task.run_id: attempt for attempt, task in tasks}
+
+    def started(planned: Planned, device: str) -> None:
+        config = planned.task.config
+        reporter.attempt_started(planned.number, total, planned.task.run_id, config.epochs + config.fine_tune_epochs,
+                                 device)
+
+    def store(planned: Planned, result, seconds: float) -> Attempt | None:
+        task = planned.task
+        record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above)
+        if isinstance(result, Failure):
+            # Recorded, and then no more attempts: a failure that repeats on every attempt
+            # (a bug, a model too big for memory) must not burn a night of attempts silently.
+            record_failure(workspace, record, split, str(result), seconds)
+            return None
+        result.device = {**(result.device or {}), "engine": engine.kind}
+        attempt = store_attempt(workspace, dataset, split, task.config, record, result, keep_above, planned.number,
+                                seconds)
+        summary.attempts.append(attempt)
+        reporter.attempt_ended(attempt)
+        return attempt
+
+    first = tasks[0][1].config if tasks else None
+    ordered = launch_in_order(engine, [Planned(n, task) for n, (_, task) in enumerate(tasks, 1)], store=store,
+                              want_more=want_more, started=started, epoch_ended=reporter.epoch_ended,
+                              epochs=first.epochs + first.fine_tune_epochs if first else 1,
+                              budget=summary.budget, stop_on_failure=stop_on_failure)
+    return ordered.stored
+
+
+@contextlib.contextmanager
+def opened(execution: Execution):
+    """The engine for `execution`, opened before anything is written (a GPU that is
+    not there, a cluster that does not answer: one line, nothing written), and
+    closed after; an error or Ctrl-C stops its workers at once."""
+    engine = open_engine(execution)
+    cancel = True
+    try:
+        yield engine
+        cancel = False
+    finally:
+        engine.close(cancel=cancel)
 
 
 def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig", *, run_id: str, trial: int,
@@ -174,10 +323,12 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
     checked = check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above,
                                   seed=base_seed, val_fraction=val_fraction)
     keep_above, base_seed, val_fraction = checked["keep_above"], checked["seed"], checked["val_fraction"]
+    task = AttemptTask(config, attempt_seed(base_seed, trial), run_id, dataset.n_classes, HeldData())
     with training_session(workspace, dataset, config, val_fraction) as (split, arrays):
-        return _run_attempt(dataset, workspace, config, split, arrays, number=trial + 1, attempt=trial,
-                            base_seed=base_seed, run_id=run_id, run_seed=attempt_seed(base_seed, trial),
-                            keep_above=keep_above, total=None, reporter=reporter or SilentReporter())
+        summary = TrainSummary(keep_above)
+        run_attempts(dataset, workspace, split, arrays, [(trial, task)], base_seed=base_seed, keep_above=keep_above,
+                     engine=open_engine(Execution()), reporter=reporter or SilentReporter(), summary=summary)
+        return summary.attempts[0]
 
 
 @contextlib.contextmanager
@@ -202,25 +353,6 @@ def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
         "x_val": dataset.x_train[split.val_indices],
         "y_val": split.val_labels,
     }
-
-
-def _run_attempt(dataset, workspace, config, split, arrays, *, number, attempt, base_seed, run_id, run_seed,
-                 keep_above, total, reporter) -> Attempt:
-    from kaggle_cnn.training.fit import fit_one
-
-    reporter.attempt_started(number, total, run_id, config.epochs + config.fine_tune_epochs)
-    record = new_record(config, run_id, base_seed, attempt, run_seed, keep_above)
-    clock = time.perf_counter()
-    try:
-        result = fit_one(config, run_seed, n_classes=dataset.n_classes, x_test=dataset.x_test,
-                         on_epoch=reporter.epoch_ended, **arrays)
-    except Exception as error:
-        # Recorded, then raised: a failure that repeats on every attempt (a bug, a
-        # model too big for memory) must not burn a night of attempts silently.
-        record_failure(workspace, record, split, f"{type(error).__name__}: {error}", time.perf_counter() - clock)
-        raise
-    return store_attempt(workspace, dataset, split, config, record, result, keep_above, number,
-                          time.perf_counter() - clock)
 
 
 def run_dataset(run: Run, data_path: str | os.PathLike | None = None) -> "Dataset":

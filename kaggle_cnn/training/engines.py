@@ -1,0 +1,262 @@
+"""The engines that train attempts: in this process, in local worker processes
+(joblib's loky, the pool `kcnn search --jobs` uses too), or on a Dask cluster.
+
+Each engine offers slots (one attempt at a time each), trains an AttemptTask in
+a slot, and hands back per-epoch progress. None writes the workspace: the
+command stores every result itself (kaggle_cnn.training.schedule).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.training import devices
+from kaggle_cnn.training.devices import Slot
+from kaggle_cnn.training.workers import AttemptTask, Failure, hold_data, run_attempt
+
+if TYPE_CHECKING:
+    pass
+
+Progress = Callable[[str, int, dict], None]  # (run_id, epoch, logs)
+
+SCHEDULER = re.compile(r"^(tcp|tls)://[^\s:/]+(:\d{1,5})?$")
+LOCAL_CLUSTER = re.compile(r"^local:(\d+)$")
+CONNECT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a command spreads its attempts: --jobs (None: auto), --gpus, --per-gpu,
+    --scheduler. The default is one attempt at a time in the command's own process."""
+
+    jobs: int | None = 1
+    gpus: str | None = None
+    per_gpu: int | None = None
+    scheduler: str | None = None
+
+    @property
+    def in_process(self) -> bool:
+        return self.jobs == 1 and self.gpus is None and self.per_gpu is None and self.scheduler is None
+
+
+def check_execution(execution: Execution) -> None:
+    """The options that need no machine to check (run before anything is written)."""
+    if execution.jobs is not None and execution.jobs < 1:
+        raise InputError(f"--jobs {execution.jobs}: must be a positive integer or auto")
+    if execution.scheduler is not None:
+        scheduler_kind(execution.scheduler)
+        for option, value in (("--gpus", execution.gpus), ("--per-gpu", execution.per_gpu)):
+            if value is not None:
+                raise InputError(f"{option} does not apply with --scheduler: a Dask worker uses the GPU it was "
+                                 f"started on (CUDA_VISIBLE_DEVICES=N dask worker ...)")
+        if execution.jobs not in (1, None):
+            raise InputError("--jobs does not apply with --scheduler: the cluster's workers say how many run at once")
+
+
+def scheduler_kind(address: str) -> tuple[str, int | None]:
+    """("local", N) for local:N, ("remote", None) for tcp://HOST:PORT; else one line."""
+    local = LOCAL_CLUSTER.match(address)
+    if local:
+        if int(local.group(1)) < 1:
+            raise InputError(f"--scheduler {address}: local:N needs N of at least 1")
+        return "local", int(local.group(1))
+    if SCHEDULER.match(address):
+        return "remote", None
+    raise InputError(f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N")
+
+
+def open_engine(execution: Execution):
+    """The engine for `execution`: GPUs placed, a cluster connected, before anything
+    is written; its workers start with `engine.start(...)`."""
+    check_execution(execution)
+    if execution.scheduler is not None:
+        return DaskEngine(execution.scheduler)
+    if execution.in_process:
+        return InProcessEngine()
+    visible = devices.visible_gpus() if execution.gpus is not None or execution.per_gpu is not None \
+        or execution.jobs != 1 else []
+    placement = devices.place(execution.jobs, gpus=devices.parse_gpus(execution.gpus, visible),
+                              per_gpu=execution.per_gpu, visible=visible, cores=devices.cpu_cores())
+    return LocalEngine(placement)
+
+
+class InProcessEngine:
+    """One attempt at a time in this process (--jobs 1): no worker to start, and an
+    error comes with its traceback."""
+
+    description = "one at a time in this process"
+    kind = "in-process"
+
+    def __init__(self) -> None:
+        self.slots = [Slot("this process", None, 0)]
+
+    def start(self, arrays, x_test, data_path) -> None:
+        self._arrays, self._x_test = arrays, x_test
+
+    def submit(self, slot: int, task: AttemptTask, on_epoch: Progress) -> concurrent.futures.Future:
+        """Trains now, in this process; the future it returns is done."""
+        from kaggle_cnn.training.fit import fit_one
+
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=self._x_test,
+                         on_epoch=lambda epoch, logs: on_epoch(task.run_id, epoch, logs), **self._arrays)
+        future.set_result(result)
+        return future
+
+    def wait(self, futures, timeout: float, on_epoch: Progress) -> set:
+        return {future for future in futures if future.done()}
+
+    def close(self, cancel: bool = False) -> None:
+        pass
+
+
+class LocalEngine:
+    """J worker processes on this machine, one per slot, each started with its
+    slot's environment (its GPU, its threads) and the split's images; loky starts
+    them as fresh processes, so TensorFlow's memory goes back when they end."""
+
+    kind = "local workers"
+
+    def __init__(self, placement: devices.Placement) -> None:
+        self.slots = placement.slots
+        self.description = placement.reason
+        self._executors: list = []
+
+    def start(self, arrays, x_test, data_path) -> None:
+        """Start one worker per slot, holding the split's images."""
+        import multiprocessing
+
+        from joblib.externals import loky
+
+        # Progress crosses processes through a manager's queue (its proxy pickles into each task).
+        self._manager = multiprocessing.get_context("spawn").Manager()
+        self._queue = self._manager.Queue()
+        self._executors = [loky.ProcessPoolExecutor(max_workers=1, env=slot.env, initializer=hold_data,
+                                                    initargs=(arrays, x_test)) for slot in self.slots]
+
+    def submit(self, slot: int, task: AttemptTask, on_epoch: Progress) -> concurrent.futures.Future:
+        return self._executors[slot].submit(run_attempt, task, self.slots[slot].threads, self._queue)
+
+    def wait(self, futures, timeout: float, on_epoch: Progress) -> set:
+        import queue
+
+        done, _ = concurrent.futures.wait(list(futures), timeout=timeout,
+                                          return_when=concurrent.futures.FIRST_COMPLETED)
+        while True:
+            try:
+                run_id, epoch, logs = self._queue.get_nowait()
+            except (queue.Empty, EOFError, OSError):
+                return done
+            on_epoch(run_id, epoch, logs)
+
+    def close(self, cancel: bool = False) -> None:
+        for executor in self._executors:
+            executor.shutdown(wait=not cancel, kill_workers=cancel)
+        if self._executors:
+            self._manager.shutdown()
+        self._executors = []
+
+
+class DaskEngine:
+    """Attempts on a Dask distributed cluster: one at a time per worker (TensorFlow
+    keeps one model per process), the images loaded by each worker from the same
+    path, results and progress sent back to this process."""
+
+    kind = "dask"
+
+    def __init__(self, address: str) -> None:
+        kind, workers = scheduler_kind(address)
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError:
+            raise InputError(f"--scheduler {address}: Dask is not installed; pip install 'kaggle_cnn[cluster]'") \
+                from None
+        self._cluster = None
+        if kind == "local":
+            cores = devices.cpu_cores()
+            threads = max(1, cores // workers)
+            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                         dashboard_address=None, silence_logs=logging.ERROR,
+                                         env=devices.thread_env(threads))
+            address_used = self._cluster.scheduler_address
+        else:
+            address_used = address
+        try:
+            self._client = Client(address_used, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
+        except (OSError, TimeoutError) as error:
+            self._close_cluster()
+            raise InputError(f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+                             f"({one_line(error, 100)})") from None
+        info = self._client.scheduler_info()["workers"]
+        if not info:
+            self.close()
+            raise InputError(f"--scheduler {address}: the cluster has no workers; start some with "
+                             f"`dask worker {address}`")
+        self._workers = sorted(info)
+        local_threads = max(1, devices.cpu_cores() // len(self._workers)) if kind == "local" else None
+        self.slots = [Slot(f"{info[w].get('name', w)}", None, local_threads or int(info[w].get("nthreads", 1)))
+                      for w in self._workers]
+        self.description = (f"{len(self.slots)} at once on a local Dask cluster" if kind == "local"
+                            else f"{len(self.slots)} at once on the Dask cluster at {address}")
+        self._topic = f"kcnn-progress-{uuid.uuid4().hex[:8]}"
+        self._events: collections.deque = collections.deque()  # appended by the client's event thread
+        self._client.subscribe_topic(self._topic, self._events.append)
+
+    def start(self, arrays, x_test, data_path) -> None:
+        self._data_path = data_path
+
+    def submit(self, slot: int, task: AttemptTask, on_epoch: Progress):
+        task = AttemptTask(task.config, task.seed, task.run_id, task.n_classes, self._data_path)
+        return self._client.submit(run_attempt, task, self.slots[slot].threads, DaskProgress(self._topic),
+                                   workers=[self._workers[slot]], allow_other_workers=False, pure=False,
+                                   key=f"{task.run_id}-{uuid.uuid4().hex[:6]}")
+
+    def wait(self, futures, timeout: float, on_epoch: Progress) -> set:
+        from distributed import wait
+
+        try:
+            with self._client.as_current():  # not made the process's default client: a notebook may have its own
+                done, _ = wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        while self._events:
+            _, (run_id, epoch, logs) = self._events.popleft()
+            on_epoch(run_id, epoch, logs)
+        return set(done)
+
+    def close(self, cancel: bool = False) -> None:
+        try:
+            self._client.close()
+        finally:
+            self._close_cluster()
+
+    def _close_cluster(self) -> None:
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+@dataclass(frozen=True)
+class DaskProgress:
+    """A Dask worker's side of the progress channel: an event on the client's topic."""
+
+    topic: str
+
+    def put(self, item: Any) -> None:
+        from distributed import get_worker
+
+        get_worker().log_event(self.topic, item)
+
+
+def outcome(future) -> Any:
+    """A finished future's FitResult or Failure; a worker that died is a Failure too."""
+    try:
+        return future.result()
+    except Exception as error:  # the worker process was killed (out of memory, a signal) or lost
+        return Failure(f"the worker stopped: {type(error).__name__}: {one_line(error, 200)}")

@@ -1,0 +1,129 @@
+"""One attempt in a worker process (a local worker or a Dask worker): what it is
+sent, how it finds its images, and what it sends back.
+
+The worker trains with kaggle_cnn.training.fit exactly as the command's own
+process does; it writes nothing in the workspace. Its model comes back as the
+bytes of a .keras file, with the probabilities and the history, and the command
+alone stores them, so a cluster needs no shared file system.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kaggle_cnn.config import TrainConfig
+
+if TYPE_CHECKING:
+    from kaggle_cnn.training.fit import FitResult
+
+# Images a local worker was given when its process started (hold_data), so that
+# each attempt sends only its settings.
+_HELD: dict[str, Any] = {}
+# Datasets a Dask worker loaded from their path, by fingerprint: loaded once per worker.
+_LOADED: dict[str, tuple[Any, dict[str, np.ndarray]]] = {}
+
+
+@dataclass(frozen=True)
+class HeldData:
+    """The images a local worker holds since it started."""
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        return _HELD["arrays"], _HELD["x_test"]
+
+
+@dataclass(frozen=True)
+class DataPath:
+    """Images a worker loads itself from the path the command loaded them from
+    (a Dask worker on another machine needs the same data at the same path); the
+    fingerprint makes sure it is the same data."""
+
+    load_options: dict[str, Any]
+    fingerprint: str
+    val_indices: np.ndarray
+
+    def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        if self.fingerprint not in _LOADED:
+            from kaggle_cnn.data import reload_dataset
+
+            dataset = reload_dataset(self.load_options, self.fingerprint, owner="this training")
+            train_rows = np.setdiff1d(np.arange(len(dataset.y_train)), self.val_indices, assume_unique=True)
+            _LOADED[self.fingerprint] = (dataset.x_test, {
+                "x_train": dataset.x_train[train_rows], "y_train": dataset.y_train[train_rows],
+                "x_val": dataset.x_train[self.val_indices], "y_val": dataset.y_train[self.val_indices]})
+        x_test, arrays = _LOADED[self.fingerprint]
+        return arrays, x_test
+
+
+def hold_data(arrays: dict[str, np.ndarray], x_test: np.ndarray) -> None:
+    """A local worker's initializer: keep the images for every attempt it trains."""
+    _HELD.update(arrays=arrays, x_test=x_test)
+
+
+@dataclass(frozen=True)
+class AttemptTask:
+    """What a worker needs for one attempt."""
+
+    config: TrainConfig
+    seed: int
+    run_id: str
+    n_classes: int
+    data: HeldData | DataPath
+
+
+class Failure(str):
+    """An attempt's error, as the worker saw it (a message, not a traceback)."""
+
+
+def run_attempt(task: AttemptTask, threads: int | None, progress=None) -> "FitResult | Failure":
+    """Train one attempt here; `progress.put((run_id, epoch, logs))` after each epoch."""
+    start = time.perf_counter()
+    try:
+        _configure_tensorflow(threads)
+        from kaggle_cnn.training.fit import fit_one, this_device
+
+        arrays, x_test = task.data.arrays()
+        on_epoch = None
+        if progress is not None:
+            def on_epoch(epoch, logs):
+                progress.put((task.run_id, epoch, logs))
+        result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=x_test, on_epoch=on_epoch,
+                         device=this_device(task.config.mixed_precision, threads), **arrays)
+        result.model_bytes = _model_bytes(result.model)
+    except Exception as error:  # the command records it and stops launching attempts
+        return Failure(f"{type(error).__name__}: {error}")
+    result.model = None
+    result.worker_seconds = time.perf_counter() - start
+    return result
+
+
+def _model_bytes(model) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="kcnn-worker-") as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def _configure_tensorflow(threads: int | None) -> None:
+    """Threads and GPU memory growth, set before TensorFlow's first operation in
+    this process (a worker that trained before keeps what it has)."""
+    from kaggle_cnn.backend import load_keras
+
+    load_keras()
+    import tensorflow as tf
+
+    try:
+        if threads:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        for gpu in tf.config.list_physical_devices("GPU"):
+            # Several attempts share one GPU (--per-gpu): each takes the memory it needs, not all of it.
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError:
+        pass  # TensorFlow is already running in this worker, with the settings of its first attempt
