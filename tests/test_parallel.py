@@ -227,6 +227,15 @@ def test_cpu_slots_share_the_cores_and_auto_says_why():
         devices.place(2, gpus=None, per_gpu=2, visible=[], cores=2)
 
 
+def test_jobs_auto_says_what_it_chose(kcnn, tmp_path, competition):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--jobs", "auto")
+    assert result.exit_code == 0, result.output
+    assert "training --jobs auto: " in result.output
+    if devices.cpu_cores() < 2 * devices.CORES_PER_CPU_ATTEMPT and not devices.visible_gpus():
+        assert "1 at once (" in result.output and "in this process" in result.output
+        assert Workspace(tmp_path).runs()[0].record["device"]["engine"] == "in-process"
+
+
 def test_each_local_worker_starts_with_its_slots_environment():
     from kaggle_cnn.training.engines import LocalEngine
 

@@ -12,6 +12,7 @@ import collections
 import concurrent.futures
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.devices import Slot
-from kaggle_cnn.training.workers import AttemptTask, Failure, hold_data, run_attempt
+from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, hold_data, run_attempt
 
 if TYPE_CHECKING:
     pass
@@ -84,6 +85,8 @@ def open_engine(execution: Execution):
         or execution.jobs != 1 else []
     placement = devices.place(execution.jobs, gpus=devices.parse_gpus(execution.gpus, visible),
                               per_gpu=execution.per_gpu, visible=visible, cores=devices.cpu_cores())
+    if len(placement.slots) == 1 and placement.slots[0].gpu is None:  # one at a time on a CPU: no worker needed
+        return InProcessEngine(placement.reason)
     return LocalEngine(placement)
 
 
@@ -91,11 +94,12 @@ class InProcessEngine:
     """One attempt at a time in this process (--jobs 1): no worker to start, and an
     error comes with its traceback."""
 
-    description = "one at a time in this process"
     kind = "in-process"
 
-    def __init__(self) -> None:
+    def __init__(self, reason: str = "") -> None:
         self.slots = [Slot("this process", None, 0)]
+        self.description = f"{reason}, in this process" if reason else "one at a time in this process"
+        self.announce = bool(reason)  # print the description: --jobs auto chose this
 
     def start(self, arrays, x_test, data_path) -> None:
         self._arrays, self._x_test = arrays, x_test
@@ -123,6 +127,7 @@ class LocalEngine:
     them as fresh processes, so TensorFlow's memory goes back when they end."""
 
     kind = "local workers"
+    announce = True
 
     def __init__(self, placement: devices.Placement) -> None:
         self.slots = placement.slots
@@ -131,18 +136,14 @@ class LocalEngine:
 
     def start(self, arrays, x_test, data_path) -> None:
         """Start one worker per slot, holding the split's images."""
-        import multiprocessing
-
         from joblib.externals import loky
 
-        # Progress crosses processes through a manager's queue (its proxy pickles into each task).
-        self._manager = multiprocessing.get_context("spawn").Manager()
-        self._queue = self._manager.Queue()
+        self._progress = ProgressListener()
         self._executors = [loky.ProcessPoolExecutor(max_workers=1, env=slot.env, initializer=hold_data,
                                                     initargs=(arrays, x_test)) for slot in self.slots]
 
     def submit(self, slot: int, task: AttemptTask, on_epoch: Progress) -> concurrent.futures.Future:
-        return self._executors[slot].submit(run_attempt, task, self.slots[slot].threads, self._queue)
+        return self._executors[slot].submit(run_attempt, task, self.slots[slot].threads, self._progress.sender)
 
     def wait(self, futures, timeout: float, on_epoch: Progress) -> set:
         import queue
@@ -151,8 +152,8 @@ class LocalEngine:
                                           return_when=concurrent.futures.FIRST_COMPLETED)
         while True:
             try:
-                run_id, epoch, logs = self._queue.get_nowait()
-            except (queue.Empty, EOFError, OSError):
+                run_id, epoch, logs = self._progress.events.get_nowait()
+            except queue.Empty:
                 return done
             on_epoch(run_id, epoch, logs)
 
@@ -160,8 +161,46 @@ class LocalEngine:
         for executor in self._executors:
             executor.shutdown(wait=not cancel, kill_workers=cancel)
         if self._executors:
-            self._manager.shutdown()
+            self._progress.close()
         self._executors = []
+
+
+class ProgressListener:
+    """Where local workers send each epoch's logs: a socket of this process, read by
+    daemon threads into `events` (no helper process to start, so a script without a
+    `__main__` guard can train with --jobs too)."""
+
+    def __init__(self) -> None:
+        import os
+        import queue
+        from multiprocessing.connection import Listener
+
+        self.events: queue.Queue = queue.Queue()
+        authkey = os.urandom(16)
+        self._listener = Listener(authkey=authkey)
+        self._closed = False
+        self.sender = ProgressSender(self._listener.address, authkey)
+        threading.Thread(target=self._accept, daemon=True, name="kcnn-progress").start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                connection = self._listener.accept()
+            except (OSError, EOFError):  # closed, or a stranger without the key
+                continue
+            threading.Thread(target=self._read, args=(connection,), daemon=True, name="kcnn-progress").start()
+
+    def _read(self, connection) -> None:
+        with connection:
+            while True:
+                try:
+                    self.events.put(connection.recv())
+                except (EOFError, OSError):
+                    return
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
 
 
 class DaskEngine:
@@ -170,6 +209,7 @@ class DaskEngine:
     path, results and progress sent back to this process."""
 
     kind = "dask"
+    announce = True
 
     def __init__(self, address: str) -> None:
         kind, workers = scheduler_kind(address)

@@ -270,7 +270,7 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
     order: kept or discarded (an Attempt), or failed (None)."""
     engine.start(arrays, dataset.x_test, DataPath(dataset.load_options, split.fingerprint, split.val_indices))
     summary.engine = engine.description
-    if engine.kind != "in-process":
+    if engine.announce:
         reporter.note(f"training {engine.description}")
     attempt_of = {task.run_id: attempt for attempt, task in tasks}
 

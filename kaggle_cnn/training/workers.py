@@ -76,6 +76,26 @@ class AttemptTask:
     data: HeldData | DataPath
 
 
+@dataclass(frozen=True)
+class ProgressSender:
+    """A local worker's side of the progress channel: each epoch's logs sent to the
+    command's listener (kaggle_cnn.training.engines.ProgressListener)."""
+
+    address: Any
+    authkey: bytes
+
+    def put(self, item: Any) -> None:
+        from multiprocessing.connection import Client
+
+        connection = _CONNECTIONS.get(self.address)
+        if connection is None:
+            connection = _CONNECTIONS[self.address] = Client(self.address, authkey=self.authkey)
+        connection.send(item)
+
+
+_CONNECTIONS: dict[Any, Any] = {}  # this worker's connection to each listener it reports to
+
+
 class Failure(str):
     """An attempt's error, as the worker saw it (a message, not a traceback)."""
 
