@@ -55,7 +55,7 @@ def test_jobs_2_keeps_the_same_runs_as_jobs_1(kcnn, tmp_path, competition):
     assert serial.runs()[0].record["device"]["engine"] == "in-process"
 
 
-def test_a_local_dask_cluster_trains_and_the_command_stores(kcnn, tmp_path, competition):
+def test_a_local_dask_cluster_trains_and_the_command_stores(kcnn, tmp_path, competition, trained):
     result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--repeat", 2, "--scheduler", "local:2")
     assert result.exit_code == 0, result.output
     assert "training 2 at once on a local Dask cluster" in result.output
@@ -67,6 +67,9 @@ def test_a_local_dask_cluster_trains_and_the_command_stores(kcnn, tmp_path, comp
         assert run.record["seed"] == attempt_seed(0, int(run.run_id[-3:]))
         assert (run.path / "model.keras").stat().st_size > 10_000  # the model came back from the worker
         assert run.val_proba().shape == (30, 10)
+        # the same runs as in this process (`trained`: the same settings and seeds), although the
+        # worker's own threads draw from Python's global random generator meanwhile
+        assert np.allclose(run.val_proba(), Workspace(trained).load_run(run.run_id).val_proba(), atol=1e-4)
     assert json.loads((workspace.models_dir / "plans" / "0001.json").read_text())["finished"] is True
 
 

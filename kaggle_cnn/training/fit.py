@@ -136,7 +136,7 @@ def fit_one(
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
-    with dtype_policy(device.precision):
+    with dtype_policy(device.precision), own_python_random(seed):
         model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
         if config.augment:
             from kaggle_cnn.training.augment import with_augmentation
@@ -168,6 +168,26 @@ def fit_one(
         params=int(model.count_params()),
         device=device.record(),
     )
+
+
+@contextlib.contextmanager
+def own_python_random(seed: int):
+    """Keras seeds every layer and initializer built without a seed from Python's
+    global `random`. In a Dask worker another thread (its event loop) draws from
+    that same generator at any moment, which changed attempts that local workers
+    reproduce exactly; while the model is built, Keras gets a generator of this
+    attempt's own, seeded as set_random_seed seeds the global one (so the draws,
+    and the runs, are what they always were)."""
+    import random
+
+    from keras.src.random import seed_generator  # the module-level name Keras draws from
+
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared
 
 
 @contextlib.contextmanager
