@@ -269,6 +269,11 @@ class TrainConfig:
     mixed_precision: bool = False
     model_options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def total_epochs(self) -> int:
+        """Epochs of every phase: training (or the frozen base), then fine-tuning."""
+        return self.epochs + self.fine_tune_epochs
+
     def __post_init__(self) -> None:
         for name, value in check_train_config(self, API).items():
             object.__setattr__(self, name, value)  # normalised: 5.0 epochs -> 5, lr 1 -> 1.0

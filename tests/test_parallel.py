@@ -272,6 +272,7 @@ def test_mixed_precision_on_a_cpu_is_bfloat16_with_a_float32_classifier(tmp_path
     (("--jobs", "many"), "--jobs many: must be a positive integer or auto"),
     (("--gpus", "7", "--jobs", "2"), "--gpus 7: this machine has no GPU 7"),
     (("--scheduler", "8786"), "--scheduler 8786: expected tcp://HOST:PORT (a Dask scheduler) or local:N"),
+    (("--scheduler", "tcp://nowhere"), "--scheduler tcp://nowhere: expected tcp://HOST:PORT"),
     (("--scheduler", "local:0"), "--scheduler local:0: local:N needs N of at least 1"),
     (("--scheduler", "local:2", "--gpus", "0"), "--gpus does not apply with --scheduler"),
     (("--time-budget", "0"), "--time-budget 0: must be a finite number greater than 0"),

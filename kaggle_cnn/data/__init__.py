@@ -9,7 +9,7 @@ when data is actually loaded or split.
 from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.demo import demo_answers_path, demo_path
 from kaggle_cnn.data.loading import load_dataset, reload_dataset
-from kaggle_cnn.data.split import make_split
+from kaggle_cnn.data.split import make_split, split_arrays
 
 __all__ = [
     "Dataset",
@@ -17,5 +17,6 @@ __all__ = [
     "demo_path",
     "load_dataset",
     "make_split",
+    "split_arrays",
     "reload_dataset",
 ]

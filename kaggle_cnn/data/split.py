@@ -16,6 +16,14 @@ import numpy as np
 from kaggle_cnn.errors import InputError, one_line
 
 
+def split_arrays(dataset, val_indices: np.ndarray) -> dict[str, np.ndarray]:
+    """A dataset's training images cut by a split: x_train/y_train (every row not
+    held out) and x_val/y_val (the held-out rows), as training takes them."""
+    train_rows = np.setdiff1d(np.arange(len(dataset.y_train)), val_indices, assume_unique=True)
+    return {"x_train": dataset.x_train[train_rows], "y_train": dataset.y_train[train_rows],
+            "x_val": dataset.x_train[val_indices], "y_val": dataset.y_train[val_indices]}
+
+
 def make_split(
     y: np.ndarray, fraction: float, seed: int, *, classes: Sequence | None = None, where: str | None = None
 ) -> np.ndarray:

@@ -33,7 +33,7 @@ from kaggle_cnn.training.runs import (
     train_trial,
     training_session,
 )
-from kaggle_cnn.training.workers import AttemptTask, HeldData
+from kaggle_cnn.training.workers import AttemptTask, Failure, HeldData
 from kaggle_cnn.training.settings import save_config
 
 if TYPE_CHECKING:
@@ -127,15 +127,10 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
                                   engine=engine, reporter=SilentReporter(), summary=TrainSummary(keep_above),
                                   stop_on_failure=False)
         for (number, task), attempt in zip(todo, stored):
-            results[number] = _failed_trial(workspace, number, task.run_id) if attempt is None else \
+            results[number] = Trial(number, task.run_id, {}, "failed", message=attempt[:300]) \
+                if isinstance(attempt, Failure) else \
                 Trial(number, task.run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
     return [results[number] for number, _, _ in batch]
-
-
-def _failed_trial(workspace: Workspace, number: int, run_id: str) -> Trial:
-    index = workspace.read_index()
-    message = str(index[index["run_id"] == run_id]["message"].iloc[-1])
-    return Trial(number, run_id, {}, "failed", message=message[:300])
 
 
 def search_template(

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[str, int, dict], None]  # (run_id, epoch, logs)
 
-SCHEDULER = re.compile(r"^(tcp|tls)://[^\s:/]+(:\d{1,5})?$")
+SCHEDULER = re.compile(r"^(tcp|tls)://[^\s:/]+:\d{1,5}$")  # Dask needs the port: tcp://HOST:8786
 LOCAL_CLUSTER = re.compile(r"^local:(\d+)$")
 CONNECT_SECONDS = 5
 
@@ -230,7 +230,7 @@ class DaskEngine:
             address_used = address
         try:
             self._client = Client(address_used, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:
             self._close_cluster()
             raise InputError(f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
                              f"({one_line(error, 100)})") from None

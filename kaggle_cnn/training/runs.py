@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from kaggle_cnn.config import OPTIONS, check_setting
+from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.workspace import Run, Split, Workspace
 from kaggle_cnn.training import plans
@@ -265,9 +266,9 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
 def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: list[tuple[int, AttemptTask]], *,
                  base_seed: int, keep_above: float, engine, reporter: TrainReporter,
                  summary: TrainSummary, want_more=lambda results: True, total: int | None = None,
-                 stop_on_failure: bool = True) -> list[Attempt | None]:
+                 stop_on_failure: bool = True) -> list[Attempt | Failure]:
     """Train (attempt number, task) pairs on an opened engine and store each in
-    order: kept or discarded (an Attempt), or failed (None)."""
+    order: kept or discarded (an Attempt), or failed (its Failure message)."""
     engine.start(arrays, dataset.x_test, DataPath(dataset.load_options, split.fingerprint, split.val_indices))
     summary.engine = engine.description
     if engine.announce:
@@ -275,18 +276,16 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
     attempt_of = {task.run_id: attempt for attempt, task in tasks}
 
     def started(planned: Planned, device: str) -> None:
-        config = planned.task.config
-        reporter.attempt_started(planned.number, total, planned.task.run_id, config.epochs + config.fine_tune_epochs,
-                                 device)
+        reporter.attempt_started(planned.number, total, planned.task.run_id, planned.task.config.total_epochs, device)
 
-    def store(planned: Planned, result, seconds: float) -> Attempt | None:
+    def store(planned: Planned, result, seconds: float) -> Attempt | Failure:
         task = planned.task
         record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above)
         if isinstance(result, Failure):
             # Recorded, and then no more attempts: a failure that repeats on every attempt
             # (a bug, a model too big for memory) must not burn a night of attempts silently.
             record_failure(workspace, record, split, str(result), seconds)
-            return None
+            return result
         result.device = {**(result.device or {}), "engine": engine.kind}
         attempt = store_attempt(workspace, dataset, split, task.config, record, result, keep_above, planned.number,
                                 seconds)
@@ -294,10 +293,9 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
         reporter.attempt_ended(attempt)
         return attempt
 
-    first = tasks[0][1].config if tasks else None
     ordered = launch_in_order(engine, [Planned(n, task) for n, (_, task) in enumerate(tasks, 1)], store=store,
                               want_more=want_more, started=started, epoch_ended=reporter.epoch_ended,
-                              epochs=first.epochs + first.fine_tune_epochs if first else 1,
+                              epochs=tasks[0][1].config.total_epochs if tasks else 1,
                               budget=summary.budget, stop_on_failure=stop_on_failure)
     return ordered.stored
 
@@ -342,17 +340,7 @@ def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCon
         workspace.repair()
         if new_split:
             workspace.save_split(split)
-        yield split, _split_arrays(dataset, split)
-
-
-def _split_arrays(dataset: "Dataset", split: Split) -> dict[str, np.ndarray]:
-    train_rows = split.train_indices(len(dataset.y_train))
-    return {
-        "x_train": dataset.x_train[train_rows],
-        "y_train": dataset.y_train[train_rows],
-        "x_val": dataset.x_train[split.val_indices],
-        "y_val": split.val_labels,
-    }
+        yield split, split_arrays(dataset, split.val_indices)
 
 
 def run_dataset(run: Run, data_path: str | os.PathLike | None = None) -> "Dataset":

@@ -49,13 +49,10 @@ class DataPath:
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         if self.fingerprint not in _LOADED:
-            from kaggle_cnn.data import reload_dataset
+            from kaggle_cnn.data import reload_dataset, split_arrays
 
             dataset = reload_dataset(self.load_options, self.fingerprint, owner="this training")
-            train_rows = np.setdiff1d(np.arange(len(dataset.y_train)), self.val_indices, assume_unique=True)
-            _LOADED[self.fingerprint] = (dataset.x_test, {
-                "x_train": dataset.x_train[train_rows], "y_train": dataset.y_train[train_rows],
-                "x_val": dataset.x_train[self.val_indices], "y_val": dataset.y_train[self.val_indices]})
+            _LOADED[self.fingerprint] = (dataset.x_test, split_arrays(dataset, self.val_indices))
         x_test, arrays = _LOADED[self.fingerprint]
         return arrays, x_test
 
