@@ -31,14 +31,16 @@ from kaggle_cnn.store.doctor import Finding, doctor
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.devices import parse_jobs
 from kaggle_cnn.training.engines import Execution
+from kaggle_cnn.training.presets import PRESETS, preset_changes, preset_settings, preset_summaries
 from kaggle_cnn.training.runs import Attempt, TrainReporter, TrainSummary, resume, train
 from kaggle_cnn.training.settings import train_config
 from kaggle_cnn.training.tta import tta
 
 __all__ = [
-    "Attempt", "Dataset", "Execution", "Finding", "MetricsReport", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
+    "Attempt", "Dataset", "Execution", "Finding", "MetricsReport", "PRESETS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
     "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
-    "plot_confusion", "plot_curves", "plot_filters", "preview_augmentation", "report", "resume", "score", "search",
+    "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
+    "report", "resume", "score", "search",
     "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",
 ]
 

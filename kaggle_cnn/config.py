@@ -18,8 +18,11 @@ from typing import Any
 from kaggle_cnn.errors import InputError
 
 # kcnn's names -> Keras classes (the seven that Keras offers for image classifiers)
-OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam", "adamax": "Adamax",
-              "adagrad": "Adagrad", "adadelta": "Adadelta"}
+OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop", "nadam": "Nadam",
+              "adamax": "Adamax", "adagrad": "Adagrad", "adadelta": "Adadelta"}
+# How the learning rate moves over an attempt (kaggle_cnn.training.schedules).
+SCHEDULES = ("cosine", "plateau", "constant")
+AUTO = "auto"  # --epochs auto: train until validation stops improving
 
 # Where a value came from, for messages: a file's path names itself; these do not.
 OPTIONS = "options"  # typed as command-line options: "--lr nan"
@@ -35,7 +38,8 @@ MAX_SEED = 2**32 - 1  # numpy's SeedSequence and Keras take seeds below 2**32
 @dataclass(frozen=True)
 class Check:
     """What one setting accepts. kind: int, number (finite), choice, text or flag;
-    bounds are inclusive unless *_open; `optional` accepts None (null)."""
+    bounds are inclusive unless *_open; `optional` accepts None (null); an int or a
+    number with `choices` also takes those words ("auto")."""
 
     kind: str
     low: float | None = None
@@ -57,6 +61,8 @@ class Check:
 
     def convert(self, value: Any) -> Any:
         """The value as the setting holds it, or None when it is not one this takes."""
+        if self.kind in ("int", "number") and isinstance(value, str) and value in self.choices:
+            return value
         if self.kind == "flag":
             return value if isinstance(value, bool) else None
         if self.kind == "text":
@@ -106,6 +112,10 @@ class Check:
         if self.kind == "choice":
             return f"one of {', '.join(map(str, self.choices))}"
         what = "an integer" if self.kind == "int" else "a finite number"
+        words = f", or {' or '.join(self.choices)}" if self.choices else ""
+        return self._numbers(what) + words
+
+    def _numbers(self, what: str) -> str:
         low, high = self._bounds()
         if low is not None and high is not None:
             if self.kind == "int":
@@ -118,8 +128,10 @@ class Check:
         return what
 
 
-def integer(low: int | None = None, high: int | None = None, *, optional: bool = False) -> Check:
-    return Check("int", low, high, optional=optional)
+def integer(low: int | None = None, high: int | None = None, *, optional: bool = False,
+            words: tuple[str, ...] = ()) -> Check:
+    """An integer within the bounds, or one of `words` (e.g. "auto")."""
+    return Check("int", low, high, optional=optional, choices=words)
 
 
 def number(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False,
@@ -184,13 +196,18 @@ def check_optimizer(name: str, where: str = "") -> None:
 
 TRAIN_CHECKS: dict[str, Check] = {
     "model": text(),  # a registered name: kaggle_cnn.architectures says which
-    "epochs": integer(1),
+    "epochs": integer(1, words=(AUTO,)),
+    "max_epochs": integer(1),
     "batch_size": integer(1),
     "lr": number(0, low_open=True),
     "optimizer": choice(*OPTIMIZERS),
     "weight_decay": number(0, optional=True),
     "patience": integer(1, optional=True),
     "augment": text(optional=True),  # its own syntax: kaggle_cnn.training.augment
+    "schedule": choice(*SCHEDULES),
+    "warmup_epochs": number(0),
+    "label_smoothing": RATE,
+    "ema": flag(),
     "reduce_lr_factor": number(0, 1, low_open=True, high_open=True),
     "reduce_lr_patience": integer(1),
     "min_lr": number(0),
@@ -230,6 +247,8 @@ def check_train_config(config: TrainConfig | Mapping[str, Any], source: str = AP
     InputError names `source`, the field and the value."""
     settings = {f.name: getattr(config, f.name) for f in fields(config)} if isinstance(config, TrainConfig) \
         else dict(config)
+    if isinstance(settings.get("augment"), str) and settings["augment"].strip().lower() == "none":
+        settings["augment"] = None  # --augment none switches the default recipe's augmentation off
     checked = {name: TRAIN_CHECKS[name](name, value, source) for name, value in settings.items()
                if name in TRAIN_CHECKS}
     if "model_options" in settings:
@@ -243,19 +262,23 @@ def check_train_config(config: TrainConfig | Mapping[str, Any], source: str = AP
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that shapes one attempt, recorded in run.json. Every field is
-    checked (TRAIN_CHECKS) when a TrainConfig is made: a bad one is an InputError."""
+    checked (TRAIN_CHECKS) when a TrainConfig is made: a bad one is an InputError.
 
-    model: str = "kaggle_ensemble"
-    epochs: int = 20
+    The defaults are the default recipe (`--preset default`); the 28x28 Kaggle
+    write-up's recipe is `--preset kaggle28` (kaggle_cnn.training.presets). Why
+    each default: benchmarks/RESULTS.md."""
+
+    model: str = "small_resnet"
+    epochs: int | str = 12  # or "auto": until validation stops improving, at most max_epochs
     batch_size: int = 128
-    lr: float = 1e-3
-    optimizer: str = "adam"  # one of OPTIMIZERS; sgd uses momentum 0.9
-    weight_decay: float | None = None  # decoupled weight decay, as Keras optimizers apply it
+    lr: float = 3e-3
+    optimizer: str = "adamw"  # one of OPTIMIZERS; sgd uses momentum 0.9
+    weight_decay: float | None = 0.05  # decoupled weight decay, as Keras optimizers apply it (times the rate)
     patience: int | None = None  # early stopping on validation loss, best weights restored
-    augment: str | None = None  # e.g. "rotation=10,zoom=0.1": preprocessing layers (kaggle_cnn.training.augment)
+    augment: str | None = None  # e.g. "shift=0.1,rotation=10": preprocessing layers (kaggle_cnn.training.augment)
     # The 28x28 Kaggle write-up used ReduceLROnPlateau(monitor='val_loss', factor=0.2,
     # patience=5, min_lr=0.001) with Adam(lr=0.001): a min_lr equal to the starting
-    # rate never lets it act, so ours stops at 1e-5 instead.
+    # rate never lets it act, so ours stops at 1e-5 instead. Used with schedule "plateau".
     reduce_lr_factor: float = 0.2
     reduce_lr_patience: int = 5
     min_lr: float = 1e-5
@@ -267,12 +290,28 @@ class TrainConfig:
     unfreeze: int | None = None
     # Mixed precision: float16 on a GPU, bfloat16 on a CPU, the classifier in float32.
     mixed_precision: bool = False
+    # How the rate moves: cosine (from lr down to 0 after a linear warm-up),
+    # plateau (ReduceLROnPlateau, the 28x28 write-up's), constant.
+    schedule: str = "cosine"
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.0
+    ema: bool = False  # keep an exponential moving average of the weights and end with it
+    max_epochs: int = 40  # the most --epochs auto trains
     model_options: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def auto_epochs(self) -> bool:
+        return self.epochs == AUTO
+
+    @property
+    def epoch_cap(self) -> int:
+        """The most epochs of the first phase: `epochs`, or `max_epochs` with --epochs auto."""
+        return self.max_epochs if self.auto_epochs else self.epochs
+
+    @property
     def total_epochs(self) -> int:
-        """Epochs of every phase: training (or the frozen base), then fine-tuning."""
-        return self.epochs + self.fine_tune_epochs
+        """The most epochs of every phase: training (or the frozen base), then fine-tuning."""
+        return self.epoch_cap + self.fine_tune_epochs
 
     def __post_init__(self) -> None:
         for name, value in check_train_config(self, API).items():

@@ -20,7 +20,7 @@ from kaggle_cnn.errors import InputError, one_line
 # they import Keras (and so TensorFlow), which commands like `vote` never need.
 _BUILTIN_MODULES = (
     "kaggle_cnn.architectures.small_cnns", "kaggle_cnn.architectures.classic", "kaggle_cnn.architectures.kaggle28",
-    "kaggle_cnn.architectures.backbones",
+    "kaggle_cnn.architectures.backbones", "kaggle_cnn.architectures.small_resnet",
 )
 
 
@@ -189,8 +189,9 @@ def _weights_deferred(keras):
 
 
 def load_model(path):
-    """A saved model.keras, with kcnn's own layers (e.g. a backbone's preprocessing) registered first."""
+    """A saved model.keras, with kcnn's own layers (e.g. a backbone's preprocessing)
+    registered first; for predicting, so without its training loss and optimizer."""
     from kaggle_cnn.backend import load_keras
 
     _load_builtins()
-    return load_keras().saving.load_model(path)
+    return load_keras().saving.load_model(path, compile=False)

@@ -18,7 +18,7 @@ from kaggle_cnn.errors import InputError
               help="YAML search space (see examples/spaces/).")
 @click.option("--template", "template_path", type=click.Path(path_type=Path), default=None,
               help="Instead of --space: a hyperas-style model.py with {{choice(...)}} markers.")
-@click.option("--model", default=None, help="Architecture to tune [default: the space's, else kaggle_ensemble].")
+@click.option("--model", default=None, help="Architecture to tune [default: the space's, else small_resnet].")
 @click.option("--algo", type=click.Choice(["tpe", "rand", "grid"]), default="tpe", show_default=True)
 @click.option("--max-evals", type=int, default=20, show_default=True, help="Trials in the study (a grid stops at its size).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per trial [default: the space's].")

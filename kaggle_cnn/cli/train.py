@@ -9,14 +9,22 @@ from click.core import ParameterSource
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
-from kaggle_cnn.config import OPTIMIZERS, OPTIONS, SETTING_CHECKS, check_setting
+from kaggle_cnn.config import OPTIMIZERS, OPTIONS, SCHEDULES, SETTING_CHECKS, TrainConfig, check_setting
 from kaggle_cnn.errors import InputError
 
-# The options that are TrainConfig settings (a --config file may set them too).
-SETTINGS = ("model", "epochs", "batch_size", "lr", "optimizer", "weight_decay", "patience", "reduce_lr_patience",
-            "reduce_lr_factor", "min_lr", "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
+# The options that are TrainConfig settings (a preset or a --config file may set them too).
+SETTINGS = ("model", "epochs", "max_epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
+            "warmup_epochs", "label_smoothing", "ema", "patience", "reduce_lr_patience", "reduce_lr_factor", "min_lr",
+            "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
 # Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
 PARAMETERS = {"set": "set_options", "config": "config_file"}
+PRESETS = ("default", "kaggle28", "cats_dogs_vgg16")  # kaggle_cnn.training.presets (a test keeps them equal)
+
+
+def recipe(name: str) -> str:
+    """The default recipe's value of a setting, as --help shows it."""
+    value = getattr(TrainConfig, name)
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class Setting(click.ParamType):
@@ -33,54 +41,75 @@ class Setting(click.ParamType):
 
 
 class SettingOption(click.Option):
-    """--help shows a Setting's bounds as it shows click's ranges: [default: 20; x>=1]."""
+    """--help shows a Setting's bounds as it shows click's ranges, and an option
+    left to the recipe its value there: [default: 12; x>=1]."""
+
+    def __init__(self, *args, recipe_default: str | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.recipe_default = recipe_default
 
     def get_help_extra(self, ctx):
         extra = super().get_help_extra(ctx)
+        if self.recipe_default is not None:
+            extra["default"] = self.recipe_default
         if isinstance(self.type, Setting) and SETTING_CHECKS[self.type.setting].interval():
             extra["range"] = SETTING_CHECKS[self.type.setting].interval()
         return extra
 
 
-def setting(*declarations, **attributes):
-    """click.option for a setting of kaggle_cnn.config's table (its name from the option's)."""
+def recipe_option(*declarations, **attributes):
+    """click.option for a TrainConfig setting that is not a number: left to the preset when not typed."""
     name = declarations[-1].lstrip("-").replace("-", "_")
+    return click.option(*declarations, cls=SettingOption, default=None, recipe_default=recipe(name), **attributes)
+
+
+def setting(*declarations, **attributes):
+    """click.option for a setting of kaggle_cnn.config's table (its name from the option's);
+    a TrainConfig field shows the default recipe's value as its default."""
+    name = declarations[-1].lstrip("-").replace("-", "_")
+    if name in SETTINGS and "show_default" not in attributes:
+        attributes.setdefault("recipe_default", recipe(name))
+    attributes.setdefault("default", None)
     return click.option(*declarations, cls=SettingOption, type=Setting(name), **attributes)
 
 
 @cli.command()
 @data_options
-@click.option("--model", default="kaggle_ensemble", show_default=True, help="Architecture name (see `kcnn models`).")
-@setting("--repeat", default=None, help="Attempts to make [default: 1].")
-@setting("--until-kept", default=None, help="Instead of --repeat: keep going until this many runs are kept.")
-@setting("--max-attempts", default=None, help="Cap on attempts with --until-kept [default: 10 x K].")
-@setting("--keep-above", default=0.0, show_default=True,
-         help="Keep a run when its validation accuracy is at or above this (0-1).")
-@setting("--epochs", default=20, show_default=True)
-@setting("--batch-size", default=128, show_default=True)
-@setting("--lr", default=1e-3, show_default=True, help="Learning rate.")
-@click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default="adam", show_default=True,
-              help="sgd uses momentum 0.9.")
-@setting("--weight-decay", default=None, help="Decoupled weight decay.")
-@setting("--patience", default=None,
-         help="Stop when validation loss has not improved for this many epochs (best weights kept).")
-@setting("--reduce-lr-patience", default=5, show_default=True,
-         help="ReduceLROnPlateau: epochs without improvement before the rate drops.")
-@setting("--reduce-lr-factor", default=0.2, show_default=True)
-@setting("--min-lr", default=1e-5, show_default=True)
-@click.option("--augment", default=None, metavar="SPEC",
-              help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,hflip "
+@click.option("--preset", default=None, metavar="NAME",
+              help=f"A named recipe: {', '.join(PRESETS)} (see `kcnn models`). Options typed here win over it "
+                   "[default: default].")
+@recipe_option("--model", help="Architecture name (see `kcnn models`).")
+@setting("--repeat", help="Attempts to make [default: 1].")
+@setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
+@setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
+@setting("--keep-above", default=0.0, show_default=True, help="Keep a run when its validation accuracy is at or above this (0-1).")
+@setting("--epochs", metavar="N|auto",
+         help="Epochs of each attempt; auto: until the validation loss stops improving (best epoch kept, at most "
+              "--max-epochs; with --time-budget, as many as each attempt's share of it holds).")
+@setting("--max-epochs", help="The most epochs --epochs auto trains.")
+@setting("--batch-size")
+@setting("--lr", help="Learning rate (the peak, after warm-up).")
+@recipe_option("--optimizer", type=click.Choice(list(OPTIMIZERS)), help="sgd uses momentum 0.9.")
+@setting("--weight-decay", help="Decoupled weight decay (0: none).")
+@recipe_option("--schedule", type=click.Choice(SCHEDULES), help="cosine: warm-up, then down to 0 at the last epoch; plateau: ReduceLROnPlateau; constant.")
+@setting("--warmup-epochs", help="Linear warm-up of the rate (cosine and constant), in epochs.")
+@setting("--label-smoothing", help="Share of each label spread over the other classes (0: none).")
+@click.option("--ema", is_flag=True, default=False, help="Average the weights as they train and end with the average.")
+@setting("--patience", help="Stop when the validation loss has not improved for this many epochs (best weights "
+                            "kept); --epochs auto scales it to the schedule when not given.")
+@setting("--reduce-lr-patience", help="Plateau schedule: epochs without improvement before the rate drops.")
+@setting("--reduce-lr-factor", help="Plateau schedule: what the rate is multiplied by.")
+@setting("--min-lr", help="Plateau schedule: the lowest rate.")
+@recipe_option("--augment", metavar="SPEC|none", help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,erase=0.5,hflip "
                    "(shift and zoom are fractions of the image; see kcnn data preview).")
-@setting("--dropout", default=None,
+@setting("--dropout",
          help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
 @click.option("--weights", default=None, metavar="imagenet|none|PATH",
               help="Pretrained backbones: start from ImageNet (default), from scratch, or a local .h5 file.")
-@setting("--fine-tune-epochs", default=0, show_default=True,
+@setting("--fine-tune-epochs",
          help="Pretrained backbones: after --epochs with the base frozen, unfreeze it and train this many more.")
-@setting("--fine-tune-lr", default=1e-5, show_default=True,
-         help="Learning rate while fine-tuning.")
-@setting("--unfreeze", default=None,
-         help="Fine-tune only the base's last N layers [default: all].")
+@setting("--fine-tune-lr", help="Learning rate while fine-tuning.")
+@setting("--unfreeze", recipe_default="all", help="Fine-tune only the base's last N layers.")
 @click.option("--drop-blocks", type=int, default=None,
               help="densenet121: cut the last K dense blocks at the transition layer.")
 @click.option("--set", "set_options", multiple=True, metavar="NAME=VALUE",
@@ -88,25 +117,25 @@ def setting(*declarations, **attributes):
 @click.option("--config", "config_file", type=click.Path(path_type=Path), default=None,
               help="Settings from a YAML file (e.g. kcnn search --export); options given here win.")
 @setting("--seed", default=0, show_default=True, help="Base seed; attempt k trains with a seed derived from (S, k).")
-@setting("--val-fraction", default=None,
-         help="Validation share, fixed per dataset the first time a workspace sees it [default: 0.1].")
+@setting("--val-fraction", help="Validation share, fixed per dataset the first time a workspace sees it "
+                                "[default: 0.1].")
 @click.option("--mixed-precision", is_flag=True, default=False,
               help="float16 on a GPU, bfloat16 on a CPU; the classifier stays float32.")
 @click.option("--jobs", default="1", show_default=True, metavar="N|auto",
               help="Attempts at once, each in its own worker process; auto: GPUs x --per-gpu, or one per 4 CPU "
                    "cores.")
 @click.option("--gpus", default=None, metavar="0,1", help="The GPUs to use, as TensorFlow numbers them [default: all].")
-@setting("--per-gpu", default=None, help="Attempts sharing one GPU [default: 1, or what --jobs needs].")
+@setting("--per-gpu", help="Attempts sharing one GPU [default: 1, or what --jobs needs].")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT|local:N",
               help="Train on a Dask cluster (pip install 'kaggle_cnn[cluster]'), or local:N to try one here.")
-@setting("--time-budget", default=None, metavar="MINUTES",
+@setting("--time-budget", metavar="MINUTES",
          help="Launch no attempt that cannot finish within this many minutes (--repeat/--until-kept stay caps).")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
-def train(ctx, data_path, load_options, repeat, until_kept, max_attempts, keep_above, dropout, weights, drop_blocks,
-          set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler, time_budget, resume,
-          **settings):
+def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, dropout, weights,
+          drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler, time_budget,
+          resume, **settings):
     """Train MODEL again and again; keep the runs scoring at least --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -123,19 +152,23 @@ def train(ctx, data_path, load_options, repeat, until_kept, max_attempts, keep_a
         if resume:
             planned = dict(settings, **load_options, repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
                            keep_above=keep_above, seed=seed, val_fraction=val_fraction, dropout=dropout,
-                           weights=weights, drop_blocks=drop_blocks, set=set_options, config=config_file)
+                           weights=weights, drop_blocks=drop_blocks, set=set_options, config=config_file,
+                           preset=preset)
             given = {name: value for name, value in planned.items() if _typed(ctx, PARAMETERS.get(name, name))}
             summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
                                  execution=execution, time_budget=time_budget)
         else:
             _check_target(repeat, until_kept, max_attempts)
-            typed = {name for name in SETTINGS if _typed(ctx, name)}
-            config = api.train_config(settings, config_file=config_file, explicit=typed, set_options=set_options,
-                                      dropout=dropout, weights=weights, drop_blocks=drop_blocks)
+            typed = {name: settings[name] for name in SETTINGS if _typed(ctx, name)}
+            config = api.train_config(typed, config_file=config_file, explicit=typed, set_options=set_options,
+                                      dropout=dropout, weights=weights, drop_blocks=drop_blocks, preset=preset)
+            for change in api.preset_changes(preset, typed):
+                reporter.note(change)
             summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), config,
                                 repeat=1 if repeat is None else repeat, until_kept=until_kept,
-                                max_attempts=max_attempts, keep_above=keep_above, seed=seed, val_fraction=val_fraction,
-                                reporter=reporter, execution=execution, time_budget=time_budget)
+                                max_attempts=max_attempts, keep_above=keep_above, seed=seed,
+                                val_fraction=val_fraction, reporter=reporter, execution=execution,
+                                time_budget=time_budget)
     render.print_training(console, summary, workspace(ctx))
 
 

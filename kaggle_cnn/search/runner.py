@@ -93,8 +93,29 @@ def _finished_trial(workspace: Workspace, run_id: str, number: int):
     return None
 
 
+def _unbuildable(dataset, workspace: Workspace, chosen: dict, run_id: str, number: int, seed: int) -> Trial | None:
+    """A trial whose sampled settings cannot train on these images (say more
+    poolings than 28x28 allows): recorded as failed without training, so the search
+    goes on. None when it can train."""
+    from kaggle_cnn.training.checks import check_config
+
+    try:
+        check_config(TrainConfig.from_settings(chosen, run_id), dataset.image_shape, dataset.n_classes, run_id)
+        return None
+    except InputError as error:
+        message = str(error)
+    record = {"run_id": run_id, "model": chosen.get("model", ""), "base_seed": seed, "attempt": number,
+              "seed": attempt_seed(seed, number), "started": _dt.datetime.now(_dt.timezone.utc).isoformat(
+                  timespec="seconds"), "config": chosen, "kept": False, "status": "failed", "message": message[:300],
+              "seconds": 0.0, "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": dataset.fingerprint()}}
+    with workspace.lock():
+        workspace.append_index(index_row(record))
+    return Trial(number, run_id, {}, "failed", message=message[:300])
+
+
 def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
-    finished = _finished_trial(workspace, run_id, number)
+    finished = _finished_trial(workspace, run_id, number) or _unbuildable(dataset, workspace, chosen, run_id, number,
+                                                                           seed)
     if finished is not None:
         return finished
     try:
@@ -113,7 +134,8 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
     results: dict[int, Any] = {}
     todo = []
     for number, run_id, chosen in batch:
-        finished = _finished_trial(workspace, run_id, number)
+        finished = _finished_trial(workspace, run_id, number) or _unbuildable(dataset, workspace, chosen, run_id,
+                                                                               number, seed)
         if finished is not None:
             results[number] = finished
         else:

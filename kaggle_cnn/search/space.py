@@ -1,7 +1,8 @@
 """Search spaces written in YAML, turned into hyperopt expressions or a grid.
 
     model: kaggle_ensemble          # fixed settings: any `kcnn train` option
-    epochs: 5                       # or architecture option
+    preset: kaggle28                # or architecture option; a preset's recipe
+    epochs: 5                       # goes under them
     space:                          # searched settings
       dropout1: {uniform: [0.0, 0.5]}
       dense1: {choice: [128, 256, 512]}
@@ -24,8 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kaggle_cnn.config import TrainConfig
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.fileio import read_yaml
+from kaggle_cnn.training.presets import preset_settings
 from kaggle_cnn.training.settings import allowed_options, check_name, check_value
 
 DISTRIBUTIONS = {"choice": None, "uniform": 2, "loguniform": 2, "quniform": 3, "randint": 2, "normal": 2}
@@ -57,9 +60,11 @@ def load_space(path: str | Path, model: str | None = None) -> SearchSpace:
     if not isinstance(document, dict) or not isinstance(document.get("space"), dict) or not document["space"]:
         raise InputError(f"{path}: expected a mapping with a non-empty 'space:' section")
     fixed = {k: v for k, v in document.items() if k != "space"}
+    if "preset" in fixed:  # a preset's recipe under the file's own fixed settings
+        fixed = {**preset_settings(str(fixed.pop("preset"))), **fixed}
     if model is not None:
         fixed["model"] = model
-    fixed.setdefault("model", "kaggle_ensemble")
+    fixed.setdefault("model", TrainConfig.model)
     if "model" in document["space"]:
         raise InputError(f"{path}: search one model at a time; set 'model:' outside 'space:' (or --model)")
     allowed = allowed_options(fixed["model"])

@@ -403,7 +403,16 @@ def index_row(record: dict[str, Any]) -> dict[str, Any]:
         "status": record.get("status", "ok"),
         "started": record.get("started", ""),
         "seconds": round(float(record.get("seconds", float("nan"))), 2),
-        "epochs": config.get("epochs", ""),
+        "epochs": _epochs_trained(record, config),
         "data_fingerprint": record["data"]["fingerprint"],
         "message": record.get("message", ""),
     }
+
+
+def _epochs_trained(record: dict[str, Any], config: dict[str, Any]) -> Any:
+    """Epochs a run trained (every phase), else what its settings asked for
+    (a failed attempt; --epochs auto shows as auto)."""
+    phases = record.get("phases")
+    if isinstance(phases, dict) and phases and all(isinstance(n, int) for n in phases.values()):
+        return sum(phases.values())
+    return config.get("epochs", "")

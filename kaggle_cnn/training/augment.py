@@ -8,6 +8,11 @@ settings of seeds 001 and 004 in today's Keras:
     hflip, vflip    random mirror                (horizontal_flip, vertical_flip)
     fill=nearest    how new pixels are filled: nearest, constant, reflect, wrap
 
+and one that came later, random erasing (Zhong et al., 2017):
+
+    erase=0.5       share of images that get a random rectangle (2-33% of the
+                    image) filled with noise
+
 The layers sit at the front of the model: active in training only, no-ops at
 prediction, and on the accelerator when there is one.
 """
@@ -17,7 +22,7 @@ from __future__ import annotations
 from kaggle_cnn.config import number, parse_text
 from kaggle_cnn.errors import InputError
 
-_NUMERIC = {"rotation": 360.0, "shift": 1.0, "shear": 1.0, "zoom": 1.0}  # name -> largest sensible value
+_NUMERIC = {"rotation": 360.0, "shift": 1.0, "shear": 1.0, "zoom": 1.0, "erase": 1.0}  # name -> largest value
 _FLAGS = ("hflip", "vflip")
 _FILLS = ("nearest", "constant", "reflect", "wrap")
 
@@ -38,7 +43,7 @@ def parse_augment(text: str) -> dict[str, float | bool | str]:
                 raise InputError(f"--augment {part!r}: {name} must be {check.describe()}")
             spec[name] = amount
         else:
-            raise InputError(f"--augment {part!r}: use rotation=DEG, shift=F, shear=F, zoom=F, hflip, vflip, "
+            raise InputError(f"--augment {part!r}: use rotation=DEG, shift=F, shear=F, zoom=F, erase=P, hflip, vflip, "
                              f"fill={'|'.join(_FILLS)}")
     if not any(k != "fill" for k in spec):
         raise InputError("--augment needs at least one transform, e.g. --augment rotation=10,zoom=0.1")
@@ -65,6 +70,8 @@ def augmentation_layers(text: str, seed: int | None = None) -> list:
         made.append(layers.RandomShear(x_factor=spec["shear"], y_factor=spec["shear"], fill_mode=fill, seed=seed))
     if "zoom" in spec:
         made.append(layers.RandomZoom(spec["zoom"], fill_mode=fill, seed=seed))
+    if "erase" in spec:  # images are scaled to [0, 1] when loaded
+        made.append(layers.RandomErasing(factor=spec["erase"], value_range=(0.0, 1.0), seed=seed))
     return made
 
 

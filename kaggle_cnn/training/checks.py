@@ -23,6 +23,9 @@ def check_config(config: TrainConfig, image_shape, n_classes: int, source: str =
         from kaggle_cnn.training.augment import parse_augment
 
         parse_augment(config.augment)
+    if config.ema and (config.auto_epochs or config.patience is not None):
+        raise InputError("--ema does not go with --epochs auto or --patience: early stopping keeps the best epoch's "
+                         "own weights, not their average")
     if config.unfreeze is not None and not config.fine_tune_epochs:
         raise InputError("--unfreeze only applies with --fine-tune-epochs")
     if config.fine_tune_epochs:

@@ -110,7 +110,8 @@ class InProcessEngine:
 
         future: concurrent.futures.Future = concurrent.futures.Future()
         result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=self._x_test,
-                         on_epoch=lambda epoch, logs: on_epoch(task.run_id, epoch, logs), **self._arrays)
+                         on_epoch=lambda epoch, logs: on_epoch(task.run_id, epoch, logs), seconds=task.seconds,
+                         **self._arrays)
         future.set_result(result)
         return future
 

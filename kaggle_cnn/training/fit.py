@@ -37,6 +37,7 @@ class FitResult:
     device: dict[str, Any] | None = None  # what it ran on (Device.record()), recorded in run.json
     model_bytes: bytes | None = None  # trained in a worker process: the saved model, to store here
     worker_seconds: float | None = None
+    epochs: dict[str, Any] | None = None  # --epochs auto: the best epoch, and what a time allowance held
 
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -123,16 +124,19 @@ def fit_one(
     n_classes: int,
     on_epoch: EpochHook | None = None,
     device: Device | None = None,
+    seconds: float | None = None,
 ) -> FitResult:
-    """Train one fresh model with Adam (or config.optimizer) and ReduceLROnPlateau, as the 28x28 Kaggle write-up did.
+    """Train one fresh model with config's optimizer, schedule and loss.
 
     Images are arrays, or ImageFiles (image folders) streamed through tf.data. A
     pretrained backbone trains its head with the base frozen, then, with
     config.fine_tune_epochs, the unfrozen base at config.fine_tune_lr: two phases,
-    one history (its `phase` column says which)."""
+    one history (its `phase` column says which). With --epochs auto, `seconds`
+    (the attempt's share of a time budget) sets how many epochs it trains."""
     from kaggle_cnn.architectures import build
     from kaggle_cnn.architectures.backbones import find_backbone
 
+    started = time.perf_counter()
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
@@ -147,12 +151,17 @@ def fit_one(
     on_gpu = device.kind == "GPU"
     train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
     val_input = _fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu)
+    # After the last epoch come the predictions: a forward pass costs about a third
+    # of a training step, so they take this share of an epoch (plus saving).
+    reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
-                              val_input=val_input, on_epoch=on_epoch)
-    history = phase("frozen" if frozen else "train", config.lr, 0, config.epochs)
+                              val_input=val_input, on_epoch=on_epoch,
+                              steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
+    history, epochs = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
+                            auto=config.auto_epochs, seconds=seconds)
     if config.fine_tune_epochs:
         unfreeze(backbone, config.unfreeze)
-        history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs)
+        history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs)[0]
     val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
     start = time.perf_counter()
     test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
@@ -167,6 +176,7 @@ def fit_one(
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
         device=device.record(),
+        epochs=epochs,
     )
 
 
@@ -203,31 +213,40 @@ def dtype_policy(name: str):
 
 
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
-               xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None) -> list[dict[str, Any]]:
-    """Compile (again: trainable layers may have changed) and fit epochs first_epoch+1..last_epoch."""
+               xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, steps_per_epoch: int,
+               started: float, reserve: float, auto: bool = False, seconds: float | None = None,
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Compile (again: trainable layers may have changed) and fit epochs
+    first_epoch+1..last_epoch (fewer with --epochs auto). Returns the epochs' rows
+    and, with --epochs auto, the best epoch and what a time allowance held."""
+    from kaggle_cnn.training import schedules
+
     binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
     model.compile(
-        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay),
-        loss="binary_crossentropy" if binary else "sparse_categorical_crossentropy",
+        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
+        loss=schedules.loss(config, binary),
         metrics=["accuracy"],
         jit_compile=xla,
     )
     timer = EpochTimer()
-    callbacks = [
-        timer,
-        keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
-            min_lr=min(config.min_lr, lr),
-        ),
-    ]
-    if config.patience is not None:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience,
-                                                       restore_best_weights=True))
+    callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
+                                             seconds=seconds, started=started, first_epoch=first_epoch,
+                                             reserve=reserve)]
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
                        callbacks=callbacks, verbose=0)
-    return _epoch_rows(fitted.history, timer, first_epoch, phase)
+    return _epoch_rows(fitted.history, timer, first_epoch, phase), _chosen_epochs(callbacks) if auto else None
+
+
+def _chosen_epochs(callbacks: list) -> dict[str, Any]:
+    """--epochs auto: the epoch whose weights were kept (1-based), and the epochs a time allowance held."""
+    from kaggle_cnn.training.schedules import EpochsForTime
+
+    stopping = next(c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping))
+    timed = next((c for c in callbacks if isinstance(c, EpochsForTime)), None)
+    return {"best": int(stopping.best_epoch) + 1, "patience": int(stopping.patience),
+            "fitted_to_time": timed.epochs if timed is not None and timed.fitted else None}
 
 
 def unfreeze(backbone, last_layers: int | None = None) -> None:
@@ -271,9 +290,9 @@ def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:
     return class_probabilities(model.predict(source, verbose=0, **options))
 
 
-def make_optimizer(name: str, lr: float, weight_decay: float | None = None):
+def make_optimizer(name: str, lr: float, weight_decay: float | None = None, ema: bool = False):
     check_optimizer(name)
-    options = {"learning_rate": lr, "weight_decay": weight_decay}
+    options = {"learning_rate": lr, "weight_decay": weight_decay, "use_ema": ema}
     if name == "sgd":
         options["momentum"] = 0.9
     return getattr(keras.optimizers, OPTIMIZERS[name])(**options)

@@ -93,6 +93,8 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float) -
         # epochs trained in each phase: {"train": E}, or {"frozen": E1, "fine-tune": E2} for a pretrained base
         "phases": {phase: sum(row["phase"] == phase for row in result.history)
                    for phase in dict.fromkeys(row["phase"] for row in result.history)},
+        # --epochs auto: the epoch whose weights were kept, the patience, and the epochs a time budget held
+        "epochs_chosen": result.epochs,
         "device": result.device,  # what it trained on: GPU or CPU, precision, XLA, host, engine
         "versions": library_versions(),
     }

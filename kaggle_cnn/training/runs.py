@@ -246,7 +246,8 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     attempts = [int(plan.record["attempts"][p]) for p in positions]
     tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
              for p, attempt in zip(positions, attempts)]
-    budget = TimeBudget(time_budget * 60) if time_budget is not None else None
+    budget = TimeBudget(time_budget * 60, attempts=len(tasks) if until_kept is None else until_kept - kept_before) \
+        if time_budget is not None else None
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept)
 
     def want_more(results) -> bool:

@@ -10,9 +10,10 @@ finish and are stored.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kaggle_cnn.errors import AttemptFailed
@@ -35,6 +36,7 @@ class TimeBudget:
     attempt's length is projected from its epochs so far."""
 
     seconds: float
+    attempts: int = 1  # the attempts the target asks for: with --epochs auto, each gets its share of the time
     started: float = field(default_factory=time.monotonic)
     durations: list[float] = field(default_factory=list)  # attempts finished, launch to result
     stopped: bool = False  # it refused a launch (and refuses every later one)
@@ -61,6 +63,12 @@ class TimeBudget:
             return True
         self.stopped, self.left_when_stopped, self.estimate_when_stopped = True, max(0.0, left), estimate
         return False
+
+    def share(self, now: float, launched: int, slots: int) -> float:
+        """The time an attempt launched now may take (--epochs auto fits its epochs to
+        it): what is left, shared by the rounds of attempts still to come."""
+        rounds = math.ceil(max(1, self.attempts - launched) / max(1, slots))
+        return max(0.0, self.deadline - now) / rounds
 
     def spent(self, now: float) -> float:
         return now - self.started
@@ -125,6 +133,9 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
             if attempt is None:
                 break
             next_number = attempt.number if next_number is None else next_number
+            if budget is not None and attempt.task.config.auto_epochs:
+                attempt = replace(attempt, task=replace(
+                    attempt.task, seconds=budget.share(time.monotonic(), report.launched, len(engine.slots))))
             slot = free.pop(0)
             state = Running(attempt, slot, epochs)
             by_run[attempt.task.run_id] = state

@@ -22,6 +22,7 @@ from kaggle_cnn.config import (
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.fileio import read_yaml, write_text
 from kaggle_cnn.training.checks import pretrained_models
+from kaggle_cnn.training.presets import preset_settings
 
 
 def model_shortcuts(model: str, dropout: float | None, weights: str | None, drop_blocks: int | None) -> dict:
@@ -51,18 +52,23 @@ def model_shortcuts(model: str, dropout: float | None, weights: str | None, drop
 
 def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | None = None,
                  explicit: Collection[str] = (), set_options: Sequence[str] = (), dropout: float | None = None,
-                 weights: str | None = None, drop_blocks: int | None = None) -> TrainConfig:
-    """One attempt's settings, checked against the model: a YAML config file's
-    settings, then `given` (those named in `explicit` were typed by the user and win
-    over the file; the others are defaults the file overrides), then NAME=VALUE
+                 weights: str | None = None, drop_blocks: int | None = None, preset: str | None = None) -> TrainConfig:
+    """One attempt's settings, checked against the model: TrainConfig's defaults
+    (the default recipe), then a preset's settings, then a YAML config file's, then
+    `given` (those named in `explicit` were typed by the user and win over the
+    preset and the file; the others are defaults they override), then NAME=VALUE
     architecture options and the --dropout/--weights/--drop-blocks shortcuts.
 
     Every value is checked where it came from: a bad one is a one-line InputError
     naming the file, option or --set item ("cfg.yaml: epochs 0: must be ...")."""
     import yaml
 
-    settings = _read_config(config_file) if config_file else {}  # checked below, with the model it ends up with
-    sources = dict.fromkeys(settings, str(config_file))
+    settings = preset_settings(preset) if preset else {}
+    sources = dict.fromkeys(settings, f"preset {preset}")
+    if config_file:
+        from_file = _read_config(config_file)  # checked below, with the model it ends up with
+        settings.update(from_file)
+        sources.update(dict.fromkeys(from_file, str(config_file)))
     for name, value in given.items():
         if name not in settings or name in explicit:
             settings[name], sources[name] = value, OPTIONS

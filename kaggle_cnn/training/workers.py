@@ -71,6 +71,7 @@ class AttemptTask:
     run_id: str
     n_classes: int
     data: HeldData | DataPath
+    seconds: float | None = None  # --epochs auto under a time budget: the time this attempt may take
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def run_attempt(task: AttemptTask, threads: int | None, progress=None) -> "FitRe
             def on_epoch(epoch, logs):
                 progress.put((task.run_id, epoch, logs))
         result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=x_test, on_epoch=on_epoch,
-                         device=this_device(task.config.mixed_precision, threads), **arrays)
+                         device=this_device(task.config.mixed_precision, threads), seconds=task.seconds, **arrays)
         result.model_bytes = _model_bytes(result.model)
     except Exception as error:  # the command records it and stops launching attempts
         return Failure(f"{type(error).__name__}: {error}")
