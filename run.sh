@@ -51,8 +51,8 @@ for arg in "$@"; do
 done
 
 if $on_demo && [ $# -eq 0 ]; then
-  # The main job on the demo: a few short runs, enough to see the whole workflow.
-  set -- --model kaggle_ensemble --repeat 3 --keep-above 0.95 --epochs 4
+  # The main job on the demo: a few short runs of the default recipe, enough to see the whole workflow.
+  set -- --repeat 3 --keep-above 0.95 --epochs 3
 fi
 kcnn train "$@"
 kcnn vote

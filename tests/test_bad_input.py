@@ -159,7 +159,7 @@ def test_a_refused_train_writes_not_even_the_split(kcnn, assert_refused, competi
         ("lr: -1\n", ["cfg.yaml: lr -1: must be a finite number greater than 0"]),
         ("lr: .nan\n", ["cfg.yaml: lr nan: must be a finite number greater than 0"]),
         ("min_lr: .inf\n", ["cfg.yaml: min_lr inf"]),
-        ("optimizer: adamw\n", ["cfg.yaml: optimizer 'adamw': must be one of adam"]),
+        ("optimizer: lamb\n", ["cfg.yaml: optimizer 'lamb': must be one of adam"]),
         ("dropout: 1.5\n", ["cfg.yaml: dropout 1.5: must be a finite number in [0, 1)"]),
         ("dense_units: 0\n", ["cfg.yaml: dense_units 0: must be an integer of at least 1"]),
         ("augment: 'zoom=inf'\n", ["--augment 'zoom=inf'"]),
@@ -183,11 +183,11 @@ def test_a_search_space_is_checked_the_same_way(kcnn, assert_refused, competitio
 
 
 def test_the_python_api_is_checked_the_same_way(competition, tmp_path):
-    with pytest.raises(InputError, match=r"^--epochs 0: must be an integer of at least 1$"):
+    with pytest.raises(InputError, match=r"^--epochs 0: must be an integer of at least 1, or auto$"):
         api.train_config({"model": "cnn1", "epochs": 0})
     with pytest.raises(InputError, match=r"^--set dropout=abc: must be a finite number in \[0, 1\)$"):
         api.train_config({"model": "cnn1"}, set_options=["dropout=abc"])
-    with pytest.raises(InputError, match=r"^TrainConfig: epochs 0: must be an integer of at least 1$"):
+    with pytest.raises(InputError, match=r"^TrainConfig: epochs 0: must be an integer of at least 1, or auto$"):
         TrainConfig(model="cnn1", epochs=0)
     with pytest.raises(InputError, match=r"^TrainConfig: lr nan: must be a finite number greater than 0$"):
         TrainConfig(lr=float("nan"))

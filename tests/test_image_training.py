@@ -130,7 +130,8 @@ def test_vgg16_from_scratch_learns_real_cats_and_dogs(kcnn, catsdogs, tmp_path):
         for path in sorted((catsdogs / name).iterdir())[:10]:
             shutil.copy(path, pets / name / path.name)
     workspace = Workspace(tmp_path / "ws")
-    result = kcnn("-w", workspace.root, "train", "--data", pets, "--model", "vgg16", "--weights", "none",
+    result = kcnn("-w", workspace.root, "train", "--data", pets, "--preset", "kaggle28", "--model", "vgg16",
+                  "--weights", "none",
                   "--image-size", 32, "--epochs", 10, "--batch-size", 4, "--lr", 5e-5, "--set", "dropout=0",
                   "--reduce-lr-patience", 20, "--keep-above", 0)
     assert result.exit_code == 0, result.output

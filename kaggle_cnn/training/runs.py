@@ -297,7 +297,8 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
     ordered = launch_in_order(engine, [Planned(n, task) for n, (_, task) in enumerate(tasks, 1)], store=store,
                               want_more=want_more, started=started, epoch_ended=reporter.epoch_ended,
                               epochs=tasks[0][1].config.total_epochs if tasks else 1,
-                              budget=summary.budget, stop_on_failure=stop_on_failure)
+                              budget=summary.budget, stop_on_failure=stop_on_failure,
+                              epochs_to_budget=bool(tasks) and tasks[0][1].config.auto_epochs)
     return ordered.stored
 
 

@@ -100,7 +100,8 @@ class Ordered:
 def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Planned, Any, float], Any],
                     want_more: Callable[[list[Any]], bool], started: Callable[[Planned, str], None],
                     epoch_ended: Callable[[str, int, dict], None] | None = None, epochs: int = 1,
-                    budget: TimeBudget | None = None, stop_on_failure: bool = True) -> Ordered:
+                    budget: TimeBudget | None = None, stop_on_failure: bool = True,
+                    epochs_to_budget: bool = False) -> Ordered:
     """Train `planned` attempts on `engine`'s slots, one per slot at a time.
 
     `store(planned, result, seconds)` keeps or discards one result (FitResult or
@@ -108,7 +109,8 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
     sees the results finished so far (stored or waiting for an earlier one) and
     says whether to launch another. A Failure stops launching (unless not
     `stop_on_failure`: a search goes on); once the attempts in flight are stored,
-    AttemptFailed is raised."""
+    AttemptFailed is raised. With `epochs_to_budget` (--epochs auto) each attempt
+    is sent with its share of the budget, which its epochs are fitted to."""
     pending: Iterator[Planned] = iter(planned)
     free = list(range(len(engine.slots)))
     running: dict[Any, Running] = {}
@@ -133,7 +135,7 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
             if attempt is None:
                 break
             next_number = attempt.number if next_number is None else next_number
-            if budget is not None and attempt.task.config.auto_epochs:
+            if budget is not None and epochs_to_budget:  # --epochs auto: its share of the budget
                 attempt = replace(attempt, task=replace(
                     attempt.task, seconds=budget.share(time.monotonic(), report.launched, len(engine.slots))))
             slot = free.pop(0)
