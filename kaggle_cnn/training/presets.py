@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from kaggle_cnn.config import TrainConfig
 from kaggle_cnn.errors import InputError
 
 # The recipe TrainConfig's defaults make (small_resnet, AdamW, a cosine with warm-up):
