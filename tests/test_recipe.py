@@ -74,7 +74,7 @@ def test_a_preset_sets_its_recipe_and_typed_options_win_with_a_note(kcnn, compet
     expected = {**presets.PRESETS["kaggle28"], "epochs": 1, "batch_size": 32}
     assert {name: record["config"][name] for name in expected} == expected
     assert record["model"] == "kaggle_ensemble"
-    assert "schedule" in expected and record["config"]["augment"] is None
+    assert record["phases"] == {"train": 1} and record["epochs_chosen"] is None  # --epochs 1, not the preset's 40
 
 
 def test_presets_listed_by_the_cli_are_the_library_s(kcnn):

@@ -33,6 +33,7 @@ from kaggle_cnn.training.runs import (
     train_trial,
     training_session,
 )
+from kaggle_cnn.training.records import new_record, record_failure
 from kaggle_cnn.training.workers import AttemptTask, Failure, HeldData
 from kaggle_cnn.training.settings import save_config
 
@@ -93,7 +94,8 @@ def _finished_trial(workspace: Workspace, run_id: str, number: int):
     return None
 
 
-def _unbuildable(dataset, workspace: Workspace, chosen: dict, run_id: str, number: int, seed: int) -> Trial | None:
+def _unbuildable(dataset, workspace: Workspace, chosen: dict, run_id: str, number: int, seed: int,
+                 keep_above: float) -> Trial | None:
     """A trial whose sampled settings cannot train on these images (say more
     poolings than 28x28 allows): recorded as failed without training, so the search
     goes on. None when it can train."""
@@ -104,18 +106,15 @@ def _unbuildable(dataset, workspace: Workspace, chosen: dict, run_id: str, numbe
         return None
     except InputError as error:
         message = str(error)
-    record = {"run_id": run_id, "model": chosen.get("model", ""), "base_seed": seed, "attempt": number,
-              "seed": attempt_seed(seed, number), "started": _dt.datetime.now(_dt.timezone.utc).isoformat(
-                  timespec="seconds"), "config": chosen, "kept": False, "status": "failed", "message": message[:300],
-              "seconds": 0.0, "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": dataset.fingerprint()}}
+    record = new_record(chosen, run_id, seed, number, attempt_seed(seed, number), keep_above)
     with workspace.lock():
-        workspace.append_index(index_row(record))
+        record_failure(workspace, record, dataset.fingerprint(), message, 0.0)
     return Trial(number, run_id, {}, "failed", message=message[:300])
 
 
 def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
     finished = _finished_trial(workspace, run_id, number) or _unbuildable(dataset, workspace, chosen, run_id, number,
-                                                                           seed)
+                                                                           seed, keep_above)
     if finished is not None:
         return finished
     try:
@@ -135,7 +134,7 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
     todo = []
     for number, run_id, chosen in batch:
         finished = _finished_trial(workspace, run_id, number) or _unbuildable(dataset, workspace, chosen, run_id,
-                                                                               number, seed)
+                                                                               number, seed, keep_above)
         if finished is not None:
             results[number] = finished
         else:

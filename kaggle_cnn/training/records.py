@@ -6,13 +6,13 @@ last), or a discarded run's learning curve; and its row in models/index.csv.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.store.workspace import Split, Workspace, index_row
+from kaggle_cnn.store.workspace import Workspace, index_row
 
 if TYPE_CHECKING:
     from kaggle_cnn.data import Dataset
@@ -32,14 +32,17 @@ class Attempt:
 
 
 def new_record(config, run_id, base_seed, attempt, run_seed, keep_above) -> dict[str, Any]:
-    return {"run_id": run_id, "model": config.model, "base_seed": base_seed, "attempt": attempt, "seed": run_seed,
-            "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": {**asdict(config), "keep_above": keep_above}}
+    """The start of an attempt's run.json; `config` is a TrainConfig, or the flat
+    settings of a search trial that could not make one."""
+    settings = asdict(config) if is_dataclass(config) else dict(config)
+    return {"run_id": run_id, "model": settings.get("model", ""), "base_seed": base_seed, "attempt": attempt,
+            "seed": run_seed, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "config": {**settings, "keep_above": keep_above}}
 
 
-def record_failure(workspace: Workspace, record: dict, split: Split, message: str, seconds: float) -> None:
+def record_failure(workspace: Workspace, record: dict, fingerprint: str, message: str, seconds: float) -> None:
     failed = {**record, "kept": False, "status": "failed", "message": message[:300], "seconds": seconds,
-              "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": split.fingerprint}}
+              "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": fingerprint}}
     workspace.append_index(index_row(failed))
 
 

@@ -285,7 +285,7 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
         if isinstance(result, Failure):
             # Recorded, and then no more attempts: a failure that repeats on every attempt
             # (a bug, a model too big for memory) must not burn a night of attempts silently.
-            record_failure(workspace, record, split, str(result), seconds)
+            record_failure(workspace, record, split.fingerprint, str(result), seconds)
             return result
         result.device = {**(result.device or {}), "engine": engine.kind}
         attempt = store_attempt(workspace, dataset, split, task.config, record, result, keep_above, planned.number,
