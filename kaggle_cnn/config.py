@@ -23,6 +23,8 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 # How the learning rate moves over an attempt (kaggle_cnn.training.schedules).
 SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
+# What runs are judged, kept and voted by (kaggle_cnn.evaluation.competition has their definitions).
+METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk")
 
 # Where a value came from, for messages: a file's path names itself; these do not.
 OPTIONS = "options"  # typed as command-line options: "--lr nan"
@@ -220,7 +222,10 @@ TRAIN_CHECKS: dict[str, Check] = {
 # Options of `kcnn train` (and api.train) that are not part of a configuration.
 RUN_CHECKS: dict[str, Check] = {
     "seed": integer(0, MAX_SEED),
-    "keep_above": number(0, 1),
+    "keep_above": number(optional=True),  # None: keep every run;  # its range is the metric's (kaggle_cnn.evaluation.competition.check_threshold)
+    "metric": choice(*METRICS),
+    "folds": integer(2, optional=True),
+    "refit": flag(),
     "val_fraction": number(0, 1, low_open=True, high_open=True, optional=True),
     "repeat": integer(1),
     "until_kept": integer(1, optional=True),

@@ -72,8 +72,10 @@ class RichTrainReporter:
         if self._overall is not None:
             self.progress.advance(self._overall)
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
+        score = f"val_acc {attempt.val_accuracy:.4f}" if attempt.metric == "accuracy" else \
+            f"val_{attempt.metric} {attempt.score:.4f}  val_acc {attempt.val_accuracy:.4f}"
         self.progress.console.print(
-            f"{escape(label)} {escape(attempt.run_id)}  val_acc {attempt.val_accuracy:.4f}  {verdict}  "
+            f"{escape(label)} {escape(attempt.run_id)}  {score}  {verdict}  "
             f"({attempt.seconds:.1f} s)",
             highlight=False, markup=True,
         )
@@ -81,8 +83,11 @@ class RichTrainReporter:
 
 def summary_table(summary) -> Table:
     stats = summary.accuracy_stats()
-    table = Table(title=f"kept runs: val accuracy >= {summary.keep_above:g}")
-    for column in ("attempted", "kept", "val acc mean ± std", "best", "train s/epoch", "predict s"):
+    what = "val accuracy" if summary.metric == "accuracy" else f"val {summary.metric}"
+    sign = "<=" if summary.metric == "logloss" else ">="
+    table = Table(title="kept runs: every run" if summary.keep_above is None else
+                  f"kept runs: {what} {sign} {summary.keep_above:g}")
+    for column in ("attempted", "kept", f"{what} mean ± std", "best", "train s/epoch", "predict s"):
         table.add_column(column, justify="right")
     table.add_row(
         str(len(summary.attempts)), str(len(summary.kept)),

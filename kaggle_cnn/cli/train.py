@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
-from kaggle_cnn.config import OPTIMIZERS, OPTIONS, SCHEDULES, SETTING_CHECKS, TrainConfig, check_setting
+from kaggle_cnn.config import METRICS, OPTIMIZERS, OPTIONS, SCHEDULES, SETTING_CHECKS, TrainConfig, check_setting
 from kaggle_cnn.errors import InputError
 
 # The options that are TrainConfig settings (a preset or a --config file may set them too).
@@ -82,7 +82,18 @@ def setting(*declarations, **attributes):
 @setting("--repeat", help="Attempts to make [default: 1].")
 @setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
 @setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
-@setting("--keep-above", default=0.0, show_default=True, help="Keep a run when its validation accuracy is at or above this (0-1).")
+@setting("--keep-above",
+         help="Keep a run when its validation score is at or above this (for --metric logloss: at or below) "
+              "[default: keep every run].")
+@click.option("--metric", default=None, metavar="NAME",
+              help=f"What runs are judged and kept by: {', '.join(METRICS)}; recorded by the workspace, so every "
+                   "run and vote in it compares [default: the workspace's, else accuracy].")
+@setting("--folds", metavar="K",
+         help="Each run is K fold models (stratified, the same folds for every run of the workspace), judged on "
+              "out-of-fold predictions for every training row; its submission averages the fold models.")
+@click.option("--refit", is_flag=True, default=False,
+              help="With --folds: then train one model on every training row for the epochs the folds chose; "
+                   "its predictions are the submission.")
 @setting("--epochs", metavar="N|auto",
          help="Epochs of each attempt; auto: until the validation loss stops improving (best epoch kept, at most "
               "--max-epochs; with --time-budget, as many as each attempt's share of it holds).")
@@ -133,10 +144,10 @@ def setting(*declarations, **attributes):
 @click.option("--resume", is_flag=True, default=False,
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
-def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, dropout, weights,
-          drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler, time_budget,
-          resume, **settings):
-    """Train MODEL again and again; keep the runs scoring at least --keep-above.
+def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, metric, folds, refit,
+          dropout, weights, drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler,
+          time_budget, resume, **settings):
+    """Train MODEL again and again; keep the runs whose score clears --keep-above.
 
     A kept run stores its model, validation and test probabilities under
     models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
@@ -151,7 +162,8 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
     with render.RichTrainReporter(console) as reporter:
         if resume:
             planned = dict(settings, **load_options, repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
-                           keep_above=keep_above, seed=seed, val_fraction=val_fraction, dropout=dropout,
+                           keep_above=keep_above, metric=metric, folds=folds, refit=refit, seed=seed,
+                           val_fraction=val_fraction, dropout=dropout,
                            weights=weights, drop_blocks=drop_blocks, set=set_options, config=config_file,
                            preset=preset)
             given = {name: value for name, value in planned.items() if _typed(ctx, PARAMETERS.get(name, name))}
@@ -168,7 +180,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                                 repeat=1 if repeat is None else repeat, until_kept=until_kept,
                                 max_attempts=max_attempts, keep_above=keep_above, seed=seed,
                                 val_fraction=val_fraction, reporter=reporter, execution=execution,
-                                time_budget=time_budget)
+                                time_budget=time_budget, metric=metric, folds=folds, refit=refit)
     render.print_training(console, summary, workspace(ctx))
 
 

@@ -36,7 +36,7 @@ class Dataset:
     classes: list  # sorted original label values: all int, or all str
     x_test: np.ndarray  # float32 (m, H, W, C), rows in submission order
     test_ids: list[str]  # ids exactly as written in the source, submission order
-    submission_header: tuple[str, str]  # (id column, label column)
+    submission_header: tuple[str, ...]  # (id column, label column), or (id column, one column per class)
     source: str  # path as given, or "demo"
     kind: str  # "kaggle_csv", "npz", "cifar_batches" or "image_folder"
     # How to load it again (absolute path, column options): recorded in run.json
@@ -49,6 +49,9 @@ class Dataset:
     test_labels: list | None = None
     # Files the loader left out, as (path, reason): reported, never silently dropped.
     skipped: tuple[tuple[str, str], ...] = ()
+    # What a submission holds (kaggle_cnn.store.submissions.KINDS): a label, a
+    # probability per class column, or one probability column (two classes).
+    submission_kind: str = "label"
 
     @property
     def image_shape(self) -> ImageShape:

@@ -19,9 +19,14 @@ from kaggle_cnn.errors import InputError, one_line
 def split_arrays(dataset, val_indices: np.ndarray) -> dict[str, np.ndarray]:
     """A dataset's training images cut by a split: x_train/y_train (every row not
     held out) and x_val/y_val (the held-out rows), as training takes them."""
-    train_rows = np.setdiff1d(np.arange(len(dataset.y_train)), val_indices, assume_unique=True)
-    return {"x_train": dataset.x_train[train_rows], "y_train": dataset.y_train[train_rows],
-            "x_val": dataset.x_train[val_indices], "y_val": dataset.y_train[val_indices]}
+    return cut_arrays(dataset.x_train, dataset.y_train, val_indices)
+
+
+def cut_arrays(x: np.ndarray, y: np.ndarray, val_rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Images and labels cut into the rows a model trains on and the rows it is
+    scored on (a hold-out split, one fold; none for a refit on every row)."""
+    train_rows = np.setdiff1d(np.arange(len(y)), val_rows, assume_unique=True)
+    return {"x_train": x[train_rows], "y_train": y[train_rows], "x_val": x[val_rows], "y_val": y[val_rows]}
 
 
 def make_split(
@@ -70,6 +75,33 @@ def make_split(
     except ValueError as exc:
         raise InputError(f"{prefix}cannot make a validation split: {one_line(exc)}") from None
     return np.sort(np.asarray(val, dtype=np.int64))
+
+
+def make_folds(
+    y: np.ndarray, k: int, seed: int, *, classes: Sequence | None = None, where: str | None = None
+) -> np.ndarray:
+    """The fold (0..k-1) of every row: stratified, shuffled with `seed`, so each
+    fold holds every class in proportion. Every class needs a row in every fold."""
+    from sklearn.model_selection import StratifiedKFold  # heavy import, only when assigning
+
+    y = np.asarray(y).reshape(-1)
+    prefix = f"{where}: " if where else ""
+    values, counts = np.unique(y, return_counts=True)
+    if not len(y):
+        raise InputError(f"{prefix}cannot assign folds: there are no training rows")
+    smallest = int(counts.argmin())
+    if counts[smallest] < k:
+        raise InputError(
+            f"--folds {k}: {prefix}{_class_name(values[smallest], classes)} has only {counts[smallest]} row(s), "
+            f"and every fold needs one of each class; use --folds {max(2, int(counts[smallest]))} or fewer"
+            if counts[smallest] >= 2 else
+            f"--folds {k}: {prefix}{_class_name(values[smallest], classes)} has only 1 row; every class needs at "
+            "least 2 for k-fold training")
+    fold_of_row = np.empty(len(y), dtype=np.int64)
+    splitter = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=seed)
+    for fold, (_, rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        fold_of_row[rows] = fold
+    return fold_of_row
 
 
 def _class_name(value: object, classes: Sequence | None) -> str:

@@ -18,6 +18,16 @@ from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, one_line
 
 
+# What a submission holds, as the competition's sample submission shows it.
+LABEL = "label"  # id,label: the predicted class
+CLASS_COLUMNS = "class_columns"  # id,cat,dog: a probability per class, columns in the sample's order
+PROBABILITY = "probability"  # id,label of a two-class task: the second class's probability
+KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY)
+# Probabilities are written clipped to [CLIP, 1 - CLIP], as log-loss graders clip them:
+# a confident wrong 0 would otherwise cost an infinite loss.
+CLIP = 1e-15
+
+
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
     id_column, label_column = header
     return pd.DataFrame({id_column: list(ids), label_column: list(labels)})
@@ -27,6 +37,22 @@ def write_submission(path: str | os.PathLike, header: Sequence[str], ids: Sequen
     fileio.write_csv(path, submission_frame(header, ids, labels))
 
 
+def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str], ids: Sequence[str],
+                      classes: Sequence, proba: np.ndarray) -> None:
+    """A submission of `proba` (rows x classes, in `classes` order) in the
+    competition's layout: the top class's label, or probabilities."""
+    if kind == LABEL:
+        write_submission(path, header, ids, [classes[i] for i in np.asarray(proba).argmax(axis=1)])
+        return
+    clipped = np.clip(np.asarray(proba, dtype=np.float64), CLIP, 1 - CLIP)
+    position = {str(c): i for i, c in enumerate(classes)}
+    if kind == CLASS_COLUMNS:
+        columns = {column: clipped[:, position[column]] for column in header[1:]}
+    else:
+        columns = {header[1]: clipped[:, 1]}
+    fileio.write_csv(path, pd.DataFrame({header[0]: list(ids), **columns}), float_format="%.6g")
+
+
 @dataclass(frozen=True)
 class Member:
     """One vote member: a submission CSV read as text."""
@@ -34,7 +60,9 @@ class Member:
     path: Path
     header: tuple[str, ...]
     ids: np.ndarray  # str
-    labels: np.ndarray  # str
+    labels: np.ndarray  # str; for a probability member, the probability as written
+    kind: str = LABEL  # KINDS
+    proba: np.ndarray | None = None  # probability members: the values, columns in header order
 
     @property
     def name(self) -> str:
@@ -56,16 +84,41 @@ def read_member(path: str | os.PathLike, option: str | None = None) -> Member:
         raise InputError(f"{where}: empty file, not a submission") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as error:
         raise InputError(f"{where}: not a readable CSV ({one_line(error, 120)})") from None
-    if frame.shape[1] != 2:
-        raise InputError(f"{where}: a submission has 2 columns (id, label), found {frame.shape[1]}: "
-                         f"{one_line(','.join(map(str, frame.columns)), 120)}")
+    if frame.shape[1] < 2:
+        raise InputError(f"{where}: a submission has an id column and a label column (or one column per class), "
+                         f"found {frame.shape[1]} column: {one_line(','.join(map(str, frame.columns)), 120)}")
     if frame.empty:
         raise InputError(f"{where}: header only, no rows")
+    ids, header = frame.iloc[:, 0].to_numpy(dtype=str), tuple(map(str, frame.columns))
+    if frame.shape[1] > 2:  # one probability column per class
+        proba = _probabilities(path, frame)
+        labels = np.asarray(header[1:], dtype=str)[proba.argmax(axis=1)]
+        return Member(path, header, ids, labels, CLASS_COLUMNS, proba)
     labels = frame.iloc[:, 1].to_numpy(dtype=str)
     blank = np.flatnonzero(labels == "")
     if blank.size:
         raise InputError(f"{path} line {blank[0] + 2}, column {frame.columns[1]}: empty label")
-    return Member(path, tuple(frame.columns), frame.iloc[:, 0].to_numpy(dtype=str), labels)
+    if _written_probabilities(labels):
+        return Member(path, header, ids, labels, PROBABILITY, _probabilities(path, frame))
+    return Member(path, header, ids, labels)
+
+
+def _written_probabilities(values: np.ndarray) -> bool:
+    """A single column of fractions (0.73, 1e-15), not labels: every value a number
+    in [0, 1], and some of them not whole."""
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+    return bool(numbers.notna().all() and numbers.between(0, 1).all() and (numbers % 1 != 0).any())
+
+
+def _probabilities(path: Path, frame: pd.DataFrame) -> np.ndarray:
+    """The probability columns as numbers; one not in [0, 1] is named by line and column."""
+    values = frame.iloc[:, 1:].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.argwhere(~((values >= 0) & (values <= 1)))  # NaN (not a number) fails too
+    if len(bad):
+        row, column = bad[0]
+        raise InputError(f"{path} line {row + 2}, column {frame.columns[column + 1]}: "
+                         f"{_q(frame.iat[row, column + 1])} is not a probability between 0 and 1")
+    return values
 
 
 def find_members(directory: str | os.PathLike) -> list[Path]:
@@ -142,12 +195,22 @@ def check_submission(
                 f"{name} line {row + 2}: id {_q(ids[row])} where {sample.path.name} has "
                 f"{_q(sample.ids[row])} (same ids, different order)"
             )
-    if classes is not None:
+    if classes is not None and len(header) > 2:
+        names = sorted(map(str, classes))
+        if sorted(header[1:]) != names:
+            raise InputError(f"{name}: columns {','.join(header[1:])} are not one per class "
+                             f"({','.join(names[:10])}{', ...' if len(names) > 10 else ''})")
+    elif classes is not None and not kind_of(labels) == PROBABILITY:
         allowed = set(map(str, classes))
         outside = np.flatnonzero(~np.isin(labels, list(allowed)))
         if outside.size:
             row = outside[0]
             raise InputError(f"{name} line {row + 2}: label {_q(labels[row])} is not one of the {len(allowed)} classes")
+
+
+def kind_of(values: np.ndarray) -> str:
+    """LABEL, or PROBABILITY for a column of fractions."""
+    return PROBABILITY if _written_probabilities(np.asarray(values, dtype=str)) else LABEL
 
 
 def _q(value) -> str:

@@ -4,6 +4,8 @@
     models/<run_id>/            kept runs only (run.json, history.csv, model.keras,
                                 val_proba.npy, test_proba.npy, submission.csv)
     models/splits/<fp>.json     the validation split of the dataset with fingerprint fp
+    models/folds/<fp>.json      its k-fold assignment, once a run trains --folds K
+    models/judging.json         the metric runs are kept by (kaggle_cnn.store.validation)
     models/discarded/<id>.csv   the learning curve of an attempt that was not kept
     models/studies/<name>/      a search's state (kaggle_cnn.search.study)
     models/plans/NNNN.json      what each `kcnn train` set out to do (kaggle_cnn.training.plans)
@@ -42,10 +44,10 @@ from kaggle_cnn.store.files import DOCTOR, check_run_id, read_array, read_record
 
 INDEX_COLUMNS = [
     "run_id", "model", "base_seed", "attempt", "seed", "val_accuracy", "kept",
-    "status", "started", "seconds", "epochs", "data_fingerprint", "message",
+    "status", "started", "seconds", "epochs", "data_fingerprint", "message", "metric", "score",
 ]
 # Folders of models/ that are not runs.
-RESERVED = frozenset({"splits", "discarded", "studies", "broken", "plans"})
+RESERVED = frozenset({"splits", "folds", "discarded", "studies", "broken", "plans"})
 
 
 class WorkspaceBusy(InputError):
@@ -87,6 +89,12 @@ class Run:
     def fingerprint(self) -> str:
         return str(self.record["data"]["fingerprint"])
 
+    @property
+    def kfold(self) -> bool:
+        """Trained --folds K: scored out of fold on every training row."""
+        validation = self.record.get("validation")
+        return isinstance(validation, dict) and validation.get("kind") == "folds"
+
     def proba(self, filename: str, rows: int | None = None) -> np.ndarray | None:
         """A stored probability file (val_proba.npy, test_proba_tta.npy, ...) checked
         against the run's classes; None when the run has none."""
@@ -96,12 +104,21 @@ class Run:
         return read_array(path, rows=rows, columns=len(self.classes))
 
     def val_proba(self) -> np.ndarray:
-        return self._required("val_proba.npy", self.record["data"].get("n_val"))
+        """The run's honest validation probabilities: the hold-out split's rows, or
+        every training row out of fold (a k-fold run's oof_proba.npy)."""
+        return self.required_proba("oof_proba.npy" if self.kfold else "val_proba.npy", self.record["data"].get("n_val"))
 
     def test_proba(self) -> np.ndarray:
-        return self._required("test_proba.npy", self.record["data"].get("n_test"))
+        return self.required_proba("test_proba.npy", self.record["data"].get("n_test"))
 
-    def _required(self, filename: str, rows: Any) -> np.ndarray:
+    @property
+    def model_path(self) -> Path:
+        """The model that made the run's submission: model.keras (a k-fold run without
+        --refit has no single one: its first fold's model stands for it)."""
+        own = self.path / "model.keras"
+        return own if own.exists() or not (self.path / "fold1.keras").exists() else self.path / "fold1.keras"
+
+    def required_proba(self, filename: str, rows: Any) -> np.ndarray:
         proba = self.proba(filename, rows if isinstance(rows, int) else None)
         if proba is None:
             raise InputError(f"{self.path / filename}: missing ({DOCTOR})")
@@ -194,6 +211,8 @@ class Workspace:
             raise InputError(damaged % "empty") from None
         except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
             raise InputError(damaged % one_line(error, 80)) from None
+        if "metric" not in index.columns:  # written before runs were judged by a metric: accuracy
+            index["metric"], index["score"] = "accuracy", index.get("val_accuracy")
         missing = [column for column in INDEX_COLUMNS if column not in index.columns]
         if missing:
             raise InputError(damaged % f"no column {missing[0]!r}")
@@ -406,6 +425,8 @@ def index_row(record: dict[str, Any]) -> dict[str, Any]:
         "epochs": _epochs_trained(record, config),
         "data_fingerprint": record["data"]["fingerprint"],
         "message": record.get("message", ""),
+        "metric": record["scores"].get("metric", "accuracy"),
+        "score": round(float(record["scores"].get("score", record["scores"]["val_accuracy"])), 6),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import logging
 import re
 import threading
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.devices import Slot
-from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, hold_data, run_attempt
+from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, hold_data, run_attempt, task_arrays
 
 if TYPE_CHECKING:
     pass
@@ -111,7 +112,7 @@ class InProcessEngine:
         future: concurrent.futures.Future = concurrent.futures.Future()
         result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=self._x_test,
                          on_epoch=lambda epoch, logs: on_epoch(task.run_id, epoch, logs), seconds=task.seconds,
-                         **self._arrays)
+                         **task_arrays(task, self._arrays))
         future.set_result(result)
         return future
 
@@ -254,7 +255,7 @@ class DaskEngine:
         self._data_path = data_path
 
     def submit(self, slot: int, task: AttemptTask, on_epoch: Progress):
-        task = AttemptTask(task.config, task.seed, task.run_id, task.n_classes, self._data_path)
+        task = dataclasses.replace(task, data=self._data_path)
         return self._client.submit(run_attempt, task, self.slots[slot].threads, DaskProgress(self._topic),
                                    workers=[self._workers[slot]], allow_other_workers=False, pure=False,
                                    key=f"{task.run_id}-{uuid.uuid4().hex[:6]}")

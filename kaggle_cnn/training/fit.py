@@ -150,7 +150,9 @@ def fit_one(
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
     train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
-    val_input = _fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu)
+    # A refit on every training row has no validation rows: nothing to score, the schedule watches the loss.
+    validated = len(x_val) > 0
+    val_input = _fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu) if validated else None
     # After the last epoch come the predictions: a forward pass costs about a third
     # of a training step, so they take this share of an epoch (plus saving).
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
@@ -171,8 +173,8 @@ def fit_one(
         history=history,
         val_proba=val_proba.astype(np.float32),
         test_proba=test_proba.astype(np.float32),
-        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)),
-        val_loss=log_loss(val_proba, y_val),
+        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)) if validated else float("nan"),
+        val_loss=log_loss(val_proba, y_val) if validated else float("nan"),
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
         device=device.record(),
@@ -231,7 +233,7 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
     timer = EpochTimer()
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,
-                                             reserve=reserve)]
+                                             reserve=reserve, validated=val_input is not None)]
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,

@@ -64,7 +64,7 @@ def plans_dir(workspace: "Workspace") -> Path:
 
 def new_plan(workspace: "Workspace", config: TrainConfig, dataset: "Dataset", *, seed: int, keep_above: float,
              val_fraction: float, repeat: int | None, until_kept: int | None, run_ids: list[str],
-             attempts: list[int]) -> Plan:
+             attempts: list[int], judging: dict[str, Any] | None = None) -> Plan:
     """Record a plan before its first attempt (call it holding the workspace lock)."""
     folder = plans_dir(workspace)
     numbers = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()] if folder.is_dir() else []
@@ -76,9 +76,18 @@ def new_plan(workspace: "Workspace", config: TrainConfig, dataset: "Dataset", *,
                  "load_options": dataset.load_options},
         "target": {"repeat": repeat, "until_kept": until_kept},
         "attempts": attempts, "run_ids": run_ids, "finished": False,
+        "judging": judging or {"metric": "accuracy", "folds": None, "refit": False},
     }
     fileio.write_json(path, record)
     return Plan(path, record)
+
+
+def judging(plan: Plan) -> dict[str, Any]:
+    """How the plan's runs are judged: metric, folds (None: the hold-out split), refit.
+    A plan recorded before k-fold runs existed is hold-out, by accuracy."""
+    recorded = plan.record.get("judging") if isinstance(plan.record.get("judging"), dict) else {}
+    return {"metric": recorded.get("metric", "accuracy"), "folds": recorded.get("folds"),
+            "refit": bool(recorded.get("refit", False))}
 
 
 def finish(plan: Plan) -> None:

@@ -29,6 +29,8 @@ class Attempt:
     seconds: float
     epoch_train_seconds: float  # mean over epochs (the 28x28 Kaggle write-up's timing table)
     predict_seconds: float  # the test set
+    score: float = float("nan")  # the workspace's metric on the run's honest rows (hold-out or out of fold)
+    metric: str = "accuracy"
 
 
 def new_record(config, run_id, base_seed, attempt, run_seed, keep_above) -> dict[str, Any]:
@@ -46,31 +48,48 @@ def record_failure(workspace: Workspace, record: dict, fingerprint: str, message
     workspace.append_index(index_row(failed))
 
 
+def judge(metric: str, truth: np.ndarray, proba: np.ndarray, keep_above: float) -> dict[str, Any]:
+    """The run's score by the workspace's metric, and whether it clears --keep-above."""
+    from kaggle_cnn.evaluation.competition import get_metric
+
+    chosen = get_metric(metric)
+    score = chosen.value(truth, proba)
+    return {"metric": metric, "score": score, "kept": chosen.passes(score, keep_above)}
+
+
 def store_attempt(workspace, dataset, split, config, record, result: "FitResult", keep_above, number,
-                   seconds) -> Attempt:
+                  seconds, metric: str = "accuracy") -> Attempt:
     """Keep the run (one rename) or only its curve; then its index row."""
-    record.update(run_record(dataset, split, config, result, keep_above))
+    judged = judge(metric, split.val_labels, result.val_proba, keep_above)
+    record.update(run_record(dataset, split, config, result, keep_above, judged))
     record["seconds"] = seconds
+    return finish_record(workspace, dataset, record, result, number)
+
+
+def finish_record(workspace, dataset, record, result: "FitResult", number: int,
+                  files: dict[str, Any] | None = None) -> Attempt:
+    """Write a judged attempt: a kept run's folder, or a discarded one's curve; then its index row."""
     if record["kept"]:
-        save_kept_run(workspace, dataset, record, result)
+        save_kept_run(workspace, dataset, record, result, files)
     else:  # its learning curve only, so plots can show why it was not kept
         import pandas as pd
 
         fileio.write_csv(workspace.discarded_history(record["run_id"]), pd.DataFrame(result.history))
     workspace.append_index(index_row(record))
-    timing = record["timing"]
-    return Attempt(number, record["run_id"], record["seed"], result.val_accuracy, record["kept"], seconds,
-                   timing["mean_epoch_train_seconds"], timing["predict_seconds"])
+    timing, scores = record["timing"], record["scores"]
+    return Attempt(number, record["run_id"], record["seed"], result.val_accuracy, record["kept"], record["seconds"],
+                   timing["mean_epoch_train_seconds"], timing["predict_seconds"], scores["score"], scores["metric"])
 
 
-def run_record(dataset, split, config, result: "FitResult", keep_above: float) -> dict[str, Any]:
+def run_record(dataset, split, config, result: "FitResult", keep_above: float,
+               judged: dict[str, Any]) -> dict[str, Any]:
     from kaggle_cnn.training.fit import library_versions
 
     last = result.history[-1] if result.history else {}
     train_seconds = [row["train_seconds"] for row in result.history]
     n_train = len(dataset.y_train) - len(split.val_indices)
     return {
-        "kept": bool(result.val_accuracy >= keep_above),
+        "kept": judged["kept"],
         "status": "ok",
         "params": result.params,
         "config": {**asdict(config), "keep_above": keep_above, "val_fraction": split.fraction, "split_seed": split.seed},
@@ -78,10 +97,11 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float) -
             "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
             "load_options": dataset.load_options,
             "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
-            "submission_header": list(dataset.submission_header),
+            "submission_header": list(dataset.submission_header), "submission_kind": dataset.submission_kind,
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
         },
         "scores": {
+            "metric": judged["metric"], "score": judged["score"],
             "val_accuracy": result.val_accuracy, "val_loss": result.val_loss,
             "train_accuracy": last.get("accuracy"), "train_loss": last.get("loss"),
         },
@@ -103,22 +123,32 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float) -
     }
 
 
-def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult") -> None:
+def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult",
+                  files: dict[str, Any] | None = None) -> None:
+    """A kept run's folder, renamed into place last. `files`: name -> a FitResult
+    (its model) or an array; by default a hold-out run's model and probabilities."""
     import pandas as pd
 
-    from kaggle_cnn.store.submissions import write_submission
+    from kaggle_cnn.store.submissions import write_predictions
 
+    files = files or {"model.keras": result, "val_proba.npy": result.val_proba, "test_proba.npy": result.test_proba}
     with workspace.new_run_dir(record["run_id"]) as folder:
-        if result.model is not None:
-            result.model.save(folder / "model.keras")
-        else:  # trained in a worker process, which sent the saved model back
-            (folder / "model.keras").write_bytes(result.model_bytes)
-        np.save(folder / "val_proba.npy", result.val_proba)
-        np.save(folder / "test_proba.npy", result.test_proba)
+        for name, content in files.items():
+            if name.endswith(".keras"):
+                save_model(content, folder / name)
+            else:
+                np.save(folder / name, content)
         pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
-        labels = [dataset.classes[i] for i in result.test_proba.argmax(axis=1)]
-        write_submission(folder / "submission.csv", dataset.submission_header, dataset.test_ids, labels)
+        write_predictions(folder / "submission.csv", dataset.submission_kind, dataset.submission_header,
+                          dataset.test_ids, dataset.classes, result.test_proba)
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
+
+
+def save_model(result: "FitResult", path) -> None:
+    if result.model is not None:
+        result.model.save(path)
+    else:  # trained in a worker process, which sent the saved model back
+        path.write_bytes(result.model_bytes)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
 from kaggle_cnn.store.workspace import Run, Split, Workspace
 from kaggle_cnn.training import plans
 from kaggle_cnn.training.checks import check_config
@@ -70,24 +71,27 @@ class SilentReporter:
 
 @dataclass
 class TrainSummary:
-    keep_above: float
+    keep_above: float | None  # None: every run kept
     attempts: list[Attempt] = field(default_factory=list)
     engine: str = "one at a time in this process"  # how the attempts were spread
     plan: str = ""  # the plan file, e.g. 0003.json
     finished: bool = True  # False: the plan's target is not met yet (a time budget stopped it): --resume goes on
     budget: TimeBudget | None = None
     until_kept: int | None = None
+    metric: str = "accuracy"  # what keep_above judged
 
     @property
     def kept(self) -> list[Attempt]:
         return [a for a in self.attempts if a.kept]
 
     def accuracy_stats(self) -> dict[str, float]:
-        scores = np.array([a.val_accuracy for a in self.attempts])
+        """Mean, spread and best of the attempts' scores by the metric (best: the lowest log-loss), and timings."""
+        scores = np.array([a.score for a in self.attempts])
         if not len(scores):
             return dict.fromkeys(("mean", "std", "best", "epoch_train_seconds", "predict_seconds"), float("nan"))
         return {
-            "mean": float(scores.mean()), "std": float(scores.std()), "best": float(scores.max()),
+            "mean": float(scores.mean()), "std": float(scores.std()),
+            "best": float(scores.min() if self.metric == "logloss" else scores.max()),
             "epoch_train_seconds": float(np.mean([a.epoch_train_seconds for a in self.attempts])),
             "predict_seconds": float(np.mean([a.predict_seconds for a in self.attempts])),
         }
@@ -100,13 +104,22 @@ def attempt_seed(base_seed: int, attempt: int) -> int:
 
 
 def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float,
-                        seed: int = 0, val_fraction: float | None = None,
-                        time_budget: float | None = None) -> dict[str, Any]:
+                        seed: int = 0, val_fraction: float | None = None, time_budget: float | None = None,
+                        metric: str = "accuracy", folds: int | None = None, refit: bool = False) -> dict[str, Any]:
     """The options of a run of attempts, checked as kaggle_cnn.config's table says
-    and returned normalised (a seed of 5.0 is 5)."""
+    and returned normalised (a seed of 5.0 is 5); --keep-above within the metric's range."""
+    from kaggle_cnn.evaluation.competition import check_threshold, get_metric
+
     given = {"keep_above": keep_above, "repeat": repeat, "until_kept": until_kept, "max_attempts": max_attempts,
-             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget}
-    return {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
+             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget, "metric": metric,
+             "folds": folds, "refit": refit}
+    checked = {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
+    checked["keep_above"] = check_threshold(get_metric(checked["metric"]), checked["keep_above"])
+    if checked["refit"] and checked["folds"] is None:
+        raise InputError("--refit trains one more model on every row after the folds: it needs --folds K")
+    if checked["folds"] is not None and val_fraction is not None:
+        raise InputError("--val-fraction does not go with --folds: a k-fold run is scored on every training row")
+    return checked
 
 
 def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | None) -> tuple[Split, bool]:
@@ -155,14 +168,21 @@ def train(
     repeat: int = 1,
     until_kept: int | None = None,
     max_attempts: int | None = None,
-    keep_above: float = 0.0,
+    keep_above: float | None = None,
     seed: int = 0,
     val_fraction: float | None = None,
     reporter: TrainReporter | None = None,
     execution: Execution | None = None,
     time_budget: float | None = None,
+    metric: str | None = None,
+    folds: int | None = None,
+    refit: bool = False,
 ) -> TrainSummary:
-    """Train `config.model` again and again; keep the runs scoring >= keep_above.
+    """Train `config.model` again and again; keep the runs whose score clears
+    keep_above (at or above it; for log-loss at or below). `metric`: what runs are
+    judged by (default: what the workspace recorded, else accuracy). `folds` K:
+    each run is K fold models scored out of fold on every training row, and
+    `refit` adds one more model trained on every row for the submission.
 
     `repeat` attempts, or with `until_kept` K: attempts until K are kept, at most
     `max_attempts` (default 10 x K). `execution` spreads them over worker processes,
@@ -170,20 +190,23 @@ def train(
     finish in time. The plan is recorded first (resume() finishes it after a kill),
     and runs land in the workspace in attempt order as they finish, so a kill -9
     loses only the attempts in flight (and those finished behind them)."""
+    metric, _ = check_metric(workspace, metric)
     checked = check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
-                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction, time_budget=time_budget)
+                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction, time_budget=time_budget,
+                                  metric=metric, folds=folds, refit=refit)
     repeat, until_kept, max_attempts, keep_above, seed, val_fraction, time_budget = (
         checked[name] for name in ("repeat", "until_kept", "max_attempts", "keep_above", "seed", "val_fraction",
                                    "time_budget"))
+    judging = {"metric": metric, "folds": checked["folds"], "refit": checked["refit"]}
     cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
     with opened(execution or Execution()) as engine, \
-            training_session(workspace, dataset, config, val_fraction) as (split, arrays):
+            training_session(workspace, dataset, config, val_fraction, judging) as (split, arrays):
         first = workspace.next_attempt(config.model, seed)
         attempts = list(range(first, first + cap))
         plan = plans.new_plan(workspace, config, dataset, seed=seed, keep_above=keep_above, val_fraction=split.fraction,
                               repeat=None if until_kept else repeat, until_kept=until_kept,
                               run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
-                              attempts=attempts)
+                              attempts=attempts, judging=judging)
         return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
                           reporter=reporter or SilentReporter(), engine=engine, time_budget=time_budget)
 
@@ -207,7 +230,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
                              owner=f"plan {plan.path.name}", data_path=data_path)
     reporter = reporter or SilentReporter()
     with opened(execution or Execution()) as engine, \
-            training_session(workspace, dataset, plan.config, None) as (split, arrays):
+            training_session(workspace, dataset, plan.config, None, plans.judging(plan)) as (split, arrays):
         missing, kept = plans.progress(plan, workspace)
         until_kept = plan.target.get("until_kept")
         if not missing or (until_kept and kept >= until_kept):
@@ -225,6 +248,7 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
     """Options typed beside --resume must say what the plan says."""
     recorded = {**plans.settings_of(plan.record["config"]), "seed": plan.record["seed"],
                 "keep_above": plan.record["keep_above"], "val_fraction": plan.record["val_fraction"],
+                **plans.judging(plan),
                 **{name: value for name, value in plan.target.items() if value is not None}}
     for name, value in given.items():
         option = f"--{name.replace('_', '-')}"
@@ -241,22 +265,36 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
                split: Split, arrays, *, reporter: TrainReporter, engine, time_budget: float | None) -> TrainSummary:
     """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
-    config, seed, keep_above = plan.config, int(plan.record["seed"]), float(plan.record["keep_above"])
+    from kaggle_cnn.evaluation.competition import get_metric
+
+    config, seed, keep_above = plan.config, int(plan.record["seed"]), plan.record["keep_above"]
+    judging = plans.judging(plan)
+    metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
     tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
              for p, attempt in zip(positions, attempts)]
     budget = TimeBudget(time_budget * 60, attempts=len(tasks) if until_kept is None else until_kept - kept_before) \
         if time_budget is not None else None
-    summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept)
+    summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
+    total = len(tasks) if until_kept is None else None
 
-    def want_more(results) -> bool:
+    def want_more(results) -> bool:  # FitResults still to be judged, or (k-fold) judged Attempts
         return until_kept is None or kept_before + sum(
-            not isinstance(r, Failure) and r.val_accuracy >= keep_above for r in results) < until_kept
+            r.kept if isinstance(r, Attempt) else
+            not isinstance(r, Failure) and metric.passes(metric.value(split.val_labels, r.val_proba), keep_above)
+            for r in results) < until_kept
 
-    run_attempts(dataset, workspace, split, arrays, list(zip(attempts, tasks)), base_seed=seed,
-                 keep_above=keep_above, engine=engine, reporter=reporter, summary=summary,
-                 want_more=want_more, total=len(tasks) if until_kept is None else None)
+    if judging["folds"]:
+        from kaggle_cnn.training import kfold
+
+        kfold.carry_out(engine, dataset, workspace, split, arrays, list(zip(attempts, tasks)),
+                        refit=judging["refit"], keep_above=keep_above, metric=metric.name, base_seed=seed,
+                        reporter=reporter, summary=summary, want_more=want_more, total=total)
+    else:
+        run_attempts(dataset, workspace, split, arrays, list(zip(attempts, tasks)), base_seed=seed,
+                     keep_above=keep_above, engine=engine, reporter=reporter, summary=summary,
+                     want_more=want_more, total=total, metric=metric.name)
     summary.finished = len(summary.attempts) == len(tasks) or (
         until_kept is not None and kept_before + len(summary.kept) >= until_kept)
     if summary.finished:
@@ -267,9 +305,11 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
 def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: list[tuple[int, AttemptTask]], *,
                  base_seed: int, keep_above: float, engine, reporter: TrainReporter,
                  summary: TrainSummary, want_more=lambda results: True, total: int | None = None,
-                 stop_on_failure: bool = True) -> list[Attempt | Failure]:
+                 stop_on_failure: bool = True, metric: str | None = None) -> list[Attempt | Failure]:
     """Train (attempt number, task) pairs on an opened engine and store each in
-    order: kept or discarded (an Attempt), or failed (its Failure message)."""
+    order: kept or discarded (an Attempt), or failed (its Failure message).
+    `metric`: what keep_above judges (default the workspace's)."""
+    metric = metric or workspace_metric(workspace)
     engine.start(arrays, dataset.x_test, DataPath(dataset.load_options, split.fingerprint, split.val_indices))
     summary.engine = engine.description
     if engine.announce:
@@ -289,7 +329,7 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
             return result
         result.device = {**(result.device or {}), "engine": engine.kind}
         attempt = store_attempt(workspace, dataset, split, task.config, record, result, keep_above, planned.number,
-                                seconds)
+                                seconds, metric)
         summary.attempts.append(attempt)
         reporter.attempt_ended(attempt)
         return attempt
@@ -332,17 +372,30 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
 
 
 @contextlib.contextmanager
-def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None):
-    """Check everything, then hold the workspace: yields (split, training arrays).
-    Every check (the config, the model built for these images, the split) comes
-    before the first write."""
+def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None,
+                     judging: dict[str, Any] | None = None):
+    """Check everything, then hold the workspace: yields (split, training arrays),
+    or with --folds (split, the fold assignment). Every check (the config, the
+    model built for these images, the split, the folds, the metric) comes before
+    the first write."""
+    judging = judging or {"metric": None, "folds": None}
     check_config(config, dataset.image_shape, dataset.n_classes)
+    metric, new_metric = check_metric(workspace, judging["metric"])
     split, new_split = plan_split(workspace, dataset, val_fraction)
+    folds, new_folds = None, False
+    if judging["folds"]:
+        from kaggle_cnn.training.kfold import plan_folds
+
+        folds, new_folds = plan_folds(workspace, dataset, judging["folds"])
     with workspace.lock():
         workspace.repair()
         if new_split:
             workspace.save_split(split)
-        yield split, split_arrays(dataset, split.val_indices)
+        if new_folds:
+            save_folds(workspace, folds)
+        if new_metric:
+            record_metric(workspace, metric)
+        yield split, folds if folds is not None else split_arrays(dataset, split.val_indices)
 
 
 def run_dataset(run: Run, data_path: str | os.PathLike | None = None) -> "Dataset":

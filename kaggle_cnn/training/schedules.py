@@ -95,13 +95,15 @@ def patience(config: TrainConfig) -> int:
 
 
 def callbacks(config: TrainConfig, lr: float, epochs: int, steps_per_epoch: int, *, auto: bool,
-              seconds: float | None, started: float, first_epoch: int, reserve: float = 1.0) -> list:
-    """The rate schedule, early stopping and time fitting of one training phase."""
+              seconds: float | None, started: float, first_epoch: int, reserve: float = 1.0,
+              validated: bool = True) -> list:
+    """The rate schedule, early stopping and time fitting of one training phase
+    (without validation rows, a refit's, the plateau schedule watches the training loss)."""
     made: list = []
     schedule = None
     if config.schedule == "plateau":
         made.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
+            monitor="val_loss" if validated else "loss", factor=config.reduce_lr_factor, patience=config.reduce_lr_patience,
             min_lr=min(config.min_lr, lr)))
     else:
         schedule = RateSchedule(config.schedule, lr, steps_per_epoch, config.warmup_epochs, epochs)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # each attempt sends only its settings.
 _HELD: dict[str, Any] = {}
 # Datasets a Dask worker loaded from their path, by fingerprint: loaded once per worker.
-_LOADED: dict[str, tuple[Any, dict[str, np.ndarray]]] = {}
+_LOADED: dict[tuple[str, bool], tuple[Any, dict[str, np.ndarray]]] = {}
 
 
 @dataclass(frozen=True)
@@ -45,15 +45,18 @@ class DataPath:
 
     load_options: dict[str, Any]
     fingerprint: str
-    val_indices: np.ndarray
+    val_indices: np.ndarray | None  # None: k-fold training, every training row (each task cuts its fold)
 
     def arrays(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        if self.fingerprint not in _LOADED:
+        key = (self.fingerprint, self.val_indices is None)
+        if key not in _LOADED:
             from kaggle_cnn.data import reload_dataset, split_arrays
 
             dataset = reload_dataset(self.load_options, self.fingerprint, owner="this training")
-            _LOADED[self.fingerprint] = (dataset.x_test, split_arrays(dataset, self.val_indices))
-        x_test, arrays = _LOADED[self.fingerprint]
+            held = {"x": dataset.x_train, "y": dataset.y_train} if self.val_indices is None \
+                else split_arrays(dataset, self.val_indices)
+            _LOADED[key] = (dataset.x_test, held)
+        x_test, arrays = _LOADED[key]
         return arrays, x_test
 
 
@@ -72,7 +75,17 @@ class AttemptTask:
     n_classes: int
     data: HeldData | DataPath
     seconds: float | None = None  # --epochs auto under a time budget: the time this attempt may take
+    val_rows: np.ndarray | None = None  # a k-fold task: the rows it is scored on (empty: a refit on every row)
 
+
+def task_arrays(task: AttemptTask, held: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What fit_one trains and scores on: the split the engine holds, or, for a
+    fold or a refit, every training row (held as x, y) cut by the task's rows."""
+    if task.val_rows is None:
+        return held
+    from kaggle_cnn.data import cut_arrays
+
+    return cut_arrays(held["x"], held["y"], task.val_rows)
 
 @dataclass(frozen=True)
 class ProgressSender:
@@ -105,7 +118,8 @@ def run_attempt(task: AttemptTask, threads: int | None, progress=None) -> "FitRe
         _configure_tensorflow(threads)
         from kaggle_cnn.training.fit import fit_one, this_device
 
-        arrays, x_test = task.data.arrays()
+        held, x_test = task.data.arrays()
+        arrays = task_arrays(task, held)
         on_epoch = None
         if progress is not None:
             def on_epoch(epoch, logs):

@@ -66,10 +66,10 @@ def load_kaggle_folder(
     _scale_in_place(x_train, x_test)
     classes, y_train = _encode_labels(train_path, train, label)
     test_ids = _test_ids(test_path, test, id_col)
-    header = (id_col or DEFAULT_ID_HEADER, label)
+    header, kind = (id_col or DEFAULT_ID_HEADER, label), "label"
 
     if sample_path is not None:
-        header, order = _sample_order(sample_path, id_col, test_path, test_ids)
+        header, kind, order = _sample_order(sample_path, id_col, test_path, test_ids, classes)
         x_test = x_test[order]
         test_ids = [test_ids[i] for i in order]
 
@@ -80,6 +80,7 @@ def load_kaggle_folder(
         x_test=np.ascontiguousarray(x_test).reshape((len(x_test), *shape)),
         test_ids=test_ids,
         submission_header=header,
+        submission_kind=kind,
         source=source,
         kind="kaggle_csv",
     )
@@ -387,9 +388,10 @@ def _test_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
 
 
 def _sample_order(
-    sample_path: Path, id_col: str | None, test_path: Path, test_ids: list[str]
-) -> tuple[tuple[str, str], list[int]]:
-    """Submission header and the permutation putting test rows in the sample's id order."""
+    sample_path: Path, id_col: str | None, test_path: Path, test_ids: list[str], classes: list
+) -> tuple[tuple[str, ...], str, list[int]]:
+    """Submission header, its kind (kaggle_cnn.store.submissions' layouts) and the
+    permutation putting test rows in the sample's id order."""
     with _reading(sample_path):
         sample = pd.read_csv(sample_path, dtype=str, index_col=False, keep_default_na=False)
     columns = [str(c) for c in sample.columns]
@@ -429,4 +431,26 @@ def _sample_order(
             f"{sample_path.name}: lacks id {test_ids[row]!r} from {test_path.name} "
             f"line {_file_line(test_path, row)}"
         )
-    return (sample_id, label_col), order
+    header, kind = _sample_layout(sample_path, sample, sample_id, label_col, classes)
+    return header, kind, order
+
+
+def _sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label_col: str,
+                   classes: list) -> tuple[tuple[str, ...], str]:
+    """What a submission holds, as the sample shows it: one column per class
+    (probabilities), one probability column of a two-class task (the second
+    class's, as graders of ROC AUC and log-loss read it), or a label."""
+    others = [str(c) for c in sample.columns if str(c) != sample_id]
+    names = [str(c) for c in classes]
+    if len(others) > 1:
+        if sorted(others) != sorted(names):
+            raise InputError(
+                f"{sample_path.name}: columns {_list_columns(others)} are neither one label column nor one "
+                f"column per class (the classes are {_list_columns(names)})")
+        return (sample_id, *others), "class_columns"
+    values = sample[label_col]
+    if len(names) == 2 and len(values) and not values.isin(names).all():
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all() and numbers.between(0, 1).all():
+            return (sample_id, label_col), "probability"
+    return (sample_id, label_col), "label"

@@ -1,0 +1,148 @@
+"""The competition's metric: what runs are kept by, votes are weighted and
+selected by, and reports lead with.
+
+Each metric is scikit-learn's implementation, applied to class indices and, for
+the metrics that need them, one probability column per class in the same order:
+
+    accuracy   share of rows whose top class is right           higher is better
+    logloss    mean -log p(true class), probabilities clipped   lower is better
+    f1_macro   unweighted mean of the per-class F1              higher is better
+    roc_auc    binary: AUC of the second class's probability;   higher is better
+               more classes: one-vs-rest, macro-averaged
+    qwk        Cohen's kappa with quadratic weights, classes    higher is better
+               in their sorted order (ordinal labels: grades)
+
+A workspace records the metric its runs were judged by (kaggle_cnn.store.validation),
+so every run and vote in it compares on the same scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kaggle_cnn.config import METRICS
+from kaggle_cnn.errors import InputError, one_line
+
+# Probabilities are clipped here before a log: 0 would make the loss infinite.
+# Kaggle's log-loss graders clip at 1e-15 too, so a submission is written clipped the same way.
+CLIP = 1e-15
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    title: str  # as printouts name it
+    greater_is_better: bool
+    needs_probabilities: bool
+    low: float  # the values it can take (a --keep-above outside them is refused)
+    high: float
+
+    @property
+    def keeps(self) -> str:
+        """How --keep-above reads for this metric."""
+        return "at or above" if self.greater_is_better else "at or below"
+
+    def passes(self, value: float, threshold: float | None) -> bool:
+        """Whether a score clears --keep-above: at or above it, or, for a loss, at or
+        below (None: no threshold, every run is kept)."""
+        if threshold is None:
+            return True
+        return bool(value >= threshold) if self.greater_is_better else bool(value <= threshold)
+
+    def goodness(self, value: float) -> float:
+        """The value turned so that higher is always better (a loss is negated)."""
+        return float(value) if self.greater_is_better else -float(value)
+
+    def value(self, truth: np.ndarray, proba: np.ndarray | None = None, predicted: np.ndarray | None = None,
+              n_classes: int | None = None) -> float:
+        """The metric of predictions against true class indices. `proba`: rows x
+        classes; `predicted`: class indices (default the top class of `proba`)."""
+        truth = np.asarray(truth, dtype=np.int64)
+        if proba is not None:
+            proba = np.asarray(proba, dtype=np.float64)
+            proba = proba / proba.sum(axis=1, keepdims=True).clip(min=CLIP)  # float32 rows sum to 1 only nearly
+            n_classes = proba.shape[1]
+        if self.needs_probabilities and proba is None:
+            raise InputError(f"the {self.name} metric needs probabilities, and these predictions are labels only")
+        if predicted is None:
+            predicted = proba.argmax(axis=1)
+        n_classes = n_classes or int(max(truth.max(), np.max(predicted))) + 1
+        try:
+            return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
+        except ValueError as error:  # e.g. ROC AUC on rows of one class only
+            raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
+
+
+def _accuracy(truth, predicted, proba, n_classes):
+    from sklearn.metrics import accuracy_score
+
+    return accuracy_score(truth, predicted)
+
+
+def _logloss(truth, predicted, proba, n_classes):
+    from sklearn.metrics import log_loss
+
+    return log_loss(truth, np.clip(proba, CLIP, 1 - CLIP), labels=np.arange(n_classes))
+
+
+def _f1_macro(truth, predicted, proba, n_classes):
+    from sklearn.metrics import f1_score
+
+    return f1_score(truth, predicted, labels=np.arange(n_classes), average="macro", zero_division=0)
+
+
+def _roc_auc(truth, predicted, proba, n_classes):
+    from sklearn.metrics import roc_auc_score
+
+    if n_classes == 2:
+        return roc_auc_score(truth, proba[:, 1])
+    return roc_auc_score(truth, proba, multi_class="ovr", average="macro", labels=np.arange(n_classes))
+
+
+def _qwk(truth, predicted, proba, n_classes):
+    from sklearn.metrics import cohen_kappa_score
+
+    return cohen_kappa_score(truth, predicted, weights="quadratic", labels=np.arange(n_classes))
+
+
+_SCORERS = {"accuracy": _accuracy, "logloss": _logloss, "f1_macro": _f1_macro, "roc_auc": _roc_auc, "qwk": _qwk}
+
+REGISTRY: dict[str, Metric] = {
+    "accuracy": Metric("accuracy", "accuracy", True, False, 0.0, 1.0),
+    "logloss": Metric("logloss", "log-loss", False, True, 0.0, math.inf),
+    "f1_macro": Metric("f1_macro", "macro F1", True, False, 0.0, 1.0),
+    "roc_auc": Metric("roc_auc", "ROC AUC", True, True, 0.0, 1.0),
+    "qwk": Metric("qwk", "quadratic weighted kappa", True, False, -1.0, 1.0),
+}
+if tuple(REGISTRY) != METRICS:
+    raise RuntimeError("kaggle_cnn.config.METRICS and the metric registry must name the same metrics")
+
+
+def get_metric(name: str | None, option: str = "--metric") -> Metric:
+    """A metric by name (None: accuracy); an unknown name is one line naming the choices."""
+    if name is None:
+        return REGISTRY["accuracy"]
+    if name not in REGISTRY:
+        raise InputError(f"{option} {one_line(str(name), 40)}: choose one of {', '.join(METRICS)}")
+    return REGISTRY[name]
+
+
+def check_threshold(metric: Metric, value: float | None, option: str = "--keep-above") -> float | None:
+    """A --keep-above within the values the metric takes (a log-loss of 0.3, an accuracy of 0.9)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not metric.low <= value <= metric.high:
+        high = "" if math.isinf(metric.high) else f" and {metric.high:g}"
+        span = f"between {metric.low:g}{high}" if high else f"at least {metric.low:g}"
+        raise InputError(f"{option} {value}: a {metric.title} is {span}")
+    return float(value)
+
+
+def require_probabilities(metric: Metric, lacking: list[str]) -> None:
+    """Refuse a metric that needs probabilities when some predictions are labels only (named)."""
+    if metric.needs_probabilities and lacking:
+        more = f" (and {len(lacking) - 1} more)" if len(lacking) > 1 else ""
+        raise InputError(f"--metric {metric.name} needs probabilities, but {lacking[0]}{more} has labels only")
