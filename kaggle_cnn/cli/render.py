@@ -116,12 +116,15 @@ def print_vote(outcome, explain: bool) -> None:
         click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
     elif sidecar["method"] == "weighted":
         click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
+    metric = sidecar.get("metric", "accuracy")
     if sidecar.get("val_accuracy") is not None:
-        best = sidecar["best_member"]
-        click.echo(f"validation accuracy: {sidecar['val_accuracy']:.4f} in-sample, {sidecar['val_accuracy_split_half']:.4f} "
-                   f"split-half (best member {best['val_accuracy']:.4f}, {sidecar['val_rows']} rows)")
+        best, estimate = sidecar["best_member"], sidecar["val_estimate"]
+        click.echo(f"validation {metric}: {sidecar['val_score']:.4f} in-sample, {estimate['value']:.4f} "
+                   f"{estimate['folds']}-fold estimate (weights chosen on {estimate['folds'] - 1} folds, scored on the "
+                   f"one left out; best member {best['val_score']:.4f})")
+        click.echo(f"validation rows: {sidecar['val_rows_described']}, where every member has honest predictions")
     else:
-        click.echo(f"validation accuracy: unknown ({sidecar['val_note']})")
+        click.echo(f"validation {metric}: unknown ({sidecar['val_note']})")
     if explain:
         print_diagnostics(sidecar)
     click.echo(f"submission: {outcome.csv_path}")
@@ -191,13 +194,18 @@ def confusion_text(matrix) -> str:
     return "confusion matrix (rows: true, columns: predicted)\n" + matrix.to_string() + "\n"
 
 
-def sources_table(summary):
-    view = Table(title="all sources (votes: in-sample accuracy, and split-half)")
-    for column in ("source", "accuracy", "split-half accuracy", "macro F1", "weighted F1", "rows"):
+def sources_table(summary, metric: str = "accuracy"):
+    """Every run and vote on its honest rows: a hold-out run's split, a k-fold
+    run's every training row, a vote's rows shared by all its members."""
+    view = Table(title=f"all sources by {metric} (votes: in-sample, and the K-fold estimate)")
+    columns = ["source", "accuracy"] + ([metric] if metric != "accuracy" else []) + \
+        [f"{metric} K-fold estimate", "macro F1", "weighted F1", "rows"]
+    for column in columns:
         view.add_column(column, justify="left" if column == "source" else "right")
     for row in summary.itertuples(index=False):
-        view.add_row(row.source, f"{row.accuracy:.4f}", _cell(row.accuracy_split_half), f"{row.macro_f1:.4f}",
-                     f"{row.weighted_f1:.4f}", str(row.rows))
+        cells = [row.source, f"{row.accuracy:.4f}"] + ([_cell(row.score)] if metric != "accuracy" else []) + \
+            [_cell(row.estimate), f"{row.macro_f1:.4f}", f"{row.weighted_f1:.4f}", str(row.rows)]
+        view.add_row(*cells)
     return view
 
 
@@ -244,7 +252,7 @@ def print_metrics(report, sources: list[str], timing=None) -> None:
     for source in sources or default_detail(report):
         out.print(class_table(source, report.tables[source]))
         out.print(confusion_text(report.confusions[source]))
-    out.print(sources_table(report.summary))
+    out.print(sources_table(report.summary, report.metric))
     if timing is not None:
         out.print(frame_table("timing per model (kept runs)", timing))
     out.print(f"report: {report.csv_path}   confusion matrices: {report.csv_path.parent / 'confusion'}/")

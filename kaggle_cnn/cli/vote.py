@@ -8,6 +8,7 @@ import click
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import workspace
+from kaggle_cnn.config import METRICS
 from kaggle_cnn.errors import InputError
 
 # Limits the library enforces, quoted in the help (the CLI does not import it to start).
@@ -22,23 +23,26 @@ def _renamed_weights(ctx, param, value):
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-@click.option("--method", type=click.Choice(["hard", "soft", "weighted", "greedy"]), default="hard", show_default=True,
-              help="hard: majority vote; soft: mean probability; weighted: by validation accuracy "
-                   "(or --member-weights); greedy: Caruana forward selection on the validation split.")
+@click.option("--method", type=click.Choice(["hard", "soft", "weighted", "greedy"]), default=None,
+              help="hard: majority vote; soft: mean probability; weighted: by validation score (a loss: its "
+                   "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows "
+                   "[default: hard; soft when the members are probabilities].")
 @click.option("--geometric", is_flag=True, help="Average probabilities geometrically (soft, weighted, greedy).")
 @click.option("--member-weights", type=click.Path(path_type=Path), default=None,
               help="weighted: a CSV member,weight (one row per member) instead of validation accuracies.")
 @click.option("--weights", hidden=True, expose_value=False, callback=_renamed_weights)
 @click.option("--keep-above", type=float, default=None,
-              help="Only members with validation accuracy at or above this (between 0 and 1).")
-@click.option("--top", type=int, default=None, help="Only the K best members by validation accuracy (K >= 1).")
+              help="Only members scoring at or above this by the metric (for logloss: at or below).")
+@click.option("--top", type=int, default=None, help="Only the K best members by the metric (K >= 1).")
 @click.option("--model", default=None, help="Only members that are runs of this architecture.")
 @click.option("--rounds", type=int, default=25, show_default=True,
               help=f"greedy: members added after the first ones (0 to {MAX_ROUNDS}).")
 @click.option("--init", "init", type=int, default=1, show_default=True,
               help="greedy: start from the best K members (at most the number of members).")
-@click.option("--metric", type=click.Choice(["accuracy", "logloss"]), default="accuracy", show_default=True,
-              help="greedy: what selection maximises (accuracy ties go to the lower log-loss).")
+@click.option("--metric", default=None, metavar="NAME",
+              help=f"What members are judged, filtered (--keep-above, --top), weighted and greedily selected by: "
+                   f"{', '.join(METRICS)} [default: the workspace's, else accuracy]. Ties in greedy selection go "
+                   "to the lower log-loss.")
 @click.option("--tta", is_flag=True, help="Use the members' test-time-augmented predictions (kcnn tta).")
 @click.option("--explain", is_flag=True, help="Print diagnostics: disagreement, vote margins, ties, per-class gain.")
 @click.option("--name", default=None,
@@ -52,10 +56,13 @@ def vote(ctx, directory, method, geometric, member_weights, keep_above, top, mod
     Members must share header, ids and id order. A member that is a kept run's
     own CSV brings the run's stored probabilities; any other CSV votes by its
     labels only. A hard-vote tie goes to the highest mean stored probability,
-    else the best member's vote, else the smallest label. Weights and selections are chosen on the shared validation
-    split; the split-half accuracy printed beside the in-sample one (chosen on
-    one half of the validation rows, scored on the other) is the figure to trust
-    before spending a submission.
+    else the best member's vote, else the smallest label. Weights and selections
+    are chosen on the training rows where every member has honest predictions
+    (the hold-out split; for k-fold runs alone, every row out of fold); the
+    5-fold estimate printed beside the in-sample figure (chosen on 4 folds of
+    those rows, scored on the fifth) is the figure to trust before spending a
+    submission. Members written as probabilities (id,cat,dog) are voted as
+    probabilities and the vote is written in their layout; a hard vote is refused.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_vote

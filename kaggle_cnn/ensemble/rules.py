@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kaggle_cnn.config import METRICS
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.evaluation.competition import check_threshold, get_metric
 from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR, log_loss
 
 METHODS = ("hard", "soft", "weighted", "greedy")
-GREEDY_METRICS = ("accuracy", "logloss")
+ESTIMATE_FOLDS = 5  # the vote's honest estimate: weights chosen on 4/5 of the rows, scored on the rest
 TIE_RULE = (
     "majority vote; a tie goes to (1) the tied class with the highest mean probability "
     "over the members that stored probabilities, else (2) the tied class voted by the "
@@ -42,11 +44,11 @@ class VoteSpec:
 
     method: str = "hard"
     geometric: bool = False  # soft/greedy/weighted probabilities: geometric mean
-    keep_above: float | None = None  # members scoring below are left out
+    keep_above: float | None = None  # members scoring worse are left out (below; for log-loss above)
     top: int | None = None  # only the K best members
     rounds: int = 25  # greedy: additions after the initial members
     init: int = 1  # greedy: start from the best K members, once each
-    metric: str = "accuracy"  # greedy's objective: accuracy or logloss
+    metric: str | None = None  # what members are judged, weighted and selected by (None: the workspace's)
     fixed_weights: tuple[float, ...] | None = None  # weighted: --weights FILE, per member
 
     @property
@@ -59,12 +61,11 @@ def check_spec(spec: VoteSpec, n_members: int | None = None) -> None:
     what these members cannot (greedy's --init, the weights' count)."""
     if spec.method not in METHODS:
         raise InputError(f"--method {spec.method}: choose one of {', '.join(METHODS)}")
-    if spec.metric not in GREEDY_METRICS:
-        raise InputError(f"--metric {spec.metric}: choose one of {', '.join(GREEDY_METRICS)}")
+    if spec.metric is not None and spec.metric not in METRICS:
+        raise InputError(f"--metric {spec.metric}: choose one of {', '.join(METRICS)}")
     if spec.top is not None and spec.top < 1:
         raise InputError(f"--top must be at least 1, got {spec.top}")
-    if spec.keep_above is not None and not 0 <= spec.keep_above <= 1:  # NaN fails too
-        raise InputError(f"--keep-above must be an accuracy in [0, 1], got {spec.keep_above}")
+    check_threshold(get_metric(spec.metric), spec.keep_above)  # NaN fails too
     if not 0 <= spec.rounds <= MAX_ROUNDS:
         raise InputError(f"--rounds must be between 0 and {MAX_ROUNDS}, got {spec.rounds}")
     if spec.init < 1:
@@ -171,20 +172,48 @@ def member_accuracies(val_votes: np.ndarray, y: np.ndarray) -> np.ndarray:
     return (np.asarray(val_votes) == np.asarray(y)[None, :]).mean(axis=1)
 
 
+def member_scores(metric: str | None, val_votes: np.ndarray, val_proba: list[np.ndarray | None],
+                  y: np.ndarray) -> np.ndarray:
+    """Each member's value of the metric on these rows (its labels, or its
+    probabilities for the metrics that need them)."""
+    chosen = get_metric(metric)
+    if chosen.name == "accuracy":
+        return member_accuracies(val_votes, y)
+    n_classes = int(max(np.max(val_votes), np.max(y))) + 1
+    return np.array([chosen.value(y, proba if chosen.needs_probabilities else None, votes, n_classes)
+                     for votes, proba in zip(val_votes, val_proba)])
+
+
+def goodness(metric: str | None, scores) -> list[float | None]:
+    """Scores turned so that higher is better (a log-loss negated), for ranking and ties."""
+    chosen = get_metric(metric)
+    return [None if s is None else chosen.goodness(s) for s in scores]
+
+
+def score_weights(metric: str | None, scores: np.ndarray) -> np.ndarray:
+    """--method weighted's weights from members' scores: the score itself (floored
+    at 0: a kappa can be negative), or for a loss its reciprocal."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if get_metric(metric).greater_is_better:
+        return np.clip(scores, 0.0, None)
+    return 1.0 / np.clip(scores, PROBABILITY_FLOOR, None)
+
+
 def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np.ndarray] | None,
                 y: np.ndarray | None, *, keep_best: bool = False) -> np.ndarray:
     """Members' weights, chosen from these validation rows only (0 = left out).
 
     When no member passes the filters, this is an error, unless `keep_best`: then
-    the best member alone is kept (used on the halves of the split-half estimate,
-    where a threshold the members clear on the whole split may be missed)."""
+    the best member alone is kept (used on the folds of the estimate, where a
+    threshold the members clear on every row may be missed)."""
     n_members = len(val_votes) if val_votes is not None else len(spec.fixed_weights or ())
-    scores = member_accuracies(val_votes, y) if val_votes is not None and y is not None else None
+    scores = member_scores(spec.metric, val_votes, val_proba, y) if val_votes is not None and y is not None else None
     eligible = _filter(spec, scores, n_members, keep_best=keep_best)
     if spec.method in ("hard", "soft"):
         return eligible.astype(np.float64)
     if spec.method == "weighted":
-        base = np.asarray(spec.fixed_weights, dtype=np.float64) if spec.fixed_weights is not None else scores
+        base = np.asarray(spec.fixed_weights, dtype=np.float64) if spec.fixed_weights is not None \
+            else score_weights(spec.metric, scores)
         return np.where(eligible, base, 0.0)
     counts = greedy_selection(val_proba, y, eligible, rounds=spec.rounds, init=spec.init, metric=spec.metric)
     return counts.astype(np.float64)
@@ -192,8 +221,11 @@ def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np
 
 def _filter(spec: VoteSpec, scores: np.ndarray | None, n_members: int, *, keep_best: bool = False) -> np.ndarray:
     eligible = np.ones(n_members, dtype=bool)
-    if spec.keep_above is not None:
-        eligible &= scores >= spec.keep_above
+    metric = get_metric(spec.metric)
+    if scores is not None:
+        scores = goodness(spec.metric, scores)
+    if spec.keep_above is not None:  # at or above, for a loss at or below: goodness at or above the threshold's
+        eligible &= np.array([s >= metric.goodness(spec.keep_above) for s in scores])
     if spec.top is not None:
         ranked = [m for m in best_first(scores) if eligible[m]]
         eligible[:] = False
@@ -212,11 +244,11 @@ def best_first(scores) -> list[int]:
 
 
 def greedy_selection(val_proba: list[np.ndarray], y: np.ndarray, eligible: np.ndarray, *, rounds: int = 25,
-                     init: int = 1, metric: str = "accuracy") -> np.ndarray:
+                     init: int = 1, metric: str | None = "accuracy") -> np.ndarray:
     """Caruana et al. (2004) forward selection with replacement.
 
     Start from the `init` best members, then add, `rounds` times, the member whose
-    addition scores best (accuracy, ties broken by log-loss; or log-loss alone).
+    addition scores best by the metric (ties broken by log-loss; log-loss alone).
     The ensemble kept is the best one seen along the way (the earliest, when equal).
     Returns each member's multiplicity.
     """
@@ -242,36 +274,51 @@ def greedy_selection(val_proba: list[np.ndarray], y: np.ndarray, eligible: np.nd
     return best_counts
 
 
-def _objective(proba: np.ndarray, y: np.ndarray, metric: str) -> tuple[float, ...]:
+def _objective(proba: np.ndarray, y: np.ndarray, metric: str | None) -> tuple[float, ...]:
     """Smaller is better, compared as a tuple."""
     logloss = log_loss(proba, y)
-    if metric == "logloss":
+    chosen = get_metric(metric)
+    if chosen.name == "logloss":
         return (logloss,)
-    return (-float(np.mean(proba.argmax(axis=1) == y)), logloss)
+    if chosen.name == "accuracy":  # the common case, without scikit-learn's overhead
+        return (-float(np.mean(proba.argmax(axis=1) == y)), logloss)
+    return (-chosen.value(y, proba), logloss)
 
 
-def split_half_accuracy(spec: VoteSpec, val_votes: np.ndarray, val_proba: list[np.ndarray | None],
-                        y: np.ndarray, n_classes: int, seed: int = 0) -> float:
-    """Choose on one half of the validation rows, score on the other, swap, average.
+def ensemble_score(spec: VoteSpec, weights: np.ndarray, result: VoteResult, proba: list[np.ndarray | None],
+                   y: np.ndarray, n_classes: int) -> float:
+    """The vote's metric on these rows: its labels, and for the metrics that need
+    probabilities, its members' weighted mean probabilities."""
+    metric = get_metric(spec.metric)
+    mean = average_probabilities(proba, weights, spec.geometric) if metric.needs_probabilities else None
+    return metric.value(y, mean, result.predictions, n_classes)
+
+
+def kfold_estimate(spec: VoteSpec, val_votes: np.ndarray, val_proba: list[np.ndarray | None],
+                   y: np.ndarray, n_classes: int, seed: int = 0) -> dict:
+    """Choose the weights on K-1 folds of the rows, score on the one left out,
+    for each fold; the mean is the vote's estimate.
 
     Weights chosen on the very rows they are scored on flatter the ensemble; this
-    is the figure to trust before spending a submission.
-    """
-    from sklearn.model_selection import StratifiedKFold
+    is the figure to trust before spending a submission. Stratified when every
+    class has a row per fold; K is 5, fewer on tiny rows."""
+    from sklearn.model_selection import KFold, StratifiedKFold
 
-    # Stratify when every class has two rows; else a plain shuffled halving.
     counts = np.bincount(y, minlength=n_classes)
-    stratify = y if counts[counts > 0].min() >= 2 else np.zeros_like(y)
-    folds = StratifiedKFold(n_splits=2, shuffle=True, random_state=seed).split(np.zeros(len(y)), stratify)
-    accuracies = []
-    for fit_rows, score_rows in folds:
+    smallest = int(counts[counts > 0].min())
+    k = max(2, min(ESTIMATE_FOLDS, len(y)))
+    splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed) if smallest >= k \
+        else KFold(n_splits=k, shuffle=True, random_state=seed)
+    values = []
+    for fit_rows, score_rows in splitter.split(np.zeros(len(y)), y):
         proba_fit = [p[fit_rows] if p is not None else None for p in val_proba]
         weights = fit_weights(spec, val_votes[:, fit_rows], proba_fit, y[fit_rows], keep_best=True)
-        fit_scores = list(member_accuracies(val_votes[:, fit_rows], y[fit_rows]))
+        fit_scores = goodness(spec.metric, member_scores(spec.metric, val_votes[:, fit_rows], proba_fit, y[fit_rows]))
         proba_score = [p[score_rows] if p is not None else None for p in val_proba]
         result = combine(spec, weights, val_votes[:, score_rows], proba_score, fit_scores, n_classes)
-        accuracies.append(float(np.mean(result.predictions == y[score_rows])))
-    return float(np.mean(accuracies))
+        values.append(ensemble_score(spec, weights, result, proba_score, y[score_rows], n_classes))
+    return {"metric": get_metric(spec.metric).name, "value": float(np.mean(values)), "folds": k,
+            "rows": int(len(y))}
 
 
 # -- diagnostics ----------------------------------------------------------------------

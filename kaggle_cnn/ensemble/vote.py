@@ -11,6 +11,7 @@ enough for hard and weighted votes. No TensorFlow here.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,9 @@ from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.store.files import file_sha256, is_plain_name
-from kaggle_cnn.store.submissions import Member
-from kaggle_cnn.store.workspace import Run, Split, Workspace
+from kaggle_cnn.store.submissions import LABEL, PROBABILITY, Member
+from kaggle_cnn.store.validation import honest_predictions, workspace_metric
+from kaggle_cnn.store.workspace import Run, Workspace
 
 DEFAULT_NAMES = {"hard": "majority_vote", "soft": "soft_vote", "weighted": "weighted_vote", "greedy": "greedy_ensemble"}
 NAME_LENGTH = 100
@@ -53,10 +55,14 @@ class Pool:
 
 @dataclass
 class Validation:
-    split: Split
-    votes: np.ndarray  # (members, val rows)
+    """The training rows where every member has honest predictions (hold-out, or out of fold)."""
+
+    fingerprint: str
+    rows: np.ndarray  # training-row numbers
+    votes: np.ndarray  # (members, rows)
     proba: list[np.ndarray]
     truth: np.ndarray  # class indices in the pool's order
+    description: str  # which rows these are, as printouts say
 
 
 def vote(
@@ -70,14 +76,17 @@ def vote(
     tta: bool = False,
 ) -> VoteOutcome:
     """Combine the member CSVs in `directory` (default the workspace's submissions/)
-    by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar."""
+    by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar.
+    A method of None is hard, or soft when the members are probabilities."""
+    directory = Path(directory) if directory is not None else workspace.submissions_dir
+    method = spec.method or _default_method(directory)
+    spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
     check_spec(spec)
     name = name or DEFAULT_NAMES[spec.method] + ("_tta" if tta else "")
     if not is_plain_name(name, NAME_LENGTH):
         raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
     if member_weights is not None and spec.method != "weighted":
         raise InputError(f"--member-weights is for --method weighted, not {spec.method}")
-    directory = Path(directory) if directory is not None else workspace.submissions_dir
     csv_path, json_path = workspace.ensemble_dir / f"{name}.csv", workspace.ensemble_dir / f"{name}.json"
     _check_not_output(workspace, directory)
     # Held while reading and writing when free, so the repair never meets another
@@ -87,7 +96,7 @@ def vote(
 
 
 def _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path, json_path) -> VoteOutcome:
-    from kaggle_cnn.store.submissions import check_submission, write_submission
+    from kaggle_cnn.store.submissions import check_submission, write_predictions, write_submission
 
     pool = gather(workspace, directory, model=model, tta=tta)
     _check_not_output(workspace, directory, pool.members, csv_path)
@@ -97,18 +106,31 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path
     require(spec, pool, tta)
 
     weights, scores = choose_weights(spec, pool)
-    result = ensemble.combine(spec, weights, pool.votes, pool.proba, scores, len(pool.classes))
+    result = ensemble.combine(spec, weights, pool.votes, pool.proba, ensemble.goodness(spec.metric, scores),
+                              len(pool.classes))
     labels = [pool.classes[i] for i in result.predictions]
     first = pool.members[0]
-    check_submission(first.path.name, first.header, first.ids, np.array(labels), classes=_run_classes(pool))
+    if first.kind == LABEL:
+        check_submission(first.path.name, first.header, first.ids, np.array(labels), classes=_run_classes(pool))
     for notice in pool.notices or []:  # the vote goes ahead: now, and only now, the warnings
         warn(notice)
 
     sidecar = _sidecar(name, spec, directory, pool, weights, scores, result, tta)
-    write_submission(csv_path, first.header, first.ids, labels)
+    if first.kind == LABEL:
+        write_submission(csv_path, first.header, first.ids, labels)
+    else:  # the competition takes probabilities: the members' weighted mean, in the members' layout
+        write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes,
+                          ensemble.average_probabilities(pool.proba, weights, spec.geometric))
     sidecar["csv_sha256"] = file_sha256(csv_path)  # readers trust the sidecar only for this CSV
     fileio.write_json(json_path, sidecar)
     return VoteOutcome(csv_path, json_path, sidecar)
+
+
+def _default_method(directory: Path) -> str:
+    """hard, or soft for members written as probabilities (a hard vote has labels only)."""
+    from kaggle_cnn.store.submissions import find_members, read_member
+
+    return "hard" if read_member(find_members(directory)[0]).kind == LABEL else "soft"
 
 
 def _check_not_output(workspace: Workspace, directory: Path, members: list[Member] = (), output: Path | None = None):
@@ -145,26 +167,52 @@ def gather(workspace: Workspace, directory: Path, *, model: str | None = None, t
         members, runs, lacking = [members[i] for i in chosen], [runs[i] for i in chosen], [lacking[i] for i in chosen]
         notices = []  # the members left are all runs' own CSVs
     _check_same_classes(members, runs)
+    if members[0].kind == PROBABILITY:
+        members = _binary_labels(members, runs, directory)
 
     suffix = "_tta" if tta else ""
     test_proba = []
     for i, run in enumerate(runs):
         proba, why = _stored(run, f"test_proba{suffix}.npy", len(members[0].ids), "test") if run else (None, None)
-        test_proba.append(proba)
+        test_proba.append((proba, run.classes) if proba is not None else None)
         if run is not None and why is not None:
             lacking[i] = why
             if not tta:  # without --tta a run's CSV still votes; under --tta, require() refuses
                 notices.append(f"{why}: {members[i].path.name} voted as labels only")
+        if test_proba[i] is None and members[i].proba is not None and not tta:  # a probability CSV brings its own
+            test_proba[i], lacking[i] = _written(members[i], runs), None
     run_labels = [np.array(r.classes, dtype=str) for r in runs if r]
     classes = sorted_labels(np.concatenate([m.labels for m in members] + run_labels))
     position = {label: i for i, label in enumerate(classes)}
-    proba = [_aligned(p, r.classes, position) if p is not None else None for p, r in zip(test_proba, runs)]
+    proba = [_aligned(p[0], p[1], position) if p is not None else None for p in test_proba]
     if tta:  # a member's vote is its own augmented prediction, not its CSV
         votes = np.array([p.argmax(axis=1) if p is not None else np.zeros(len(members[0].ids), int) for p in proba])
     else:
         votes = np.array([[position[label] for label in m.labels] for m in members])
     val, val_note = _validation(workspace, members, runs, position, tta)
     return Pool(members, runs, classes, votes, proba, val, lacking, val_note, notices)
+
+
+def _binary_labels(members: list[Member], runs: list[Run | None], directory: Path) -> list[Member]:
+    """Members holding one probability column (a two-class task): the classes
+    come from the workspace's runs, and each row's label is the likelier class."""
+    from dataclasses import replace
+
+    run = next((r for r in runs if r is not None), None)
+    if run is None:
+        raise InputError(f"{directory}: the members hold one probability column ({','.join(members[0].header)}), "
+                         "and none is a run of this workspace to say which class it is the probability of")
+    names = np.array([str(c) for c in run.classes])
+    return [replace(m, labels=names[(m.proba[:, 0] >= 0.5).astype(int)],
+                    proba=np.column_stack([1 - m.proba[:, 0], m.proba[:, 0]])) for m in members]
+
+
+def _written(member: Member, runs: list[Run | None]) -> tuple[np.ndarray, list]:
+    """A probability member's own values, and the classes of its columns: one per
+    class named by the header, or (one probability column) the runs' two classes."""
+    if member.kind == PROBABILITY:
+        return member.proba, next(r for r in runs if r is not None).classes
+    return member.proba, list(member.header[1:])
 
 
 def _member_run(workspace: Workspace, member: Member, kept: set[str]) -> tuple[Run | None, str | None, bool]:
@@ -235,29 +283,30 @@ def _aligned(proba: np.ndarray, run_classes: list, position: dict[str, int]) -> 
 
 def _validation(workspace: Workspace, members: list[Member], runs: list[Run | None], position: dict[str, int],
                 tta: bool) -> tuple[Validation | None, str | None]:
-    """Validation arrays when every member is a kept run scored on one split, else
-    None and why not."""
+    """Validation arrays on the training rows where every member has honest
+    predictions (the hold-out split's, or out of fold), when every member is a
+    kept run on the same data; else None and why not."""
     others = [m.path.name for m, r in zip(members, runs) if r is None]
     if others:
         return None, f"{len(others)} member(s) are not kept runs of this workspace: {_few(others)}"
     if len({r.fingerprint for r in runs}) != 1:
-        return None, "members are runs on different data (no shared validation split)"
+        return None, "members are runs on different data (no shared validation rows)"
     try:
-        split = workspace.find_split(runs[0].fingerprint)
+        honest = [honest_predictions(workspace, run, "_tta" if tta else "") for run in runs]
     except InputError as error:
         return None, one_line(error)
-    if split is None:
-        return None, f"the validation split {workspace.split_path(runs[0].fingerprint)} is missing"
-    suffix = "_tta" if tta else ""
-    raw = []
-    for run in runs:
-        proba, why = _stored(run, f"val_proba{suffix}.npy", len(split.val_indices), "validation")
-        if why is not None:
-            return None, why
-        raw.append(proba)
-    proba = [_aligned(p, r.classes, position) for p, r in zip(raw, runs)]
-    truth = np.array([position[str(split.classes[i])] for i in split.val_labels])
-    return Validation(split, np.array([p.argmax(axis=1) for p in proba]), proba, truth), None
+    rows = functools.reduce(np.intersect1d, [h.rows for h in honest])
+    if not len(rows):
+        return None, "the members share no validation rows"
+    proba = [_aligned(h.proba[np.searchsorted(h.rows, rows)], r.classes, position) for h, r in zip(honest, runs)]
+    first, run = honest[0], runs[0]
+    truth = np.array([position[str(run.classes[i])] for i in first.truth[np.searchsorted(first.rows, rows)]])
+    kinds = sorted({h.kind for h in honest})
+    description = f"{len(rows)} out-of-fold rows (every training row)" if kinds != ["hold-out"] and \
+        "hold-out" not in kinds else f"{len(rows)} hold-out rows" + (
+            " (k-fold members out of fold there)" if len(kinds) > 1 else "")
+    return Validation(run.fingerprint, rows, np.array([p.argmax(axis=1) for p in proba]), proba, truth,
+                      description), None
 
 
 def read_weights(path: str | Path, members: list[Member]) -> tuple[float, ...]:
@@ -297,7 +346,15 @@ def read_weights(path: str | Path, members: list[Member]) -> tuple[float, ...]:
 
 def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     """Refuse, naming the members and why, what this pool cannot do."""
+    from kaggle_cnn.evaluation.competition import get_metric, require_probabilities
+
     lacking = [why for why in pool.lacking if why]
+    first = pool.members[0]
+    if first.kind != LABEL and spec.method == "hard":
+        raise InputError(f"--method hard: the members are probability submissions ({','.join(first.header[:4])}"
+                         f"{',...' if len(first.header) > 4 else ''}) and a hard vote has labels only; use --method "
+                         "soft, weighted or greedy")
+    require_probabilities(get_metric(spec.metric), [m.path.name for m, why in zip(pool.members, pool.lacking) if why])
     if tta and lacking:
         raise InputError(f"--tta needs test-time-augmented predictions (kcnn tta) of every member: {_few(lacking)}")
     if spec.uses_probabilities and lacking:
@@ -315,12 +372,13 @@ def _few(names: list[str]) -> str:
 
 
 def choose_weights(spec: VoteSpec, pool: Pool) -> tuple[np.ndarray, list[float | None]]:
-    """Weights from the whole validation split, and members' validation accuracy."""
+    """Weights from every shared validation row, and members' scores there by the metric."""
     if pool.val is None:
         weights = np.asarray(spec.fixed_weights if spec.fixed_weights is not None else np.ones(len(pool.members)))
         return weights.astype(np.float64), [None] * len(pool.members)
     weights = ensemble.fit_weights(spec, pool.val.votes, pool.val.proba, pool.val.truth)
-    return weights, list(ensemble.member_accuracies(pool.val.votes, pool.val.truth))
+    return weights, [float(s) for s in ensemble.member_scores(spec.metric, pool.val.votes, pool.val.proba,
+                                                              pool.val.truth)]
 
 
 def _run_classes(pool: Pool) -> list[str] | None:
@@ -341,10 +399,11 @@ def _sidecar(name, spec, directory, pool, weights, scores, result, tta) -> dict[
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source_dir": str(directory), "rows": len(first.ids), "classes": pool.classes,
         "ties": result.ties, "ties_by_rule": result.ties_by_rule,
+        "metric": spec.metric,
         "members": [
             {"file": m.path.name, "run_id": r.run_id if r else None,
-             "model": r.record["model"] if r else None, "val_accuracy": s, "weight": float(w)}
-            for m, r, s, w in zip(pool.members, pool.runs, scores, weights)
+             "model": r.record["model"] if r else None, "val_accuracy": a, "val_score": s, "weight": float(w)}
+            for m, r, a, s, w in zip(pool.members, pool.runs, _accuracies(pool), scores, weights)
         ],
         "diagnostics": _diagnostics(pool, result, first),
     }
@@ -363,33 +422,42 @@ def _diagnostics(pool: Pool, result, first: Member) -> dict[str, Any]:
     }
 
 
+def _accuracies(pool: Pool) -> list[float | None]:
+    if pool.val is None:
+        return [None] * len(pool.members)
+    return [float(a) for a in ensemble.member_accuracies(pool.val.votes, pool.val.truth)]
+
+
 def _validation_figures(spec, pool: Pool, weights, scores) -> dict[str, Any]:
+    """In-sample figures (weights chosen on the rows they are scored on), and the
+    K-fold estimate (chosen on K-1 folds of those rows, scored on the fold left out)."""
     if pool.val is None:
         return {"val_accuracy": None, "val_note": pool.val_note}
-    val = pool.val
-    in_sample = ensemble.combine(spec, weights, val.votes, val.proba, scores, len(pool.classes))
-    accuracy = float(np.mean(in_sample.predictions == val.truth))
-    figures = {
-        "val_accuracy": accuracy,
-        "val_accuracy_split_half": ensemble.split_half_accuracy(spec, val.votes, val.proba, val.truth, len(pool.classes)),
-        "val_rows": int(len(val.truth)), "val_ties": in_sample.ties, "fingerprint": val.split.fingerprint,
+    val, n_classes = pool.val, len(pool.classes)
+    ranked = ensemble.goodness(spec.metric, scores)
+    in_sample = ensemble.combine(spec, weights, val.votes, val.proba, ranked, n_classes)
+    return {
+        "val_accuracy": float(np.mean(in_sample.predictions == val.truth)),
+        "val_score": ensemble.ensemble_score(spec, weights, in_sample, val.proba, val.truth, n_classes),
+        "val_estimate": ensemble.kfold_estimate(spec, val.votes, val.proba, val.truth, n_classes),
+        "val_rows": int(len(val.truth)), "val_rows_described": val.description,
+        "val_row_numbers": val.rows, "val_ties": in_sample.ties, "fingerprint": val.fingerprint,
         "val_predictions": [pool.classes[i] for i in in_sample.predictions],
-        "best_member": _best_member(pool, scores),
-        "per_class_f1_gain": _f1_gain(pool, in_sample.predictions, scores),
+        "best_member": _best_member(pool, scores, ranked),
+        "per_class_f1_gain": _f1_gain(pool, in_sample.predictions, ranked),
     }
-    return figures
 
 
-def _best_member(pool: Pool, scores) -> dict[str, Any]:
-    best = ensemble.best_first(scores)[0]
-    return {"file": pool.members[best].path.name, "val_accuracy": scores[best]}
+def _best_member(pool: Pool, scores, ranked) -> dict[str, Any]:
+    best = ensemble.best_first(ranked)[0]
+    return {"file": pool.members[best].path.name, "val_score": scores[best], "val_accuracy": _accuracies(pool)[best]}
 
 
-def _f1_gain(pool: Pool, predictions: np.ndarray, scores) -> dict[str, dict[str, float]]:
-    """Per class: the ensemble's validation F1, its best member's, and the gain."""
+def _f1_gain(pool: Pool, predictions: np.ndarray, ranked) -> dict[str, dict[str, float]]:
+    """Per class: the ensemble's validation F1, its best member's (by the metric), and the gain."""
     from sklearn.metrics import f1_score
 
-    best = ensemble.best_first(scores)[0]
+    best = ensemble.best_first(ranked)[0]
     labels = np.arange(len(pool.classes))
     ours = f1_score(pool.val.truth, predictions, labels=labels, average=None, zero_division=0)
     theirs = f1_score(pool.val.truth, pool.val.votes[best], labels=labels, average=None, zero_division=0)

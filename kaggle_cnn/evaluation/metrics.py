@@ -23,6 +23,8 @@ import pandas as pd
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
 from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
+from kaggle_cnn.evaluation.competition import get_metric
+from kaggle_cnn.store.validation import find_folds, honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Split, Workspace
 
 ENSEMBLE_PREFIX = "ensemble/"
@@ -70,22 +72,29 @@ def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
 class MetricsReport:
     tables: dict[str, pd.DataFrame]  # source -> per-class table
     confusions: dict[str, pd.DataFrame]
-    summary: pd.DataFrame  # one row per source: accuracy, macro and weighted F1, rows
+    # one row per source: accuracy, macro and weighted F1, the workspace's metric
+    # (score), a vote's K-fold estimate of it, and the rows scored
+    summary: pd.DataFrame
     csv_path: Path | None = None  # reports/metrics.csv, once written
+    metric: str = "accuracy"
+
+    def _ranked(self) -> pd.DataFrame:
+        """Best first by the metric (a loss: lowest first); ties go to the smallest name."""
+        goodness = self.summary["score"] * (1 if get_metric(self.metric).greater_is_better else -1)
+        return self.summary.assign(goodness=goodness).sort_values(["goodness", "source"], ascending=[False, True])
 
     def best_run(self) -> str | None:
-        """The kept run with the highest accuracy; ties go to the smallest run id."""
-        runs = self.summary[~self.summary["source"].str.startswith(ENSEMBLE_PREFIX)]
-        if runs.empty:
-            return None
-        return str(runs.sort_values(["accuracy", "source"], ascending=[False, True])["source"].iloc[0])
+        """The kept run with the best score by the metric; ties go to the smallest run id."""
+        ranked = self._ranked()
+        runs = ranked[~ranked["source"].str.startswith(ENSEMBLE_PREFIX)]
+        return None if runs.empty else str(runs["source"].iloc[0])
 
     def votes(self) -> list[str]:
         return [s for s in self.summary["source"] if s.startswith(ENSEMBLE_PREFIX)]
 
     def headline(self) -> str:
         """The source a report leads with: the best vote, else the best run (ties: smallest name)."""
-        ranked = self.summary.sort_values(["accuracy", "source"], ascending=[False, True])
+        ranked = self._ranked()
         votes = ranked[ranked["source"].str.startswith(ENSEMBLE_PREFIX)]
         return str((votes if len(votes) else ranked)["source"].iloc[0])
 
@@ -97,15 +106,17 @@ def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
     (`votes`: the sidecars `vote_sidecars` read already). Reads only: `write_metrics`
     writes the tables."""
     tables, confusions, summary = {}, {}, []
-    for source, y_true, y_pred, classes, split_half in _prediction_sources(workspace, sources, votes):
+    metric = workspace_metric(workspace)
+    for source, y_true, y_pred, classes, score, estimate in _prediction_sources(workspace, sources, votes, metric):
         table = classification_table(y_true, y_pred, classes)
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)
         by_class = table.set_index("class")
         summary.append({"source": source, "accuracy": by_class.loc["accuracy", "f1"],
                         "macro_f1": by_class.loc["macro avg", "f1"], "weighted_f1": by_class.loc["weighted avg", "f1"],
-                        "accuracy_split_half": split_half, "rows": int(len(y_true))})
-    return MetricsReport(tables, confusions, pd.DataFrame(summary))
+                        "metric": metric, "score": by_class.loc["accuracy", "f1"] if score is None else score,
+                        "estimate": estimate, "rows": int(len(y_true))})
+    return MetricsReport(tables, confusions, pd.DataFrame(summary), metric=metric)
 
 
 def write_metrics(workspace: Workspace, report: MetricsReport) -> Path:
@@ -124,9 +135,20 @@ def confusion_csv(workspace: Workspace, source: str) -> Path:
     return workspace.reports_dir / "confusion" / f"{source.replace('/', '-')}.csv"
 
 
-def vote_split_half_accuracy(sidecar: dict) -> float | None:
-    """A vote's split-half accuracy (older workspaces called it val_accuracy_cv)."""
-    return sidecar.get("val_accuracy_split_half", sidecar.get("val_accuracy_cv"))
+def vote_estimate(sidecar: dict) -> dict[str, Any] | None:
+    """A vote's K-fold estimate: {metric, value, folds, rows}. A vote from before
+    K-fold estimates recorded a split-half accuracy, which is a 2-fold one."""
+    if isinstance(sidecar.get("val_estimate"), dict):
+        return sidecar["val_estimate"]
+    split_half = sidecar.get("val_accuracy_split_half", sidecar.get("val_accuracy_cv"))
+    if split_half is None:
+        return None
+    return {"metric": "accuracy", "value": split_half, "folds": 2, "rows": sidecar.get("val_rows")}
+
+
+def estimate_name(estimate: dict[str, Any]) -> str:
+    """What printouts call a vote's estimate: "5-fold estimate"."""
+    return f"{estimate['folds']}-fold estimate"
 
 
 # -- votes' sidecars: trusted only for the CSV they describe ---------------------------
@@ -175,10 +197,11 @@ def vote_sidecars(workspace: Workspace) -> list[tuple[str, dict[str, Any]]]:
     return found
 
 
-def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: list[tuple[str, dict]] | None):
-    """(source, y_true, y_pred, classes, split-half accuracy or None) per run or vote.
-    Named sources must all be readable; by default an unreadable one is skipped
-    with a warning."""
+def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: list[tuple[str, dict]] | None,
+                        metric: str):
+    """(source, y_true, y_pred, classes, score by the metric, a vote's estimate of it)
+    per run or vote, on its honest rows. Named sources must all be readable; by
+    default an unreadable one is skipped with a warning."""
     if sources:
         names = [s[len(ENSEMBLE_PREFIX):] for s in sources if s.startswith(ENSEMBLE_PREFIX)]
         votes = [(name, read_vote(workspace, name)) for name in names]
@@ -191,15 +214,16 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: 
     found, skipped = [], []
     for run in runs:
         try:
-            split = _split_of(workspace, run.fingerprint, run.run_id)
-            found.append((run.run_id, split.val_labels, run.val_proba().argmax(axis=1), run.classes, None))
+            honest = honest_predictions(workspace, run)
+            score = get_metric(metric).value(honest.truth, honest.proba)
+            found.append((run.run_id, honest.truth, honest.proba.argmax(axis=1), run.classes, score, None))
         except InputError as error:
             if sources:
                 raise
             skipped.append((f"run {run.run_id}", error))
     for name, sidecar in votes:
         try:
-            source = _vote_source(workspace, name, sidecar, named=bool(sources))
+            source = _vote_source(workspace, name, sidecar, named=bool(sources), metric=metric)
         except InputError as error:
             if sources:
                 raise
@@ -214,25 +238,47 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: 
     return found
 
 
-def _vote_source(workspace: Workspace, name: str, sidecar: dict[str, Any], named: bool):
-    """A vote's validation predictions against the split's labels (None when it has
-    none: a vote with labels-only members)."""
+def _vote_source(workspace: Workspace, name: str, sidecar: dict[str, Any], named: bool, metric: str):
+    """A vote's validation predictions against the labels of its rows (None when it
+    has none: a vote with labels-only members)."""
     path = workspace.ensemble_dir / f"{name}.json"
     if not sidecar.get("val_predictions"):
         if named:
             raise InputError(f"{path}: no validation predictions ({sidecar.get('val_note')})")
         return None
-    split = _split_of(workspace, str(value_at(sidecar, path, "fingerprint", kind=str)), name)
+    fingerprint = str(value_at(sidecar, path, "fingerprint", kind=str))
     classes = [str(c) for c in sidecar["classes"]]
     position = {label: i for i, label in enumerate(classes)}
     predictions = value_at(sidecar, path, "val_predictions", kind=list)
-    truth = [position.get(str(split.classes[i])) for i in split.val_labels]
+    rows, labels, label_classes = _rows_and_labels(workspace, fingerprint, sidecar.get("val_row_numbers"), name)
+    truth = [position.get(str(label_classes[i])) for i in labels]
     predicted = [position.get(str(label)) for label in predictions]
     if len(predicted) != len(truth) or None in truth or None in predicted:
-        raise InputError(f"{path}: damaged, its validation predictions do not match the split's rows and classes; "
+        raise InputError(f"{path}: damaged, its validation predictions do not match its rows and classes; "
                          f"{DOCTOR}")
-    # A vote's weights were chosen on these rows: its split-half accuracy goes beside.
-    return (ENSEMBLE_PREFIX + name, np.array(truth), np.array(predicted), classes, vote_split_half_accuracy(sidecar))
+    # A vote's weights were chosen on these rows: its K-fold estimate goes beside.
+    estimate = vote_estimate(sidecar)
+    score = sidecar.get("val_score") if sidecar.get("metric", "accuracy") == metric else None
+    if score is None and metric != "accuracy":
+        score = float("nan")  # voted when the workspace judged by another metric
+    return (ENSEMBLE_PREFIX + name, np.array(truth), np.array(predicted), classes, score,
+            estimate["value"] if estimate and estimate["metric"] == metric else None)
+
+
+def _rows_and_labels(workspace: Workspace, fingerprint: str, rows: list | None, owner: str):
+    """(rows, their class indices, the classes) of a vote: the rows it recorded,
+    labelled by the fold assignment (every row) or the hold-out split."""
+    folds = find_folds(workspace, fingerprint)
+    split = _split_of(workspace, fingerprint, owner) if rows is None or folds is None else None
+    if rows is None:
+        return split.val_indices, split.val_labels, split.classes
+    rows = np.asarray(rows, dtype=np.int64)
+    if folds is not None:
+        return rows, folds.labels[rows.clip(0, len(folds.labels) - 1)], folds.classes
+    if not np.isin(rows, split.val_indices).all():
+        raise InputError(f"{workspace.ensemble_dir / owner}.json: damaged, it names rows outside the validation "
+                         f"split; {DOCTOR}")
+    return rows, split.val_labels[np.searchsorted(split.val_indices, rows)], split.classes
 
 
 def _split_of(workspace: Workspace, fingerprint: str, owner: str) -> Split:

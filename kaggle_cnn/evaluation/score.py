@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.store.submissions import check_same_ids, check_submission, read_member
+from kaggle_cnn.store.submissions import (
+    CLASS_COLUMNS,
+    LABEL,
+    PROBABILITY,
+    check_same_ids,
+    check_submission,
+    read_member,
+)
 
 
 def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None) -> dict[str, Any]:
@@ -26,8 +33,9 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
 
         classes = [str(c) for c in load_dataset(data).classes]
     check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
+    what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
-               + (["labels"] if classes else []))
+               + ([what[member.kind]] if classes or member.kind != LABEL else []))
     return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
 
 

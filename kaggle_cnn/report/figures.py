@@ -80,7 +80,7 @@ def plot_filters(workspace: Workspace, run_id: str, layer: str, n: int = 16, ste
 def _load_model(run):
     from kaggle_cnn.architectures import load_model
 
-    return load_model(run.path / "model.keras")
+    return load_model(run.model_path)
 
 
 def _load_run_for_pictures(workspace: Workspace, run_id: str, data_path):

@@ -18,7 +18,8 @@ from kaggle_cnn.evaluation.metrics import (
     ENSEMBLE_PREFIX,
     collect_metrics,
     vote_sidecars,
-    vote_split_half_accuracy,
+    estimate_name,
+    vote_estimate,
 )
 from kaggle_cnn.evaluation.timing import timing_table
 from kaggle_cnn.report import plots
@@ -98,12 +99,20 @@ def _metric_sections(workspace: Workspace, votes: list[tuple[str, dict[str, Any]
     return parts
 
 
+def _estimate_fact(estimate: dict[str, Any] | None) -> dict[str, Any]:
+    if estimate is None:
+        return {}
+    return {f"validation {estimate['metric']} ({estimate_name(estimate)})": estimate["value"]}
+
+
 def _vote_diagnostics(sidecar: dict[str, Any]) -> str:
     facts = {
         "method": sidecar.get("method"), "members used": sum(m.get("weight", 1) > 0 for m in sidecar["members"]),
         "rows": sidecar.get("rows"), "ties": sidecar.get("ties"),
         "validation accuracy (in-sample)": sidecar.get("val_accuracy"),
-        "validation accuracy (split-half)": vote_split_half_accuracy(sidecar),
+        f"validation {sidecar.get('metric', 'accuracy')} (in-sample)": sidecar.get("val_score"),
+        **_estimate_fact(vote_estimate(sidecar)),
+        "validation rows": sidecar.get("val_rows_described", sidecar.get("val_rows")),
         "rule": sidecar.get("rule"),
     }
     members = pd.DataFrame(sidecar["members"])

@@ -126,6 +126,9 @@ def tta(workspace: Workspace, run_ids: list[str] | None = None, *, transforms: s
     runs = [workspace.load_run(r) for r in run_ids] if run_ids else workspace.runs()
     if not runs:
         raise InputError(f"no kept runs in {workspace.models_dir}: run `kcnn train` first")
+    kfold = next((run for run in runs if run.kfold), None)
+    if kfold is not None:  # K fold models and out-of-fold rows: not what TTA's one model and split predict
+        raise InputError(f"run {kfold.run_id} is a k-fold run; kcnn tta works on hold-out runs (name them)")
     datasets: dict[str, Any] = {}
     for run in runs:  # load every dataset before the first slow prediction
         if run.fingerprint not in datasets:
