@@ -147,8 +147,8 @@ def test_vote_writes_ensemble_and_sidecar(kcnn, trained_copy):
     assert sidecar["val_accuracy"] == pytest.approx(np.mean(expected == split.val_labels))
     assert [m["val_accuracy"] for m in sidecar["members"]] == pytest.approx([first.val_accuracy, second.val_accuracy])
     assert f"validation accuracy: {sidecar['val_accuracy']:.4f} in-sample, " in result.output
-    assert f"{sidecar['val_accuracy_split_half']:.4f} split-half" in result.output
-    assert "cross-validated" not in result.output and "val_accuracy_cv" not in sidecar
+    assert f"{sidecar['val_estimate']['value']:.4f} 5-fold estimate" in result.output
+    assert "split-half" not in result.output and "val_accuracy_split_half" not in sidecar
     # Outputs are never read back: voting again still sees two members.
     again = api.vote(workspace)
     assert len(again.sidecar["members"]) == 2
@@ -182,12 +182,12 @@ def test_metrics_match_sklearn_on_the_stored_predictions(kcnn, trained_copy):
     vote_predicted = np.array(sidecar["val_predictions"], dtype=int)
     assert confusion.to_numpy().tolist() == confusion_matrix(split.val_labels, vote_predicted, labels=range(10)).tolist()
     assert "precision" in result.output and "confusion matrix" in result.output
-    # the summary sets the vote's split-half accuracy beside its in-sample one; runs have none
+    # the summary sets the vote's 5-fold estimate beside its in-sample accuracy; runs have none
     summary = api.metrics(workspace).summary.set_index("source")
     assert summary.loc["ensemble/majority_vote", "accuracy"] == pytest.approx(sidecar["val_accuracy"])
-    assert summary.loc["ensemble/majority_vote", "accuracy_split_half"] == pytest.approx(sidecar["val_accuracy_split_half"])
+    assert summary.loc["ensemble/majority_vote", "estimate"] == pytest.approx(sidecar["val_estimate"]["value"])
     assert summary.loc[run.run_id, "accuracy"] == pytest.approx(run.val_accuracy)
-    assert pd.isna(summary.loc[run.run_id, "accuracy_split_half"])
+    assert pd.isna(summary.loc[run.run_id, "estimate"])
 
 
 def test_metrics_of_one_named_run(kcnn, trained_copy):

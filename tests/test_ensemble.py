@@ -12,7 +12,7 @@ from kaggle_cnn.ensemble.rules import (
     greedy_selection,
     majority_vote,
     probability_vote,
-    split_half_accuracy,
+    kfold_estimate,
     weighted_vote,
 )
 from kaggle_cnn.errors import InputError
@@ -170,7 +170,7 @@ def test_weighted_falls_back_to_labels_without_probabilities():
     assert result.predictions.tolist() == [1]
 
 
-def test_split_half_estimate_is_not_above_in_sample_for_selection():
+def test_kfold_estimate_is_not_above_in_sample_for_selection():
     rng = np.random.default_rng(1)
     y = rng.integers(0, 3, 200)
     proba = [rng.dirichlet(np.ones(3), 200) for _ in range(8)]  # members that know nothing
@@ -178,26 +178,27 @@ def test_split_half_estimate_is_not_above_in_sample_for_selection():
     spec = VoteSpec("greedy", rounds=10)
     weights = fit_weights(spec, votes, proba, y)
     in_sample = np.mean(combine(spec, weights, votes, proba, [None] * 8, 3).predictions == y)
-    honest = split_half_accuracy(spec, votes, proba, y, 3)
-    assert honest < in_sample  # selection on noise flatters itself; the split-half figure does not
+    honest = kfold_estimate(spec, votes, proba, y, 3)["value"]
+    assert honest < in_sample  # selection on noise flatters itself; the K-fold estimate does not
     assert abs(honest - 1 / 3) < 0.1
 
 
-def test_split_half_of_a_keep_above_filter_that_members_pass_on_the_whole_split():
+def test_kfold_estimate_of_a_keep_above_filter_that_members_pass_on_the_whole_split():
     """Member 0 is right on 15 of 20 rows, member 1 on none: `--keep-above 0.75`
-    keeps member 0 on the whole split, but on halves of 10 rows it cannot score
-    0.75 on both (7.5 rows), so on one half no member passes. There the half keeps
-    its best member alone instead of refusing the vote."""
+    keeps member 0 on every row, but on the 16 rows of some folds it falls below
+    0.75, so there no member passes. There the fold keeps its best member alone
+    instead of refusing the vote."""
     y = np.array([0, 1] * 10)
     good = y.copy()
     good[:5] = 1 - good[:5]
     votes = np.array([good, 1 - y])
     spec = VoteSpec("hard", keep_above=0.75)
     assert fit_weights(spec, votes, None, y).tolist() == [1.0, 0.0]  # the vote itself keeps member 0
-    # Each half keeps member 0 (passing, or the best when none passes) and scores
-    # it on the other half: member 0 is right on 15 of the 20 rows in all.
-    assert split_half_accuracy(spec, votes, [None, None], y, 2) == pytest.approx(
-        np.mean([np.mean(good[rows] == y[rows]) for rows in _halves(y)]))
+    # Each fold keeps member 0 (passing, or the best when none passes) and scores
+    # it on the rows left out.
+    estimate = kfold_estimate(spec, votes, [None, None], y, 2)
+    assert estimate == {"metric": "accuracy", "folds": 5, "rows": 20,
+                        "value": pytest.approx(np.mean([np.mean(good[rows] == y[rows]) for rows in _folds(y)]))}
 
 
 def test_disagreement_matrix():
@@ -207,17 +208,17 @@ def test_disagreement_matrix():
     assert np.allclose(matrix, matrix.T)
 
 
-def _halves(y):
-    """The two scoring halves split_half_accuracy uses (stratified, seed 0)."""
+def _folds(y):
+    """The five scoring folds kfold_estimate uses (stratified, seed 0)."""
     from sklearn.model_selection import StratifiedKFold
 
-    return [score for _, score in StratifiedKFold(n_splits=2, shuffle=True, random_state=0).split(np.zeros(len(y)), y)]
+    return [score for _, score in StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(np.zeros(len(y)), y)]
 
 
 @pytest.mark.parametrize("spec, members, message", [
     (VoteSpec("greedy", rounds=10_001), None, "--rounds must be between 0 and 10000, got 10001"),
     (VoteSpec("greedy", rounds=-1), None, "--rounds must be between 0 and 10000, got -1"),
-    (VoteSpec("hard", keep_above=float("nan")), None, "--keep-above must be an accuracy in [0, 1], got nan"),
+    (VoteSpec("hard", keep_above=float("nan")), None, "--keep-above nan: must be between 0 and 1 for accuracy"),
     (VoteSpec("hard", top=0), None, "--top must be at least 1, got 0"),
     (VoteSpec("greedy", init=0), None, "--init must be at least 1, got 0"),
     (VoteSpec("greedy", init=4), 3, "--init 4: greedy starts from the best 4 members, but this vote has 3"),

@@ -78,7 +78,7 @@ def test_a_teammate_csv_joins_run_members(kcnn, trained_copy):
     assert result.exit_code == 0, result.output
     sidecar = json.loads((workspace.ensemble_dir / "with_teammate.json").read_text())
     assert [m["run_id"] for m in sidecar["members"]] == ["cnn1-s0-a000", "cnn1-s0-a001", None]
-    assert sidecar["val_accuracy"] is None and "val_accuracy_split_half" not in sidecar
+    assert sidecar["val_accuracy"] is None and "val_estimate" not in sidecar
     assert "validation accuracy: unknown" in result.output
     # the teammate copied cnn1-s0-a000: two of three votes, on every row
     assert sidecar["ties"] == 0
@@ -135,6 +135,7 @@ def test_each_method_end_to_end(kcnn, workspace4, method, name):
     val_votes, val_proba, truth, test_votes, test_proba = stored(workspace)
     scores = [float(np.mean(v == truth)) for v in val_votes]
     assert [m["val_accuracy"] for m in sidecar["members"]] == pytest.approx(scores)
+    assert [m["val_score"] for m in sidecar["members"]] == pytest.approx(scores)  # the workspace judges by accuracy
     assert scores == pytest.approx([r.val_accuracy for r in workspace.runs()])
     spec = VoteSpec(method=method)
     weights = rules.fit_weights(spec, val_votes, val_proba, truth)
@@ -142,9 +143,9 @@ def test_each_method_end_to_end(kcnn, workspace4, method, name):
     in_sample = rules.combine(spec, weights, val_votes, val_proba, scores, 10).predictions
     assert sidecar["val_predictions"] == [str(c) for c in in_sample]
     assert sidecar["val_accuracy"] == pytest.approx(np.mean(in_sample == truth))
-    split_half = rules.split_half_accuracy(spec, val_votes, val_proba, truth, 10)
-    assert sidecar["val_accuracy_split_half"] == pytest.approx(split_half)
-    assert f"{sidecar['val_accuracy']:.4f} in-sample, {split_half:.4f} split-half" in result.output
+    estimate = rules.kfold_estimate(spec, val_votes, val_proba, truth, 10)
+    assert sidecar["val_estimate"] == pytest.approx(estimate) and estimate["folds"] == 5
+    assert f"{sidecar['val_accuracy']:.4f} in-sample, {estimate['value']:.4f} 5-fold estimate" in result.output
     predicted = rules.combine(spec, weights, test_votes, test_proba, scores, 10).predictions
     assert frame["Label"].tolist() == [str(c) for c in predicted]
 
@@ -486,8 +487,8 @@ def test_vote_options_out_of_range_are_refused(kcnn, assert_refused, trained_cop
         (["--method", "greedy", "--init", 3], ["--init 3: greedy starts from the best 3 members, but this vote has 2"]),
         (["--method", "greedy", "--init", 0], ["--init must be at least 1, got 0"]),
         (["--top", 0], ["--top must be at least 1, got 0"]),
-        (["--keep-above", "nan"], ["--keep-above must be an accuracy in [0, 1], got nan"]),
-        (["--keep-above", 1.5], ["--keep-above", "got 1.5"]),
+        (["--keep-above", "nan"], ["--keep-above nan: must be between 0 and 1 for accuracy"]),
+        (["--keep-above", 1.5], ["--keep-above 1.5: must be between 0 and 1 for accuracy"]),
         (["--method", "weighted", "--member-weights", weights],
          [f"{weights} line 4: member cnn1-s0-a000 is listed twice (lines 2 and 4)"]),
         (["--method", "weighted", "--member-weights", infinite],

@@ -137,7 +137,7 @@ def check_threshold(metric: Metric, value: float | None, option: str = "--keep-a
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not metric.low <= value <= metric.high:
         high = "" if math.isinf(metric.high) else f" and {metric.high:g}"
         span = f"between {metric.low:g}{high}" if high else f"at least {metric.low:g}"
-        raise InputError(f"{option} {value}: a {metric.title} is {span}")
+        raise InputError(f"{option} {value}: must be {span} for {metric.name}")
     return float(value)
 
 
