@@ -177,6 +177,7 @@ def carry_out(engine, dataset: "Dataset", workspace: "Workspace", split: "Split"
             record_failure(workspace, record, split.fingerprint, str(failed), time.monotonic() - started)
             raise AttemptFailed(f"k-fold run {task.run_id}: {failed}") from None
         seconds = time.monotonic() - started
+        results[0].device = {**(results[0].device or {}), "engine": engine.kind}  # recorded as the run's device
         if budget is not None:
             budget.durations.append(seconds)
         attempt_ = store_candidate(workspace, dataset, split, folds, task, record, results, final,
