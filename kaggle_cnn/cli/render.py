@@ -312,6 +312,13 @@ def print_tta(rows: list[dict]) -> None:
 # -- kcnn data -------------------------------------------------------------------------
 
 SHOWN_SKIPPED = 10
+# What `kcnn data` says a submission holds (kaggle_cnn.store.submissions' layouts).
+SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column per class)",
+                    "probability": "  (the probability of the second class)"}
+
+
+def _header(header) -> str:
+    return ",".join(header[:6]) + (",..." if len(header) > 6 else "")
 
 
 def print_description(description) -> None:
@@ -322,7 +329,7 @@ def print_description(description) -> None:
     click.echo(f"source:      {dataset.source} ({dataset.kind})")
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
     click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
-    click.echo(f"submission:  {','.join(dataset.submission_header)}")
+    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
     click.echo(f"classes:     {dataset.n_classes}")
     for label, count in zip(dataset.classes, description.counts):
         click.echo(f"  {label!s:>12}  {count}")
