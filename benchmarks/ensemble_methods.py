@@ -4,7 +4,7 @@
    subset from the real datasets folder, --data-dir), computes their test-time-augmented predictions,
    then scores on the hidden test answers: the best single member (by validation
    accuracy), and the hard, soft, weighted and greedy votes, each without and with
-   TTA. Validation figures (in-sample and split-half) are printed beside.
+   TTA. Validation figures (in-sample and the 5-fold estimate) are printed beside.
 2. Times `kcnn vote` on 30 members x 10,000 rows (synthetic probabilities in a
    throw-away workspace), as a whole process and inside it.
 
@@ -63,7 +63,6 @@ def competition(name: str, folder: Path) -> tuple[Path | None, Path, str]:
 
 def accuracy_table(args) -> None:
     from kaggle_cnn.data import load_dataset
-    from kaggle_cnn.training.fit import TrainConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         data, answers, transforms = competition(args.dataset, Path(tmp))
@@ -86,13 +85,13 @@ def accuracy_table(args) -> None:
                 outcome = api.vote(workspace, spec=VoteSpec(method=method), tta=tta)
                 sidecar = outcome.sidecar
                 rows.append((method, "tta" if tta else None, api.score(outcome.csv_path, answers)["accuracy"],
-                             sidecar["val_accuracy"], sidecar["val_accuracy_split_half"]))
+                             sidecar["val_accuracy"], sidecar["val_estimate"]["value"]))
         print(f"\n{args.dataset}: {args.members} x {args.model}, {args.epochs} epochs "
               f"({trained:.0f} s of training), TTA {transforms}; test = held-back answers")
-        print(f"{'ensemble':20s} {'TTA':4s} {'test acc':>9s} {'val acc':>8s} {'split-half':>8s}")
-        for name, tta, test_acc, val_acc, val_cv in rows:
-            split_half = f"{val_cv:8.4f}" if val_cv is not None else f"{'':8s}"
-            print(f"{name:20s} {tta or '':4s} {test_acc:9.4f} {val_acc:8.4f} {split_half}")
+        print(f"{'ensemble':20s} {'TTA':4s} {'test acc':>9s} {'val acc':>8s} {'5-fold':>8s}")
+        for name, tta, test_acc, val_acc, estimate in rows:
+            estimate = f"{estimate:8.4f}" if estimate is not None else f"{'':8s}"
+            print(f"{name:20s} {tta or '':4s} {test_acc:9.4f} {val_acc:8.4f} {estimate}")
 
 
 def _single_tta_accuracy(workspace: Workspace, run, answers: Path) -> float:

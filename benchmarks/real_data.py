@@ -30,7 +30,6 @@ import pandas as pd
 from kaggle_cnn import api
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.fit import TrainConfig
-from dataclasses import replace
 from kaggle_cnn.api import train_config
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28

@@ -23,8 +23,8 @@ import numpy as np
 
 from kaggle_cnn import api
 from kaggle_cnn.data import load_dataset
-from kaggle_cnn.store.workspace import Workspace, index_row
-from kaggle_cnn.training.fit import TrainConfig
+from kaggle_cnn.store.run import index_row
+from kaggle_cnn.store.workspace import Workspace
 from dataclasses import replace
 from kaggle_cnn.api import train_config
 

@@ -19,7 +19,8 @@ from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.search import space as spaces
 from kaggle_cnn.search import study as studies
 from kaggle_cnn.search.study import Trial
-from kaggle_cnn.store.workspace import Workspace, index_row
+from kaggle_cnn.store.run import index_row
+from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.engines import Execution
 from kaggle_cnn.training.runs import (
     SilentReporter,

@@ -17,7 +17,8 @@ from pathlib import Path
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.files import DOCTOR, file_sha256, read_record
-from kaggle_cnn.store.workspace import Workspace, index_row, read_run
+from kaggle_cnn.store.run import index_row, read_run
+from kaggle_cnn.store.workspace import Workspace
 
 
 @dataclass

@@ -23,7 +23,8 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.files import DOCTOR, read_record, value_at
 
 if TYPE_CHECKING:
-    from kaggle_cnn.store.workspace import Run, Workspace
+    from kaggle_cnn.store.run import Run
+    from kaggle_cnn.store.workspace import Workspace
 
 DEFAULT_METRIC = "accuracy"
 

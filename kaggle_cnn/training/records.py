@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.store.workspace import Workspace, index_row
+from kaggle_cnn.store.run import index_row
+from kaggle_cnn.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from kaggle_cnn.data import Dataset

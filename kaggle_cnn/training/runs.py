@@ -24,7 +24,8 @@ from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
-from kaggle_cnn.store.workspace import Run, Split, Workspace
+from kaggle_cnn.store.run import Run
+from kaggle_cnn.store.workspace import Split, Workspace
 from kaggle_cnn.training import plans
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, check_execution, open_engine
