@@ -190,13 +190,32 @@ def test_unlabelled_test_validation_name_and_stray_files(tmp_path, digits):
     class_folder(root / "validation", {"dog": 1}, digits, start=5)
     for i in (12, 3, 100):
         save(root / "test" / f"{i}.png", digits[0][i % 60])
-    (root / "sample_submission.csv").write_text("file,label\n")
+    (root / "notes.txt").write_text("about this competition\n")
     (root / "extra").mkdir()
     dataset = load_dataset(root)
     assert dataset.test_ids == ["100.png", "12.png", "3.png"] and dataset.test_labels is None
+    assert dataset.submission_header == ("file", "label")
     assert dataset.val_rows.tolist() == [4] and dataset.x_train.files[4] == "validation/dog/dog.0.png"
-    assert dict(dataset.skipped) == {"sample_submission.csv": "outside the class folders",
+    assert dict(dataset.skipped) == {"notes.txt": "outside the class folders",
                                      "extra/": "folder beside train/ that is not val/ or test/"}
+
+
+def test_sample_submission_beside_train_sets_test_ids_order_and_header(tmp_path, digits):
+    """Plant Seedlings: class folders, a flat test/ and a sample (file,species) whose
+    ids, order and header the submission copies; test images it does not list are skipped."""
+    root = tmp_path / "seedlings"
+    class_folder(root / "train", {"cat": 2, "dog": 2}, digits)
+    for i in (12, 3, 100):
+        save(root / "test" / f"{i}.png", digits[0][i % 60])
+    (root / "sample_submission.csv").write_text("file,species\n3.png,cat\n12.png,cat\n")
+    dataset = load_dataset(root)
+    assert dataset.test_ids == ["3.png", "12.png"]
+    assert dataset.x_test.files == ("test/3.png", "test/12.png")
+    assert dataset.submission_header == ("file", "species") and dataset.submission_kind == "label"
+    assert dict(dataset.skipped) == {"test/100.png": "not in sample_submission.csv"}
+    (root / "sample_submission.csv").write_text("file,species\n3.png,cat\n7.png,cat\n")
+    with pytest.raises(InputError, match=r"sample_submission.csv line 3.*'7.png' matches no image in .*test"):
+        load_dataset(root)
 
 
 def test_grey_and_colour_channels_and_formats(tmp_path, digits):

@@ -33,14 +33,15 @@ from __future__ import annotations
 
 import collections
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
-from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles, check_file
+from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, files_under, match_ids, visible
+from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles
+from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError, one_line
 
 SUBMISSION_HEADER = ("file", "label")
@@ -77,26 +78,12 @@ class FolderScan:
         return str(Path(self.source) / relative) if relative else self.source
 
 
-def _visible(name: str) -> bool:
-    return not name.startswith(".")
-
-
 def _subfolders(folder: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if _visible(e.name) and e.is_dir())
+    return sorted(e.name for e in os.scandir(folder) if visible(e.name) and e.is_dir())
 
 
 def _direct_files(folder: Path) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if _visible(e.name) and not e.is_dir())
-
-
-def _files_under(folder: Path) -> list[str]:
-    """Visible files below `folder`, at any depth, as sorted POSIX paths relative to it."""
-    found = []
-    for here, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if _visible(d)]
-        base = Path(here).relative_to(folder)
-        found.extend((base / f).as_posix() for f in files if _visible(f))
-    return sorted(found)
+    return sorted(e.name for e in os.scandir(folder) if visible(e.name) and not e.is_dir())
 
 
 def is_image_folder(folder: Path) -> bool:
@@ -121,7 +108,8 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
     # or {file: class} for an annotated val/): what to read.
     groups: list[tuple[str, str, str | dict[str, str] | None]] = []
     for name in _direct_files(folder):
-        scan.skipped.append((name, "outside the class folders"))
+        if not (split and name == SAMPLE_NAME):
+            scan.skipped.append((name, "outside the class folders"))
     if not split:
         if not top:
             raise InputError(f"{source}: no class sub-folders; {LAYOUT_HELP}")
@@ -161,7 +149,7 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
                          "a classifier needs at least two classes")
 
     listing = _listing(scan, groups)
-    results = _check_all(folder, [relative for _, _, relative, _ in listing], target, workers)
+    results = check_all(folder, [relative for _, _, relative, _ in listing], target, workers)
     kept_per_group: collections.Counter = collections.Counter()
     files_per_group: collections.Counter = collections.Counter()
     for (part, group, relative, label), result in zip(listing, results):
@@ -190,7 +178,7 @@ def _listing(scan: FolderScan, groups) -> list[tuple[str, str, str, str | None]]
     does not list are reported, not decoded."""
     listing = []
     for part, base, label in groups:
-        for name in _files_under(scan.root / base):
+        for name in files_under(scan.root / base):
             relative = f"{base}/{name}"
             if isinstance(label, dict):
                 if name == VAL_ANNOTATIONS:
@@ -259,15 +247,6 @@ def _known_classes(scan: FolderScan, part: str, classes: list[str]) -> None:
                          f"(classes: {', '.join(scan.classes)})")
 
 
-def _check_all(folder: Path, relatives: list[str], target, workers: int | None) -> list:
-    absolute = [os.path.join(folder, *r.split("/")) for r in relatives]
-    workers = workers or min(8, (os.cpu_count() or 1) * 2)
-    if workers <= 1 or len(absolute) < 16:
-        return [check_file(a, target) for a in absolute]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(check_file, absolute, [target] * len(absolute), chunksize=16))
-
-
 # -------------------------------------------------------------------- loading
 
 
@@ -289,13 +268,15 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
                           digests=tuple(i.digest for i in images), size=size, channels=channels,
                           source_sizes=tuple(i.size for i in images))
 
+    test, test_ids, sample = _in_sample_order(scan, test, test_labelled)
     return Dataset(
         x_train=files(train + val),
         y_train=np.array([index[i.label] for i in train + val], dtype=np.int64),
         classes=list(scan.classes),
         x_test=files(test),
-        test_ids=_test_ids(scan, test),
-        submission_header=SUBMISSION_HEADER,
+        test_ids=test_ids,
+        submission_header=sample.header if sample else SUBMISSION_HEADER,
+        submission_kind=sample.kind if sample else "label",
         source=source,
         kind="image_folder",
         val_rows=np.arange(len(train), len(train) + len(val), dtype=np.int64) if val else None,
@@ -320,6 +301,32 @@ def _parts(scan: FolderScan) -> tuple[list[ImageEntry], list[ImageEntry], list[I
     kept, held = train_test_split(train, test_size=HOLDOUT_FRACTION, stratify=labels, random_state=HOLDOUT_SEED)
     by_path = lambda images: sorted(images, key=lambda image: image.path)  # noqa: E731
     return by_path(kept), val, by_path(held), True
+
+
+def _in_sample_order(scan: FolderScan, test: list[ImageEntry], labelled: bool):
+    """(test images, their ids, the Sample): with a sample_submission.csv beside
+    train/ and an unlabelled test/, the sample's ids, spelling and order, and its
+    header (Plant Seedlings: file,species); test images it does not list are left
+    out and reported. Otherwise the paths relative to test/ and no Sample."""
+    path = scan.root / SAMPLE_NAME
+    if scan.layout != "split" or labelled or not path.is_file():
+        return test, _test_ids(scan, test), None
+    sample = read_sample(path, scan.classes)
+    lookup = ImageIndex(scan.root / "test", scan.where("test"))
+    files = match_ids(lookup, sample.ids, lambda row: sample.cell(row, "").rstrip(": "))
+    kept = {image.path: image for image in test}
+    unreadable = dict(scan.skipped)
+    ordered = []
+    for row, relative in enumerate(files):
+        image = kept.get(f"test/{relative}")
+        if image is None:
+            reason = unreadable.get(f"test/{relative}", "not read")
+            raise InputError(sample.cell(row, f"image test/{relative} cannot be used ({reason})"))
+        ordered.append(image)
+    listed = {image.path for image in ordered}
+    scan.skipped.extend((image.path, f"not in {SAMPLE_NAME}") for image in test if image.path not in listed)
+    scan.skipped.sort()
+    return ordered, list(sample.ids), sample
 
 
 def _test_ids(scan: FolderScan, test: list[ImageEntry]) -> list[str]:

@@ -10,20 +10,23 @@ checks; the exact failing line and column are only worked out after a check fail
 
 from __future__ import annotations
 
-import csv
-import gzip
 import re
-import zlib
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
 import numpy as np
 import pandas as pd
 
 from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
-from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.data.loaders.csv_files import (
+    cell_error,
+    file_line,
+    find_file,
+    list_columns,
+    read_header,
+    read_table,
+)
+from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
+from kaggle_cnn.errors import InputError
 
 LABEL_CANDIDATES = ("label", "Label", "LABEL", "target", "class")
 ID_CANDIDATES = ("id", "Id", "ID", "ImageId", "image_id")
@@ -31,7 +34,6 @@ DEFAULT_ID_HEADER = "ImageId"
 
 _PIXEL_RE = re.compile(r"pixel(\d+)")
 _CANONICAL_INT = re.compile(r"0|-?[1-9]\d{0,17}")  # fits int64, round-trips via str(int)
-_MAX_LISTED_COLUMNS = 8
 
 
 def load_kaggle_folder(
@@ -45,10 +47,10 @@ def load_kaggle_folder(
     """Read and validate a competition folder into a Dataset."""
     train_path = _require(folder, "train.csv")
     test_path = _require(folder, "test.csv")
-    sample_path = _find(folder, "sample_submission.csv")
+    sample_path = find_file(folder, SAMPLE_NAME)
 
-    train_header = _read_header(train_path)
-    test_header = _read_header(test_path)
+    train_header = read_header(train_path)
+    test_header = read_header(test_path)
     label = _pick_label_column(train_path, train_header, label_column)
     id_col = _pick_id_column(test_path, test_header, id_column)
     not_pixels = {label} | ({id_col} if id_col else set())
@@ -57,14 +59,14 @@ def load_kaggle_folder(
     test_pixels = _match_pixel_columns(train_path, train_pixels, test_path, test_pixels)
     shape = resolve_image_shape(len(train_pixels), image_shape, train_path.name)
 
-    train = _read_table(train_path, text_columns=[label])
-    test = _read_table(test_path, text_columns=[id_col] if id_col else [])
+    train = read_table(train_path, text_columns=[label])
+    test = read_table(test_path, text_columns=[id_col] if id_col else [])
     _require_rows(train_path, train)
     _require_rows(test_path, test)
     x_train = _pixel_matrix(train_path, train, train_pixels)
     x_test = _pixel_matrix(test_path, test, test_pixels)
     _scale_in_place(x_train, x_test)
-    classes, y_train = _encode_labels(train_path, train, label)
+    classes, y_train = encode_labels(train_path, train, label)
     test_ids = _test_ids(test_path, test, id_col)
     header, kind = (id_col or DEFAULT_ID_HEADER, label), "label"
 
@@ -89,16 +91,8 @@ def load_kaggle_folder(
 # ----------------------------------------------------------------- files
 
 
-def _find(folder: Path, name: str) -> Path | None:
-    """The plain file if present, else its .gz twin; plain wins as the likelier edited copy."""
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def _require(folder: Path, name: str) -> Path:
-    found = _find(folder, name)
+    found = find_file(folder, name)
     if found is None:
         raise InputError(
             f"{folder}: no {name} or {name}.gz (a competition folder needs train.csv and test.csv)"
@@ -106,118 +100,9 @@ def _require(folder: Path, name: str) -> Path:
     return found
 
 
-@contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Turn whatever pandas/gzip raise on a bad file into a one-line InputError."""
-    name = path.name
-    try:
-        yield
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{name}: empty file") from None
-    except pd.errors.ParserError as exc:
-        raise InputError(_parser_message(name, exc)) from None
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: not a UTF-8 text CSV file (binary or wrong encoding?)") from None
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        raise InputError(f"{name}: cannot read ({one_line(exc)})") from None
-    except (ValueError, csv.Error) as exc:  # pandas' catch-all for input it cannot tokenise
-        raise InputError(f"{name}: cannot parse as CSV ({one_line(exc)})") from None
-
-
-def _parser_message(name: str, exc: Exception) -> str:
-    text = one_line(exc)
-    # pandas counts physical lines with the header as line 1, as we do.
-    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-    if ragged:
-        want, line, got = ragged.groups()
-        return f"{name} line {line}: {got} fields, but the header has {want}"
-    return f"{name}: cannot parse as CSV ({text.removeprefix('Error tokenizing data. ')})"
-
-
-def _read_header(path: Path) -> list[str]:
-    """Raw header names, read with the csv module.
-
-    pandas would silently rename duplicate names ("a.1") and builds a Series per
-    column, which dominates the cost of small, wide files.
-    """
-    with _reading(path), _open_text(path, errors="strict") as handle:
-        line = next((line for line in handle if line.strip()), None)
-    if line is None:
-        raise InputError(f"{path.name}: empty file")
-    if "\x00" in line:
-        raise InputError(f"{path.name}: not a text CSV file (binary data in the header)")
-    names = next(csv.reader([line]))
-    while len(names) > 1 and not names[-1].strip():
-        names.pop()  # a trailing comma on every line: pandas drops the extra field too
-    if len(names) == 1:
-        sep = next((s for s in (";", "\t", "|") if s in names[0]), None)
-        if sep is not None:
-            raise InputError(
-                f"{path.name} line 1: one column only; the file seems separated by {sep!r}, "
-                "but a competition CSV must use commas"
-            )
-    seen: set[str] = set()
-    for position, col in enumerate(names, start=1):
-        if not col.strip():
-            raise InputError(f"{path.name} line 1: column {position} has no name")
-        if col in seen:
-            raise InputError(f"{path.name} line 1: duplicate column name {col!r}")
-        seen.add(col)
-    return names
-
-
-def _open_text(path: Path, errors: str) -> TextIO:
-    """Open a CSV as text, gzip-aware, dropping a UTF-8 byte-order mark like pandas does."""
-    if path.name.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8-sig", errors=errors)
-    return open(path, encoding="utf-8-sig", errors=errors)
-
-
-def _read_table(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
-    """Whole file; text columns kept as exact strings, pixel columns left to the C parser."""
-    with _reading(path):
-        return pd.read_csv(
-            path,
-            engine="c",
-            dtype={c: str for c in text_columns},
-            # Only an empty cell is missing: labels or ids such as "NA" or "null"
-            # are real values that must come back unchanged.
-            keep_default_na=False,
-            na_values=[""],
-            # index_col=False: never turn the first column into an index when rows
-            # carry a trailing comma; low_memory=False: one dtype per column.
-            index_col=False,
-            low_memory=False,
-        )
-
-
-def _file_line(path: Path, row: int) -> int:
-    """Physical line number (header = 1) of data row `row`, skipping blank lines like pandas.
-
-    Only called after a check failed, so re-reading the file here is fine.
-    """
-    seen = -1  # the first non-blank line is the header
-    with _open_text(path, errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            if seen == row:
-                return number
-            seen += 1
-    return row + 2
-
-
 def _require_rows(path: Path, table: pd.DataFrame) -> None:
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
-
-
-def _list_columns(names: Sequence[str]) -> str:
-    """A short listing for messages: a few names, each cut to a readable length."""
-    shown = ", ".join(n if len(n) <= 30 else n[:27] + "..." for n in names[:_MAX_LISTED_COLUMNS])
-    if len(names) > _MAX_LISTED_COLUMNS:
-        shown += f", ... ({len(names)} in all)"
-    return shown
 
 
 # --------------------------------------------------------------- columns
@@ -227,7 +112,7 @@ def _pick_label_column(path: Path, header: list[str], wanted: str | None) -> str
     if wanted is not None:
         if wanted not in header:
             raise InputError(
-                f"{path.name}: no label column {wanted!r} (columns: {_list_columns(header)})"
+                f"{path.name}: no label column {wanted!r} (columns: {list_columns(header)})"
             )
         return wanted
     for candidate in LABEL_CANDIDATES:
@@ -235,7 +120,7 @@ def _pick_label_column(path: Path, header: list[str], wanted: str | None) -> str
             return candidate
     raise InputError(
         f"{path.name}: no label column (looked for {', '.join(LABEL_CANDIDATES)}; "
-        f"columns: {_list_columns(header)}); pass --label-column"
+        f"columns: {list_columns(header)}); pass --label-column"
     )
 
 
@@ -243,7 +128,7 @@ def _pick_id_column(path: Path, header: list[str], wanted: str | None) -> str | 
     if wanted is not None:
         if wanted not in header:
             raise InputError(
-                f"{path.name}: no id column {wanted!r} (columns: {_list_columns(header)})"
+                f"{path.name}: no id column {wanted!r} (columns: {list_columns(header)})"
             )
         return wanted
     return next((c for c in ID_CANDIDATES if c in header), None)
@@ -288,12 +173,12 @@ def _pixel_matrix(path: Path, table: pd.DataFrame, columns: list[str]) -> np.nda
     bad = np.isnan(x)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise InputError(_cell(path, row, columns[col], "missing value"))
+        raise InputError(cell_error(path, row, columns[col], "missing value"))
     bad = (x < 0) | (x > 255)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         value = pixels.iloc[row, col]
-        raise InputError(_cell(path, row, columns[col], f"value {value} is outside 0..255"))
+        raise InputError(cell_error(path, row, columns[col], f"value {value} is outside 0..255"))
     return x
 
 
@@ -321,12 +206,8 @@ def _numeric_pixels(path: Path, table: pd.DataFrame, columns: list[str]) -> pd.D
         converted[columns[position]] = numbers
     if worst is not None:
         row, position, value = worst
-        raise InputError(_cell(path, row, columns[position], f"{value!r} is not a number"))
+        raise InputError(cell_error(path, row, columns[position], f"{value!r} is not a number"))
     return pixels.assign(**converted)
-
-
-def _cell(path: Path, row: int, column: str, problem: str) -> str:
-    return f"{path.name} line {_file_line(path, int(row))}, column {column}: {problem}"
 
 
 def _scale_in_place(x_train: np.ndarray, x_test: np.ndarray) -> None:
@@ -342,7 +223,7 @@ def _scale_in_place(x_train: np.ndarray, x_test: np.ndarray) -> None:
 # ------------------------------------------------------------ labels, ids
 
 
-def _encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
+def encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
     """Sorted class values and int64 indices.
 
     Labels are read as text; they become ints only when every one is a canonical
@@ -351,7 +232,7 @@ def _encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, 
     text = table[column]
     missing = np.flatnonzero(text.isna().to_numpy())
     if len(missing):
-        raise InputError(_cell(path, missing[0], column, "missing label"))
+        raise InputError(cell_error(path, missing[0], column, "missing label"))
     uniques, inverse = np.unique(text.to_numpy(dtype=object), return_inverse=True)
     if all(_CANONICAL_INT.fullmatch(u) for u in uniques):
         values = np.array([int(u) for u in uniques], dtype=np.int64)
@@ -378,12 +259,12 @@ def _test_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
     ids = table[column]
     missing = np.flatnonzero(ids.isna().to_numpy())
     if len(missing):
-        raise InputError(_cell(path, missing[0], column, "missing id"))
+        raise InputError(cell_error(path, missing[0], column, "missing id"))
     values = [str(v) for v in ids.tolist()]
     duplicated = np.flatnonzero(ids.duplicated().to_numpy())
     if len(duplicated):
         row = int(duplicated[0])
-        raise InputError(_cell(path, row, column, f"duplicate id {values[row]!r}"))
+        raise InputError(cell_error(path, row, column, f"duplicate id {values[row]!r}"))
     return values
 
 
@@ -392,65 +273,18 @@ def _sample_order(
 ) -> tuple[tuple[str, ...], str, list[int]]:
     """Submission header, its kind (kaggle_cnn.store.submissions' layouts) and the
     permutation putting test rows in the sample's id order."""
-    with _reading(sample_path):
-        sample = pd.read_csv(sample_path, dtype=str, index_col=False, keep_default_na=False)
-    columns = [str(c) for c in sample.columns]
-    if len(columns) < 2:
-        raise InputError(
-            f"{sample_path.name}: needs an id and a label column "
-            f"(columns: {_list_columns(columns)})"
-        )
-    sample_id = id_col if id_col is not None else columns[0]
-    if sample_id not in columns:
-        raise InputError(
-            f"{sample_path.name}: no id column {sample_id!r} as in {test_path.name} "
-            f"(columns: {_list_columns(columns)})"
-        )
-    # The header is the sample's own first two names; if the id column is not
-    # first, keep it first anyway since writers emit (id, label).
-    label_col = next(c for c in columns[:2] + columns[2:] if c != sample_id)
-    ids = sample[sample_id].astype(object).tolist()
+    sample = read_sample(sample_path, classes, id_column=id_col, ids_from=test_path.name)
     position = {tid: i for i, tid in enumerate(test_ids)}
-    seen: set[str] = set()
     order: list[int] = []
-    for row, sid in enumerate(ids):
-        if sid == "":
-            raise InputError(_cell(sample_path, row, sample_id, "missing id"))
-        if sid in seen:
-            raise InputError(_cell(sample_path, row, sample_id, f"duplicate id {sid!r}"))
+    for row, sid in enumerate(sample.ids):
         if sid not in position:
-            problem = f"id {sid!r} is not in {test_path.name}"
-            raise InputError(_cell(sample_path, row, sample_id, problem))
-        seen.add(sid)
+            raise InputError(sample.cell(row, f"id {sid!r} is not in {test_path.name}"))
         order.append(position[sid])
-    if len(order) == 0:
-        raise InputError(f"{sample_path.name}: no data rows after the header")
     if len(order) != len(test_ids):
+        seen = set(sample.ids)
         row = next(i for i, tid in enumerate(test_ids) if tid not in seen)
         raise InputError(
             f"{sample_path.name}: lacks id {test_ids[row]!r} from {test_path.name} "
-            f"line {_file_line(test_path, row)}"
+            f"line {file_line(test_path, row)}"
         )
-    header, kind = _sample_layout(sample_path, sample, sample_id, label_col, classes)
-    return header, kind, order
-
-
-def _sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label_col: str,
-                   classes: list) -> tuple[tuple[str, ...], str]:
-    """What a submission holds, as the sample shows it: one column per class
-    (probabilities), one probability column of a two-class task (the second
-    class's, as graders of ROC AUC and log-loss read it), or a label."""
-    others = [str(c) for c in sample.columns if str(c) != sample_id]
-    names = [str(c) for c in classes]
-    if len(others) > 1:
-        if sorted(others) != sorted(names):
-            raise InputError(
-                f"{sample_path.name}: columns {_list_columns(others)} are neither one label column nor one "
-                f"column per class (the classes are {_list_columns(names)})")
-        return (sample_id, *others), "class_columns"
-    values = sample[label_col]
-    if len(names) == 2 and len(values) and not values.isin(names).all():
-        numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().all() and numbers.between(0, 1).all():
-            return (sample_id, label_col), "probability"
-    return (sample_id, label_col), "label"
+    return sample.header, sample.kind, order

@@ -1,0 +1,88 @@
+"""Finding image files: a folder's visible files, an id matched to its file with or
+without the extension (`abc` or `abc.jpg`, as Kaggle labels CSVs spell them), the
+one-time check of many files in parallel threads, and the test images put in a
+sample submission's order."""
+
+from __future__ import annotations
+
+import collections
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from kaggle_cnn.data.loaders.images import check_file
+from kaggle_cnn.errors import InputError
+
+# What an image file may end with (case-insensitive).
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
+
+
+def visible(name: str) -> bool:
+    return not name.startswith(".")
+
+
+def files_under(folder: Path) -> list[str]:
+    """Visible files below `folder`, at any depth, as sorted POSIX paths relative to it."""
+    found = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if visible(d)]
+        base = Path(here).relative_to(folder)
+        found.extend((base / f).as_posix() for f in files if visible(f))
+    return sorted(found)
+
+
+def check_all(folder: Path, relatives: list[str], target, workers: int | None = None) -> list:
+    """check_file on every path (relative to `folder`), in threads: hashing and
+    Pillow's decoders release the GIL."""
+    absolute = [os.path.join(folder, *r.split("/")) for r in relatives]
+    workers = workers or min(8, (os.cpu_count() or 1) * 2)
+    if workers <= 1 or len(absolute) < 16:
+        return [check_file(a, target) for a in absolute]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(check_file, absolute, [target] * len(absolute), chunksize=16))
+
+
+class ImageIndex:
+    """The image files of one folder (at any depth), found by id: the path relative
+    to the folder, the file name, or either without its extension."""
+
+    def __init__(self, folder: Path, where: str) -> None:
+        self.where = where  # the folder as messages name it
+        self.files = [f for f in files_under(folder) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        self._by_key: dict[str, list[str]] = collections.defaultdict(list)
+        for path in self.files:
+            posix = PurePosixPath(path)
+            keys = {path, posix.name, str(posix.with_suffix("")), posix.stem}
+            for key in keys:
+                self._by_key[key].append(path)
+
+    def find(self, image_id: str) -> str | None:
+        """The one file an id names, None when there is none; two files for one id
+        (a.jpg and a.png) are refused, naming both."""
+        hits = self._by_key.get(image_id, [])
+        if len(hits) > 1 and image_id in hits:
+            return image_id  # the exact path wins over another file's stem
+        if len(hits) > 1:
+            raise InputError(f"{self.where}: two files for id {image_id!r} ({hits[0]}, {hits[1]}); keep one")
+        return hits[0] if hits else None
+
+    def spelled_with_extension(self, image_id: str) -> bool:
+        return PurePosixPath(image_id).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def match_ids(index: ImageIndex, ids: list[str], describe_row) -> list[str]:
+    """The file of each id, in order; an id without one is refused, naming the
+    first such row (describe_row(row) says where it is) and how many there are."""
+    found = [index.find(image_id) for image_id in ids]
+    missing = [row for row, path in enumerate(found) if path is None]
+    if missing:
+        first = missing[0]
+        more = f" ({len(missing)} ids lack one)" if len(missing) > 1 else ""
+        raise InputError(f"{describe_row(first)}: id {ids[first]!r} matches no image in {index.where}"
+                         f" (looked for {ids[first]} with and without {', '.join(IMAGE_EXTENSIONS[:3])}, ...){more}")
+    duplicated = [path for path, times in collections.Counter(found).items() if times > 1]
+    if duplicated:
+        rows = [row for row, path in enumerate(found) if path == duplicated[0]]
+        raise InputError(f"{describe_row(rows[1])}: id {ids[rows[1]]!r} names the same image, "
+                         f"{duplicated[0]}, as {describe_row(rows[0])}")
+    return found  # type: ignore[return-value]

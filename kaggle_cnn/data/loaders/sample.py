@@ -1,0 +1,76 @@
+"""The competition's sample submission: its header, what a submission holds (a
+label, a probability per class, or one probability column), and the test ids in
+the order and spelling the grader expects. Every loader with a test set reads it
+the same way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from kaggle_cnn.data.loaders.csv_files import cell_error, list_columns, reading
+from kaggle_cnn.errors import InputError
+
+SAMPLE_NAME = "sample_submission.csv"
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    header: tuple[str, ...]  # (id column, label column) or (id column, a column per class)
+    kind: str  # kaggle_cnn.store.submissions' layouts: "label", "class_columns", "probability"
+    ids: list[str]  # as written, in order
+
+    def cell(self, row: int, problem: str) -> str:
+        """A one-line message about the id on data row `row`."""
+        return cell_error(self.path, row, self.header[0], problem)
+
+
+def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_from: str | None = None) -> Sample:
+    """Read and check a sample submission. Its id column is `id_column` when given
+    (the test file's), else its first column; ids must be present and unique."""
+    with reading(path):
+        sample = pd.read_csv(path, dtype=str, index_col=False, keep_default_na=False)
+    columns = [str(c) for c in sample.columns]
+    if len(columns) < 2:
+        raise InputError(f"{path.name}: needs an id and a label column (columns: {list_columns(columns)})")
+    sample_id = id_column if id_column is not None else columns[0]
+    if sample_id not in columns:
+        raise InputError(f"{path.name}: no id column {sample_id!r} as in {ids_from} (columns: {list_columns(columns)})")
+    ids = sample[sample_id].astype(object).tolist()
+    if not ids:
+        raise InputError(f"{path.name}: no data rows after the header")
+    seen: set[str] = set()
+    for row, sid in enumerate(ids):
+        if sid == "":
+            raise InputError(cell_error(path, row, sample_id, "missing id"))
+        if sid in seen:
+            raise InputError(cell_error(path, row, sample_id, f"duplicate id {sid!r}"))
+        seen.add(sid)
+    # Writers emit the id first even where the sample has it elsewhere.
+    label_col = next(c for c in columns if c != sample_id)
+    header, kind = sample_layout(path, sample, sample_id, label_col, classes)
+    return Sample(path, header, kind, [str(i) for i in ids])
+
+
+def sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label_col: str,
+                   classes: list) -> tuple[tuple[str, ...], str]:
+    """What a submission holds, as the sample shows it: one column per class
+    (probabilities), one probability column of a two-class task (the second
+    class's, as graders of ROC AUC and log-loss read it), or a label."""
+    others = [str(c) for c in sample.columns if str(c) != sample_id]
+    names = [str(c) for c in classes]
+    if len(others) > 1:
+        if sorted(others) != sorted(names):
+            raise InputError(
+                f"{sample_path.name}: columns {list_columns(others)} are neither one label column nor one "
+                f"column per class (the classes are {list_columns(names)})")
+        return (sample_id, *others), "class_columns"
+    values = sample[label_col]
+    if len(names) == 2 and len(values) and not values.isin(names).all():
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().all() and numbers.between(0, 1).all():
+            return (sample_id, label_col), "probability"
+    return (sample_id, label_col), "label"
