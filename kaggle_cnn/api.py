@@ -16,6 +16,7 @@ pictures of a model import it when they run.
 from __future__ import annotations
 
 from kaggle_cnn.architectures.catalog import models
+from kaggle_cnn.competition import download, submit
 from kaggle_cnn.config import TrainConfig
 from kaggle_cnn.data import Dataset
 from kaggle_cnn.data import load_dataset as load_data
@@ -38,9 +39,9 @@ from kaggle_cnn.training.tta import tta
 
 __all__ = [
     "Attempt", "Dataset", "Execution", "Finding", "MetricsReport", "PRESETS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
-    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
+    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
-    "report", "resume", "score", "search",
+    "report", "resume", "score", "search", "submit",
     "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",
 ]
 

@@ -44,8 +44,9 @@ class KcnnGroup(click.Group):
             click.echo(f"Error: {one_line(error)}", err=True)
             sys.exit(1)
         except click.exceptions.Abort:
-            # Ctrl-C: every run kept so far is already complete on disk.
-            click.echo("Interrupted; runs kept so far are saved.", err=True)
+            # Ctrl-C: every run kept so far is already complete on disk, and a
+            # download's temporary folder is removed.
+            click.echo("Interrupted; runs kept so far are saved, nothing half-written is left.", err=True)
             sys.exit(130)
 
 
@@ -116,6 +117,7 @@ from kaggle_cnn.cli import (  # noqa: E402,F401
     check,
     data,
     doctor,
+    kaggle,
     metrics,
     models,
     plot,
