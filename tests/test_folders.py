@@ -225,12 +225,12 @@ def test_grey_and_colour_channels_and_formats(tmp_path, digits):
         save(grey / "a" / f"{i}.{fmt.lower()}", pixels[i], fmt)
         save(grey / "b" / f"{i}.{fmt.lower()}", pixels[10 + i], fmt)
     save(grey / "a" / "palette.bmp", colour(pixels[5]), "BMP", mode="P")
-    save(grey / "b" / "picture.webp", pixels[6], "WEBP")
+    save(grey / "b" / "picture.ppm", pixels[6], "PPM")
     dataset = load_dataset(grey)
     assert dataset.image_shape == (28, 28, 1)
     skipped = dict(dataset.skipped)
-    assert set(skipped) == {"a/palette.bmp", "b/picture.webp"}
-    assert "BMP" in skipped["a/palette.bmp"] and "WEBP" in skipped["b/picture.webp"]
+    assert set(skipped) == {"a/palette.bmp", "b/picture.ppm"}
+    assert "BMP" in skipped["a/palette.bmp"] and "PPM images are not read" in skipped["b/picture.ppm"]
     images = np.asarray(dataset.x_train)
     assert images.shape == (8, 28, 28, 1)
     bmp = dataset.x_train.files.index("a/2.bmp")
@@ -241,6 +241,25 @@ def test_grey_and_colour_channels_and_formats(tmp_path, digits):
     assert dataset.image_shape == (28, 28, 3)
     image = dataset.x_train[dataset.x_train.files.index("b/colour.png")]
     assert np.array_equal(image, colour(pixels[7]) / np.float32(255))
+
+
+def test_tiff_and_webp_are_decoded_by_pillow(tmp_path, digits):
+    """TensorFlow has no TIFF or WebP decoder: a folder holding them is read through
+    Pillow, with the same pixels (PNG beside them stays exact)."""
+    pixels = digits[0]
+    root = tmp_path / "formats"
+    save(root / "a" / "0.tif", pixels[0], "TIFF")
+    save(root / "a" / "1.png", pixels[1])
+    save(root / "b" / "2.tiff", colour(pixels[2]), "TIFF")
+    (root / "b").mkdir(exist_ok=True)
+    Image.fromarray(pixels[3]).save(root / "b" / "3.webp", "WEBP", lossless=True)
+    dataset = load_dataset(root)
+    assert dataset.skipped == () and dataset.x_train.pillow and dataset.image_shape == (28, 28, 3)
+    images = np.asarray(dataset.x_train)
+    assert dataset.x_train.files == ("a/0.tif", "a/1.png", "b/2.tiff", "b/3.webp")
+    expected = [np.stack([p] * 3, -1) for p in (pixels[0], pixels[1])] + [colour(pixels[2]), np.stack([pixels[3]] * 3, -1)]
+    for image, want in zip(images, expected):
+        assert np.array_equal(image, want / np.float32(255))
 
 
 def test_mixed_sizes_need_image_size(tmp_path, digits):
@@ -457,7 +476,7 @@ def test_bad_folders_are_refused(kcnn, assert_refused, case, tmp_path, digits):
 
 def test_image_size_only_for_image_folders(kcnn, assert_refused, tmp_path, competition):
     assert_refused(kcnn("-w", tmp_path / "ws", "data", competition, "--image-size", "8"),
-                   "--image-size applies to image folders")
+                   "--image-size applies to image files")
     assert_refused(kcnn("-w", tmp_path / "ws", "data", "--image-size", "8"), "demo", "--image-size")
     assert not (tmp_path / "ws").exists()
 

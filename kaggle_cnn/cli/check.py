@@ -12,7 +12,8 @@ from kaggle_cnn.cli.options import data_path_option
 
 @cli.command()
 @click.argument("submission", type=click.Path(path_type=Path))
-@click.option("--sample", type=click.Path(path_type=Path), default=None, help="The competition's sample_submission.csv.")
+@click.option("--sample", type=click.Path(path_type=Path), default=None,
+              help="The competition's sample_submission.csv [default: the one in --data's folder].")
 @data_path_option("The competition (its training labels are the allowed labels).")
 def check(submission, sample, data_path):
     """Check a submission as a grader would: header, ids, order, rows, labels."""

@@ -35,7 +35,7 @@ def describe(data_path, load_options):
     PATH is a competition folder, .npz, or an image folder (one sub-folder of images
     per class, or train/ [val/] [test/]); default the built-in MNIST demo."""
     from kaggle_cnn import api
-    from kaggle_cnn.cli.render import print_description
+    from kaggle_cnn.cli.render_data import print_description
 
     print_description(api.data(data_path, **load_options))
 
@@ -68,6 +68,6 @@ def split(src, dst, ratio, seed):
     """Copy an image folder SRC (one sub-folder of images per class) into
     DST/train|val|test/<class>/, stratified per class. DST must not exist (or be empty)."""
     from kaggle_cnn import api
-    from kaggle_cnn.cli.render import print_split
+    from kaggle_cnn.cli.render_data import print_split
 
     print_split(api.data_split(src, dst, ratio, seed=seed), src, ratio, seed)

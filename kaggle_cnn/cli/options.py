@@ -32,11 +32,19 @@ def column_options(command):
         click.option("--image-shape", callback=_shape, default=None,
                      help="HxWxC when the pixel count does not say it (784 -> 28x28x1 is inferred)."),
         click.option("--image-size", callback=_size, default=None, metavar="N|HxW",
-                     help="Image folders: resize every image to N x N or H x W pixels (needed when sizes differ)."),
+                     help="Image files: resize every image to N x N or H x W pixels (needed when sizes differ)."),
+        click.option("--labels", default=None, metavar="CSV",
+                     help="Labels CSV naming image files (default: train.csv, train_labels.csv, labels.csv or "
+                          "trainLabels.csv beside an image folder)."),
+        click.option("--train-images", default=None, metavar="DIR",
+                     help="Folder of the images the labels CSV names (default: train/, train_images/ or images/)."),
+        click.option("--test-images", default=None, metavar="DIR",
+                     help="Folder of the test images (default: test/, test_images/, or images/ shared with train)."),
     ]
     for option in reversed(options):
         command = option(command)
-    return _gathered(command, ("label_column", "id_column", "image_shape", "image_size"))
+    return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
+                               "test_images"))
 
 
 def _gathered(command, names):
@@ -51,8 +59,9 @@ def _gathered(command, names):
     return wrapper
 
 
-DATA_HELP = ("Competition folder (train.csv, test.csv[, sample_submission.csv]), .npz, CIFAR batches, or an "
-             "image folder (<class>/ folders, or train/ [val/] [test/]). Default: the built-in MNIST demo.")
+DATA_HELP = ("Competition folder (a labels CSV naming images in train/ and test/; or train.csv and test.csv of "
+             "pixels; [sample_submission.csv]), .npz, CIFAR batches, or an image folder (<class>/ folders, or "
+             "train/ [val/] [test/]). Default: the built-in MNIST demo.")
 
 
 def data_options(command):

@@ -38,7 +38,7 @@ class Dataset:
     test_ids: list[str]  # ids exactly as written in the source, submission order
     submission_header: tuple[str, ...]  # (id column, label column), or (id column, one column per class)
     source: str  # path as given, or "demo"
-    kind: str  # "kaggle_csv", "npz", "cifar_batches" or "image_folder"
+    kind: str  # "kaggle_csv", "npz", "cifar_batches", "image_folder" or "labelled_images"
     # How to load it again (absolute path, column options): recorded in run.json
     # so that `kcnn predict` can rebuild a run's validation and test inputs.
     load_options: dict = field(default_factory=dict)
@@ -52,6 +52,9 @@ class Dataset:
     # What a submission holds (kaggle_cnn.store.submissions.KINDS): a label, a
     # probability per class column, or one probability column (two classes).
     submission_kind: str = "label"
+    # What the loader found, one line each, for `kcnn data` (a labels CSV's columns,
+    # how many ids matched an image file, where the test ids came from).
+    layout_notes: tuple[str, ...] = ()
 
     @property
     def image_shape(self) -> ImageShape:

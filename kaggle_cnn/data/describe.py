@@ -1,5 +1,6 @@
 """`kcnn data`: what a dataset holds: kind, image shape, classes and their counts,
-and for an image folder its layout, image sizes and the files it skipped."""
+and for image files (class folders, or a labels CSV naming them) the layout found,
+the image sizes and the files skipped."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def describe_data(path: str | os.PathLike | None = None, **load_options) -> Data
     """Load the dataset at `path` (default the demo) and describe it."""
     dataset = load_dataset(path, **load_options)
     counts = np.bincount(dataset.y_train, minlength=dataset.n_classes).tolist()
-    return DataDescription(dataset, counts, folder_summary(dataset) if dataset.kind == "image_folder" else None)
+    files = dataset.kind in ("image_folder", "labelled_images")
+    return DataDescription(dataset, counts, folder_summary(dataset) if files else None)
 
 
 def folder_summary(dataset) -> dict[str, Any]:
@@ -34,6 +36,7 @@ def folder_summary(dataset) -> dict[str, Any]:
     x_train, x_test = dataset.x_train, dataset.x_test
     n_val = 0 if dataset.val_rows is None else len(dataset.val_rows)
     split = bool(x_train.files) and x_train.files[0].startswith("train/")
+    layout = "labels" if dataset.layout_notes else "split" if split else "flat"
     sizes = collections.Counter(tuple(s) for s in (*x_train.source_sizes, *x_test.source_sizes))
     by_area = sorted(sizes, key=lambda s: (s[0] * s[1], s))
     y = np.asarray(dataset.y_train)
@@ -49,7 +52,7 @@ def folder_summary(dataset) -> dict[str, Any]:
         per_class["test"] = np.bincount([index[c] for c in dataset.test_labels],
                                         minlength=dataset.n_classes).astype(int).tolist()
     return {
-        "layout": "split" if split else "flat",
+        "layout": layout,
         "counts": {"train": len(y) - n_val, "val": n_val, "test": len(x_test)},
         "test_labelled": dataset.test_labels is not None,
         "per_class": per_class,

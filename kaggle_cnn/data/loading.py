@@ -23,42 +23,72 @@ def load_dataset(
     id_column: str | None = None,
     image_shape: ImageShape | None = None,
     image_size: tuple[int, int] | None = None,
+    labels: str | os.PathLike | None = None,
+    train_images: str | os.PathLike | None = None,
+    test_images: str | os.PathLike | None = None,
 ) -> Dataset:
-    """Load a competition: None -> the packaged demo, a folder -> Kaggle CSVs (or
-    CIFAR python batches, or class folders of image files), *.npz -> npz.
+    """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
+    image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
+    image files; *.npz -> npz.
 
-    image_size (H, W) resizes the images of an image folder (needed when their
-    sizes differ); a list, as run.json gives it back, is accepted too.
+    image_size (H, W) resizes image files (needed when their sizes differ); a list,
+    as run.json gives it back, is accepted too. labels, train_images and test_images
+    say where a labels CSV and its image folders are when the names are not the
+    usual ones (paths inside the competition folder, or anywhere).
     """
     if image_size is not None:
         image_size = check_image_size(image_size)
-    dataset = _load(path, label_column, id_column, image_shape, image_size)
+    files = {"labels": labels, "train_images": train_images, "test_images": test_images}
+    files = {name: os.fspath(value) for name, value in files.items() if value is not None}
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
         "image_shape": list(image_shape) if image_shape else None,
     }
-    if image_size is not None:  # only when given: other kinds' recorded options stay as they were
+    # Only when given, so other kinds' recorded options stay as they were.
+    if image_size is not None:
         options["image_size"] = list(image_size)
+    for name, value in files.items():  # recorded where they were found, to load again from anywhere
+        options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
 
 
-def _load(path, label_column, id_column, image_shape, image_size=None) -> Dataset:
-    """Dispatch on the kind of path (None: the packaged demo, a Kaggle folder, CIFAR
-    batches, or any other folder: class folders of image files)."""
+def _beside(path, value: str) -> Path:
+    """A --labels/--train-images/--test-images path: inside the competition folder first, then as given."""
+    inside = Path(path) / value if path is not None else None
+    return inside if inside is not None and inside.exists() else Path(value)
+
+
+def _load(path, label_column, id_column, image_shape, image_size=None, files=None) -> Dataset:
+    """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
+    folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
+    of image files)."""
     from kaggle_cnn.data.demo import demo_path
     from kaggle_cnn.data.loaders.cifar import is_cifar_folder, load_cifar_folder
     from kaggle_cnn.data.loaders.folders import is_image_folder, load_image_folder
     from kaggle_cnn.data.loaders.kaggle_csv import load_kaggle_folder
+    from kaggle_cnn.data.loaders.labelled_images import find_layout, load_labelled_images
     from kaggle_cnn.data.loaders.npz import load_npz
 
+    files = files or {}
     source = "demo" if path is None else os.fspath(path)
     target = demo_path() if path is None else Path(source)
     if not target.exists():
         raise InputError(f"{source}: no such file or folder")
+    labelled = target.is_dir() and not is_cifar_folder(target) and find_layout(target, source, **files)
+    if files and not labelled:
+        raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
+                         "with a labels CSV naming image files")
+    if labelled:
+        if image_shape is not None:
+            raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
+                             "own shape (use --image-size to resize)")
+        return load_labelled_images(labelled, label_column=label_column, id_column=id_column, image_size=image_size)
     images = target.is_dir() and not is_cifar_folder(target) and is_image_folder(target)
     if image_size is not None and not images:
-        raise InputError(f"{source}: --image-size applies to image folders (one sub-folder of images per class)")
+        raise InputError(f"{source}: --image-size applies to image files (class folders, or a labels CSV "
+                         "naming image files)")
     if target.is_dir():
         if images:
             if label_column is not None or id_column is not None or image_shape is not None:

@@ -24,7 +24,10 @@ from kaggle_cnn.store.submissions import (
 def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None) -> dict[str, Any]:
     """Check a submission CSV (against the sample submission, and the labels of the
     competition at `data`, when given); returns its row count and what was checked.
-    A problem raises a one-line InputError."""
+    A problem raises a one-line InputError. With `data` and no `sample`, the
+    competition folder's own sample_submission.csv is the sample."""
+    if sample is None and data is not None:
+        sample = _sample_beside(Path(data))
     member = read_member(submission)
     sample_member = read_member(sample, "--sample") if sample is not None else None
     classes = None
@@ -37,6 +40,13 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[member.kind]] if classes or member.kind != LABEL else []))
     return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
+
+
+def _sample_beside(data: Path) -> Path | None:
+    from kaggle_cnn.data.loaders.csv_files import find_file
+    from kaggle_cnn.data.loaders.sample import SAMPLE_NAME
+
+    return find_file(data, SAMPLE_NAME) if data.is_dir() else None
 
 
 def score(submission: str | Path, answers: str | Path | None = None) -> dict[str, Any]:

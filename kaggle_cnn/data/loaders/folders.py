@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
-from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, files_under, match_ids, visible
+from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, common_size, files_under, match_ids, visible
 from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError, one_line
@@ -158,8 +158,7 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
             scan.skipped.append((relative, result))
             continue
         kept_per_group[group] += 1
-        digest, size, grey = result
-        scan.parts[part].append(ImageEntry(relative, label, digest, size, grey))
+        scan.parts[part].append(ImageEntry(relative, label, *result))
     for c in scan.classes:
         group = c if not split else f"train/{c}"
         if not kept_per_group[group]:
@@ -259,14 +258,15 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
     scan = scan_folder(folder, source=source, target=image_size)
     train, val, test, test_labelled = _parts(scan)
     everything = train + val + test
-    size = image_size or _common_size(scan, everything)
+    size = image_size or common_size(scan.source, everything)
     channels = 1 if all(image.grey for image in everything) else 3
+    pillow = any(image.pillow for image in everything)
     index = {name: i for i, name in enumerate(scan.classes)}
 
     def files(images: list[ImageEntry]) -> ImageFiles:
         return ImageFiles(root=str(scan.root), files=tuple(i.path for i in images),
                           digests=tuple(i.digest for i in images), size=size, channels=channels,
-                          source_sizes=tuple(i.size for i in images))
+                          source_sizes=tuple(i.size for i in images), pillow=pillow)
 
     test, test_ids, sample = _in_sample_order(scan, test, test_labelled)
     return Dataset(
@@ -340,14 +340,3 @@ def folder_answers(folder: str | os.PathLike) -> tuple[list[str], list[str]] | N
     scan = scan_folder(Path(folder), source=str(folder))
     _, _, test, labelled = _parts(scan)
     return (_test_ids(scan, test), [image.label for image in test]) if labelled else None
-
-
-def _common_size(scan: FolderScan, images: list[ImageEntry]) -> tuple[int, int]:
-    first = images[0]
-    for image in images:
-        if image.size != first.size:
-            raise InputError(
-                f"{scan.source}: images differ in size (HxW: {first.path} is {first.size[0]}x{first.size[1]}, "
-                f"{image.path} is {image.size[0]}x{image.size[1]}); pass --image-size N or HxW"
-            )
-    return first.size

@@ -86,3 +86,15 @@ def match_ids(index: ImageIndex, ids: list[str], describe_row) -> list[str]:
         raise InputError(f"{describe_row(rows[1])}: id {ids[rows[1]]!r} names the same image, "
                          f"{duplicated[0]}, as {describe_row(rows[0])}")
     return found  # type: ignore[return-value]
+
+
+def common_size(source: str, images) -> tuple[int, int]:
+    """The (H, W) every image (ImageEntry) has; differing sizes need --image-size."""
+    first = images[0]
+    for image in images:
+        if image.size != first.size:
+            raise InputError(
+                f"{source}: images differ in size (HxW: {first.path} is {first.size[0]}x{first.size[1]}, "
+                f"{image.path} is {image.size[0]}x{image.size[1]}); pass --image-size N or HxW"
+            )
+    return first.size

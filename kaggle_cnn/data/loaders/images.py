@@ -20,6 +20,9 @@ from kaggle_cnn.errors import one_line
 
 # What tf.io.decode_image reads, as Pillow names the formats.
 TF_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
+# What Pillow decodes for TensorFlow (Histopathologic's .tif, WebP photos): a set of
+# images holding any of these is decoded by Pillow inside the tf.data pipeline.
+PILLOW_FORMATS = ("TIFF", "WEBP")
 DIGEST_CHARS = 16
 # Decoded images up to this size are cached in memory after the first epoch;
 # bigger folders are decoded afresh each epoch (streamed).
@@ -33,9 +36,10 @@ _BMP_COMPRESSIONS = (0, 3)  # BI_RGB, BI_BITFIELDS
 
 
 @functools.cache
-def _decoder(size: tuple[int, int], channels: int):
+def _decoder(size: tuple[int, int], channels: int, pillow: bool = False):
     """The one decode used everywhere (training, prediction, x[i]): path -> float32
-    (H, W, C) in [0, 1], mapped over a tf.data.Dataset of paths."""
+    (H, W, C) in [0, 1], mapped over a tf.data.Dataset of paths. With `pillow`,
+    Pillow reads the files (formats TensorFlow has no decoder for)."""
     from kaggle_cnn.backend import load_keras
 
     load_keras()
@@ -47,8 +51,13 @@ def _decoder(size: tuple[int, int], channels: int):
     def decode(path):
         # Grey images are decoded as RGB and one channel kept: TensorFlow's BMP and
         # GIF decoders refuse channels=1, and for JPEG/PNG the values are the same.
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3 if channels == 1 else channels,
-                                   expand_animations=False)
+        if pillow:
+            image = tf.numpy_function(functools.partial(_read_with_pillow, channels=channels), [path], tf.uint8,
+                                      stateful=False)
+            image.set_shape([None, None, channels])
+        else:
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3 if channels == 1 else channels,
+                                       expand_animations=False)
         if channels == 1:
             image = image[..., :1]
         shape = tf.shape(image)
@@ -61,6 +70,15 @@ def _decoder(size: tuple[int, int], channels: int):
         return image
 
     return decode
+
+
+def _read_with_pillow(path: bytes, channels: int) -> np.ndarray:
+    """uint8 (H, W, C) pixels of one file, grey or RGB, as TensorFlow's decoders give them."""
+    from PIL import Image
+
+    with Image.open(path.decode()) as image:
+        pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), dtype=np.uint8)
+    return pixels[..., None] if channels == 1 else pixels
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,7 @@ class ImageFiles:
     channels: int  # 1 or 3
     # (H, W) of each file as stored, for descriptions; not part of the identity.
     source_sizes: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
+    pillow: bool = False  # decoded by Pillow: some files are in PILLOW_FORMATS
 
     def __post_init__(self) -> None:
         if len(self.digests) != len(self.files):
@@ -132,6 +151,7 @@ class ImageFiles:
             size=self.size,
             channels=self.channels,
             source_sizes=tuple(self.source_sizes[r] for r in rows) if self.source_sizes else (),
+            pillow=self.pillow,
         )
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -171,7 +191,7 @@ class ImageFiles:
         Without shuffle_seed the rows keep their order (prediction); with it they
         are shuffled afresh each epoch, deterministically for the seed.
         """
-        decode = _decoder(self.size, self.channels)  # imports TensorFlow quietly first
+        decode = _decoder(self.size, self.channels, self.pillow)  # imports TensorFlow quietly first
         import tensorflow as tf
 
         paths = tf.constant(self.paths(), dtype=tf.string, shape=(len(self),))
@@ -206,7 +226,8 @@ class ImageFiles:
 
     def fingerprint_payload(self) -> bytes:
         """What identifies these images: the files' contents and how they are decoded."""
-        return json.dumps([list(self.files), list(self.digests), list(self.size), self.channels]).encode()
+        identity = [list(self.files), list(self.digests), list(self.size), self.channels]
+        return json.dumps(identity + ["pillow"] * self.pillow).encode()  # TensorFlow's decoders: as before
 
 
 @dataclass(frozen=True)
@@ -218,10 +239,11 @@ class ImageEntry:
     digest: str
     size: tuple[int, int]  # (H, W) as stored
     grey: bool
+    pillow: bool = False  # a format only Pillow decodes
 
 
-def check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tuple[int, int], bool] | str:
-    """(digest, (H, W), grey) for an image TensorFlow can decode, else why not."""
+def check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tuple[int, int], bool, bool] | str:
+    """(digest, (H, W), grey, needs Pillow) for an image kaggle_cnn can decode, else why not."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -239,8 +261,8 @@ def check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tupl
     except Exception as error:  # noqa: BLE001  (Pillow raises many kinds for bad headers)
         return f"cannot be decoded: {one_line(error, 80)}"
     with image:
-        if image.format not in TF_FORMATS:
-            return f"{image.format} images are not read by TensorFlow (JPEG, PNG, BMP, GIF are)"
+        if image.format not in TF_FORMATS + PILLOW_FORMATS:
+            return f"{image.format} images are not read ({', '.join(TF_FORMATS + PILLOW_FORMATS)} are)"
         width, height = image.size
         mode = image.mode
         if image.format == "BMP" and (mode not in _BMP_MODES
@@ -254,7 +276,7 @@ def check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tupl
             image.load()
         except Exception as error:  # noqa: BLE001
             return f"cannot be decoded: {one_line(error, 80)}"
-        return digest, (height, width), _is_grey(image, mode)
+        return digest, (height, width), _is_grey(image, mode), image.format in PILLOW_FORMATS
 
 
 def _is_grey(image, mode: str) -> bool:

@@ -67,7 +67,7 @@ def load_kaggle_folder(
     x_test = _pixel_matrix(test_path, test, test_pixels)
     _scale_in_place(x_train, x_test)
     classes, y_train = encode_labels(train_path, train, label)
-    test_ids = _test_ids(test_path, test, id_col)
+    test_ids = read_ids(test_path, test, id_col)
     header, kind = (id_col or DEFAULT_ID_HEADER, label), "label"
 
     if sample_path is not None:
@@ -252,7 +252,7 @@ def encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, n
     return classes, np.asarray(y, dtype=np.int64).reshape(-1)
 
 
-def _test_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
+def read_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
     """Ids as exact text; without an id column they are row numbers 1..m."""
     if column is None:
         return [str(i) for i in range(1, len(table) + 1)]

@@ -1,0 +1,92 @@
+"""What `kcnn data` prints: a dataset's kind, shape, classes and counts; for image
+files, the layout found, the sizes seen and the files skipped; and `kcnn data split`'s table."""
+
+from __future__ import annotations
+
+import click
+
+SHOWN_SKIPPED = 10
+# What `kcnn data` says a submission holds (kaggle_cnn.store.submissions' layouts).
+SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column per class)",
+                    "probability": "  (the probability of the second class)"}
+
+
+def _header(header) -> str:
+    return ",".join(header[:6]) + (",..." if len(header) > 6 else "")
+
+
+def print_description(description) -> None:
+    dataset = description.dataset
+    if description.folder is not None:
+        _print_image_folder(dataset, description.folder)
+        return
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
+    click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
+    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
+    click.echo(f"classes:     {dataset.n_classes}")
+    for label, count in zip(dataset.classes, description.counts):
+        click.echo(f"  {label!s:>12}  {count}")
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+def _hw(size) -> str:
+    return f"{size[0]}x{size[1]}"
+
+
+def _print_image_folder(dataset, summary) -> None:
+    counts = summary["counts"]
+    click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    for number, line in enumerate(dataset.layout_notes or [_layout(dataset, summary)]):
+        click.echo(f"{'layout:' if not number else '':<13}{line}")
+    click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))} "
+               f"({'grey' if summary['channels'] == 1 else 'colour'}, every image resized to {_hw(summary['size'])})")
+    click.echo(f"images:      train {counts['train']}   val {counts['val']}   test {counts['test']}")
+    sizes = summary["sizes"]
+    if len(sizes) == 1:
+        click.echo(f"sizes seen:  all {_hw(summary['smallest'])} (HxW)")
+    elif sizes:
+        common, times = summary["most_common"]
+        click.echo(f"sizes seen:  {len(sizes)} sizes (HxW), smallest {_hw(summary['smallest'])}, largest "
+                   f"{_hw(summary['largest'])}, most common {_hw(common)} ({times} images)")
+    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
+    parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
+    click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
+    for i, label in enumerate(dataset.classes):
+        click.echo(f"  {label!s:>12}  " + "  ".join(f"{summary['per_class'][part][i]:>5}" for part in parts))
+    skipped = summary["skipped"]
+    click.echo(f"skipped:     {len(skipped)} file{'s' * (len(skipped) != 1)}")
+    _print_skipped(skipped)
+    click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+def _layout(dataset, summary) -> str:
+    counts = summary["counts"]
+    if summary["layout"] == "flat":
+        test = (f"{counts['test']} held out ({summary['holdout_fraction']:.0%} of each class, fixed) as a labelled "
+                f"test set; score with kcnn score --answers {dataset.source}") if counts["test"] else "no test set"
+        return f"class folders (<class>/<images>); {test}"
+    test = ("none" if not counts["test"] else "labelled, test/<class>/" if summary["test_labelled"]
+            else "unlabelled, test/<images>")
+    val = "val/ fixes the validation rows" if counts["val"] else "no val/"
+    return f"train/<class>/; {val}; test: {test}"
+
+
+def _print_skipped(skipped) -> None:
+    for path, reason in skipped[:SHOWN_SKIPPED]:
+        click.echo(f"  {path}: {reason}")
+    if len(skipped) > SHOWN_SKIPPED:
+        click.echo(f"  ... and {len(skipped) - SHOWN_SKIPPED} more")
+
+
+def print_split(result, src, ratio, seed) -> None:
+    parts = list(result.counts)
+    width = max(12, *(len(str(c)) for c in result.classes))
+    click.echo(f"split: {src} -> {result.destination} (ratio {ratio}, seed {seed})")
+    click.echo(f"  {'class':<{width}}" + "".join(f"  {part:>6}" for part in parts))
+    for c in result.classes:
+        click.echo(f"  {c:<{width}}" + "".join(f"  {result.counts[part][c]:>6}" for part in parts))
+    click.echo(f"  {'total':<{width}}" + "".join(f"  {sum(result.counts[part].values()):>6}" for part in parts))
+    if result.skipped:
+        click.echo(f"skipped {len(result.skipped)} file{'s' * (len(result.skipped) != 1)} (not copied):")
+        _print_skipped(result.skipped)

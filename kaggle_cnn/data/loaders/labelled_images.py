@@ -1,0 +1,316 @@
+"""A labels CSV beside folders of image files: how most Kaggle image competitions ship.
+
+    ROOT/train.csv               id,label    (or train_labels.csv, labels.csv, trainLabels.csv)
+    ROOT/train/<id>[.jpg]        (or train_images/, images/, train_imgs/)
+    ROOT/test/<images>           (or test_images/, test_imgs/, or the same images/ folder)
+    ROOT/sample_submission.csv   the test ids (spelling and order) and the submission's header
+
+The label is one column (id,has_cactus; id_code,diagnosis; id,breed) or one-hot
+columns (image_id,healthy,multiple_diseases,rust,scab) read as one label whose
+classes are the column names. An id names its file with or without the extension
+(image_lookup.ImageIndex). The test ids and their order come from the sample
+submission, else from test.csv's id column, else from the test folder's files
+(those no labels row names), spelled as the labels CSV spells its ids.
+
+Every file is checked once, without TensorFlow, as an image folder's are
+(image_lookup.check_all): an unreadable training image is skipped and listed, an
+unreadable test image stops the load (the submission needs every test id). The
+pixels are decoded on demand through ImageFiles' tf.data pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import pandas as pd
+
+from kaggle_cnn.config import check_image_size
+from kaggle_cnn.data.dataset import Dataset
+from kaggle_cnn.data.loaders.csv_files import file_line, find_file, list_columns, read_header, read_table
+from kaggle_cnn.data.loaders.image_lookup import IMAGE_EXTENSIONS, ImageIndex, check_all, common_size, match_ids
+from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles
+from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
+from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, Sample, read_sample
+from kaggle_cnn.errors import InputError
+
+LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv")
+TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs")
+TEST_FOLDERS = ("test", "test_images", "test_imgs", "images")
+ID_CANDIDATES = ("id", "Id", "ID", "id_code", "image_id", "ImageId", "image", "image_name", "file", "filename")
+KIND = "labelled_images"
+_ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where a labelled-images competition keeps its parts (absolute paths)."""
+
+    labels: Path
+    train: Path
+    test: Path | None
+    sample: Path | None
+    test_csv: Path | None
+    source: str
+
+    def name(self, path: Path) -> str:
+        """A path as messages show it: below the competition folder as the user gave it."""
+        inside = self.inside(path)
+        return str(Path(self.source) / inside) if inside != str(path) else inside
+
+    def inside(self, path: Path) -> str:
+        """A path relative to the competition folder when it is inside it, else absolute."""
+        try:
+            return path.relative_to(Path(self.source).resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def find_layout(folder: Path, source: str, *, labels: str | None = None, train_images: str | None = None,
+                test_images: str | None = None) -> Layout | None:
+    """The labels CSV and image folders of `folder`, or None when it is not this
+    layout (a Digit Recognizer folder has train.csv but no image folder). Given
+    paths are looked up inside the competition folder first, then as given."""
+    given = labels or train_images or test_images
+    labels_path = _given(folder, labels, "--labels", file=True) if labels else _first_labels(folder)
+    train = _given(folder, train_images, "--train-images") if train_images else _first_images(folder, TRAIN_FOLDERS)
+    if labels_path is None or train is None:
+        if given:
+            missing = "a labels CSV (--labels)" if labels_path is None else "a folder of training images (--train-images)"
+            raise InputError(f"{source}: found no {missing}; looked for {', '.join(LABELS_NAMES if labels_path is None else TRAIN_FOLDERS)}")
+        return None
+    if test_images:
+        test = _given(folder, test_images, "--test-images")
+    else:
+        test = next((f for f in (_first_images(folder, (n,)) for n in TEST_FOLDERS if n != train.name) if f), None)
+        test = test or (train if train.name == "images" else None)  # Plant Pathology: one folder for both
+    return Layout(labels=labels_path, train=train, test=test, sample=find_file(folder, SAMPLE_NAME),
+                  test_csv=find_file(folder, "test.csv"), source=source)
+
+
+def _given(folder: Path, value: str, option: str, file: bool = False) -> Path:
+    for candidate in (folder / value, Path(value)):
+        if candidate.is_file() if file else candidate.is_dir():
+            return candidate.resolve()
+    raise InputError(f"{option} {value}: no such {'file' if file else 'folder'} in {folder} or here")
+
+
+def _first_labels(folder: Path) -> Path | None:
+    return next((found for name in LABELS_NAMES if (found := find_file(folder, name))), None)
+
+
+def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
+    """The first of `names` that is a folder holding image files directly (a class
+    folder layout's train/ holds folders, and is left to the image-folder loader)."""
+    for name in names:
+        candidate = folder / name
+        if candidate.is_dir() and any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
+                                      for e in os.scandir(candidate)):
+            return candidate.resolve()
+    return None
+
+
+# -------------------------------------------------------------------- loading
+
+
+def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
+                         image_size: tuple[int, int] | None = None) -> Dataset:
+    """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles."""
+    if image_size is not None:
+        image_size = check_image_size(image_size)
+    labels_path = layout.labels
+    header = read_header(labels_path)
+    table = read_table(labels_path, text_columns=header)
+    if len(table) == 0:
+        raise InputError(f"{labels_path.name}: no data rows after the header")
+    id_col = _id_column(labels_path, header, id_column)
+    ids = read_ids(labels_path, table, id_col)
+    label_cols, one_hot = _label_columns(labels_path, header, id_col, label_column)
+    classes, y = _one_hot_labels(labels_path, table, label_cols) if one_hot else \
+        encode_labels(labels_path, table, label_cols[0])
+
+    train_index = ImageIndex(layout.train, layout.name(layout.train))
+    train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
+    test_index = train_index if layout.test == layout.train else \
+        ImageIndex(layout.test, layout.name(layout.test)) if layout.test else None
+    sample = read_sample(layout.sample, classes) if layout.sample else None
+    test_ids, test_files, from_where = _test_images(layout, sample, test_index, set(train_files), ids)
+
+    # Paths are kept relative to the competition folder (or the folder holding every part).
+    root = Path(os.path.commonpath([Path(layout.source).resolve(), layout.train, *([layout.test] if layout.test else [])]))
+    relative = lambda folder, files: [(folder.relative_to(root) / f).as_posix() for f in files]  # noqa: E731
+    train_paths, test_paths = relative(layout.train, train_files), relative(layout.test or root, test_files)
+    train_entries, skipped = _checked_train(root, train_paths, y, image_size)
+    test_entries = _checked_test(layout, root, test_paths, image_size, from_where)
+    skipped += _unlisted(layout, root, train_index, test_index, set(train_files), set(test_files), sample)
+
+    everything = [entry for entry, _ in train_entries] + test_entries
+    size = image_size or common_size(layout.source, everything)
+    channels = 1 if all(entry.grey for entry in everything) else 3
+    pillow = any(entry.pillow for entry in everything)
+
+    def files(entries: list[ImageEntry]) -> ImageFiles:
+        return ImageFiles(root=str(root), files=tuple(e.path for e in entries), digests=tuple(e.digest for e in entries),
+                          size=size, channels=channels, source_sizes=tuple(e.size for e in entries), pillow=pillow)
+
+    submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot)
+    notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
+                   from_where, skipped)
+    return Dataset(
+        x_train=files([entry for entry, _ in train_entries]),
+        y_train=np.array([label for _, label in train_entries], dtype=np.int64),
+        classes=classes,
+        x_test=files(test_entries),
+        test_ids=test_ids,
+        submission_header=submission_header,
+        submission_kind=submission_kind,
+        source=layout.source,
+        kind=KIND,
+        skipped=tuple(sorted(skipped)),
+        layout_notes=notes,
+    )
+
+
+def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in header:
+            raise InputError(f"{path.name}: no id column {wanted!r} (columns: {list_columns(header)})")
+        return wanted
+    return next((c for c in ID_CANDIDATES if c in header), header[0])
+
+
+def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None) -> tuple[list[str], bool]:
+    """([label column], False), or (the one-hot columns, True): the given column, the
+    only other column, a usual label name, or else every other column if all hold 0/1."""
+    others = [c for c in header if c != id_col]
+    if wanted is not None:
+        if wanted not in header or wanted == id_col:
+            raise InputError(f"{path.name}: no label column {wanted!r} (columns: {list_columns(header)})")
+        return [wanted], False
+    if not others:
+        raise InputError(f"{path.name}: only an id column ({id_col}); a labels CSV needs a label column too")
+    if len(others) == 1:
+        return others, False
+    named = next((c for c in LABEL_CANDIDATES if c in others), None)
+    return ([named], False) if named else (others, True)
+
+
+def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str]) -> tuple[list, np.ndarray]:
+    """One-hot columns as one label: classes are the column names (sorted); every row
+    needs exactly one 1."""
+    values = table[columns].astype(object)
+    known = values.isin(list(_ONE_HOT))
+    if not known.to_numpy().all():
+        row, position = np.argwhere(~known.to_numpy())[0]
+        raise InputError(
+            f"{path.name} line {file_line(path, row)}, column {columns[position]}: {values.iloc[row, position]!r} "
+            f"is not 0 or 1; with several label columns ({list_columns(columns)}) each row is one-hot "
+            "(or pass --label-column)")
+    ones = values.replace(_ONE_HOT).to_numpy(dtype=bool)
+    counts = ones.sum(axis=1)
+    wrong = np.flatnonzero(counts != 1)
+    if len(wrong):
+        row = int(wrong[0])
+        hot = [c for c, on in zip(columns, ones[row]) if on]
+        problem = f"{' and '.join(hot)} are all 1" if hot else f"none of {list_columns(columns)} is 1"
+        raise InputError(f"{path.name} line {file_line(path, row)}: {problem}; each row needs exactly one 1")
+    classes = sorted(columns)
+    rank = np.array([classes.index(c) for c in columns], dtype=np.int64)
+    return classes, rank[ones.argmax(axis=1)]
+
+
+def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None, train_files: set[str],
+                 train_ids: list[str]) -> tuple[list[str], list[str], str]:
+    """(test ids, their files relative to the test folder, where the ids came from)."""
+    if sample is not None or layout.test_csv is not None:
+        if sample is not None:
+            ids, where, describe = sample.ids, SAMPLE_NAME, lambda row: sample.cell(row, "").rstrip(": ")
+        else:
+            path = layout.test_csv
+            table = read_table(path, text_columns=read_header(path))
+            id_col = _id_column(path, list(table.columns), None)
+            ids, where = read_ids(path, table, id_col), path.name
+            describe = lambda row: f"{path.name} line {file_line(path, row)}"  # noqa: E731
+        if index is None:
+            raise InputError(f"{where}: names {len(ids)} test images, but there is no test image folder "
+                             f"(looked for {', '.join(TEST_FOLDERS)}); pass --test-images")
+        return list(ids), match_ids(index, list(ids), describe), where
+    if index is None:
+        return [], [], ""
+    files = [f for f in index.files if f not in train_files]
+    with_extension = index.spelled_with_extension(train_ids[0])
+    ids = [f if with_extension else str(PurePosixPath(f).with_suffix("")) for f in files]
+    return ids, files, f"{index.where}/"
+
+
+def _checked_train(root: Path, paths: list[str], y: np.ndarray, size) -> tuple[list, list[tuple[str, str]]]:
+    """([(entry, label)] of the readable training images, [(path, why)] of the others)."""
+    kept, skipped = [], []
+    for path, label, result in zip(paths, y, check_all(root, paths, size)):
+        if isinstance(result, str):
+            skipped.append((path, result))
+        else:
+            kept.append((ImageEntry(path, None, *result), int(label)))
+    if not kept:
+        raise InputError(f"{root}: no readable training image ({len(paths)} skipped, e.g. {skipped[0][0]}: "
+                         f"{skipped[0][1]})")
+    return kept, skipped
+
+
+def _checked_test(layout: Layout, root: Path, paths: list[str], size, where: str) -> list[ImageEntry]:
+    entries = []
+    for path, result in zip(paths, check_all(root, paths, size)):
+        if isinstance(result, str):
+            raise InputError(f"{layout.name(root / path)}: test image named in {where} cannot be used ({result})")
+        entries.append(ImageEntry(path, None, *result))
+    return entries
+
+
+def _unlisted(layout: Layout, root: Path, train_index: ImageIndex, test_index: ImageIndex | None,
+              train_files: set[str], test_files: set[str], sample: Sample | None) -> list[tuple[str, str]]:
+    """Images in the folders that no labels row (train) or test id names: listed, not fatal."""
+    no_row = f"no row in {layout.labels.name}"
+    not_listed = f"not in {SAMPLE_NAME if sample else 'test.csv'}"
+    if test_index is train_index:  # one folder for both
+        reasons = [(train_index, layout.train, train_files | test_files, f"{no_row} nor {not_listed[4:]}")]
+    else:
+        reasons = [(train_index, layout.train, train_files, no_row)]
+        if test_index is not None:
+            reasons.append((test_index, layout.test, test_files, not_listed))
+    skipped = []
+    for index, folder, used, reason in reasons:
+        prefix = folder.relative_to(root)
+        skipped += [((prefix / f).as_posix(), reason) for f in index.files if f not in used]
+    return skipped
+
+
+def _submission_layout(sample: Sample | None, id_col: str, label_cols: list[str], one_hot: bool):
+    if sample is not None:
+        return sample.header, sample.kind
+    if one_hot:
+        return (id_col, *label_cols), "class_columns"  # the labels CSV's own one-hot layout, as probabilities
+    return (id_col, label_cols[0]), "label"
+
+
+def _notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index, n_test, from_where, skipped) -> tuple:
+    """What `kcnn data` says about the layout: the files used and how the ids matched."""
+    label = f"one-hot {', '.join(label_cols)}" if one_hot else f"label {label_cols[0]}"
+    unreadable = sum(1 for _, why in skipped if not why.startswith(("no row", "not in")))
+    unlabelled = sum(1 for _, why in skipped if why.startswith("no row"))
+    notes = [f"labels CSV {layout.inside(layout.labels)} (id column {id_col}, {label}) naming images in "
+             f"{layout.inside(layout.train)}/",
+             f"train: all {n_ids} ids matched an image" + (f", {unreadable} unreadable (skipped)" if unreadable else "")
+             + f"; {unlabelled} image{'s' * (unlabelled != 1)} with no row (skipped)"]
+    if test_index is None:
+        notes.append("test: no test images")
+    else:
+        unlisted = sum(1 for _, why in skipped if why.startswith("not in"))
+        folder = layout.inside(layout.test)
+        notes.append(f"test: {n_test} ids from {from_where} matched in {folder}/" if from_where != f"{test_index.where}/"
+                     else f"test: the {n_test} images of {folder}/ no labels row names, ids spelled as in "
+                          f"{layout.labels.name}")
+        if unlisted:
+            notes[-1] += f"; {unlisted} image{'s' * (unlisted != 1)} not in it (skipped)"
+    return tuple(notes)
