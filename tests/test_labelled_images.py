@@ -283,3 +283,26 @@ def test_real_photos_in_the_dog_breed_layout(tmp_path, kcnn, catsdogs):
     assert list(submission.columns) == ["id", "cat", "dog"] and submission["id"].tolist() == ids[TRAIN:]
     checked = kcnn("check", member, "--sample", root / "sample_submission.csv")
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
+
+
+def test_score_reads_probability_submissions(tmp_path, kcnn):
+    """A local leaderboard for probability submissions: the top class's accuracy and the metric asked for."""
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    from kaggle_cnn import api
+
+    truth = [0, 1, 1, 0, 1, 0]
+    p = [0.2, 0.9, 0.4, 0.1, 0.7, 0.6]
+    csv(tmp_path / "answers.csv", {"id": [f"{i}.jpg" for i in range(6)], "has_cactus": truth})
+    csv(tmp_path / "sub.csv", {"id": [f"{i}.jpg" for i in range(6)], "has_cactus": p})
+    result = api.score(tmp_path / "sub.csv", tmp_path / "answers.csv", "roc_auc")
+    assert result["accuracy"] == pytest.approx(4 / 6) and result["score"] == pytest.approx(roc_auc_score(truth, p))
+    pets = ["cat", "dog", "dog", "cat"]
+    dog = np.array([0.3, 0.8, 0.45, 0.5])
+    csv(tmp_path / "pets.csv", {"id": list("abcd"), "breed": pets})
+    csv(tmp_path / "pets_sub.csv", {"id": list("abcd"), "dog": dog, "cat": 1 - dog})  # columns in another order
+    result = api.score(tmp_path / "pets_sub.csv", tmp_path / "pets.csv", "logloss")
+    assert result["accuracy"] == pytest.approx(3 / 4)  # c (dog 0.45) is wrong; d, a tie, goes to the first class: cat
+    assert result["score"] == pytest.approx(log_loss([0, 1, 1, 0], np.column_stack([1 - dog, dog])))
+    shown = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "roc_auc")
+    assert shown.exit_code == 0 and f"accuracy 0.6667, roc_auc {roc_auc_score(truth, p):.4f} on 6 rows" in shown.output

@@ -8,6 +8,7 @@ import click
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_path_option
+from kaggle_cnn.config import METRICS
 
 
 @cli.command()
@@ -28,9 +29,11 @@ def check(submission, sample, data_path):
 @click.option("--answers", type=click.Path(path_type=Path), default=None,
               help="CSV of true labels (id, label), or an image folder with labelled test images. "
                    "Default: the demo competition's hidden answers.")
-def score(submission, answers):
+@click.option("--metric", default=None, type=click.Choice(METRICS), help="Also score by this metric (accuracy always).")
+def score(submission, answers, metric):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api
 
-    result = api.score(submission, answers)
-    click.echo(f"{submission}: accuracy {result['accuracy']:.4f} on {result['rows']} rows")
+    result = api.score(submission, answers, metric)
+    also = f", {result['metric']} {result['score']:.4f}" if "metric" in result else ""
+    click.echo(f"{submission}: accuracy {result['accuracy']:.4f}{also} on {result['rows']} rows")

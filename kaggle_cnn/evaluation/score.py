@@ -49,9 +49,14 @@ def _sample_beside(data: Path) -> Path | None:
     return find_file(data, SAMPLE_NAME) if data.is_dir() else None
 
 
-def score(submission: str | Path, answers: str | Path | None = None) -> dict[str, Any]:
-    """Accuracy of a submission CSV against an answers CSV (same two columns) or an
-    image folder with labelled test images; default the demo competition's answers."""
+def score(submission: str | Path, answers: str | Path | None = None, metric: str | None = None) -> dict[str, Any]:
+    """A submission CSV against an answers CSV (id, label) or an image folder with
+    labelled test images (default the demo competition's answers): its accuracy
+    and, when `metric` names another, that metric. A probability submission's
+    label is its most likely class (the second class above 0.5 for one column)."""
+    from kaggle_cnn.evaluation.competition import get_metric
+
+    chosen = get_metric(metric)
     if answers is None:
         from kaggle_cnn.data import demo_answers_path
 
@@ -61,9 +66,42 @@ def score(submission: str | Path, answers: str | Path | None = None) -> dict[str
     truth_ids, truth_labels = _answers(answers)
     by_id = dict(zip(map(str, truth_ids), map(str, truth_labels)))
     check_same_ids(str(submission), predicted.ids, list(by_id), f"the answers {answers}")
-    expected = np.array([by_id[i] for i in predicted.ids])
-    return {"submission": str(submission), "answers": str(answers), "rows": len(expected),
-            "accuracy": float(np.mean(expected == predicted.labels))}
+    classes = _classes(by_id.values())
+    truth = np.array([classes.index(by_id[i]) for i in predicted.ids])
+    proba = _class_probabilities(predicted, classes, submission)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = proba.argmax(axis=1) if proba is not None else np.array([index.get(label, -1) for label in predicted.labels])
+    result = {"submission": str(submission), "answers": str(answers), "rows": len(truth),
+              "accuracy": float(np.mean(truth == labels))}
+    if chosen.name != "accuracy":
+        if labels.min() < 0:
+            raise InputError(f"{submission}: label {predicted.labels[labels.argmin()]!r} is not among the answers' "
+                             f"classes ({', '.join(classes[:10])}); {chosen.name} needs known classes")
+        result["metric"] = chosen.name
+        result["score"] = chosen.value(truth, proba, labels, n_classes=len(classes))
+    return result
+
+
+def _classes(labels) -> list[str]:
+    """The answers' distinct labels, sorted as the loaders sort classes (numbers by value)."""
+    unique = set(labels)
+    numeric = all(label.lstrip("-").isdigit() for label in unique)
+    return sorted(unique, key=(lambda label: int(label)) if numeric else None)
+
+
+def _class_probabilities(member, classes: list[str], submission) -> np.ndarray | None:
+    """rows x classes probabilities of a probability submission, columns in `classes`' order; None for labels."""
+    if member.kind == PROBABILITY:
+        if len(classes) != 2:
+            raise InputError(f"{submission}: one probability column is for two classes; the answers have {len(classes)}")
+        return np.column_stack([1 - member.proba[:, 0], member.proba[:, 0]])
+    if member.kind == CLASS_COLUMNS:
+        columns = list(member.header[1:])
+        missing = [c for c in classes if c not in columns]
+        if missing:
+            raise InputError(f"{submission}: no column for class {missing[0]!r} of the answers")
+        return member.proba[:, [columns.index(c) for c in classes]]
+    return None
 
 
 def _answers(answers: str | Path) -> tuple[list, list]:

@@ -86,8 +86,9 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
     else:
         test = next((f for f in (_first_images(folder, (n,)) for n in TEST_FOLDERS if n != train.name) if f), None)
         test = test or (train if train.name == "images" else None)  # Plant Pathology: one folder for both
-    return Layout(labels=labels_path, train=train, test=test, sample=find_file(folder, SAMPLE_NAME),
-                  test_csv=find_file(folder, "test.csv"), source=source)
+    resolved = lambda path: path.resolve() if path is not None else None  # noqa: E731
+    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_file(folder, SAMPLE_NAME)),
+                  test_csv=resolved(find_file(folder, "test.csv")), source=source)
 
 
 def _given(folder: Path, value: str, option: str, file: bool = False) -> Path:
