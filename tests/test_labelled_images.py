@@ -306,3 +306,22 @@ def test_score_reads_probability_submissions(tmp_path, kcnn):
     assert result["score"] == pytest.approx(log_loss([0, 1, 1, 0], np.column_stack([1 - dog, dog])))
     shown = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "roc_auc")
     assert shown.exit_code == 0 and f"accuracy 0.6667, roc_auc {roc_auc_score(truth, p):.4f} on 6 rows" in shown.output
+
+
+def test_a_label_sample_judged_by_roc_auc_gets_probabilities(tmp_path, digits, kcnn):
+    """Histopathologic's sample says `label` 0 for every id, but the grader ranks by ROC AUC:
+    a workspace judged by a probability metric writes the second class's probability."""
+    root, _ = histopathologic(tmp_path / "histo", digits)
+    test = [f"z{i:02d}" for i in range(TEST)][::-1]
+    csv(root / "sample_submission.csv", {"id": test, "label": 0})
+    assert load_dataset(root).submission_kind == "label"
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", root, "--model", "basic_cnn", "--epochs", 1,
+                  "--val-fraction", 0.25, "--metric", "roc_auc")
+    assert result.exit_code == 0, result.output
+    (member,) = (workspace / "submissions").glob("*.csv")
+    submission = pd.read_csv(member)
+    assert submission["id"].tolist() == test and submission["label"].between(0, 1).all()
+    assert not submission["label"].isin([0, 1]).all()
+    checked = kcnn("check", member, "--data", root)
+    assert checked.exit_code == 0 and "probabilities" in checked.output, checked.output

@@ -119,7 +119,8 @@ def print_vote(outcome, explain: bool) -> None:
     metric = sidecar.get("metric", "accuracy")
     if sidecar.get("val_accuracy") is not None:
         best, estimate = sidecar["best_member"], sidecar["val_estimate"]
-        click.echo(f"validation {metric}: {sidecar['val_score']:.4f} in-sample, {estimate['value']:.4f} "
+        value = "undefined" if estimate["value"] != estimate["value"] else f"{estimate['value']:.4f}"  # NaN: a fold of one class
+        click.echo(f"validation {metric}: {sidecar['val_score']:.4f} in-sample, {value} "
                    f"{estimate['folds']}-fold estimate (weights chosen on {estimate['folds'] - 1} folds, scored on the "
                    f"one left out; best member {best['val_score']:.4f})")
         click.echo(f"validation rows: {sidecar['val_rows_described']}, where every member has honest predictions")

@@ -19,6 +19,7 @@ so every run and vote in it compares on the same scale.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,8 +71,12 @@ class Metric:
         if predicted is None:
             predicted = proba.argmax(axis=1)
         n_classes = n_classes or int(max(truth.max(), np.max(predicted))) + 1
+        from sklearn.exceptions import UndefinedMetricWarning
+
         try:
-            return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
+            with warnings.catch_warnings():  # ROC AUC of rows of one class is NaN: the caller says so, once
+                warnings.simplefilter("ignore", UndefinedMetricWarning)
+                return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
 

@@ -98,7 +98,8 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             "source": dataset.source, "kind": dataset.kind, "fingerprint": split.fingerprint,
             "load_options": dataset.load_options,
             "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
-            "submission_header": list(dataset.submission_header), "submission_kind": dataset.submission_kind,
+            "submission_header": list(dataset.submission_header),
+            "submission_kind": submission_kind(dataset, judged["metric"]),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
         },
         "scores": {
@@ -124,6 +125,18 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
     }
 
 
+def submission_kind(dataset: "Dataset", metric: str) -> str:
+    """What a run's submission holds: the competition's layout, except that a
+    two-class label column judged by a probability metric (Histopathologic's sample
+    of 0s, graded by ROC AUC) gets the second class's probability: a label would
+    throw the ranking the grader scores away."""
+    from kaggle_cnn.evaluation.competition import get_metric
+
+    if dataset.submission_kind == "label" and dataset.n_classes == 2 and get_metric(metric).needs_probabilities:
+        return "probability"
+    return dataset.submission_kind
+
+
 def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult",
                   files: dict[str, Any] | None = None) -> None:
     """A kept run's folder, renamed into place last. `files`: name -> a FitResult
@@ -140,7 +153,7 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
             else:
                 np.save(folder / name, content)
         pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
-        write_predictions(folder / "submission.csv", dataset.submission_kind, dataset.submission_header,
+        write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
                           dataset.test_ids, dataset.classes, result.test_proba)
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
