@@ -171,12 +171,13 @@ def test_ids_without_extension_and_tiff_through_pillow(tmp_path, digits):
 
 def test_one_hot_labels_shared_image_folder_and_sample_layout(tmp_path, digits):
     root, test = plant_pathology(tmp_path / "plants", digits)
+    save(root / "images" / "Extra_0.jpg", digits[0][-1], "JPEG")
     dataset = load_dataset(root)
     assert dataset.classes == ONE_HOT
     assert dataset.y_train.tolist() == [int(v) % 4 for v in digits[1][:TRAIN]]
     assert dataset.test_ids == test and dataset.x_test.files[0] == "images/Test_0.jpg"
     assert dataset.submission_header == ("image_id", *ONE_HOT) and dataset.submission_kind == "class_columns"
-    assert dataset.skipped == ()
+    assert dataset.skipped == (("images/Extra_0.jpg", "no row in train.csv nor in sample_submission.csv"),)
 
 
 def test_named_files_and_folders_and_the_options_recorded(tmp_path, digits):
@@ -262,7 +263,7 @@ def test_data_train_vote_check(tmp_path, digits, kcnn, layout):
     assert ("id set and order" in checked.output) == (sample_ids is not None)
 
 
-def test_real_photos_in_the_dog_breed_layout(tmp_path, kcnn, catsdogs):
+def test_real_photos_in_the_dog_breed_layout(tmp_path, kcnn, assert_refused, catsdogs):
     """Cats and dogs JPEGs of many sizes behind labels.csv, resized by --image-size."""
     root = tmp_path / "pets"
     photos = sorted(catsdogs.glob("*/*.jpg"))[:: len(list(catsdogs.glob("*/*.jpg"))) // 32][:32]
@@ -272,7 +273,7 @@ def test_real_photos_in_the_dog_breed_layout(tmp_path, kcnn, catsdogs):
         shutil.copy(photo, root / ("train" if int(name, 16) < TRAIN else "test") / f"{name}.jpg")
     csv(root / "labels.csv", {"id": ids[:TRAIN], "breed": [p.parent.name for p in photos[:TRAIN]]})
     csv(root / "sample_submission.csv", {"id": ids[TRAIN:], "cat": 0.5, "dog": 0.5})
-    assert kcnn("data", root).exit_code == 2  # sizes differ
+    assert_refused(kcnn("data", root), "images differ in size", "pass --image-size")
     dataset = load_dataset(root, image_size=(32, 32))
     assert sorted(set(dataset.classes)) == ["cat", "dog"] and dataset.image_shape == (32, 32, 3)
     workspace = tmp_path / "ws"

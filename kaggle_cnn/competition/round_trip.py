@@ -21,7 +21,6 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.score import check
 
 MARKER = ".kaggle-competition"  # in a downloaded folder: the competition's name, for `submit --data`
-SAMPLE = "sample_submission.csv"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 DOWNLOAD_TIMEOUT = 6 * 3600  # seconds: tens of gigabytes over a slow line
 SUBMIT_TIMEOUT = 30 * 60
@@ -92,8 +91,7 @@ def submit(submission: str | Path, message: str, *, competition: str | None = No
         raise InputError("--message is empty: say what this submission is (Kaggle lists it beside the score)")
     name = _submission_competition(competition, data)
     tool = None if dry_run else ready_tool("kcnn submit")
-    sample = Path(data) / SAMPLE if data is not None else None
-    checked = check(submission, sample if sample is not None and sample.is_file() else None, data)
+    checked = check(submission, data=data)  # against DATA's own sample_submission.csv, when it has one
     args = ["competitions", "submit", "-c", name, "-f", str(submission), "-m", message]
     result = Submission(name, Path(submission), message, checked["rows"], checked["checked"],
                         shlex.join(["kaggle", *args]), dry_run=dry_run)

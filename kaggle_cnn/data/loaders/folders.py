@@ -39,8 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
-from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, common_size, files_under, match_ids, visible
-from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles
+from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, files_under, image_files, match_ids, visible
+from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError, one_line
 
@@ -257,23 +257,14 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
         image_size = check_image_size(image_size)
     scan = scan_folder(folder, source=source, target=image_size)
     train, val, test, test_labelled = _parts(scan)
-    everything = train + val + test
-    size = image_size or common_size(scan.source, everything)
-    channels = 1 if all(image.grey for image in everything) else 3
-    pillow = any(image.pillow for image in everything)
     index = {name: i for i, name in enumerate(scan.classes)}
-
-    def files(images: list[ImageEntry]) -> ImageFiles:
-        return ImageFiles(root=str(scan.root), files=tuple(i.path for i in images),
-                          digests=tuple(i.digest for i in images), size=size, channels=channels,
-                          source_sizes=tuple(i.size for i in images), pillow=pillow)
-
     test, test_ids, sample = _in_sample_order(scan, test, test_labelled)
+    x_train, x_test = image_files(scan.root, [train + val, test], image_size, scan.source)
     return Dataset(
-        x_train=files(train + val),
+        x_train=x_train,
         y_train=np.array([index[i.label] for i in train + val], dtype=np.int64),
         classes=list(scan.classes),
-        x_test=files(test),
+        x_test=x_test,
         test_ids=test_ids,
         submission_header=sample.header if sample else SUBMISSION_HEADER,
         submission_kind=sample.kind if sample else "label",
@@ -313,7 +304,7 @@ def _in_sample_order(scan: FolderScan, test: list[ImageEntry], labelled: bool):
         return test, _test_ids(scan, test), None
     sample = read_sample(path, scan.classes)
     lookup = ImageIndex(scan.root / "test", scan.where("test"))
-    files = match_ids(lookup, sample.ids, lambda row: sample.cell(row, "").rstrip(": "))
+    files = match_ids(lookup, sample.ids, sample.row)
     kept = {image.path: image for image in test}
     unreadable = dict(scan.skipped)
     ordered = []

@@ -10,7 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from kaggle_cnn.data.loaders.images import check_file
+from kaggle_cnn.data.loaders.images import ImageFiles, check_file
 from kaggle_cnn.errors import InputError
 
 # What an image file may end with (case-insensitive).
@@ -88,7 +88,20 @@ def match_ids(index: ImageIndex, ids: list[str], describe_row) -> list[str]:
     return found  # type: ignore[return-value]
 
 
-def common_size(source: str, images) -> tuple[int, int]:
+def image_files(root: Path, parts: list[list], image_size: tuple[int, int] | None, source: str) -> list:
+    """One ImageFiles per list of checked files (ImageEntry), all decoded alike: at
+    `image_size` or the size every file shares, grey only when every file is grey,
+    through Pillow when any file needs it."""
+    everything = [entry for part in parts for entry in part]
+    size = image_size or _common_size(source, everything)
+    channels = 1 if all(entry.grey for entry in everything) else 3
+    pillow = any(entry.pillow for entry in everything)
+    return [ImageFiles(root=str(root), files=tuple(e.path for e in part), digests=tuple(e.digest for e in part),
+                       size=size, channels=channels, source_sizes=tuple(e.size for e in part), pillow=pillow)
+            for part in parts]
+
+
+def _common_size(source: str, images) -> tuple[int, int]:
     """The (H, W) every image (ImageEntry) has; differing sizes need --image-size."""
     first = images[0]
     for image in images:

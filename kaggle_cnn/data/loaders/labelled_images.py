@@ -30,8 +30,8 @@ import pandas as pd
 from kaggle_cnn.config import check_image_size
 from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.loaders.csv_files import file_line, find_file, list_columns, read_header, read_table
-from kaggle_cnn.data.loaders.image_lookup import IMAGE_EXTENSIONS, ImageIndex, check_all, common_size, match_ids
-from kaggle_cnn.data.loaders.images import ImageEntry, ImageFiles
+from kaggle_cnn.data.loaders.image_lookup import IMAGE_EXTENSIONS, ImageIndex, check_all, image_files, match_ids
+from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, Sample, read_sample
 from kaggle_cnn.errors import InputError
@@ -147,23 +147,16 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     test_entries = _checked_test(layout, root, test_paths, image_size, from_where)
     skipped += _unlisted(layout, root, train_index, test_index, set(train_files), set(test_files), sample)
 
-    everything = [entry for entry, _ in train_entries] + test_entries
-    size = image_size or common_size(layout.source, everything)
-    channels = 1 if all(entry.grey for entry in everything) else 3
-    pillow = any(entry.pillow for entry in everything)
-
-    def files(entries: list[ImageEntry]) -> ImageFiles:
-        return ImageFiles(root=str(root), files=tuple(e.path for e in entries), digests=tuple(e.digest for e in entries),
-                          size=size, channels=channels, source_sizes=tuple(e.size for e in entries), pillow=pillow)
-
+    x_train, x_test = image_files(root, [[entry for entry, _ in train_entries], test_entries], image_size,
+                                  layout.source)
     submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot)
     notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
                    from_where, skipped)
     return Dataset(
-        x_train=files([entry for entry, _ in train_entries]),
+        x_train=x_train,
         y_train=np.array([label for _, label in train_entries], dtype=np.int64),
         classes=classes,
-        x_test=files(test_entries),
+        x_test=x_test,
         test_ids=test_ids,
         submission_header=submission_header,
         submission_kind=submission_kind,
@@ -227,7 +220,7 @@ def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None
     """(test ids, their files relative to the test folder, where the ids came from)."""
     if sample is not None or layout.test_csv is not None:
         if sample is not None:
-            ids, where, describe = sample.ids, SAMPLE_NAME, lambda row: sample.cell(row, "").rstrip(": ")
+            ids, where, describe = sample.ids, SAMPLE_NAME, sample.row
         else:
             path = layout.test_csv
             table = read_table(path, text_columns=read_header(path))
@@ -272,10 +265,10 @@ def _checked_test(layout: Layout, root: Path, paths: list[str], size, where: str
 def _unlisted(layout: Layout, root: Path, train_index: ImageIndex, test_index: ImageIndex | None,
               train_files: set[str], test_files: set[str], sample: Sample | None) -> list[tuple[str, str]]:
     """Images in the folders that no labels row (train) or test id names: listed, not fatal."""
-    no_row = f"no row in {layout.labels.name}"
-    not_listed = f"not in {SAMPLE_NAME if sample else 'test.csv'}"
+    test_list = SAMPLE_NAME if sample else "test.csv"
+    no_row, not_listed = f"no row in {layout.labels.name}", f"not in {test_list}"
     if test_index is train_index:  # one folder for both
-        reasons = [(train_index, layout.train, train_files | test_files, f"{no_row} nor {not_listed[4:]}")]
+        reasons = [(train_index, layout.train, train_files | test_files, f"{no_row} nor in {test_list}")]
     else:
         reasons = [(train_index, layout.train, train_files, no_row)]
         if test_index is not None:

@@ -27,6 +27,10 @@ class Sample:
         """A one-line message about the id on data row `row`."""
         return cell_error(self.path, row, self.header[0], problem)
 
+    def row(self, row: int) -> str:
+        """Where the id of data row `row` is, for messages: "sample_submission.csv line 3, column id"."""
+        return self.cell(row, "").rstrip(": ")
+
 
 def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_from: str | None = None) -> Sample:
     """Read and check a sample submission. Its id column is `id_column` when given
