@@ -139,7 +139,15 @@ class StandInEngine:
 
 
 class Task(str):
+    """An attempt's task as the loop sees it: a run id, and the seconds a budget sends it."""
+
     run_id = property(str)
+    seconds = None
+
+    def with_seconds(self, seconds):
+        task = Task(self)
+        task.seconds = seconds
+        return task
 
 
 def launch(engine, names, **options):
@@ -189,11 +197,13 @@ def test_time_budget_launches_no_attempt_that_cannot_finish():
 
 
 def test_time_budget_through_train_leaves_the_plan_to_resume(kcnn, tmp_path, competition):
-    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--repeat", 30, "--time-budget", 0.05)
+    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--repeat", 30, "--time-budget", 0.2)
     assert result.exit_code == 0, result.output
     trained = len(Workspace(tmp_path).read_index())
     assert 1 <= trained < 30
-    assert "time budget 3 s: " in result.output and f"{trained} attempts trained; stopped launching" in result.output
+    assert "time budget 0.2 min: an attempt of 1 epochs takes about " in result.output
+    assert "time budget 12 s: " in result.output
+    assert f"{trained} attempt{'s' * (trained > 1)} trained; stopped launching" in result.output
     assert "is not finished: `kcnn train --resume` goes on with it" in result.output
 
 

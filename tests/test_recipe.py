@@ -34,18 +34,23 @@ def test_the_default_recipe_is_what_kcnn_train_trains_and_run_json_records_it(kc
     assert record["epochs_chosen"] is None and int(row["epochs"]) == 1
 
 
-def test_epochs_auto_stops_keeps_the_best_epoch_and_records_it(kcnn, competition, tmp_path):
-    result = kcnn("-w", tmp_path, "train", "--data", competition, "--epochs", "auto", "--max-epochs", 4,
+def test_epochs_auto_cools_down_when_validation_stalls_and_records_it(kcnn, competition, tmp_path):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, "--epochs", "auto", "--max-epochs", 6,
                   "--patience", 1, "--label-smoothing", 0.1, "--augment", "shift=0.1,erase=0.5", *TINY)
     assert result.exit_code == 0, result.output
     record, row = run_record(tmp_path)
     trained = record["phases"]["train"]
     chosen = record["epochs_chosen"]
     assert record["config"]["epochs"] == "auto" and chosen["patience"] == 1 and chosen["fitted_to_time"] is None
-    assert 1 <= chosen["best"] <= trained <= 4 and int(row["epochs"]) == trained
-    # patience 1: it stops at the first epoch that does not improve on the best, or at the cap
-    assert trained == min(4, chosen["best"] + 1)
-    assert len(pd.read_csv(tmp_path / "models" / row["run_id"] / "history.csv")) == trained
+    assert int(row["epochs"]) == trained
+    stalled = chosen["cool_down_after"]
+    # a stall (patience 1) anneals the rate over a quarter of the epochs so far, then training ends; else all 6
+    assert trained == (6 if stalled is None else stalled + math.ceil(stalled / 4))
+    history = pd.read_csv(tmp_path / "models" / row["run_id"] / "history.csv")
+    assert len(history) == trained
+    best = int(history["val_loss"].idxmin()) + 1
+    clearly = history["val_loss"].min() < 0.95 * history["val_loss"].iloc[-1]
+    assert (chosen["kept"], chosen["best"]) == (("best", best) if clearly else ("last", trained))
 
 
 @pytest.mark.parametrize("options, message", [
@@ -93,10 +98,12 @@ def test_every_preset_is_a_valid_config():
         assert config.model == presets.PRESETS[name].get("model", TrainConfig.model)
 
 
-def test_resume_refuses_a_preset(kcnn, assert_refused, competition, tmp_path):
-    assert kcnn("-w", tmp_path, "train", "--data", competition, "--epochs", 1, *TINY, "--repeat", 2,
-                "--time-budget", 0.001).exit_code == 0
-    assert_refused(kcnn("-w", tmp_path, "train", "--resume", "--preset", "kaggle28"),
+def test_resume_refuses_a_preset(kcnn, assert_refused, trained_copy):
+    plan_path = api.Workspace(trained_copy).models_dir / "plans" / "0001.json"
+    plan = json.loads(plan_path.read_text())
+    plan.update(finished=False, run_ids=plan["run_ids"] + ["cnn1-s0-a002"], attempts=plan["attempts"] + [2])
+    plan_path.write_text(json.dumps(plan))
+    assert_refused(kcnn("-w", trained_copy, "train", "--resume", "--preset", "kaggle28"),
                    "--preset: does not go with --resume")
 
 
@@ -112,12 +119,74 @@ def test_augment_none_switches_a_preset_s_augmentation_off():
 def test_cosine_warms_up_linearly_then_decays_to_zero():
     from kaggle_cnn.training.schedules import RateSchedule
 
-    schedule = RateSchedule("cosine", 0.1, steps_per_epoch=10, warmup_epochs=1, epochs=5)
+    schedule = RateSchedule("cosine", 0.1, steps_per_epoch=10, warmup_epochs=1, epochs=10)
     assert schedule.rate(0) == pytest.approx(0.01) and schedule.rate(9) == pytest.approx(0.1)
     assert schedule.rate(10) == pytest.approx(0.1)
-    assert schedule.rate(30) == pytest.approx(0.05)  # halfway through the 40 decay steps
-    assert schedule.rate(50) == pytest.approx(0.0, abs=1e-12)
+    assert schedule.rate(55) == pytest.approx(0.05)  # halfway through the 90 decay steps
+    assert schedule.rate(100) == pytest.approx(0.0, abs=1e-12)
     assert RateSchedule("constant", 0.1, 10, 0, 5).rate(45) == 0.1
+
+
+def test_the_warm_up_is_at_most_a_tenth_of_a_short_run():
+    """One epoch of 40 steps: 4 steps of warm-up (not the whole epoch), then the
+    cosine down to 0 at the last step."""
+    from kaggle_cnn.training.schedules import RateSchedule
+
+    one_epoch = RateSchedule("cosine", 0.1, steps_per_epoch=40, warmup_epochs=1, epochs=1)
+    assert one_epoch.warmup_steps == 4
+    assert one_epoch.rate(3) == pytest.approx(0.1) and one_epoch.rate(22) == pytest.approx(0.05)
+    assert one_epoch.rate(39) < 0.001
+    one_epoch.epochs = 20  # fitted to a time allowance: the configured epoch of warm-up again
+    assert one_epoch.warmup_steps == 40
+
+
+def test_a_stalled_validation_loss_anneals_the_rate_then_ends_with_the_last_weights():
+    from kaggle_cnn.training.schedules import RateSchedule, ScheduleStopping
+
+    schedule = RateSchedule("cosine", 0.1, steps_per_epoch=10, warmup_epochs=0, epochs=40)
+    stopping = ScheduleStopping(schedule, patience=2)
+    model = _Model()
+    stopping.set_model(model)
+    losses = [1.0, 0.8, 0.7, 0.72, 0.71, 0.69, 0.68, 0.675]
+    for epoch, loss in enumerate(losses):
+        stopping.on_epoch_begin(epoch)
+        schedule.step = (epoch + 1) * 10
+        model.weights_now = [epoch]
+        stopping.on_epoch_end(epoch, {"val_loss": loss})
+        if model.stop_training:
+            break
+    # epochs 4 and 5 did not beat 0.7: after epoch 5 the rate anneals over ceil(5/4) = 2 epochs
+    assert stopping.cooled_at == 5 and schedule.epochs == 7 and epoch + 1 == 7
+    assert schedule.rate(50) == pytest.approx(schedule.cool_down[2]) and schedule.rate(70) == pytest.approx(0.0)
+    stopping.on_train_end()
+    assert (stopping.kept, stopping.kept_epoch, model.weights_now) == ("last", 7, [6])
+
+
+def test_an_earlier_epoch_clearly_better_than_the_last_is_restored():
+    from kaggle_cnn.training.schedules import RateSchedule, ScheduleStopping
+
+    schedule = RateSchedule("cosine", 0.1, steps_per_epoch=10, warmup_epochs=0, epochs=3)
+    stopping = ScheduleStopping(schedule, patience=5, stall=False)
+    model = _Model()
+    stopping.set_model(model)
+    for epoch, loss in enumerate([0.5, 0.3, 0.4]):  # the last is 33% worse than epoch 2
+        stopping.on_epoch_begin(epoch)
+        model.weights_now = [epoch]
+        stopping.on_epoch_end(epoch, {"val_loss": loss})
+    assert model.stop_training
+    stopping.on_train_end()
+    assert (stopping.kept, stopping.kept_epoch, model.weights_now) == ("best", 2, [1])
+
+
+class _Model:
+    stop_training = False
+    weights_now: list = []
+
+    def get_weights(self):
+        return list(self.weights_now)
+
+    def set_weights(self, weights):
+        self.weights_now = list(weights)
 
 
 class _Clock:

@@ -227,15 +227,12 @@ def print_training(console_: Console, summary, workspace) -> None:
 
 
 def budget_line(summary) -> str:
-    """How --time-budget was spent: minutes used, attempts trained, and why launching stopped."""
+    """How --time-budget was spent: minutes used, attempts trained, and why training ended."""
     budget = summary.budget
     used = budget.spent(budget.finished_at or budget.started)
-    line = f"time budget {duration(budget.seconds)}: {duration(used)} used, {len(summary.attempts)} attempts trained"
-    if budget.stopped:
-        estimate = "" if budget.estimate_when_stopped is None else \
-            f" an attempt takes about {duration(budget.estimate_when_stopped)} and"
-        line += f"; stopped launching:{estimate} {duration(budget.left_when_stopped)} were left"
-    return line
+    trained = len(summary.attempts)
+    return (f"time budget {duration(budget.seconds)}: {duration(used)} used, {trained} "
+            f"attempt{'s' * (trained != 1)} trained; {budget.reason(trained)}")
 
 
 def duration(seconds: float) -> str:

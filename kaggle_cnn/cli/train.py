@@ -79,7 +79,7 @@ def setting(*declarations, **attributes):
               help=f"A named recipe: {', '.join(PRESETS)} (see `kcnn models`). Options typed here win over it "
                    "[default: default].")
 @recipe_option("--model", help="Architecture name (see `kcnn models`).")
-@setting("--repeat", help="Attempts to make [default: 1].")
+@setting("--repeat", help="Attempts to make [default: 1; with --time-budget, as many as it holds, up to 5].")
 @setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
 @setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
 @setting("--keep-above",
@@ -95,8 +95,8 @@ def setting(*declarations, **attributes):
               help="With --folds: then train one model on every training row for the epochs the folds chose; "
                    "its predictions are the submission.")
 @setting("--epochs", metavar="N|auto",
-         help="Epochs of each attempt; auto: until the validation loss stops improving (best epoch kept, at most "
-              "--max-epochs; with --time-budget, as many as each attempt's share of it holds).")
+         help="Epochs of each attempt; auto: the schedule ends when the validation loss stalls (at most --max-epochs; "
+              "with --time-budget, as many as each attempt's share of it holds). Left out with --time-budget: auto.")
 @setting("--max-epochs", help="The most epochs --epochs auto trains.")
 @setting("--batch-size")
 @setting("--lr", help="Learning rate (the peak, after warm-up).")
@@ -140,7 +140,8 @@ def setting(*declarations, **attributes):
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT|local:N",
               help="Train on a Dask cluster (pip install 'kaggle_cnn[cluster]'), or local:N to try one here.")
 @setting("--time-budget", metavar="MINUTES",
-         help="Launch no attempt that cannot finish within this many minutes (--repeat/--until-kept stay caps).")
+         help="Finish within this many minutes: an epoch is measured first, each attempt's epochs are fitted to its "
+              "share (unless --epochs is given) and no attempt is launched that cannot finish.")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
@@ -177,10 +178,10 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
             for change in api.preset_changes(preset, typed):
                 reporter.note(change)
             summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), config,
-                                repeat=1 if repeat is None else repeat, until_kept=until_kept,
-                                max_attempts=max_attempts, keep_above=keep_above, seed=seed,
-                                val_fraction=val_fraction, reporter=reporter, execution=execution,
-                                time_budget=time_budget, metric=metric, folds=folds, refit=refit)
+                                repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
+                                keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
+                                execution=execution, time_budget=time_budget, metric=metric, folds=folds,
+                                refit=refit, fit_epochs="epochs" not in typed, budget_augments="augment" not in typed)
     render.print_training(console, summary, workspace(ctx))
 
 

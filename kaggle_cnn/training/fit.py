@@ -38,6 +38,7 @@ class FitResult:
     model_bytes: bytes | None = None  # trained in a worker process: the saved model, to store here
     worker_seconds: float | None = None
     epochs: dict[str, Any] | None = None  # --epochs auto: the best epoch, and what a time allowance held
+    allowance: dict[str, Any] | None = None  # under a time budget: the seconds it was given, and whether they cut it
 
 
 EpochHook = Callable[[int, dict[str, float]], None]
@@ -131,39 +132,37 @@ def fit_one(
     Images are arrays, or ImageFiles (image folders) streamed through tf.data. A
     pretrained backbone trains its head with the base frozen, then, with
     config.fine_tune_epochs, the unfrozen base at config.fine_tune_lr: two phases,
-    one history (its `phase` column says which). With --epochs auto, `seconds`
-    (the attempt's share of a time budget) sets how many epochs it trains."""
-    from kaggle_cnn.architectures import build
+    one history (its `phase` column says which). `seconds` (the attempt's share of
+    a time budget) sets how many epochs it trains with --epochs auto, and with
+    epochs fixed ends it before an epoch that would overrun."""
     from kaggle_cnn.architectures.backbones import find_backbone
 
     started = time.perf_counter()
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
-    with dtype_policy(device.precision), own_python_random(seed):
-        model = build(config.model, x_train.shape[1:], n_classes, **config.model_options)
-        if config.augment:
-            from kaggle_cnn.training.augment import with_augmentation
-
-            model = with_augmentation(model, config.augment, seed)
+    with dtype_policy(device.precision):
+        model = build_model(config, x_train.shape[1:], n_classes, seed)
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
-    train_input = _fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
+    train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
     # A refit on every training row has no validation rows: nothing to score, the schedule watches the loss.
     validated = len(x_val) > 0
-    val_input = _fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu) if validated else None
+    val_input = fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu) if validated else None
     # After the last epoch come the predictions: a forward pass costs about a third
     # of a training step, so they take this share of an epoch (plus saving).
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
                               val_input=val_input, on_epoch=on_epoch,
                               steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
-    history, epochs = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
-                            auto=config.auto_epochs, seconds=seconds)
+    history, epochs, cut = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
+                                 auto=config.auto_epochs, seconds=seconds)
     if config.fine_tune_epochs:
         unfreeze(backbone, config.unfreeze)
-        history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs)[0]
+        if not cut:
+            history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs,
+                             seconds=seconds)[0]
     val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
     start = time.perf_counter()
     test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
@@ -179,6 +178,33 @@ def fit_one(
         params=int(model.count_params()),
         device=device.record(),
         epochs=epochs,
+        allowance=None if seconds is None else {"seconds": round(float(seconds), 1), "cut": cut},
+    )
+
+
+def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int):
+    """config's network for these images, with its augmentation layers in front."""
+    from kaggle_cnn.architectures import build
+
+    with own_python_random(seed):
+        model = build(config.model, input_shape, n_classes, **config.model_options)
+        if config.augment:
+            from kaggle_cnn.training.augment import with_augmentation
+
+            model = with_augmentation(model, config.augment, seed)
+    return model
+
+
+def compile_model(model, config: TrainConfig, lr: float, xla: bool = False) -> None:
+    """Compile with config's optimizer and loss (a two-class model has one sigmoid unit)."""
+    from kaggle_cnn.training import schedules
+
+    binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
+    model.compile(
+        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
+        loss=schedules.loss(config, binary),
+        metrics=["accuracy"],
+        jit_compile=xla,
     )
 
 
@@ -217,19 +243,14 @@ def dtype_policy(name: str):
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
                xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, steps_per_epoch: int,
                started: float, reserve: float, auto: bool = False, seconds: float | None = None,
-               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+               ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Compile (again: trainable layers may have changed) and fit epochs
     first_epoch+1..last_epoch (fewer with --epochs auto). Returns the epochs' rows
-    and, with --epochs auto, the best epoch and what a time allowance held."""
+    and, with --epochs auto, the best epoch and what a time allowance held, and
+    whether the time allowance ended it before its epochs were done."""
     from kaggle_cnn.training import schedules
 
-    binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
-    model.compile(
-        optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
-        loss=schedules.loss(config, binary),
-        metrics=["accuracy"],
-        jit_compile=xla,
-    )
+    compile_model(model, config, lr, xla)
     timer = EpochTimer()
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,
@@ -238,17 +259,74 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
                        callbacks=callbacks, verbose=0)
-    return _epoch_rows(fitted.history, timer, first_epoch, phase), _chosen_epochs(callbacks) if auto else None
+    recalibrate_batch_norm(model, train_input)
+    timed = next((c for c in callbacks if isinstance(c, schedules.EpochsForTime)), None)
+    return (_epoch_rows(fitted.history, timer, first_epoch, phase), _chosen_epochs(callbacks) if auto else None,
+            timed is not None and timed.cut)
 
 
 def _chosen_epochs(callbacks: list) -> dict[str, Any]:
-    """--epochs auto: the epoch whose weights were kept (1-based), and the epochs a time allowance held."""
-    from kaggle_cnn.training.schedules import EpochsForTime
+    """--epochs auto: the epoch whose weights were kept (1-based), the patience, the
+    epochs a time allowance held, and (cosine or constant rate) where a stalled
+    validation loss started the cool-down."""
+    from kaggle_cnn.training.schedules import EpochsForTime, ScheduleStopping
 
-    stopping = next(c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping))
     timed = next((c for c in callbacks if isinstance(c, EpochsForTime)), None)
-    return {"best": int(stopping.best_epoch) + 1, "patience": int(stopping.patience),
-            "fitted_to_time": timed.epochs if timed is not None and timed.fitted else None}
+    chosen: dict[str, Any] = {"fitted_to_time": timed.epochs if timed is not None and timed.fitted else None}
+    by_schedule = next((c for c in callbacks if isinstance(c, ScheduleStopping)), None)
+    if by_schedule is not None:
+        return {"best": by_schedule.kept_epoch, "patience": by_schedule.patience, **chosen,
+                "kept": by_schedule.kept, "cool_down_after": by_schedule.cooled_at}
+    stopping = next((c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)), None)
+    if stopping is None:  # a refit: no validation rows to choose by
+        return {"best": None, "patience": None, **chosen}
+    return {"best": int(stopping.best_epoch) + 1, "patience": int(stopping.patience), **chosen}
+
+
+RECALIBRATION_BATCHES = 20
+
+
+def recalibrate_batch_norm(model, train_input, batches: int = RECALIBRATION_BATCHES) -> None:
+    """Batch normalisation's moving statistics, measured again on training batches
+    for the final weights (a plain average over `batches`, as weight averaging's
+    bn_update does). Its running average starts from variance 1 and forgets it by
+    0.9 a step: on 0..1 images whose activations vary by 0.005, a run of a few dozen
+    steps kept statistics several times too large, and scored 0.18 where the same
+    weights in training mode scored 0.90. Costs about as much as a few training steps."""
+    norms = [layer for layer in _all_layers(model)
+             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
+    if not norms:
+        return
+    momenta = [layer.momentum for layer in norms]
+    try:
+        for count, images in enumerate(_training_images(train_input, batches)):
+            for layer in norms:  # the k-th batch gets weight 1/(k+1): a plain average
+                layer.momentum = count / (count + 1)
+            model(images, training=True)
+    finally:
+        for layer, momentum in zip(norms, momenta):
+            layer.momentum = momentum
+
+
+def _all_layers(model) -> list:
+    found = []
+    for layer in model.layers:
+        found.append(layer)
+        if hasattr(layer, "layers"):
+            found.extend(_all_layers(layer))
+    return found
+
+
+def _training_images(train_input, batches: int):
+    """Up to `batches` batches of training images from what model.fit was given."""
+    if isinstance(train_input, dict) and "y" in train_input:  # arrays
+        x, size = train_input["x"], train_input["batch_size"]
+        for start in range(0, min(len(x), batches * size), size):
+            yield x[start:start + size]
+        return
+    stream = train_input["x"] if isinstance(train_input, dict) else train_input
+    for images, _ in stream.take(batches):
+        yield images
 
 
 def unfreeze(backbone, last_layers: int | None = None) -> None:
@@ -263,7 +341,7 @@ def unfreeze(backbone, last_layers: int | None = None) -> None:
         layer.trainable = layer in chosen and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def _fit_input(x, y, batch_size: int, shuffle_seed: int | None = None, on_gpu: bool = False):
+def fit_input(x, y, batch_size: int, shuffle_seed: int | None = None, on_gpu: bool = False):
     """What model.fit takes for these images: arrays (Keras batches and shuffles
     them), for ImageFiles a streaming tf.data pipeline, and on a GPU a prefetched
     tf.data pipeline, so the next batch is on its way while the GPU computes."""

@@ -77,8 +77,10 @@ def chosen_epochs(result: "FitResult") -> int:
 
 
 def train_candidate(engine, task: AttemptTask, folds: Folds, *, refit: bool, reporter, number: int,
-                    total: int | None) -> tuple[list["FitResult"], "FitResult | None"]:
-    """Train a candidate's K folds (spread over the engine's slots), then its refit."""
+                    total: int | None, seconds: float | None = None) -> tuple[list["FitResult"], "FitResult | None"]:
+    """Train a candidate's K folds (spread over the engine's slots), then its refit.
+    `seconds` (a time budget's share for this candidate) is shared by the rounds of
+    fold models and the refit, each part getting its round's time."""
     epochs = task.config.total_epochs
     reporter.attempt_started(number, total, task.run_id, epochs * (folds.k + refit))
     done = {"epochs": 0}
@@ -95,8 +97,11 @@ def train_candidate(engine, task: AttemptTask, folds: Folds, *, refit: bool, rep
                         epoch_ended=epoch_ended, epochs=epochs)
         return collected
 
-    results = run(fold_tasks(task, folds))
-    final = run([refit_task(task, folds, np.mean([chosen_epochs(r) for r in results]).round())])[0] if refit else None
+    rounds = -(-folds.k // max(1, len(engine.slots))) + refit
+    allowance = None if seconds is None else seconds / rounds
+    results = run([replace(part, seconds=allowance) for part in fold_tasks(task, folds)])
+    final = run([replace(refit_task(task, folds, np.mean([chosen_epochs(r) for r in results]).round()),
+                         seconds=allowance)])[0] if refit else None
     return results, final
 
 
@@ -171,8 +176,9 @@ def carry_out(engine, dataset: "Dataset", workspace: "Workspace", split: "Split"
         started = time.monotonic()
         record = new_record(task.config, task.run_id, base_seed, attempt, task.seed, keep_above)
         try:
+            share = None if budget is None else budget.share(time.monotonic(), number - 1, 1)
             results, final = train_candidate(engine, task, folds, refit=refit, reporter=reporter, number=number,
-                                             total=total)
+                                             total=total, seconds=share)
         except AttemptFailed as failed:
             record_failure(workspace, record, split.fingerprint, str(failed), time.monotonic() - started)
             raise AttemptFailed(f"k-fold run {task.run_id}: {failed}") from None

@@ -90,6 +90,12 @@ def judging(plan: Plan) -> dict[str, Any]:
             "refit": bool(recorded.get("refit", False))}
 
 
+def record_budget(plan: Plan, outcome: dict[str, Any]) -> None:
+    """How a --time-budget was spent on this plan (kept per command: a resumed plan has its own)."""
+    plan.record.setdefault("time_budgets", []).append(outcome)
+    fileio.write_json(plan.path, plan.record)
+
+
 def finish(plan: Plan) -> None:
     plan.record["finished"] = True
     fileio.write_json(plan.path, plan.record)

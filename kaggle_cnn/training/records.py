@@ -120,6 +120,8 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
                    for phase in dict.fromkeys(row["phase"] for row in result.history)},
         # --epochs auto: the epoch whose weights were kept, the patience, and the epochs a time budget held
         "epochs_chosen": result.epochs,
+        # --time-budget: the seconds this attempt was given, and whether they ended it before its epochs were done
+        "time_allowance": result.allowance,
         "device": result.device,  # what it trained on: GPU or CPU, precision, XLA, host, engine
         "versions": library_versions(),
     }

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from kaggle_cnn.config import OPTIONS, check_setting
+from kaggle_cnn.config import AUTO, OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
@@ -166,7 +167,7 @@ def train(
     workspace: Workspace,
     config: "TrainConfig",
     *,
-    repeat: int = 1,
+    repeat: int | None = None,
     until_kept: int | None = None,
     max_attempts: int | None = None,
     keep_above: float | None = None,
@@ -178,6 +179,8 @@ def train(
     metric: str | None = None,
     folds: int | None = None,
     refit: bool = False,
+    fit_epochs: bool = False,
+    budget_augments: bool = True,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs whose score clears
     keep_above (at or above it; for log-loss at or below). `metric`: what runs are
@@ -185,31 +188,69 @@ def train(
     each run is K fold models scored out of fold on every training row, and
     `refit` adds one more model trained on every row for the submission.
 
-    `repeat` attempts, or with `until_kept` K: attempts until K are kept, at most
-    `max_attempts` (default 10 x K). `execution` spreads them over worker processes,
-    GPUs or a Dask cluster; `time_budget` (minutes) launches no attempt that cannot
-    finish in time. The plan is recorded first (resume() finishes it after a kill),
-    and runs land in the workspace in attempt order as they finish, so a kill -9
-    loses only the attempts in flight (and those finished behind them)."""
+    `repeat` attempts (default 1), or with `until_kept` K: attempts until K are
+    kept, at most `max_attempts` (default 10 x K). `execution` spreads them over
+    worker processes, GPUs or a Dask cluster. `time_budget` (minutes) is kept:
+    measured first (kaggle_cnn.training.budget), every attempt gets its share and
+    none is launched that cannot finish; without `repeat` the budget says how many
+    attempts; `fit_epochs` fits the epochs to the shares even when `config` fixes
+    them (the CLI: --epochs not typed); `budget_augments` lets the budget choose the
+    augmentation when `config` has none. The plan is recorded first (resume()
+    finishes it after a kill), and runs land in the workspace in attempt order as
+    they finish, so a kill -9 loses only the attempts in flight (and those
+    finished behind them)."""
+    clock = time.monotonic()  # a budget counts from here: its measurement is part of it
     metric, _ = check_metric(workspace, metric)
-    checked = check_train_options(repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
-                                  keep_above=keep_above, seed=seed, val_fraction=val_fraction, time_budget=time_budget,
-                                  metric=metric, folds=folds, refit=refit)
-    repeat, until_kept, max_attempts, keep_above, seed, val_fraction, time_budget = (
-        checked[name] for name in ("repeat", "until_kept", "max_attempts", "keep_above", "seed", "val_fraction",
-                                   "time_budget"))
+    checked = check_train_options(repeat=1 if repeat is None else repeat, until_kept=until_kept,
+                                  max_attempts=max_attempts, keep_above=keep_above, seed=seed,
+                                  val_fraction=val_fraction, time_budget=time_budget, metric=metric, folds=folds,
+                                  refit=refit)
+    until_kept, max_attempts, keep_above, seed, val_fraction, time_budget = (
+        checked[name] for name in ("until_kept", "max_attempts", "keep_above", "seed", "val_fraction", "time_budget"))
+    repeat = None if repeat is None else checked["repeat"]
     judging = {"metric": metric, "folds": checked["folds"], "refit": checked["refit"]}
-    cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
-    with opened(execution or Execution()) as engine, \
-            training_session(workspace, dataset, config, val_fraction, judging) as (split, arrays):
-        first = workspace.next_attempt(config.model, seed)
-        attempts = list(range(first, first + cap))
-        plan = plans.new_plan(workspace, config, dataset, seed=seed, keep_above=keep_above, val_fraction=split.fraction,
-                              repeat=None if until_kept else repeat, until_kept=until_kept,
-                              run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
-                              attempts=attempts, judging=judging)
-        return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
-                          reporter=reporter or SilentReporter(), engine=engine, time_budget=time_budget)
+    reporter = reporter or SilentReporter()
+    with opened(execution or Execution()) as engine:
+        budget = None
+        if time_budget is not None:
+            config, repeat, budget = _plan_budget(dataset, workspace, config, time_budget, clock, repeat=repeat,
+                                                  until_kept=until_kept, val_fraction=val_fraction, engine=engine,
+                                                  fit_epochs=fit_epochs, augments=budget_augments, reporter=reporter)
+        repeat = 1 if repeat is None else repeat
+        cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
+        with training_session(workspace, dataset, config, val_fraction, judging) as (split, arrays):
+            first = workspace.next_attempt(config.model, seed)
+            attempts = list(range(first, first + cap))
+            plan = plans.new_plan(workspace, config, dataset, seed=seed, keep_above=keep_above,
+                                  val_fraction=split.fraction, repeat=None if until_kept else repeat,
+                                  until_kept=until_kept,
+                                  run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
+                                  attempts=attempts, judging=judging)
+            return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
+                              reporter=reporter, engine=engine, budget=budget)
+
+
+def _plan_budget(dataset, workspace: Workspace, config: "TrainConfig", minutes: float, clock: float, *,
+                 repeat: int | None, until_kept: int | None, val_fraction: float | None, engine, fit_epochs: bool,
+                 augments: bool, reporter: TrainReporter):
+    """Measure an epoch here and plan the budget (kaggle_cnn.training.budget),
+    before anything is written: the config it trains, its attempts, its clock."""
+    from dataclasses import replace
+
+    from kaggle_cnn.training.budget import plan_budget
+
+    if fit_epochs and not config.auto_epochs:
+        config = replace(config, epochs=AUTO)
+    check_config(config, dataset.image_shape, dataset.n_classes)  # refused in one line before the model is built
+    split, _ = plan_split(workspace, dataset, val_fraction)
+    asked = repeat if until_kept is None else until_kept
+    arrays = {**split_arrays(dataset, split.val_indices), "x_test": dataset.x_test}
+    planned = plan_budget(minutes, config, arrays, dataset.n_classes,
+                          attempts=asked, slots=len(engine.slots), augment_open=augments)
+    for note in planned.notes:
+        reporter.note(note)
+    budget = TimeBudget(minutes * 60, attempts=planned.attempts, started=clock, plan=planned.record())
+    return planned.config, repeat if repeat is not None or until_kept is not None else planned.attempts, budget
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
@@ -221,6 +262,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
     `data_path`)."""
     from kaggle_cnn.data import reload_dataset
 
+    clock = time.monotonic()
     time_budget = check_setting("time_budget", time_budget, OPTIONS)
     check_execution(execution or Execution())
     plan = plans.last_plan(workspace)
@@ -241,8 +283,10 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
         reporter.note(f"resuming {plan.describe()}: " + (
             f"{kept} of {until_kept} kept so far, at most {len(missing)} attempts left" if until_kept
             else f"{len(missing)} of {len(plan.run_ids)} attempts left"))
+        budget = None if time_budget is None else TimeBudget(
+            time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
         return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, time_budget=time_budget)
+                          engine=engine, budget=budget)
 
 
 def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
@@ -264,7 +308,7 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 
 
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
-               split: Split, arrays, *, reporter: TrainReporter, engine, time_budget: float | None) -> TrainSummary:
+               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None) -> TrainSummary:
     """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.competition import get_metric
 
@@ -275,8 +319,6 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     attempts = [int(plan.record["attempts"][p]) for p in positions]
     tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
              for p, attempt in zip(positions, attempts)]
-    budget = TimeBudget(time_budget * 60, attempts=len(tasks) if until_kept is None else until_kept - kept_before) \
-        if time_budget is not None else None
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
@@ -298,6 +340,8 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
                      want_more=want_more, total=total, metric=metric.name)
     summary.finished = len(summary.attempts) == len(tasks) or (
         until_kept is not None and kept_before + len(summary.kept) >= until_kept)
+    if budget is not None:
+        plans.record_budget(plan, budget.outcome(len(summary.attempts)))
     if summary.finished:
         plans.finish(plan)
     return summary

@@ -32,12 +32,14 @@ class Planned:
 @dataclass
 class TimeBudget:
     """--time-budget: no attempt is launched that the attempts measured so far say
-    cannot finish before the deadline. Before any attempt has finished, an
+    cannot finish before the deadline, and every attempt is sent the time it may
+    take (kaggle_cnn.training.fit keeps to it). Before any attempt has finished, an
     attempt's length is projected from its epochs so far."""
 
     seconds: float
     attempts: int = 1  # the attempts the target asks for: with --epochs auto, each gets its share of the time
     started: float = field(default_factory=time.monotonic)
+    plan: dict[str, Any] | None = None  # what kaggle_cnn.training.budget measured and planned
     durations: list[float] = field(default_factory=list)  # attempts finished, launch to result
     stopped: bool = False  # it refused a launch (and refuses every later one)
     left_when_stopped: float | None = None
@@ -70,8 +72,27 @@ class TimeBudget:
         rounds = math.ceil(max(1, self.attempts - launched) / max(1, slots))
         return max(0.0, self.deadline - now) / rounds
 
+    def allowance(self, now: float, launched: int, slots: int, fitted: bool) -> float:
+        """What an attempt launched now is sent: its share when its epochs are fitted
+        to it, else all that is left (it ends before an epoch that would overrun)."""
+        return self.share(now, launched, slots) if fitted else max(0.0, self.deadline - now)
+
     def spent(self, now: float) -> float:
         return now - self.started
+
+    def reason(self, trained: int) -> str:
+        """Why training ended, as the summary and the plan say it."""
+        if self.stopped:
+            estimate = "" if self.estimate_when_stopped is None else \
+                f"an attempt takes about {self.estimate_when_stopped:.0f} s and "
+            return f"stopped launching: {estimate}{self.left_when_stopped:.0f} s were left"
+        return f"{trained} of {self.attempts} planned attempts trained" if trained < self.attempts \
+            else "every planned attempt trained"
+
+    def outcome(self, trained: int) -> dict[str, Any]:
+        """What the plan file records of this budget."""
+        return {"minutes": self.seconds / 60, "used_seconds": round(self.spent(self.finished_at or time.monotonic()), 1),
+                "attempts_trained": trained, "stopped": self.reason(trained), **(self.plan or {})}
 
 
 @dataclass
@@ -109,8 +130,10 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
     sees the results finished so far (stored or waiting for an earlier one) and
     says whether to launch another. A Failure stops launching (unless not
     `stop_on_failure`: a search goes on); once the attempts in flight are stored,
-    AttemptFailed is raised. With `epochs_to_budget` (--epochs auto) each attempt
-    is sent with its share of the budget, which its epochs are fitted to."""
+    AttemptFailed is raised. Under a `budget` each attempt is sent the time it may
+    take: with `epochs_to_budget` (--epochs auto) its share, which its epochs are
+    fitted to, else what is left."""
+    planned = list(planned)
     pending: Iterator[Planned] = iter(planned)
     free = list(range(len(engine.slots)))
     running: dict[Any, Running] = {}
@@ -129,15 +152,15 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
             epoch_ended(run_id, epoch, logs)
 
     while True:
-        while free and failure is None and want_more(results) and \
+        while free and failure is None and report.launched < len(planned) and want_more(results) and \
                 (budget is None or report.launched == 0 or budget.allows(time.monotonic(), by_run)):
             attempt = next(pending, None)
             if attempt is None:
                 break
             next_number = attempt.number if next_number is None else next_number
-            if budget is not None and epochs_to_budget:  # --epochs auto: its share of the budget
-                attempt = replace(attempt, task=replace(
-                    attempt.task, seconds=budget.share(time.monotonic(), report.launched, len(engine.slots))))
+            if budget is not None:
+                attempt = replace(attempt, task=attempt.task.with_seconds(budget.allowance(
+                    time.monotonic(), report.launched, len(engine.slots), epochs_to_budget)))
             slot = free.pop(0)
             state = Running(attempt, slot, epochs)
             by_run[attempt.task.run_id] = state

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -76,6 +76,10 @@ class AttemptTask:
     data: HeldData | DataPath
     seconds: float | None = None  # --epochs auto under a time budget: the time this attempt may take
     val_rows: np.ndarray | None = None  # a k-fold task: the rows it is scored on (empty: a refit on every row)
+
+    def with_seconds(self, seconds: float | None) -> "AttemptTask":
+        """The same attempt, allowed `seconds` (a time budget's allowance)."""
+        return replace(self, seconds=seconds)
 
 
 def task_arrays(task: AttemptTask, held: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,0 +1,173 @@
+"""--time-budget: a budget is a promise, and it is used.
+
+Before anything is written, a short measurement (a few training steps of the
+attempt's own model, in this process) says how long an epoch takes here. From it:
+
+- a budget that cannot hold one epoch is refused (one line, nothing written);
+- with the epochs fixed (an attempt's epochs not --epochs auto), the projected
+  length of an attempt is told first, and a budget that cannot finish one is refused;
+- with epochs to fit and no --repeat or --until-kept, how many attempts the budget
+  makes: each gets at least MIN_EPOCHS epochs, and a budget that holds more makes
+  more attempts for the vote, up to MAX_ATTEMPTS (benchmarks/RESULTS.md says why);
+- with the recipe's augmentation left open, the augmentation those epochs can use:
+  none for short attempts, shifts (and mirror images where they keep the label)
+  for longer ones.
+
+Once training, each attempt is sent its share of what is left (TimeBudget.share):
+an attempt that ends early hands its time on to the attempts after it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from kaggle_cnn.errors import InputError
+
+if TYPE_CHECKING:
+    from kaggle_cnn.config import TrainConfig
+
+MIN_EPOCHS = 12  # the fewest epochs a budget gives each attempt before it makes another
+MAX_ATTEMPTS = 5  # the most attempts a budget makes by itself (--repeat asks for more)
+AUGMENT_FROM_EPOCHS = 16  # attempts at least this long get shifts (and mirror images where they keep the label)
+SHIFT = "shift=0.1"
+TIMED_STEPS = 4  # steps timed after the first (which pays for tracing)
+FLIP_KEEPS = 0.9  # mirror images are label-safe when a class-mean classifier keeps this share of its accuracy on them
+
+
+@dataclass
+class BudgetPlan:
+    """What a budget makes of the recipe: attempts, their epochs, notes for the user."""
+
+    seconds: float
+    cost: "Measured"  # an epoch and an attempt's fixed cost, as measured here
+    attempts: int
+    epochs_each: int  # what each attempt's share holds (fixed epochs: what it trains)
+    config: "TrainConfig"
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"minutes": self.seconds / 60, "epoch_seconds": round(self.cost.epoch, 3),
+                "attempt_overhead_seconds": round(self.cost.overhead, 1),
+                "attempts": self.attempts, "epochs_each": self.epochs_each}
+
+
+def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: int, *, attempts: int | None,
+                slots: int = 1, augment_open: bool = False) -> BudgetPlan:
+    """The budget's plan for `config` on these training and validation `arrays`.
+
+    `attempts`: what --repeat (or --until-kept) asks for, None to let the budget
+    choose; `slots`: attempts trained at once; `augment_open`: the user left the
+    augmentation to the recipe (the budget may add some)."""
+    seconds = minutes * 60
+    cost = measure(config, arrays, n_classes)
+    rounds_of = (lambda n: math.ceil(n / max(1, slots)))
+    if not config.auto_epochs:
+        attempt = cost.attempt(config.total_epochs)
+        fits = int(seconds // attempt) * max(1, slots)
+        if fits < 1:
+            raise InputError(f"--time-budget {minutes:g}: one attempt of {config.total_epochs} epochs takes about "
+                             f"{_minutes(attempt)} here ({cost.epoch:.1f} s an epoch); give more minutes, fewer "
+                             f"--epochs, or leave --epochs out to fit them to the budget")
+        chosen = attempts if attempts is not None else 1
+        notes = [f"time budget {minutes:g} min: an attempt of {config.total_epochs} epochs takes about "
+                 f"{_minutes(attempt)} here, so about {fits} can finish"
+                 + (f"; only those are launched of the {chosen} asked for" if fits < chosen else "")]
+        return BudgetPlan(seconds, cost, chosen, config.total_epochs, config, notes)
+    if cost.attempt(1) > seconds:
+        raise InputError(f"--time-budget {minutes:g}: one epoch of {config.model} on {len(arrays['y_train'])} images "
+                         f"takes about {_minutes(cost.attempt(1))} here, building and predicting included; give at "
+                         f"least {math.ceil(cost.attempt(1) / 60 * 1.5)} minutes")
+    if attempts is None:  # as many attempts as keep MIN_EPOCHS each, up to MAX_ATTEMPTS
+        attempts = 1
+        while attempts < MAX_ATTEMPTS and cost.epochs_in(seconds / rounds_of(attempts + 1)) >= MIN_EPOCHS:
+            attempts += 1
+    epochs_each = max(1, min(config.max_epochs, cost.epochs_in(seconds / rounds_of(attempts))))
+    notes = [f"time budget {minutes:g} min: {cost.epoch:.1f} s an epoch here; {attempts} "
+             f"attempt{'s' * (attempts > 1)} of about {epochs_each} epochs each"]
+    if augment_open and config.augment is None and epochs_each >= AUGMENT_FROM_EPOCHS:
+        augment = SHIFT + (",hflip" if mirror_keeps_labels(arrays["x_train"], arrays["y_train"], n_classes) else "")
+        config = replace(config, augment=augment)
+        notes.append(f"augmentation {augment} (attempts of {AUGMENT_FROM_EPOCHS}+ epochs; --augment none to leave it out)")
+    return BudgetPlan(seconds, cost, attempts, epochs_each, config, notes)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One attempt's costs here: each epoch, and what it pays once (building,
+    tracing the training, validation and prediction steps, predicting, saving)."""
+
+    epoch: float
+    overhead: float
+
+    def attempt(self, epochs: int) -> float:
+        return self.overhead + epochs * self.epoch
+
+    def epochs_in(self, seconds: float) -> int:
+        return int(max(0.0, seconds - self.overhead) // self.epoch)
+
+
+def measure(config: "TrainConfig", arrays: dict, n_classes: int) -> Measured:
+    """Time a few training steps of `config`'s model in this process: the epoch's
+    length from the steps after the first, the attempt's fixed cost from building
+    it and from its first step (tracing), and predicting the test images."""
+    from kaggle_cnn.backend import load_keras
+    from kaggle_cnn.training.fit import build_model, compile_model, fit_input
+
+    x, y = arrays["x_train"], arrays["y_train"]
+    batch = config.batch_size
+    rows = min(len(y), batch * (TIMED_STEPS + 1))
+    started = time.perf_counter()
+    model = build_model(config, x.shape[1:], n_classes, seed=0)
+    compile_model(model, config, config.lr)
+    ends: list[float] = []
+
+    class StepTimes(load_keras().callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            ends.append(time.perf_counter())
+
+        def on_train_batch_end(self, batch_, logs=None):
+            ends.append(time.perf_counter())
+
+    model.fit(**fit_input(x[:rows], y[:rows], batch, shuffle_seed=0), epochs=1, verbose=0, callbacks=[StepTimes()])
+    steps = np.diff(ends)
+    step = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
+    first = float(steps[0]) - step  # the first step's tracing
+    validation = math.ceil(len(arrays["y_val"]) / batch) / 3  # a forward pass: about a third of a step
+    prediction = math.ceil(len(arrays.get("x_test", ())) / batch) / 3
+    build = ends[0] - started
+    return Measured(epoch=step * (math.ceil(len(y) / batch) + validation),
+                    overhead=build + first + step * prediction)
+
+
+def mirror_keeps_labels(x, y, n_classes: int, sample: int = 2000) -> bool:
+    """Are left-right mirror images still of their class? Decided from the data: a
+    nearest-class-mean classifier of the training images keeps FLIP_KEEPS of its
+    accuracy on their mirror images (natural photos: about all of it; digits and
+    letters: about half)."""
+    if hasattr(x, "tf_dataset") or len(y) < 2 * n_classes:
+        return False  # streamed image files are not read for this: no mirror images
+    images = np.asarray(x[:sample], dtype=np.float32)
+    labels = np.asarray(y[:sample])
+    images = images.reshape(len(images), *images.shape[1:3], -1)
+    present = np.unique(labels)
+    means = np.stack([images[labels == c].mean(axis=0) for c in present]).reshape(len(present), -1)
+
+    def accuracy(batch) -> float:
+        flat = batch.reshape(len(batch), -1)
+        distances = (flat ** 2).sum(1)[:, None] - 2 * flat @ means.T + (means ** 2).sum(1)[None, :]
+        return float(np.mean(present[distances.argmin(axis=1)] == labels))
+
+    plain = accuracy(images)
+    chance = 1.0 / len(present)
+    if plain <= chance:
+        return False
+    return (accuracy(images[:, :, ::-1]) - chance) >= FLIP_KEEPS * (plain - chance)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"

@@ -1,0 +1,124 @@
+"""--time-budget: measured before anything is written, kept by every attempt,
+and what a budget makes of the recipe (attempts, epochs, augmentation)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kaggle_cnn import api
+from kaggle_cnn.config import TrainConfig
+from kaggle_cnn.training import budget as budgets
+from kaggle_cnn.training.budget import Measured
+
+TINY = ("--batch-size", 32, "--set", "width=4", "--set", "stages=2")
+
+
+def _arrays(rows=600, val=60, test=100):
+    rng = np.random.default_rng(0)
+    return {"x_train": rng.random((rows, 8, 8, 1), dtype=np.float32), "y_train": np.arange(rows) % 10,
+            "x_val": np.zeros((val, 8, 8, 1), np.float32), "y_val": np.arange(val) % 10,
+            "x_test": np.zeros((test, 8, 8, 1), np.float32)}
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """Epochs of 1 s and 5 s an attempt, whatever this machine does."""
+    monkeypatch.setattr(budgets, "measure", lambda config, arrays, n_classes: Measured(epoch=1.0, overhead=5.0))
+
+
+def test_a_budget_alone_makes_attempts_of_at_least_min_epochs_up_to_max_attempts(measured):
+    auto = TrainConfig(epochs="auto")
+    # 2 minutes: 120 s / 5 attempts = 24 s each, 19 epochs after the 5 s an attempt pays
+    plan = budgets.plan_budget(2, auto, _arrays(), 10, attempts=None)
+    assert (plan.attempts, plan.epochs_each) == (budgets.MAX_ATTEMPTS, 19)
+    # 40 s: two attempts would get 15 epochs each, three 8: two
+    plan = budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=None)
+    assert (plan.attempts, plan.epochs_each) == (2, 15)
+    # --repeat 3 asked: three, whatever they get
+    assert budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=3).attempts == 3
+    assert "2 attempts of about 15 epochs each" in budgets.plan_budget(40 / 60, auto, _arrays(), 10,
+                                                                        attempts=None).notes[0]
+
+
+def test_attempts_long_enough_get_shifts_and_mirror_images_only_where_they_keep_the_label(measured):
+    auto = TrainConfig(epochs="auto")
+    digits = _arrays()
+    long_ones = budgets.plan_budget(2, auto, digits, 10, attempts=1, augment_open=True)
+    assert long_ones.config.augment == budgets.SHIFT  # random pixels: mirror images are another class's
+    short_ones = budgets.plan_budget(2, auto, digits, 10, attempts=5 * 8, augment_open=True)
+    assert short_ones.config.augment is None
+    typed = budgets.plan_budget(2, auto, digits, 10, attempts=1, augment_open=False)
+    assert typed.config.augment is None
+
+
+def test_mirror_images_keep_the_label_of_symmetric_classes_not_of_digits():
+    from kaggle_cnn.data.demo import demo_path
+
+    digits = api.load_data(demo_path())
+    assert not budgets.mirror_keeps_labels(digits.x_train[:1000], digits.y_train[:1000], 10)
+    rng = np.random.default_rng(0)
+    bars = np.zeros((200, 16, 16, 1), np.float32)
+    labels = np.arange(200) % 2
+    bars[labels == 0, 6:10, :, 0] = 1.0  # a horizontal bar: its own mirror image
+    bars[labels == 1, :, 6:10, 0] = 1.0  # a vertical bar, centred
+    assert budgets.mirror_keeps_labels(bars + rng.random(bars.shape, dtype=np.float32), labels, 2)
+
+
+def test_fixed_epochs_project_the_attempt_and_a_budget_that_cannot_finish_one_is_refused(measured):
+    from kaggle_cnn.errors import InputError
+
+    plan = budgets.plan_budget(1, TrainConfig(epochs=10), _arrays(), 10, attempts=8)
+    assert plan.attempts == 8 and plan.config.epochs == 10
+    assert plan.notes == ["time budget 1 min: an attempt of 10 epochs takes about 15 s here, so about 4 can "
+                          "finish; only those are launched of the 8 asked for"]
+    with pytest.raises(InputError, match=r"--time-budget 0.2: one attempt of 10 epochs takes about 15 s here"):
+        budgets.plan_budget(0.2, TrainConfig(epochs=10), _arrays(), 10, attempts=None)
+    with pytest.raises(InputError, match=r"--time-budget 0.05: one epoch of small_resnet on 600 images takes about "
+                                         r"6 s here"):
+        budgets.plan_budget(0.05, TrainConfig(epochs="auto"), _arrays(), 10, attempts=None)
+
+
+def test_fixed_epochs_end_before_an_epoch_that_would_overrun_the_allowance(monkeypatch):
+    from kaggle_cnn.training import schedules
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(schedules.time, "perf_counter", lambda: clock["now"])
+    cosine = schedules.RateSchedule("cosine", 0.1, 10, 1, epochs=20)
+    keeping = schedules.EpochsForTime(35, cap=20, started=0.0, schedule=cosine, reserve=0.0, fit=False)
+
+    class Model:
+        stop_training = False
+
+    keeping.set_model(Model())
+    for epoch in range(20):
+        keeping.on_epoch_begin(epoch)
+        clock["now"] += 10.0
+        keeping.on_epoch_end(epoch)
+        if keeping.model.stop_training:
+            break
+    assert epoch + 1 == 3 and keeping.cut and cosine.epochs == 20  # a 4th would end at 40 s; the schedule unchanged
+
+
+def test_a_budget_too_small_for_one_epoch_is_one_line_and_writes_nothing(kcnn, assert_refused, competition,
+                                                                        tmp_path):
+    assert_refused(kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--time-budget", 0.001),
+                   "--time-budget 0.001: one epoch of small_resnet on 270 images takes about")
+    assert_refused(kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--epochs", 5000,
+                        "--time-budget", 0.1), "--time-budget 0.1: one attempt of 5000 epochs takes about")
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_budget_alone_fits_the_epochs_and_says_how_it_was_spent(kcnn, competition, tmp_path):
+    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--time-budget", 0.3)
+    assert result.exit_code == 0, result.output
+    assert "time budget 0.3 min: " in result.output and " s an epoch here; " in result.output
+    runs = api.Workspace(tmp_path).read_index()
+    plan = json.loads((tmp_path / "models" / "plans" / "0001.json").read_text())
+    spent = plan["time_budgets"][0]
+    assert plan["config"]["epochs"] == "auto" and spent["attempts"] == len(plan["run_ids"])
+    assert spent["attempts_trained"] == len(runs) and spent["used_seconds"] <= 18 + 3
+    assert f"time budget 18 s: {spent['used_seconds']:.0f} s used, {len(runs)} attempt" in result.output
+    record = json.loads((tmp_path / "models" / runs["run_id"].iloc[0] / "run.json").read_text())
+    assert record["epochs_chosen"]["fitted_to_time"] == record["phases"]["train"]
+    assert 0 < record["time_allowance"]["seconds"] <= 18
