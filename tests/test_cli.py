@@ -16,7 +16,7 @@ from kaggle_cnn.config import TrainConfig
 from kaggle_cnn.data import load_dataset
 from kaggle_cnn.evaluation.metrics import classification_table
 from kaggle_cnn.store.workspace import Workspace
-from kaggle_cnn.training.runs import attempt_seed
+from kaggle_cnn.training.options import attempt_seed
 
 RUN_FILES = {"run.json", "history.csv", "model.keras", "val_proba.npy", "test_proba.npy", "submission.csv"}
 

@@ -22,14 +22,12 @@ from kaggle_cnn.search.study import Trial
 from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.engines import Execution
+from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
 from kaggle_cnn.training.runs import (
     SilentReporter,
     TrainReporter,
     TrainSummary,
-    attempt_seed,
-    check_train_options,
     opened,
-    plan_split,
     run_attempts,
     train_trial,
     training_session,

@@ -27,7 +27,7 @@ from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
 from kaggle_cnn.store.files import is_plain_name
 from kaggle_cnn.store.workspace import Workspace
-from kaggle_cnn.training.runs import attempt_seed
+from kaggle_cnn.training.options import attempt_seed
 
 ALGOS = ("tpe", "rand", "grid")
 NAME_LIMIT = 100

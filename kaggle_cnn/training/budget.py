@@ -30,6 +30,8 @@ from kaggle_cnn.errors import InputError
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
+    from kaggle_cnn.data import Dataset
+    from kaggle_cnn.store.workspace import Workspace
 
 MIN_EPOCHS = 12  # the fewest epochs a budget gives each attempt before it makes another
 MAX_ATTEMPTS = 5  # the most attempts a budget makes by itself (--repeat asks for more)
@@ -94,6 +96,33 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
         config = replace(config, augment=augment)
         notes.append(f"augmentation {augment} (attempts of {AUGMENT_FROM_EPOCHS}+ epochs; --augment none to leave it out)")
     return BudgetPlan(seconds, cost, attempts, epochs_each, config, notes)
+
+
+def budget_for_training(dataset: "Dataset", workspace: "Workspace", config: "TrainConfig", minutes: float,
+                        clock: float, *, repeat: int | None, until_kept: int | None, val_fraction: float | None,
+                        slots: int, fit_epochs: bool, augments: bool, note=lambda text: None):
+    """`kcnn train --time-budget`, before anything is written: measure here and
+    plan; returns the config to train, the attempts (None: the caller's default),
+    and the budget whose clock started at `clock`. `fit_epochs`: fit epochs that
+    `config` fixes too (the CLI: --epochs not typed)."""
+    from kaggle_cnn.config import AUTO
+    from kaggle_cnn.data.split import split_arrays
+    from kaggle_cnn.training.checks import check_config
+    from kaggle_cnn.training.options import plan_split
+    from kaggle_cnn.training.schedule import TimeBudget
+
+    if fit_epochs and not config.auto_epochs:
+        config = replace(config, epochs=AUTO)
+    check_config(config, dataset.image_shape, dataset.n_classes)  # refused in one line before the model is built
+    split, _ = plan_split(workspace, dataset, val_fraction)
+    asked = repeat if until_kept is None else until_kept
+    arrays = {**split_arrays(dataset, split.val_indices), "x_test": dataset.x_test}
+    planned = plan_budget(minutes, config, arrays, dataset.n_classes,
+                          attempts=asked, slots=slots, augment_open=augments)
+    for text in planned.notes:
+        note(text)
+    budget = TimeBudget(minutes * 60, attempts=planned.attempts, started=clock, plan=planned.record())
+    return planned.config, repeat if repeat is not None or until_kept is not None else planned.attempts, budget
 
 
 @dataclass(frozen=True)

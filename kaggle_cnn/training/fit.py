@@ -259,6 +259,8 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
                        callbacks=callbacks, verbose=0)
+    from kaggle_cnn.training.batch_norm import recalibrate_batch_norm
+
     recalibrate_batch_norm(model, train_input)
     timed = next((c for c in callbacks if isinstance(c, schedules.EpochsForTime)), None)
     return (_epoch_rows(fitted.history, timer, first_epoch, phase), _chosen_epochs(callbacks) if auto else None,
@@ -281,52 +283,6 @@ def _chosen_epochs(callbacks: list) -> dict[str, Any]:
     if stopping is None:  # a refit: no validation rows to choose by
         return {"best": None, "patience": None, **chosen}
     return {"best": int(stopping.best_epoch) + 1, "patience": int(stopping.patience), **chosen}
-
-
-RECALIBRATION_BATCHES = 20
-
-
-def recalibrate_batch_norm(model, train_input, batches: int = RECALIBRATION_BATCHES) -> None:
-    """Batch normalisation's moving statistics, measured again on training batches
-    for the final weights (a plain average over `batches`, as weight averaging's
-    bn_update does). Its running average starts from variance 1 and forgets it by
-    0.9 a step: on 0..1 images whose activations vary by 0.005, a run of a few dozen
-    steps kept statistics several times too large, and scored 0.18 where the same
-    weights in training mode scored 0.90. Costs about as much as a few training steps."""
-    norms = [layer for layer in _all_layers(model)
-             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable]
-    if not norms:
-        return
-    momenta = [layer.momentum for layer in norms]
-    try:
-        for count, images in enumerate(_training_images(train_input, batches)):
-            for layer in norms:  # the k-th batch gets weight 1/(k+1): a plain average
-                layer.momentum = count / (count + 1)
-            model(images, training=True)
-    finally:
-        for layer, momentum in zip(norms, momenta):
-            layer.momentum = momentum
-
-
-def _all_layers(model) -> list:
-    found = []
-    for layer in model.layers:
-        found.append(layer)
-        if hasattr(layer, "layers"):
-            found.extend(_all_layers(layer))
-    return found
-
-
-def _training_images(train_input, batches: int):
-    """Up to `batches` batches of training images from what model.fit was given."""
-    if isinstance(train_input, dict) and "y" in train_input:  # arrays
-        x, size = train_input["x"], train_input["batch_size"]
-        for start in range(0, min(len(x), batches * size), size):
-            yield x[start:start + size]
-        return
-    stream = train_input["x"] if isinstance(train_input, dict) else train_input
-    for images, _ in stream.take(batches):
-        yield images
 
 
 def unfreeze(backbone, last_layers: int | None = None) -> None:

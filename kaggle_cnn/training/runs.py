@@ -16,12 +16,11 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from kaggle_cnn.config import AUTO, OPTIONS, check_setting
+from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
@@ -30,6 +29,7 @@ from kaggle_cnn.store.workspace import Split, Workspace
 from kaggle_cnn.training import plans
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, check_execution, open_engine
+from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
 from kaggle_cnn.training.records import (
     Attempt,
     new_record,
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
     from kaggle_cnn.data import Dataset
 
-DEFAULT_VAL_FRACTION = 0.1
-SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later without breaking old workspaces
 
 
 class TrainReporter(Protocol):
@@ -99,69 +97,6 @@ class TrainSummary:
         }
 
 
-def attempt_seed(base_seed: int, attempt: int) -> int:
-    """Each attempt's own seed: independent streams from (base seed, attempt number)."""
-    base_seed = check_setting("seed", base_seed, OPTIONS)
-    return int(np.random.SeedSequence([base_seed, int(attempt)]).generate_state(1)[0])
-
-
-def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float,
-                        seed: int = 0, val_fraction: float | None = None, time_budget: float | None = None,
-                        metric: str = "accuracy", folds: int | None = None, refit: bool = False) -> dict[str, Any]:
-    """The options of a run of attempts, checked as kaggle_cnn.config's table says
-    and returned normalised (a seed of 5.0 is 5); --keep-above within the metric's range."""
-    from kaggle_cnn.evaluation.competition import check_threshold, get_metric
-
-    given = {"keep_above": keep_above, "repeat": repeat, "until_kept": until_kept, "max_attempts": max_attempts,
-             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget, "metric": metric,
-             "folds": folds, "refit": refit}
-    checked = {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
-    checked["keep_above"] = check_threshold(get_metric(checked["metric"]), checked["keep_above"])
-    if checked["refit"] and checked["folds"] is None:
-        raise InputError("--refit trains one more model on every row after the folds: it needs --folds K")
-    if checked["folds"] is not None and val_fraction is not None:
-        raise InputError("--val-fraction does not go with --folds: a k-fold run is scored on every training row")
-    return checked
-
-
-def plan_split(workspace: Workspace, dataset: "Dataset", val_fraction: float | None) -> tuple[Split, bool]:
-    """The workspace's split for this dataset, or a new one (not yet saved).
-
-    Returns (split, is_new). Read-only, so bad options fail before anything is written.
-    """
-    from kaggle_cnn.data import make_split
-
-    fingerprint = dataset.fingerprint()
-    existing = workspace.find_split(fingerprint)
-    if existing is not None:
-        if val_fraction is not None and not np.isclose(val_fraction, existing.fraction):
-            raise InputError(
-                f"{workspace.split_path(fingerprint)}: this workspace already scores this dataset on a "
-                f"--val-fraction {existing.fraction} split; all runs must share it (use a new workspace to change it)"
-            )
-        return existing, False
-    if dataset.val_rows is not None:  # the data brings its own validation images (an image folder's val/)
-        if val_fraction is not None:
-            raise InputError(f"{dataset.source}: its val/ folder is the validation set; drop --val-fraction")
-        indices = np.asarray(dataset.val_rows, dtype=np.int64)
-        fraction = len(indices) / len(dataset.y_train)
-    else:
-        fraction = check_setting("val_fraction", val_fraction, OPTIONS) or DEFAULT_VAL_FRACTION
-        indices = make_split(dataset.y_train, fraction, SPLIT_SEED, classes=dataset.classes,
-                             where=_train_data(dataset))
-    split = Split(fingerprint, float(fraction), SPLIT_SEED, indices, dataset.y_train[indices], list(dataset.classes))
-    return split, True
-
-
-def _train_data(dataset: "Dataset") -> str:
-    """Where the training labels were read, as messages name it: train.csv, an .npz's y_train, a folder."""
-    if dataset.kind == "kaggle_csv":
-        return "train.csv"
-    if dataset.kind == "npz":
-        return f"{Path(dataset.source).name}, key y_train"
-    return dataset.source
-
-
 def train(
     dataset: "Dataset",
     workspace: Workspace,
@@ -213,9 +148,12 @@ def train(
     with opened(execution or Execution()) as engine:
         budget = None
         if time_budget is not None:
-            config, repeat, budget = _plan_budget(dataset, workspace, config, time_budget, clock, repeat=repeat,
-                                                  until_kept=until_kept, val_fraction=val_fraction, engine=engine,
-                                                  fit_epochs=fit_epochs, augments=budget_augments, reporter=reporter)
+            from kaggle_cnn.training.budget import budget_for_training
+
+            config, repeat, budget = budget_for_training(
+                dataset, workspace, config, time_budget, clock, repeat=repeat, until_kept=until_kept,
+                val_fraction=val_fraction, slots=len(engine.slots), fit_epochs=fit_epochs, augments=budget_augments,
+                note=reporter.note)
         repeat = 1 if repeat is None else repeat
         cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
         with training_session(workspace, dataset, config, val_fraction, judging) as (split, arrays):
@@ -228,29 +166,6 @@ def train(
                                   attempts=attempts, judging=judging)
             return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
                               reporter=reporter, engine=engine, budget=budget)
-
-
-def _plan_budget(dataset, workspace: Workspace, config: "TrainConfig", minutes: float, clock: float, *,
-                 repeat: int | None, until_kept: int | None, val_fraction: float | None, engine, fit_epochs: bool,
-                 augments: bool, reporter: TrainReporter):
-    """Measure an epoch here and plan the budget (kaggle_cnn.training.budget),
-    before anything is written: the config it trains, its attempts, its clock."""
-    from dataclasses import replace
-
-    from kaggle_cnn.training.budget import plan_budget
-
-    if fit_epochs and not config.auto_epochs:
-        config = replace(config, epochs=AUTO)
-    check_config(config, dataset.image_shape, dataset.n_classes)  # refused in one line before the model is built
-    split, _ = plan_split(workspace, dataset, val_fraction)
-    asked = repeat if until_kept is None else until_kept
-    arrays = {**split_arrays(dataset, split.val_indices), "x_test": dataset.x_test}
-    planned = plan_budget(minutes, config, arrays, dataset.n_classes,
-                          attempts=asked, slots=len(engine.slots), augment_open=augments)
-    for note in planned.notes:
-        reporter.note(note)
-    budget = TimeBudget(minutes * 60, attempts=planned.attempts, started=clock, plan=planned.record())
-    return planned.config, repeat if repeat is not None or until_kept is not None else planned.attempts, budget
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
