@@ -206,6 +206,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "weight_decay": number(0, optional=True),
     "patience": integer(1, optional=True),
     "augment": text(optional=True),  # its own syntax: kaggle_cnn.training.augment
+    "mix": text(optional=True),  # mixup=A,cutmix=A: kaggle_cnn.training.mixing
     "schedule": choice(*SCHEDULES),
     "warmup_epochs": number(0),
     "label_smoothing": RATE,
@@ -252,8 +253,9 @@ def check_train_config(config: TrainConfig | Mapping[str, Any], source: str = AP
     InputError names `source`, the field and the value."""
     settings = {f.name: getattr(config, f.name) for f in fields(config)} if isinstance(config, TrainConfig) \
         else dict(config)
-    if isinstance(settings.get("augment"), str) and settings["augment"].strip().lower() == "none":
-        settings["augment"] = None  # --augment none switches the default recipe's augmentation off
+    for name in ("augment", "mix"):  # --augment none switches a recipe's augmentation off
+        if isinstance(settings.get(name), str) and settings[name].strip().lower() == "none":
+            settings[name] = None
     checked = {name: TRAIN_CHECKS[name](name, value, source) for name, value in settings.items()
                if name in TRAIN_CHECKS}
     if "model_options" in settings:
@@ -281,6 +283,7 @@ class TrainConfig:
     weight_decay: float | None = 0.05  # decoupled weight decay, as Keras optimizers apply it (times the rate)
     patience: int | None = None  # early stopping on validation loss, best weights restored
     augment: str | None = None  # e.g. "shift=0.1,rotation=10": preprocessing layers (kaggle_cnn.training.augment)
+    mix: str | None = None  # e.g. "mixup=0.2,cutmix=1": batches of mixed images (kaggle_cnn.training.mixing)
     # The 28x28 Kaggle write-up used ReduceLROnPlateau(monitor='val_loss', factor=0.2,
     # patience=5, min_lr=0.001) with Adam(lr=0.001): a min_lr equal to the starting
     # rate never lets it act, so ours stops at 1e-5 instead. Used with schedule "plateau".

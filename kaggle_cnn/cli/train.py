@@ -15,7 +15,7 @@ from kaggle_cnn.errors import InputError
 # The options that are TrainConfig settings (a preset or a --config file may set them too).
 SETTINGS = ("model", "epochs", "max_epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
             "warmup_epochs", "label_smoothing", "ema", "patience", "reduce_lr_patience", "reduce_lr_factor", "min_lr",
-            "augment", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
+            "augment", "mix", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
 # Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
 PARAMETERS = {"set": "set_options", "config": "config_file"}
 PRESETS = ("default", "kaggle28", "cats_dogs_vgg16")  # kaggle_cnn.training.presets (a test keeps them equal)
@@ -113,6 +113,10 @@ def setting(*declarations, **attributes):
 @setting("--min-lr", help="Plateau schedule: the lowest rate.")
 @recipe_option("--augment", metavar="SPEC|none", help="Augmentation layers, e.g. rotation=10,shift=0.1,shear=0.2,zoom=0.1,erase=0.5,hflip "
                    "(shift and zoom are fractions of the image; see kcnn data preview).")
+@recipe_option("--mix", metavar="mixup=A,cutmix=A|none",
+               help="Train on mixed images: mixup blends two images, cutmix pastes a rectangle of one into another; "
+                    "labels mix in the same share. A in (0, 1] (mixup=0.2, cutmix=1 are usual); both: half the "
+                    "batches each.")
 @setting("--dropout",
          help="Set every dropout rate of the model (each *dropout* option; --set sets one).")
 @click.option("--weights", default=None, metavar="imagenet|none|PATH",

@@ -50,6 +50,20 @@ def parse_augment(text: str) -> dict[str, float | bool | str]:
     return spec
 
 
+def check_augment(text: str, image_shape) -> None:
+    """Refuse an --augment its images cannot take: a mirror image needs 2 pixels
+    across, a shift, rotation, shear or zoom at least 2x2 pixels to move."""
+    spec = parse_augment(text)
+    height, width = image_shape[:2]
+    shape = "x".join(str(d) for d in image_shape)
+    for flag, pixels, across in (("hflip", width, "wide"), ("vflip", height, "high")):
+        if spec.get(flag) and pixels < 2:
+            raise InputError(f"--augment {flag}: {shape} images are one pixel {across}; a mirror image is the image")
+    moving = [name for name in ("rotation", "shift", "shear", "zoom") if name in spec]
+    if moving and min(height, width) < 2:
+        raise InputError(f"--augment {moving[0]}: {shape} images are too small to move; leave it out")
+
+
 def augmentation_layers(text: str, seed: int | None = None) -> list:
     """The preprocessing layers for an --augment string, in ImageDataGenerator's order."""
     from kaggle_cnn.backend import load_keras

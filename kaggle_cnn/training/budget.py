@@ -162,7 +162,8 @@ def measure(config: "TrainConfig", arrays: dict, n_classes: int) -> Measured:
         def on_train_batch_end(self, batch_, logs=None):
             ends.append(time.perf_counter())
 
-    model.fit(**fit_input(x[:rows], y[:rows], batch, shuffle_seed=0), epochs=1, verbose=0, callbacks=[StepTimes()])
+    model.fit(**fit_input(x[:rows], y[:rows], batch, shuffle_seed=0, mix=config.mix, n_classes=n_classes), epochs=1,
+              verbose=0, callbacks=[StepTimes()])
     steps = np.diff(ends)
     step = float(np.median(steps[1:])) if len(steps) > 1 else float(steps[0])
     first = float(steps[0]) - step  # the first step's tracing

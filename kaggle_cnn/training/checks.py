@@ -20,9 +20,13 @@ def check_config(config: TrainConfig, image_shape, n_classes: int, source: str =
     check_train_config(config, source)  # made with TrainConfig(...) it passed already; this costs nothing
     architecture = get(config.model)
     if config.augment:
-        from kaggle_cnn.training.augment import parse_augment
+        from kaggle_cnn.training.augment import check_augment
 
-        parse_augment(config.augment)
+        check_augment(config.augment, image_shape)
+    if config.mix:
+        from kaggle_cnn.training.mixing import check_mix
+
+        check_mix(config.mix, image_shape)
     if config.ema and (config.auto_epochs or config.patience is not None):
         raise InputError("--ema does not go with --epochs auto or --patience: early stopping keeps the best epoch's "
                          "own weights, not their average")

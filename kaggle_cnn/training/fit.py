@@ -146,10 +146,12 @@ def fit_one(
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
-    train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu)
+    train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu, mix=config.mix,
+                            n_classes=n_classes)
     # A refit on every training row has no validation rows: nothing to score, the schedule watches the loss.
     validated = len(x_val) > 0
-    val_input = fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu) if validated else None
+    val_input = fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu, mix=config.mix,
+                          n_classes=n_classes) if validated else None
     # After the last epoch come the predictions: a forward pass costs about a third
     # of a training step, so they take this share of an epoch (plus saving).
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
@@ -297,24 +299,42 @@ def unfreeze(backbone, last_layers: int | None = None) -> None:
         layer.trainable = layer in chosen and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def fit_input(x, y, batch_size: int, shuffle_seed: int | None = None, on_gpu: bool = False):
+def fit_input(x, y, batch_size: int, shuffle_seed: int | None = None, on_gpu: bool = False,
+              mix: str | None = None, n_classes: int = 0):
     """What model.fit takes for these images: arrays (Keras batches and shuffles
     them), for ImageFiles a streaming tf.data pipeline, and on a GPU a prefetched
-    tf.data pipeline, so the next batch is on its way while the GPU computes."""
+    tf.data pipeline, so the next batch is on its way while the GPU computes.
+    With `mix` (--mix) the labels are class probabilities: training batches are
+    mixed (kaggle_cnn.training.mixing), validation labels one-hot."""
+    training = shuffle_seed is not None
+    if mix and n_classes > 2 and not training and not hasattr(x, "tf_dataset"):
+        return (x, np.eye(n_classes, dtype=np.float32)[np.asarray(y, dtype=np.int64)])
     if hasattr(x, "tf_dataset"):
         stream = x.tf_dataset(batch_size, labels=y, shuffle_seed=shuffle_seed)
-        return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream  # shuffled in the stream
-    if on_gpu:
+    elif on_gpu or (mix and training):
         import tensorflow as tf
 
         stream = tf.data.Dataset.from_tensor_slices((x, y))
-        if shuffle_seed is not None:
+        if training:
             stream = stream.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-        stream = stream.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-        return {"x": stream, "shuffle": False} if shuffle_seed is not None else stream
-    if shuffle_seed is not None:
+        stream = stream.batch(batch_size)
+    elif training:
         return {"x": x, "y": y, "batch_size": batch_size, "shuffle": True}
-    return (x, y)
+    else:
+        return (x, y)
+    if mix and training:
+        from kaggle_cnn.training.mixing import mixed_batches
+
+        stream = mixed_batches(stream, mix, n_classes, shuffle_seed)
+    elif mix and n_classes > 2:
+        import tensorflow as tf
+
+        stream = stream.map(lambda images, labels: (images, tf.one_hot(tf.cast(labels, tf.int32), n_classes)))
+    if on_gpu:
+        import tensorflow as tf
+
+        stream = stream.prefetch(tf.data.AUTOTUNE)
+    return {"x": stream, "shuffle": False} if training else stream  # shuffled in the stream
 
 
 def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:

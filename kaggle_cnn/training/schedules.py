@@ -241,8 +241,10 @@ class SparseCrossentropy(keras.losses.Loss):
 
 def loss(config: TrainConfig, binary: bool):
     """The training loss: plain cross-entropy (what every run used before label
-    smoothing), or with label smoothing."""
+    smoothing), or with label smoothing; with --mix, on class probabilities."""
     if binary:
         return keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing) if config.label_smoothing \
             else "binary_crossentropy"
+    if config.mix:
+        return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     return SparseCrossentropy(config.label_smoothing) if config.label_smoothing else "sparse_categorical_crossentropy"
