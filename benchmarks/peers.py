@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR (benchmarks/ is on sys.path)
 
 FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 TOOLS = ("kcnn", "fastai", "autokeras")
@@ -87,7 +87,8 @@ def timed(command: list[str], log: Path, limit: float) -> tuple[int, float]:
         out.write(f"$ {' '.join(command)}\n")
         out.flush()
         try:
-            status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=limit).returncode
+            status = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=limit,
+                                    check=False).returncode
         except subprocess.TimeoutExpired:
             status = 124
     return status, time.perf_counter() - start
@@ -120,7 +121,8 @@ def run_kcnn(data: Path, answers: Path, minutes: float, scratch: Path, log: Path
     else:
         voted = f"hard vote of {len(kept)}"
     epochs = ", ".join(str(e) for e in kept["epochs"])
-    how = (f"kcnn defaults, --time-budget {minutes:g}: {len(index)} attempts, {len(kept)} kept "
+    attempts = f"{len(index)} attempt{'s' * (len(index) != 1)}"
+    how = (f"kcnn defaults, --time-budget {minutes:g}: {attempts}, {len(kept)} kept "
            f"({', '.join(sorted(set(kept['model'].astype(str))))}; epochs {epochs}; val acc "
            f"{pd.to_numeric(kept['val_accuracy']).mean():.4f} mean); {voted}")
     return {"accuracy": api.score(csv, answers)["accuracy"], "seconds": seconds, "how": how}

@@ -12,7 +12,7 @@
 #
 # torch: fastai 2.8 asks for torch>=1.10,<3 and torchvision>=0.11. On the
 # project's machines pip takes torch 2.14.1 and torchvision 0.29.1 from a local
-# wheel folder (a CUDA build, about 5.5 GB in the venv, which runs on the CPU);
+# wheel folder (a CUDA build, about 6 GB in the venv with its nvidia-* wheels; it runs on the CPU);
 # PyPI's torchvision does not import beside the CPU-only torch 2.13.0 wheel that
 # lies there too ("operator torchvision::nms does not exist"). Pinning both here
 # also keeps pip from resolving a bare "torch" to a newer multi-GB download.

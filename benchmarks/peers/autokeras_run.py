@@ -120,9 +120,9 @@ def trials_summary(oracle) -> tuple[str, str]:
         return f"{len(trials)} trials", "no completed trial"
     best = best[0]
     val = best.metrics.get_best_value("val_accuracy") if best.metrics.exists("val_accuracy") else float("nan")
-    return (f"{len(trials)} trial{'s' * (len(trials) != 1)}",
-            f"best trial {int(best.trial_id) + 1}: val_loss {best.score:.4f}, val acc {val:.4f} at epoch "
-            f"{best.best_step + 1}")
+    described = (f"best trial {int(best.trial_id) + 1}: val_loss {best.score:.4f} at epoch {best.best_step + 1} "
+                 f"(its best val acc {val:.4f})")
+    return f"{len(trials)} trial{'s' * (len(trials) != 1)}", described
 
 
 def write_json(path: Path, result: dict) -> None:
@@ -136,8 +136,8 @@ def main() -> None:
     args = parse()
     deadline = START + args.minutes * 60
 
-    import keras
     import autokeras as ak
+    import keras
     from autokeras.tuners import greedy, task_specific
 
     patch_dense_units(keras)
@@ -147,7 +147,7 @@ def main() -> None:
         x, y, x_test = data["x_train"], data["y_train"].ravel().astype(np.int64), data["x_test"]
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(y))
-    n_val = max(1, int(round(len(y) * VALIDATION)))
+    n_val = max(1, round(len(y) * VALIDATION))
     val, train = order[:n_val], order[n_val:]
 
     # ImageClassifier's first default trial, less the block-type choice the fixed block no longer has.

@@ -1,0 +1,83 @@
+"""What should a time budget make: one long attempt, or several shorter ones for the vote?
+
+For each set and each number of attempts, `kcnn train --time-budget M --repeat N`
+(epochs fitted to each attempt's share) is trained from several seeds, and its
+members' soft vote is scored on the workspace's validation split only (the test
+images are not looked at: this chooses a default). Printed: the vote's validation
+accuracy per seed, its mean, and the epochs each attempt got.
+
+    python benchmarks/budget_choices.py [--sets mnist,cifar] [--rows 1500] [--minutes 1.5]
+                                        [--attempts 1,2,3] [--seeds 0,1,2]
+
+mnist: the first --rows training images of mnist.npz; cifar: the first --rows of the
+CIFAR-10 subset; both from the real datasets' folder ($KCNN_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kaggle_cnn import api
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
+
+FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
+
+
+def write_set(name: str, rows: int, folder: Path) -> Path:
+    source = np.load(need(DATA_DIR / FILES[name]))
+    path = folder / f"{name}.npz"
+    np.savez(path, x_train=source["x_train"][:rows], y_train=source["y_train"][:rows], x_test=source["x_test"][:200])
+    return path
+
+
+def vote_on_validation(workspace: api.Workspace, dataset) -> tuple[float, list[int]]:
+    """The soft vote of every run's validation probabilities, scored on the split's labels."""
+    split = workspace.find_split(dataset.fingerprint())
+    runs = list(workspace.runs())
+    probabilities = np.mean([np.load(run.path / "val_proba.npy") for run in runs], axis=0)
+    epochs = [int(run.record["phases"].get("train", 0)) for run in runs]
+    return float(np.mean(probabilities.argmax(axis=1) == split.val_labels)), epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", default="mnist,cifar")
+    parser.add_argument("--rows", type=int, default=1500)
+    parser.add_argument("--minutes", type=float, default=1.5)
+    parser.add_argument("--attempts", default="1,2,3")
+    parser.add_argument("--seeds", default="0,1,2")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    print(f"machine: {cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} cores; "
+          f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}")
+    print("| set | attempts | vote val acc by seed | mean | epochs an attempt | wall min (mean) |\n"
+          "| --- | --- | --- | --- | --- | --- |", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        for name in args.sets.split(","):
+            dataset = api.load_data(write_set(name, args.rows, scratch))
+            for attempts in (int(a) for a in args.attempts.split(",")):
+                scores, epochs, walls = [], [], []
+                for seed in seeds:
+                    workspace = api.Workspace(scratch / f"{name}-{attempts}-{seed}")
+                    start = time.perf_counter()
+                    api.train(dataset, workspace, api.TrainConfig(epochs="auto"), repeat=attempts, seed=seed,
+                              time_budget=args.minutes)
+                    walls.append((time.perf_counter() - start) / 60)
+                    score, trained = vote_on_validation(workspace, dataset)
+                    scores.append(score)
+                    epochs += trained
+                print(f"| {name} | {attempts} | {', '.join(f'{s:.4f}' for s in scores)} | {np.mean(scores):.4f} | "
+                      f"{np.mean(epochs):.1f} | {np.mean(walls):.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
