@@ -257,6 +257,10 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,
                                              reserve=reserve, validated=val_input is not None)]
+    if first_epoch == 0:
+        from kaggle_cnn.training.batch_norm import FreshStatistics
+
+        callbacks.insert(0, FreshStatistics(train_input))
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
