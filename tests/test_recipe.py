@@ -62,7 +62,9 @@ def test_epochs_auto_cools_down_when_validation_stalls_and_records_it(kcnn, comp
     (("--schedule", "linear"), "'linear' is not one of 'cosine', 'plateau', 'constant'"),
     (("--augment", "erase=2"), "--augment 'erase=2': erase must be a finite number in (0, 1]"),
     (("--set", "stages=6"), "small_resnet cannot take 28x28x1 images with stages=6"),
-    (("--ema", "--epochs", "auto"), "--ema does not go with --epochs auto or --patience"),
+    (("--ema", "--epochs", "auto", "--schedule", "plateau"), "--ema does not go with --patience, or with --epochs "
+                                                             "auto under the plateau schedule"),
+    (("--ema", "--patience", 2), "--ema does not go with --patience"),
 ])
 def test_bad_recipe_options_are_one_line_and_write_nothing(kcnn, assert_refused, competition, tmp_path, options,
                                                           message):

@@ -89,8 +89,9 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
         while attempts < MAX_ATTEMPTS and cost.epochs_in(seconds / rounds_of(attempts + 1)) >= MIN_EPOCHS:
             attempts += 1
     epochs_each = max(1, min(config.max_epochs, cost.epochs_in(seconds / rounds_of(attempts))))
-    notes = [f"time budget {minutes:g} min: {cost.epoch:.1f} s an epoch here; {attempts} "
-             f"attempt{'s' * (attempts > 1)} of about {epochs_each} epochs each"]
+    notes = [f"time budget {minutes:g} min: {cost.epoch:.1f} s an epoch here; "
+             + (f"{attempts} attempts of about {epochs_each} epochs each" if attempts > 1
+                else f"1 attempt of about {epochs_each} epochs")]
     if augment_open and config.augment is None and epochs_each >= AUGMENT_FROM_EPOCHS:
         augment = SHIFT + (",hflip" if mirror_keeps_labels(arrays["x_train"], arrays["y_train"], n_classes) else "")
         config = replace(config, augment=augment)

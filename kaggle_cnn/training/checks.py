@@ -27,9 +27,9 @@ def check_config(config: TrainConfig, image_shape, n_classes: int, source: str =
         from kaggle_cnn.training.mixing import check_mix
 
         check_mix(config.mix, image_shape)
-    if config.ema and (config.auto_epochs or config.patience is not None):
-        raise InputError("--ema does not go with --epochs auto or --patience: early stopping keeps the best epoch's "
-                         "own weights, not their average")
+    if config.ema and (config.patience is not None or (config.auto_epochs and config.schedule == "plateau")):
+        raise InputError("--ema does not go with --patience, or with --epochs auto under the plateau schedule: early "
+                         "stopping keeps the best epoch's own weights, not their average")
     if config.unfreeze is not None and not config.fine_tune_epochs:
         raise InputError("--unfreeze only applies with --fine-tune-epochs")
     if config.fine_tune_epochs:

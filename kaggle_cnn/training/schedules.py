@@ -146,9 +146,11 @@ class ScheduleStopping(keras.callbacks.Callback):
     `patience` epochs starts a cool-down to the end. At the end, the last epoch's
     weights are kept unless the best epoch's validation loss was clearly lower."""
 
-    def __init__(self, schedule: RateSchedule, patience: int, first_epoch: int = 0, stall: bool = True):
+    def __init__(self, schedule: RateSchedule, patience: int, first_epoch: int = 0, stall: bool = True,
+                 restore: bool = True):
         super().__init__()
         self.schedule, self.patience, self.first_epoch, self.stall = schedule, int(patience), first_epoch, stall
+        self.restore = restore  # False (--ema): the run ends with its weights' average, never an epoch's own
         self.best_loss, self.best_epoch, self.best_weights = math.inf, 0, None
         self.last_loss = math.inf
         self.cooled_at: int | None = None  # the epoch (1-based) whose stall started the cool-down
@@ -159,7 +161,7 @@ class ScheduleStopping(keras.callbacks.Callback):
         self.last_loss = loss
         if loss < self.best_loss:
             self.best_loss, self.best_epoch = loss, epoch
-            self.best_weights = self.model.get_weights()
+            self.best_weights = self.model.get_weights() if self.restore else None
         done = epoch + 1 - self.first_epoch
         if self.stall and self.cooled_at is None and epoch - self.best_epoch >= self.patience:
             cool = max(1, math.ceil(COOL_DOWN_SHARE * done))
@@ -170,7 +172,7 @@ class ScheduleStopping(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        if self.best_weights is not None and self.best_loss < (1 - CLEARLY_BETTER) * self.last_loss:
+        if self.restore and self.best_weights is not None and self.best_loss < (1 - CLEARLY_BETTER) * self.last_loss:
             self.model.set_weights(self.best_weights)
             self.kept = "best"
         self.best_weights = None  # no copy of the weights outlives training
@@ -214,7 +216,8 @@ def callbacks(config: TrainConfig, lr: float, epochs: int, steps_per_epoch: int,
         made.append(EpochsForTime(seconds, epochs, started, schedule, first_epoch, reserve,
                                   fit=auto if fit_epochs is None else fit_epochs))
     if auto and validated and schedule is not None:
-        made.append(ScheduleStopping(schedule, patience(config), first_epoch, stall=seconds is None))
+        made.append(ScheduleStopping(schedule, patience(config), first_epoch, stall=seconds is None,
+                                     restore=not config.ema))
     elif (auto or config.patience is not None) and validated:
         made.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience(config),
                                                   restore_best_weights=True))
