@@ -7,7 +7,7 @@ images are not looked at: this chooses a default). Printed: the vote's validatio
 accuracy per seed, its mean, and the epochs each attempt got.
 
     python benchmarks/budget_choices.py [--sets mnist,cifar] [--rows 1500] [--minutes 1.5]
-                                        [--attempts 1,2,3] [--seeds 0,1,2]
+                                        [--attempts 1,2,3] [--seeds 0,1,2] [--widths 32]
 
 mnist: the first --rows training images of mnist.npz; cifar: the first --rows of the
 CIFAR-10 subset; both from the real datasets' folder ($KCNN_DATA_DIR).
@@ -52,30 +52,32 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=1.5)
     parser.add_argument("--attempts", default="1,2,3")
     parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--widths", default="32", help="small_resnet widths to compare (each with every --attempts)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
                platform.processor())
     print(f"machine: {cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} cores; "
           f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}")
-    print("| set | attempts | vote val acc by seed | mean | epochs an attempt | wall min (mean) |\n"
-          "| --- | --- | --- | --- | --- | --- |", flush=True)
+    print("| set | width | attempts | vote val acc by seed | mean | epochs an attempt | wall min (mean) |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for name in args.sets.split(","):
             dataset = api.load_data(write_set(name, args.rows, scratch))
-            for attempts in (int(a) for a in args.attempts.split(",")):
+            for width, attempts in ((int(w), int(a)) for w in args.widths.split(",")
+                                    for a in args.attempts.split(",")):
                 scores, epochs, walls = [], [], []
                 for seed in seeds:
-                    workspace = api.Workspace(scratch / f"{name}-{attempts}-{seed}")
+                    workspace = api.Workspace(scratch / f"{name}-{width}-{attempts}-{seed}")
                     start = time.perf_counter()
-                    api.train(dataset, workspace, api.TrainConfig(epochs="auto"), repeat=attempts, seed=seed,
-                              time_budget=args.minutes)
+                    config = api.TrainConfig(epochs="auto", model_options={"width": width})
+                    api.train(dataset, workspace, config, repeat=attempts, seed=seed, time_budget=args.minutes)
                     walls.append((time.perf_counter() - start) / 60)
                     score, trained = vote_on_validation(workspace, dataset)
                     scores.append(score)
                     epochs += trained
-                print(f"| {name} | {attempts} | {', '.join(f'{s:.4f}' for s in scores)} | {np.mean(scores):.4f} | "
+                print(f"| {name} | {width} | {attempts} | {', '.join(f'{s:.4f}' for s in scores)} | {np.mean(scores):.4f} | "
                       f"{np.mean(epochs):.1f} | {np.mean(walls):.2f} |", flush=True)
 
 

@@ -38,6 +38,8 @@ MAX_ATTEMPTS = 5  # the most attempts a budget makes by itself (--repeat asks fo
 AUGMENT_FROM_EPOCHS = 16  # attempts at least this long get shifts (and mirror images where they keep the label)
 SHIFT = "shift=0.1"
 TIMED_STEPS = 4  # steps timed after the first (which pays for tracing)
+NARROW = {"small_resnet": ("width", 16)}  # the default network narrower: about twice the epochs a minute
+NARROW_BELOW = 0  # attempts the budget gives fewer epochs than this train the narrower network
 FLIP_KEEPS = 0.9  # mirror images are label-safe when a class-mean classifier keeps this share of its accuracy on them
 
 
@@ -66,6 +68,7 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
     choose; `slots`: attempts trained at once; `augment_open`: the user left the
     augmentation to the recipe (the budget may add some)."""
     seconds = minutes * 60
+    asked = attempts
     cost = measure(config, arrays, n_classes)
     rounds_of = (lambda n: math.ceil(n / max(1, slots)))
     if not config.auto_epochs:
@@ -84,19 +87,41 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
         raise InputError(f"--time-budget {minutes:g}: one epoch of {config.model} on {len(arrays['y_train'])} images "
                          f"takes about {_minutes(cost.attempt(1))} here, building and predicting included; give at "
                          f"least {math.ceil(cost.attempt(1) / 60 * 1.5)} minutes")
-    if attempts is None:  # as many attempts as keep MIN_EPOCHS each, up to MAX_ATTEMPTS
-        attempts = 1
-        while attempts < MAX_ATTEMPTS and cost.epochs_in(seconds / rounds_of(attempts + 1)) >= MIN_EPOCHS:
-            attempts += 1
+    attempts = attempts if attempts is not None else _attempts_for(cost, seconds, rounds_of)
     epochs_each = max(1, min(config.max_epochs, cost.epochs_in(seconds / rounds_of(attempts))))
-    notes = [f"time budget {minutes:g} min: {cost.epoch:.1f} s an epoch here; "
+    notes = []
+    narrow = _narrower(config)
+    if narrow is not None and epochs_each < NARROW_BELOW:
+        config, cost = narrow, measure(narrow, arrays, n_classes)
+        attempts = attempts if asked is not None else _attempts_for(cost, seconds, rounds_of)
+        epochs_each = max(1, min(config.max_epochs, cost.epochs_in(seconds / rounds_of(attempts))))
+        notes.append(f"{config.model} at {NARROW[config.model][0]} {NARROW[config.model][1]}: attempts of fewer "
+                     f"than {NARROW_BELOW} epochs train the narrower network (--set "
+                     f"{NARROW[config.model][0]}=N to choose)")
+    notes.insert(0, f"time budget {minutes:g} min: {cost.epoch:.1f} s an epoch here; "
              + (f"{attempts} attempts of about {epochs_each} epochs each" if attempts > 1
-                else f"1 attempt of about {epochs_each} epochs")]
+                else f"1 attempt of about {epochs_each} epochs"))
     if augment_open and config.augment is None and epochs_each >= AUGMENT_FROM_EPOCHS:
         augment = SHIFT + (",hflip" if mirror_keeps_labels(arrays["x_train"], arrays["y_train"], n_classes) else "")
         config = replace(config, augment=augment)
         notes.append(f"augmentation {augment} (attempts of {AUGMENT_FROM_EPOCHS}+ epochs; --augment none to leave it out)")
     return BudgetPlan(seconds, cost, attempts, epochs_each, config, notes)
+
+
+def _attempts_for(cost: "Measured", seconds: float, rounds_of) -> int:
+    """As many attempts as keep MIN_EPOCHS each, up to MAX_ATTEMPTS (at least one)."""
+    attempts = 1
+    while attempts < MAX_ATTEMPTS and cost.epochs_in(seconds / rounds_of(attempts + 1)) >= MIN_EPOCHS:
+        attempts += 1
+    return attempts
+
+
+def _narrower(config: "TrainConfig") -> "TrainConfig | None":
+    """The default network, narrower, when its width is left to the recipe."""
+    if config.model not in NARROW or NARROW[config.model][0] in config.model_options:
+        return None
+    option, value = NARROW[config.model]
+    return replace(config, model_options={**config.model_options, option: value})
 
 
 def budget_for_training(dataset: "Dataset", workspace: "Workspace", config: "TrainConfig", minutes: float,

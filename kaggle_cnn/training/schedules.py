@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
+
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import TrainConfig
 
@@ -82,8 +84,9 @@ class EpochsForTime(keras.callbacks.Callback):
     """Keep an attempt within `seconds`. With `fit` (the epochs were not typed), the
     epochs the allowance holds (at most `cap`) are counted after each of the first
     two epochs (the first's traced step left out) from the last epoch's length, and
-    the schedule is stretched or shrunk to them; a later epoch slower than planned
-    shortens it again. In every case an epoch that would
+    the schedule is stretched or shrunk to them, again after every epoch of its
+    first half (on the median of the last three epochs); later, an epoch slower than
+    planned shortens it. In every case an epoch that would
     overrun the allowance is not started, and a batch past it ends training."""
 
     def __init__(self, seconds: float, cap: int, started: float, schedule: RateSchedule | None,
@@ -96,6 +99,7 @@ class EpochsForTime(keras.callbacks.Callback):
         self.epochs = int(cap)  # what the allowance holds, once measured
         self.fitted = False
         self.cut = False  # training ended by the allowance before its epochs were done
+        self.lengths: list[float] = []  # each epoch's seconds (the first's traced step left out)
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
@@ -121,13 +125,16 @@ class EpochsForTime(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         done = epoch + 1 - self.first_epoch
         now = time.perf_counter()
-        last = self._epoch_length(epoch, now)
+        self.lengths.append(self._epoch_length(epoch, now))
+        recent = (self.lengths[1:] or self.lengths)[-3:]  # after the first epoch, the epochs after it
+        last = float(np.median(recent))
         # What is left of the allowance, less what predicting and saving will take.
         left = self.seconds - (now - self.started) - self.reserve * last
         affordable = done + int(max(0.0, left) // max(last, 1e-6))
-        # Fitted after each of the first two epochs; later only shortened, when epochs
-        # grow slower (a busy machine): the schedule still ends at its low rates in time.
-        if self.fit and (done <= 2 or affordable < self.epochs):
+        # Fitted again after every epoch of the schedule's first half (a busy machine's
+        # slow epochs neither cut it short nor leave time unused); in the second half
+        # only shortened, so the rate keeps falling and ends at 0 in time.
+        if self.fit and (done <= max(2, self.epochs // 2) or affordable < self.epochs):
             self.epochs = max(done, min(self.cap, affordable))
             self.fitted = True
             if self.schedule is not None:
