@@ -122,3 +122,18 @@ def test_a_budget_alone_fits_the_epochs_and_says_how_it_was_spent(kcnn, competit
     record = json.loads((tmp_path / "models" / runs["run_id"].iloc[0] / "run.json").read_text())
     assert record["epochs_chosen"]["fitted_to_time"] == record["phases"]["train"]
     assert 0 < record["time_allowance"]["seconds"] <= 18
+
+
+def test_attempts_too_short_for_the_default_network_train_it_narrower(monkeypatch):
+    def measure(config, arrays, n_classes):  # the narrower network: a third of the epoch
+        return Measured(epoch=10.0 if config.model_options.get("width") == 16 else 30.0, overhead=5.0)
+
+    monkeypatch.setattr(budgets, "measure", measure)
+    plan = budgets.plan_budget(2, TrainConfig(epochs="auto"), _arrays(), 10, attempts=None)
+    assert plan.config.model_options == {"width": 16} and plan.epochs_each == 11  # (120 - 5) // 10
+    assert "small_resnet at width 16: attempts of fewer than 8 epochs" in plan.notes[1]
+    chosen = budgets.plan_budget(2, TrainConfig(epochs="auto", model_options={"width": 32}), _arrays(), 10,
+                                 attempts=None)
+    assert chosen.config.model_options == {"width": 32} and chosen.epochs_each == 3  # --set width=32 is kept
+    long_enough = budgets.plan_budget(10, TrainConfig(epochs="auto"), _arrays(), 10, attempts=None)
+    assert long_enough.config.model_options == {}

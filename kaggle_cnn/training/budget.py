@@ -39,7 +39,7 @@ AUGMENT_FROM_EPOCHS = 16  # attempts at least this long get shifts (and mirror i
 SHIFT = "shift=0.1"
 TIMED_STEPS = 4  # steps timed after the first (which pays for tracing)
 NARROW = {"small_resnet": ("width", 16)}  # the default network narrower: about twice the epochs a minute
-NARROW_BELOW = 0  # attempts the budget gives fewer epochs than this train the narrower network
+NARROW_BELOW = 8  # attempts the budget gives fewer epochs than this train the narrower network (RESULTS.md)
 FLIP_KEEPS = 0.9  # mirror images are label-safe when a class-mean classifier keeps this share of its accuracy on them
 
 
