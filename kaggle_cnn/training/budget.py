@@ -86,7 +86,7 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
     if cost.attempt(1) > seconds:
         raise InputError(f"--time-budget {minutes:g}: one epoch of {config.model} on {len(arrays['y_train'])} images "
                          f"takes about {_minutes(cost.attempt(1))} here, building and predicting included; give at "
-                         f"least {math.ceil(cost.attempt(1) / 60 * 1.5)} minutes")
+                         f"least {_whole_minutes(cost.attempt(1) * 1.5)}")
     attempts = attempts if attempts is not None else _attempts_for(cost, seconds, rounds_of)
     epochs_each = max(1, min(config.max_epochs, cost.epochs_in(seconds / rounds_of(attempts))))
     notes = []
@@ -223,6 +223,11 @@ def mirror_keeps_labels(x, y, n_classes: int, sample: int = 2000) -> bool:
     if plain <= chance:
         return False
     return (accuracy(images[:, :, ::-1]) - chance) >= FLIP_KEEPS * (plain - chance)
+
+
+def _whole_minutes(seconds: float) -> str:
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
 def _minutes(seconds: float) -> str:
