@@ -32,7 +32,6 @@ import time
 START = time.time()  # the budget counts from here, imports included
 
 import argparse  # noqa: E402  (after START on purpose)
-import json
 import os
 import shutil
 import sys
@@ -43,6 +42,8 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+
+from common import write_json  # this folder is on sys.path: the script runs from it
 
 VALIDATION = 0.1
 BATCH = 32  # AutoKeras's default batch size, for fit and predict
@@ -123,13 +124,6 @@ def trials_summary(oracle) -> tuple[str, str]:
     described = (f"best trial {int(best.trial_id) + 1}: val_loss {best.score:.4f} at epoch {best.best_step + 1} "
                  f"(its best val acc {val:.4f})")
     return f"{len(trials)} trial{'s' * (len(trials) != 1)}", described
-
-
-def write_json(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
 
 
 def main() -> None:

@@ -37,14 +37,14 @@ START = time.time()  # the budget counts from here, imports included
 
 import argparse  # noqa: E402  (after START on purpose)
 import itertools
-import json
 import math
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from common import write_json  # this folder is on sys.path: the script runs from it
 
 VALIDATION = 0.1
 BATCH = 64  # fastai's default
@@ -64,13 +64,6 @@ def parse() -> argparse.Namespace:
 
 def note(message: str) -> None:
     print(f"[{time.time() - START:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-
-def write_json(path: Path, result: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(result))
-    os.replace(tmp, path)  # atomic: a reader sees the old file or the whole new one
 
 
 def main() -> None:
