@@ -25,6 +25,7 @@ from kaggle_cnn.data.loaders.csv_files import (
     read_header,
     read_table,
 )
+from kaggle_cnn.data.loaders.pixel_scale import scale_to_unit
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError
 
@@ -65,7 +66,6 @@ def load_kaggle_folder(
     _require_rows(test_path, test)
     x_train = _pixel_matrix(train_path, train, train_pixels)
     x_test = _pixel_matrix(test_path, test, test_pixels)
-    _scale_in_place(x_train, x_test)
     classes, y_train = encode_labels(train_path, train, label)
     test_ids = read_ids(test_path, test, id_col)
     header, kind = (id_col or DEFAULT_ID_HEADER, label), "label"
@@ -167,7 +167,7 @@ def _match_pixel_columns(
 
 
 def _pixel_matrix(path: Path, table: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Validated float32 (rows, pixels) matrix, still on the file's own scale."""
+    """Validated float32 (rows, pixels) matrix in [0, 1], scaled by this file's own values."""
     pixels = _numeric_pixels(path, table, columns)
     x = pixels.to_numpy(dtype=np.float32)
     bad = np.isnan(x)
@@ -179,6 +179,7 @@ def _pixel_matrix(path: Path, table: pd.DataFrame, columns: list[str]) -> np.nda
         row, col = np.argwhere(bad)[0]
         value = pixels.iloc[row, col]
         raise InputError(cell_error(path, row, columns[col], f"value {value} is outside 0..255"))
+    scale_to_unit(x, lambda index, problem: cell_error(path, index[0], columns[index[1]], problem))
     return x
 
 
@@ -208,16 +209,6 @@ def _numeric_pixels(path: Path, table: pd.DataFrame, columns: list[str]) -> pd.D
         row, position, value = worst
         raise InputError(cell_error(path, row, columns[position], f"{value!r} is not a number"))
     return pixels.assign(**converted)
-
-
-def _scale_in_place(x_train: np.ndarray, x_test: np.ndarray) -> None:
-    """Bring 0..255 data to [0, 1]; data already in [0, 1] is kept as is.
-
-    Decided on train and test together so both are scaled the same way.
-    """
-    if max(float(x_train.max()), float(x_test.max())) > 1.0:
-        x_train /= 255.0
-        x_test /= 255.0
 
 
 # ------------------------------------------------------------ labels, ids

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
+from kaggle_cnn.data.loaders.pixel_scale import scale_to_unit
 from kaggle_cnn.errors import InputError, one_line
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test")
@@ -41,9 +42,6 @@ def from_arrays(name: str, arrays: dict[str, np.ndarray], *, image_shape: ImageS
             f"{name}: x_train images are {_shape_text(x_train)} but x_test images are "
             f"{_shape_text(x_test)}"
         )
-    if max(float(x_train.max()), float(x_test.max())) > 1.0:
-        x_train /= 255.0
-        x_test /= 255.0
     classes, y_train = _labels(name, arrays["y_train"], len(x_train))
     test_ids = _ids(name, arrays, len(x_test))
     return Dataset(
@@ -96,7 +94,7 @@ def _shape_text(x: np.ndarray) -> str:
 def _images(
     name: str, key: str, raw: np.ndarray, image_shape: ImageShape | None
 ) -> np.ndarray:
-    """float32 (n, H, W, C), checked for NaN and range, not yet scaled."""
+    """float32 (n, H, W, C) in [0, 1], checked for NaN and range, scaled by this array's own values."""
     where = f"{name}, key {key}"
     if raw.dtype.kind not in "biuf":
         raise InputError(f"{where}: images must be numbers, got dtype {raw.dtype}")
@@ -125,6 +123,7 @@ def _images(
     if bad.any():
         index = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InputError(f"{where}: value {x[index]:g} in image {index[0]} is outside 0..255")
+    scale_to_unit(x, lambda index, problem: f"{where}, image {index[0]}: {problem}")
     return x
 
 
