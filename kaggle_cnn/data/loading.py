@@ -60,49 +60,82 @@ def _beside(path, value: str) -> Path:
     return inside if inside is not None and inside.exists() else Path(value)
 
 
-def _load(path, label_column, id_column, image_shape, image_size=None, files=None) -> Dataset:
-    """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
-    folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
-    of image files)."""
-    from kaggle_cnn.data.demo import demo_path
-    from kaggle_cnn.data.loaders.cifar import is_cifar_folder, load_cifar_folder
-    from kaggle_cnn.data.loaders.folders import is_image_folder, load_image_folder
-    from kaggle_cnn.data.loaders.kaggle_csv import load_kaggle_folder
-    from kaggle_cnn.data.loaders.labelled_images import find_layout, load_labelled_images
-    from kaggle_cnn.data.loaders.npz import load_npz
+def load_classes(path: str | os.PathLike, *, label_column: str | None = None) -> list:
+    """The classes of the competition at `path`, as its Dataset would hold them, read
+    without opening an image or parsing a pixel: from a labels CSV, the class folders'
+    names, or train.csv's label column (.npz files and CIFAR batches are read whole)."""
+    from kaggle_cnn.data.loaders.folders import folder_classes
+    from kaggle_cnn.data.loaders.kaggle_csv import kaggle_classes
+    from kaggle_cnn.data.loaders.labelled_images import labelled_classes
 
-    files = files or {}
+    kind, target, _, layout = _identify(path, {})
+    if kind == "labelled_images":
+        return labelled_classes(layout, label_column=label_column)
+    if kind == "image_folder":
+        return folder_classes(target)
+    if kind == "kaggle_csv":
+        return kaggle_classes(target, label_column=label_column)
+    return _load(path, label_column, None, None).classes
+
+
+def _identify(path, files: dict):
+    """(kind, path, the path as given, a labels CSV's Layout or None): what the path
+    holds (None: the packaged demo), found from file and folder names alone."""
+    from kaggle_cnn.data.demo import demo_path
+    from kaggle_cnn.data.loaders.cifar import is_cifar_folder
+    from kaggle_cnn.data.loaders.folders import is_image_folder
+    from kaggle_cnn.data.loaders.labelled_images import find_layout
+
     source = "demo" if path is None else os.fspath(path)
     target = demo_path() if path is None else Path(source)
     if not target.exists():
         raise InputError(f"{source}: no such file or folder")
-    labelled = target.is_dir() and not is_cifar_folder(target) and find_layout(target, source, **files)
-    if files and not labelled:
+    if target.is_dir() and is_cifar_folder(target):
+        return "cifar_batches", target, source, None
+    if target.is_dir():
+        layout = find_layout(target, source, **files)
+        if layout:
+            return "labelled_images", target, source, layout
+        return ("image_folder" if is_image_folder(target) else "kaggle_csv"), target, source, None
+    return ("npz" if target.name.lower().endswith(".npz") else "other"), target, source, None
+
+
+def _load(path, label_column, id_column, image_shape, image_size=None, files=None) -> Dataset:
+    """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
+    folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
+    of image files)."""
+    from kaggle_cnn.data.loaders.cifar import load_cifar_folder
+    from kaggle_cnn.data.loaders.folders import load_image_folder
+    from kaggle_cnn.data.loaders.kaggle_csv import load_kaggle_folder
+    from kaggle_cnn.data.loaders.labelled_images import load_labelled_images
+    from kaggle_cnn.data.loaders.npz import load_npz
+
+    kind, target, source, layout = _identify(path, files or {})
+    if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
-    if labelled:
+    if kind == "labelled_images":
         if image_shape is not None:
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
-        return load_labelled_images(labelled, label_column=label_column, id_column=id_column, image_size=image_size)
-    images = target.is_dir() and not is_cifar_folder(target) and is_image_folder(target)
-    if image_size is not None and not images:
+        return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size)
+    if image_size is not None and kind != "image_folder":
         raise InputError(f"{source}: --image-size applies to image files (class folders, or a labels CSV "
                          "naming image files)")
-    if target.is_dir():
-        if images:
-            if label_column is not None or id_column is not None or image_shape is not None:
-                raise InputError(f"{source}: --label-column, --id-column and --image-shape apply to CSV folders "
-                                 "and .npz; an image folder takes its labels from the class folders "
-                                 "(use --image-size to resize)")
-            return load_image_folder(target, image_size=image_size, source=source)
-        if is_cifar_folder(target):
-            if label_column is not None or id_column is not None or image_shape is not None:
-                raise InputError(f"{source}: CIFAR batches have fixed labels and 32x32x3 images; drop the column options")
-            return load_cifar_folder(target, source=source)
+    if kind == "image_folder":
+        if label_column is not None or id_column is not None or image_shape is not None:
+            raise InputError(f"{source}: --label-column, --id-column and --image-shape apply to CSV folders "
+                             "and .npz; an image folder takes its labels from the class folders "
+                             "(use --image-size to resize)")
+        return load_image_folder(target, image_size=image_size, source=source)
+    if kind == "cifar_batches":
+        if label_column is not None or id_column is not None or image_shape is not None:
+            raise InputError(f"{source}: CIFAR batches have fixed labels and 32x32x3 images; drop the column options")
+        return load_cifar_folder(target, source=source)
+    if kind == "kaggle_csv":
         return load_kaggle_folder(target, label_column=label_column, id_column=id_column, image_shape=image_shape,
                                   source=source)
-    if target.name.lower().endswith(".npz"):
+    if kind == "npz":
         if label_column is not None or id_column is not None:
             raise InputError(
                 f"{source}: --label-column and --id-column apply to CSV folders, not .npz"

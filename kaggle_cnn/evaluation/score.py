@@ -32,9 +32,9 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     sample_member = read_member(sample, "--sample") if sample is not None else None
     classes = None
     if data is not None:
-        from kaggle_cnn.data import load_dataset
+        from kaggle_cnn.data import load_classes
 
-        classes = [str(c) for c in load_dataset(data).classes]
+        classes = [str(c) for c in load_classes(data)]  # no image decoded: any image size will do
     check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])

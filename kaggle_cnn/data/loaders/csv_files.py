@@ -95,11 +95,13 @@ def _open_text(path: Path, errors: str) -> TextIO:
     return open(path, encoding="utf-8-sig", errors=errors)
 
 
-def read_table(path: Path, text_columns: Sequence[str]) -> pd.DataFrame:
-    """Whole file; text columns kept as exact strings, pixel columns left to the C parser."""
+def read_table(path: Path, text_columns: Sequence[str], only: Sequence[str] | None = None) -> pd.DataFrame:
+    """Whole file (or only the columns `only`); text columns kept as exact strings,
+    pixel columns left to the C parser."""
     with reading(path):
         return pd.read_csv(
             path,
+            usecols=only,
             engine="c",
             dtype={c: str for c in text_columns},
             # Only an empty cell is missing: labels or ids such as "NA" or "null"

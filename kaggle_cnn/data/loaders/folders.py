@@ -93,6 +93,12 @@ def is_image_folder(folder: Path) -> bool:
         (folder / f"{name}{ext}").is_file() for name in ("train.csv", "test.csv") for ext in ("", ".gz"))
 
 
+def folder_classes(folder: Path) -> list[str]:
+    """The classes of an image folder, from its folder names alone: no image is opened."""
+    top = _subfolders(folder)
+    return _subfolders(folder / "train") if "train" in top else top
+
+
 def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, int] | None = None,
                 workers: int | None = None) -> FolderScan:
     """Find the layout, list the files and check each one (in parallel threads:

@@ -88,6 +88,15 @@ def load_kaggle_folder(
     )
 
 
+def kaggle_classes(folder: Path, *, label_column: str | None = None) -> list:
+    """The classes, read from train.csv's label column alone (no pixel is parsed)."""
+    train_path = _require(folder, "train.csv")
+    label = _pick_label_column(train_path, read_header(train_path), label_column)
+    train = read_table(train_path, text_columns=[label], only=[label])
+    _require_rows(train_path, train)
+    return encode_labels(train_path, train, label)[0]
+
+
 # ----------------------------------------------------------------- files
 
 

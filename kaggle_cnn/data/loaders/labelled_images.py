@@ -122,15 +122,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
-    header = read_header(labels_path)
-    table = read_table(labels_path, text_columns=header)
-    if len(table) == 0:
-        raise InputError(f"{labels_path.name}: no data rows after the header")
-    id_col = _id_column(labels_path, header, id_column)
-    ids = read_ids(labels_path, table, id_col)
-    label_cols, one_hot = _label_columns(labels_path, header, id_col, label_column)
-    classes, y = _one_hot_labels(labels_path, table, label_cols) if one_hot else \
-        encode_labels(labels_path, table, label_cols[0])
+    id_col, ids, label_cols, one_hot, classes, y = _read_labels(labels_path, label_column, id_column)
 
     train_index = ImageIndex(layout.train, layout.name(layout.train))
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
@@ -165,6 +157,24 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         skipped=tuple(sorted(skipped)),
         layout_notes=notes,
     )
+
+
+def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None) -> list:
+    """The classes, read from the labels CSV alone: no image is opened."""
+    return _read_labels(layout.labels, label_column, id_column)[4]
+
+
+def _read_labels(path: Path, label_column: str | None, id_column: str | None):
+    """(id column, ids, label columns, one-hot?, classes, label indices) of a labels CSV."""
+    header = read_header(path)
+    table = read_table(path, text_columns=header)
+    if len(table) == 0:
+        raise InputError(f"{path.name}: no data rows after the header")
+    id_col = _id_column(path, header, id_column)
+    ids = read_ids(path, table, id_col)
+    label_cols, one_hot = _label_columns(path, header, id_col, label_column)
+    classes, y = _one_hot_labels(path, table, label_cols) if one_hot else encode_labels(path, table, label_cols[0])
+    return id_col, ids, label_cols, one_hot, classes, y
 
 
 def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
