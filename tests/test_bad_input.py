@@ -262,6 +262,23 @@ def test_tta_refuses_non_finite_amounts(kcnn, assert_refused, tmp_path, spec, fr
     assert not (tmp_path / "ws").exists()
 
 
+@pytest.mark.parametrize("spec", ["shift_px=1000", "hflip,shift_px=28"])
+def test_tta_refuses_a_shift_as_large_as_the_images(kcnn, assert_refused, trained_copy, spec):
+    before = sorted(p.name for p in trained_copy.rglob("*"))
+    assert_refused(kcnn("-w", trained_copy, "tta", "--transforms", spec), "--transforms 'shift_px=",
+                   "the images are 28x28", "at most shift_px=27")
+    assert sorted(p.name for p in trained_copy.rglob("*")) == before  # no *_proba_tta.npy, run.json untouched
+
+
+def test_a_shift_must_be_smaller_than_both_sides():
+    from kaggle_cnn.training.tta import check_fits, parse_tta
+
+    check_fits(parse_tta("shift_px=27,rotate=30"), (28, 28, 1))
+    check_fits(parse_tta("shift_px=9"), (10, 40, 3))
+    with pytest.raises(InputError, match=r"the images are 10x40 \(HxW\).*at most shift_px=9$"):
+        check_fits(parse_tta("shift_px=10"), (10, 40, 3))
+
+
 # -- vote ----------------------------------------------------------------------------
 
 

@@ -66,6 +66,16 @@ def _amount(part: str, kind: str, value: str) -> float:
     return float(amount)
 
 
+def check_fits(transforms: tuple[Transform, ...], image_shape: tuple[int, ...]) -> None:
+    """Refuse a transform too large for the images: a shift by the whole height or
+    width would leave nothing of an image but its edge pixels repeated."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    for transform in transforms:
+        if transform.kind == "shift_px" and transform.amount >= min(height, width):
+            raise InputError(f"--transforms '{transform}': the images are {height}x{width} (HxW); a shift must "
+                             f"be smaller than both sides, at most shift_px={min(height, width) - 1}")
+
+
 def views(x: np.ndarray, transforms: tuple[Transform, ...]) -> Iterator[np.ndarray]:
     """The images themselves, then every transformed copy; x is (n, H, W, C)."""
     yield x
@@ -134,6 +144,7 @@ def tta(workspace: Workspace, run_ids: list[str] | None = None, *, transforms: s
     for run in runs:  # load every dataset before the first slow prediction
         if run.fingerprint not in datasets:
             datasets[run.fingerprint] = run_dataset(run, data_path)
+            check_fits(transforms, datasets[run.fingerprint].image_shape)
     with workspace.lock():
         return [_predict_run(workspace, run, datasets[run.fingerprint], transforms, spec_text) for run in runs]
 
