@@ -117,16 +117,21 @@ def _umask() -> int:
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:
+    """Two or three shares (train, val[, test]), each above 0, adding up to 1."""
     try:
         values = tuple(float(r) for r in ratios)
     except (TypeError, ValueError):
-        raise InputError(f"ratios {ratios!r}: expected 2 or 3 numbers, e.g. 0.8,0.1,0.1") from None
+        raise InputError(f"--ratio {ratios!r}: expected 2 or 3 numbers, e.g. 0.8,0.1,0.1") from None
     if len(values) not in (2, 3):
-        raise InputError(f"ratio {_ratio_text(values)}: give 2 (train,val) or 3 (train,val,test) numbers")
-    if not all(0 < v < 1 for v in values):
-        raise InputError(f"ratio {_ratio_text(values)}: every part must be between 0 and 1")
+        raise InputError(f"--ratio {_ratio_text(values)}: give 2 (train,val) or 3 (train,val,test) numbers, "
+                         f"not {len(values)}")
+    empty = next((part for part, value in zip(PARTS, values) if not value > 0), None)
+    if empty is not None:
+        share = values[PARTS.index(empty)]
+        raise InputError(f"--ratio {_ratio_text(values)}: the {empty} share is {share:g}; every part needs a "
+                         f"share above 0 (use two numbers, train,val, for no test/)")
     if abs(sum(values) - 1) > 1e-6:
-        raise InputError(f"ratio {_ratio_text(values)}: the parts must add up to 1, not {sum(values):g}")
+        raise InputError(f"--ratio {_ratio_text(values)}: the shares must add up to 1, not {sum(values):g}")
     return values
 
 
