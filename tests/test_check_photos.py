@@ -32,7 +32,6 @@ def labels_csv_competition(root: Path) -> Path:
     for i in range(3):
         image(root / "test" / f"s{i}.png", i)
     (root / "sample_submission.csv").write_text("id,label\ns0,cat\ns1,cat\ns2,cat\n")
-    (root / ".kaggle-competition").write_text("photo-comp\n")
     return root
 
 

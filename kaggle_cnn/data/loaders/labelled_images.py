@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -161,11 +162,21 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
 
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None) -> list:
     """The classes, read from the labels CSV alone: no image is opened."""
-    return _read_labels(layout.labels, label_column, id_column)[4]
+    return _read_labels(layout.labels, label_column, id_column).classes
 
 
-def _read_labels(path: Path, label_column: str | None, id_column: str | None):
-    """(id column, ids, label columns, one-hot?, classes, label indices) of a labels CSV."""
+class _Labels(NamedTuple):
+    """What a labels CSV says, before any image is looked for."""
+
+    id_col: str
+    ids: list[str]
+    label_cols: list[str]  # one label column, or the one-hot columns
+    one_hot: bool
+    classes: list
+    y: np.ndarray  # int64 indices into classes, one per row
+
+
+def _read_labels(path: Path, label_column: str | None, id_column: str | None) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
@@ -174,7 +185,7 @@ def _read_labels(path: Path, label_column: str | None, id_column: str | None):
     ids = read_ids(path, table, id_col)
     label_cols, one_hot = _label_columns(path, header, id_col, label_column)
     classes, y = _one_hot_labels(path, table, label_cols) if one_hot else encode_labels(path, table, label_cols[0])
-    return id_col, ids, label_cols, one_hot, classes, y
+    return _Labels(id_col, ids, label_cols, one_hot, classes, y)
 
 
 def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
