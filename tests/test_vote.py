@@ -46,6 +46,22 @@ def test_labels_only_members_keep_text_and_break_ties_by_smallest_label(tmp_path
     assert outcome.sidecar["val_accuracy"] is None and "not kept runs" in outcome.sidecar["val_note"]
 
 
+def test_ids_holding_line_breaks_commas_and_quotes_are_written_quoted(tmp_path):
+    """An image file name may hold a CR, a comma or a quote: the vote writes it
+    quoted, so that any CSV reader gets the same ids back."""
+    ids = ["a\rb.png", "c,d.png", 'e"f.png', "g\nh.png", "plain.png"]
+    folder = tmp_path / "m"
+    for name, labels in {"a": ["cat", "dog", "cat", "dog", "cat"], "b": ["cat", "dog", "dog", "dog", "cat"]}.items():
+        folder.mkdir(exist_ok=True)
+        frame = pd.DataFrame({"file": ids, "label": labels})
+        frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\r\n")  # quotes every CR and LF
+    outcome = api.vote(Workspace(tmp_path / "ws"), folder)
+    out = pd.read_csv(outcome.csv_path, dtype=str, keep_default_na=False)
+    assert out["file"].tolist() == ids
+    assert out["label"].tolist() == ["cat", "dog", "cat", "dog", "cat"]
+    assert '"a\rb.png"' in outcome.csv_path.read_bytes().decode()
+
+
 def test_numeric_labels_order_numerically(tmp_path):
     folder = tmp_path / "m"
     write(folder, "a", [1], ["10"], header=("ImageId", "Label"))
