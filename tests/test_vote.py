@@ -255,6 +255,39 @@ def test_members_with_different_class_sets_are_refused(kcnn, assert_refused, wor
     assert_refused(kcnn("-w", workspace4, "vote"), "cnn1-s0-a003.csv", "same classes")
 
 
+def test_a_member_with_labels_outside_the_classes_is_refused(kcnn, assert_refused, trained_copy):
+    workspace = Workspace(trained_copy)
+    banana = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str).assign(Label="banana")
+    banana.to_csv(workspace.submissions_dir / "banana.csv", index=False)
+    assert_refused(kcnn("-w", trained_copy, "vote"), f"{workspace.submissions_dir / 'banana.csv'} line 2",
+                   "label 'banana' is not one of the 10 classes")
+    assert_refused(kcnn("-w", trained_copy, "vote", "--across-data"), "banana.csv line 2")
+    assert not workspace.ensemble_dir.exists()  # nothing written
+
+
+def test_runs_on_other_data_vote_together_only_across_data(kcnn, assert_refused, trained_copy, competition,
+                                                           tmp_path):
+    """The same test images and classes, a different training set: the second
+    dataset's run is refused by name until --across-data asks for it."""
+    other = shutil.copytree(competition, tmp_path / "other")
+    pd.read_csv(competition / "train.csv").iloc[50:].to_csv(other / "train.csv", index=False)
+    result = kcnn("-w", trained_copy, "train", "--data", other, "--model", "cnn1", "--keep-above", 0, "--epochs", 1,
+                  "--batch-size", 32)
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(trained_copy)
+    first = workspace.load_run("cnn1-s0-a000")
+    newcomer = next(r for r in workspace.runs() if r.fingerprint != first.fingerprint)
+    assert_refused(kcnn("-w", trained_copy, "vote"), f"{workspace.member_submission(newcomer.run_id)}",
+                   f"its run {newcomer.run_id} was trained on other data", f"fingerprint {newcomer.fingerprint}",
+                   f"fingerprint {first.fingerprint}", "--across-data")
+    assert not workspace.ensemble_dir.exists()
+    result = kcnn("-w", trained_copy, "vote", "--across-data")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    assert sorted(m["run_id"] for m in sidecar["members"]) == sorted(r.run_id for r in workspace.runs())
+    assert "members are runs on different data" in sidecar["val_note"]
+
+
 def test_explain_prints_diagnostics(kcnn, workspace4):
     result = kcnn("-w", workspace4, "vote", "--explain")
     assert result.exit_code == 0, result.output
