@@ -62,6 +62,35 @@ def test_ids_holding_line_breaks_commas_and_quotes_are_written_quoted(tmp_path):
     assert '"a\rb.png"' in outcome.csv_path.read_bytes().decode()
 
 
+def test_a_run_on_image_files_with_odd_names_writes_them_quoted(kcnn, tmp_path):
+    """Test images named with a CR, a comma and a quote: the run's own submission
+    and the vote both give those names back to a CSV reader."""
+    from PIL import Image
+
+    from kaggle_cnn.data import demo_path
+
+    digits = pd.read_csv(demo_path() / "train.csv.gz", nrows=20).drop(columns="label").to_numpy(np.uint8)
+    root = tmp_path / "photos"
+    for c, start in (("cat", 0), ("dog", 6)):
+        (root / "train" / c).mkdir(parents=True)
+        for k in range(6):
+            Image.fromarray(digits[start + k].reshape(28, 28)).save(root / "train" / c / f"{c}{k}.png")
+    (root / "test").mkdir()
+    names = ["a\rb.png", "c,d.png", 'e"f.png', "plain.png"]
+    for i, name in enumerate(names):
+        Image.fromarray(digits[12 + i].reshape(28, 28)).save(root / "test" / name)
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", root, "--model", "cnn1", "--epochs", 1, "--batch-size", 8,
+                  "--keep-above", 0)
+    assert result.exit_code == 0, result.output
+    (run,) = Workspace(workspace).runs()
+    own = pd.read_csv(run.path / "submission.csv", dtype=str)
+    assert sorted(own["file"]) == sorted(names)
+    outcome = api.vote(Workspace(workspace))
+    assert outcome.sidecar["members"][0]["run_id"] == run.run_id  # read back as the run's own CSV
+    assert pd.read_csv(outcome.csv_path, dtype=str)["file"].tolist() == own["file"].tolist()
+
+
 def test_numeric_labels_order_numerically(tmp_path):
     folder = tmp_path / "m"
     write(folder, "a", [1], ["10"], header=("ImageId", "Label"))
