@@ -313,6 +313,9 @@ def test_vote_with_no_run_kept_says_so(kcnn, assert_refused, tmp_path):
     (tmp_path / "ws" / "submissions").mkdir(parents=True)
     assert_refused(kcnn("-w", tmp_path / "ws", "vote"), "no run was kept")
     assert not (tmp_path / "ws" / "submissions" / "ensemble").exists()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "submissions").write_text("a file where the folder belongs")
+    assert_refused(kcnn("-w", tmp_path / "odd", "vote"), "submissions: not a folder of submission CSVs")
 
 
 def test_score_names_the_extra_answers_column(kcnn, assert_refused, tmp_path):
@@ -321,6 +324,10 @@ def test_score_names_the_extra_answers_column(kcnn, assert_refused, tmp_path):
     result = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv")
     assert_refused(result, f"--answers {tmp_path / 'answers.csv'}: column 'note' is one too many")
     assert "column Label" not in result.stderr
+    submission([1, 2], [7, 3]).assign(note=["x", "y"]).to_csv(tmp_path / "extra.csv", index=False)
+    submission([1, 2], [7, 3]).to_csv(tmp_path / "answers.csv", index=False)
+    assert_refused(kcnn("score", tmp_path / "extra.csv", "--answers", tmp_path / "answers.csv"),
+                   "extra.csv line 2, column Label", "with 3 columns", "an id,label file has 2")
     pd.DataFrame({"ImageId": [1, 2], "0": [0.2, 0.9], "1": [0.8, "high"]}).to_csv(tmp_path / "proba.csv", index=False)
     submission([1, 2], [1, 0]).to_csv(tmp_path / "answers.csv", index=False)
     assert_refused(kcnn("score", tmp_path / "proba.csv", "--answers", tmp_path / "answers.csv"),

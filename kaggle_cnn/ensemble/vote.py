@@ -76,6 +76,8 @@ def _require_kept_runs(submissions: Path) -> None:
     try:
         find_members(submissions)
     except InputError:
+        if submissions.exists() and not submissions.is_dir():
+            raise
         raise InputError(f"no run was kept, so there is nothing to vote on ({submissions} holds no submissions "
                          "yet): train runs (kcnn train), or lower --keep-above so that they are kept") from None
 

@@ -76,7 +76,8 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
               "accuracy": float(np.mean(truth == labels))}
     if chosen.name != "accuracy":
         if labels.min() < 0:
-            raise InputError(f"{submission}: label {str(predicted.labels[labels.argmin()])!r} is not among the answers' "
+            label = str(predicted.labels[labels.argmin()])
+            raise InputError(f"{submission}: label {label!r} is not among the answers' "
                              f"classes ({', '.join(classes[:10])}); {chosen.name} needs known classes")
         result["metric"] = chosen.name
         result["score"] = chosen.value(truth, proba, labels, n_classes=len(classes))

@@ -121,8 +121,11 @@ def _probabilities(path: Path, frame: pd.DataFrame) -> np.ndarray:
     bad = np.argwhere(~((values >= 0) & (values <= 1)))  # NaN (not a number) fails too
     if len(bad):
         row, column = bad[0]
+        # With more than two columns the file may be an id,label file with a column too many.
+        layout = (f" (with {frame.shape[1]} columns it is read as an id and one probability column per class; "
+                  "an id,label file has 2)") if frame.shape[1] > 2 else ""
         raise InputError(f"{path} line {row + 2}, column {frame.columns[column + 1]}: "
-                         f"{_q(frame.iat[row, column + 1])} is not a probability between 0 and 1")
+                         f"{_q(frame.iat[row, column + 1])} is not a probability between 0 and 1{layout}")
     return values
 
 
