@@ -55,12 +55,16 @@ if $on_demo && [ $# -eq 0 ]; then
   set -- --repeat 3 --keep-above 0.95 --epochs 3
 fi
 kcnn train "$@"
-kcnn vote
+# The vote names the file it wrote on its "submission: PATH" line (majority_vote.csv,
+# or soft_vote.csv when the runs write probabilities).
+vote_output="$(kcnn vote)"
+echo "$vote_output"
+submission="$(sed -n 's/^submission: //p' <<< "$vote_output")"
 kcnn metrics
 kcnn report > /dev/null
 if $on_demo; then
-  kcnn score "$WORKSPACE/submissions/ensemble/majority_vote.csv"
+  kcnn score "$submission"
 fi
 echo
-echo "submission: $WORKSPACE/submissions/ensemble/majority_vote.csv"
+echo "submission: $submission"
 echo "report:     $WORKSPACE/reports/report.html (tables: $WORKSPACE/reports/metrics.csv, $WORKSPACE/reports/confusion/)"

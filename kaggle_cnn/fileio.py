@@ -79,10 +79,16 @@ def read_json(path: str | os.PathLike) -> Any:
 
 
 def write_csv(path: str | os.PathLike, frame: "Any", **to_csv_options: Any) -> None:
-    """Write a pandas DataFrame atomically (index off unless asked)."""
+    """Write a pandas DataFrame atomically (index off unless asked), as RFC 4180 says:
+    records end in CRLF, and a field holding a comma, a quote, a CR or an LF is
+    quoted. Python's csv writer quotes a line-break character only when the record
+    terminator contains it, so with LF alone a file name holding a CR would be
+    written bare and split its row in two for every reader."""
+    import csv
+
     to_csv_options.setdefault("index", False)
     with atomic_path(path) as tmp:
-        frame.to_csv(tmp, **to_csv_options)
+        frame.to_csv(tmp, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n", encoding="utf-8", **to_csv_options)
 
 
 def _json_default(value: Any) -> Any:

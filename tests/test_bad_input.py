@@ -302,8 +302,12 @@ def submission(ids, labels, header=("ImageId", "Label")) -> pd.DataFrame:
         ({"a": submission([1, 2, 3], [0, 1, 2]), "b": submission([1, 2], [0, 1])}, ["b.csv", "2 rows"]),
         ({"a": submission([1, 2], [0, 1]), "b": submission([1, 2], [0, 1], header=("id", "label"))},
          ["b.csv", "header id,label", "ImageId,Label"]),
+        # members are checked as `kcnn check` checks a submission: a repeated id too, where they agree,
+        # probability members as well
+        ({name: pd.DataFrame({"id": [1, 1, 2], "cat": [0.2, 0.6, 0.5], "dog": [0.8, 0.4, 0.5]}) for name in "ab"},
+         ["a.csv line 3: id '1' repeats line 2"]),
     ],
-    ids=["id order", "row count", "header"],
+    ids=["id order", "row count", "header", "repeated id"],
 )
 def test_vote_refuses_members_that_disagree(kcnn, assert_refused, frames, fragments, tmp_path):
     folder = members(tmp_path, **frames)
@@ -317,6 +321,34 @@ def test_vote_refuses_an_empty_folder_and_a_missing_one(kcnn, assert_refused, tm
     assert_refused(kcnn("-w", tmp_path / "ws", "vote", tmp_path / "empty"), "empty", "no submission CSVs")
     assert_refused(kcnn("-w", tmp_path / "ws", "vote", tmp_path / "nowhere"), "nowhere")
     assert not (tmp_path / "ws").exists()
+
+
+def test_vote_with_no_run_kept_says_so(kcnn, assert_refused, tmp_path):
+    result = kcnn("-w", tmp_path / "ws", "vote")
+    assert_refused(result, "no run was kept", "kcnn train", "lower --keep-above")
+    assert "no such folder" not in result.stderr
+    (tmp_path / "ws" / "submissions").mkdir(parents=True)
+    assert_refused(kcnn("-w", tmp_path / "ws", "vote"), "no run was kept")
+    assert not (tmp_path / "ws" / "submissions" / "ensemble").exists()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "submissions").write_text("a file where the folder belongs")
+    assert_refused(kcnn("-w", tmp_path / "odd", "vote"), "submissions: not a folder of submission CSVs")
+
+
+def test_score_names_the_extra_answers_column(kcnn, assert_refused, tmp_path):
+    submission([1, 2], [7, 3]).to_csv(tmp_path / "sub.csv", index=False)
+    submission([1, 2], [7, 3]).assign(note=["x", "y"]).to_csv(tmp_path / "answers.csv", index=False)
+    result = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv")
+    assert_refused(result, f"--answers {tmp_path / 'answers.csv'}: column 'note' is one too many")
+    assert "column Label" not in result.stderr
+    submission([1, 2], [7, 3]).assign(note=["x", "y"]).to_csv(tmp_path / "extra.csv", index=False)
+    submission([1, 2], [7, 3]).to_csv(tmp_path / "answers.csv", index=False)
+    assert_refused(kcnn("score", tmp_path / "extra.csv", "--answers", tmp_path / "answers.csv"),
+                   "extra.csv line 2, column Label", "with 3 columns", "an id,label file has 2")
+    pd.DataFrame({"ImageId": [1, 2], "0": [0.2, 0.9], "1": [0.8, "high"]}).to_csv(tmp_path / "proba.csv", index=False)
+    submission([1, 2], [1, 0]).to_csv(tmp_path / "answers.csv", index=False)
+    assert_refused(kcnn("score", tmp_path / "proba.csv", "--answers", tmp_path / "answers.csv"),
+                   "proba.csv line 3, column 1: 'high' is not a probability")
 
 
 def test_vote_refuses_an_empty_member(kcnn, assert_refused, tmp_path):

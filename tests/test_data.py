@@ -248,16 +248,25 @@ def test_string_labels_round_trip(tmp_path: Path, train_df: pd.DataFrame, test_c
     assert [ds.classes[i] for i in ds.y_train] == train["label"].tolist()
 
 
-@pytest.mark.parametrize("spell", ["0{}", "+{}", "-0", "{}.0"])
-def test_non_canonical_integer_labels_stay_text(
-    tmp_path: Path, train_df: pd.DataFrame, test_csv: str, spell: str
-) -> None:
+def test_zero_padded_labels_stay_text(tmp_path: Path, train_df: pd.DataFrame, test_csv: str) -> None:
     train = train_df.copy()
-    # "07" must not come back as 7: a label is written back exactly as read
-    train["label"] = [spell.format(d) if d == 7 else str(d) for d in train_df["label"]]
+    # "07" must not come back as 7: a zero-padded code is written back exactly as read
+    train["label"] = ["07" if d == 7 else str(d) for d in train_df["label"]]
     ds = load_dataset(competition(tmp_path, train, test_csv))
     assert all(type(c) is str for c in ds.classes)
     assert [ds.classes[i] for i in ds.y_train] == train["label"].tolist()
+
+
+@pytest.mark.parametrize("spell, number", [("+{}", 7), ("{}.0", 7), (" {}.00 ", 7), ("-0", 0)])
+def test_other_spellings_of_whole_numbers_are_those_numbers(
+    tmp_path: Path, train_df: pd.DataFrame, test_csv: str, spell: str, number: int
+) -> None:
+    train = train_df.copy()
+    train["label"] = [spell.format(d) if d == 7 else str(d) for d in train_df["label"]]
+    ds = load_dataset(competition(tmp_path, train, test_csv))
+    assert all(type(c) is int for c in ds.classes)
+    expected = [number if d == 7 else d for d in train_df["label"]]
+    assert [ds.classes[i] for i in ds.y_train] == expected
 
 
 def test_negative_integer_labels_are_ints(

@@ -46,6 +46,51 @@ def test_labels_only_members_keep_text_and_break_ties_by_smallest_label(tmp_path
     assert outcome.sidecar["val_accuracy"] is None and "not kept runs" in outcome.sidecar["val_note"]
 
 
+def test_ids_holding_line_breaks_commas_and_quotes_are_written_quoted(tmp_path):
+    """An image file name may hold a CR, a comma or a quote: the vote writes it
+    quoted, so that any CSV reader gets the same ids back."""
+    ids = ["a\rb.png", "c,d.png", 'e"f.png', "g\nh.png", "plain.png"]
+    folder = tmp_path / "m"
+    for name, labels in {"a": ["cat", "dog", "cat", "dog", "cat"], "b": ["cat", "dog", "dog", "dog", "cat"]}.items():
+        folder.mkdir(exist_ok=True)
+        frame = pd.DataFrame({"file": ids, "label": labels})
+        frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\r\n")  # quotes every CR and LF
+    outcome = api.vote(Workspace(tmp_path / "ws"), folder)
+    out = pd.read_csv(outcome.csv_path, dtype=str, keep_default_na=False)
+    assert out["file"].tolist() == ids
+    assert out["label"].tolist() == ["cat", "dog", "cat", "dog", "cat"]
+    assert '"a\rb.png"' in outcome.csv_path.read_bytes().decode()
+
+
+def test_a_run_on_image_files_with_odd_names_writes_them_quoted(kcnn, tmp_path):
+    """Test images named with a CR, a comma and a quote: the run's own submission
+    and the vote both give those names back to a CSV reader."""
+    from PIL import Image
+
+    from kaggle_cnn.data import demo_path
+
+    digits = pd.read_csv(demo_path() / "train.csv.gz", nrows=20).drop(columns="label").to_numpy(np.uint8)
+    root = tmp_path / "photos"
+    for c, start in (("cat", 0), ("dog", 6)):
+        (root / "train" / c).mkdir(parents=True)
+        for k in range(6):
+            Image.fromarray(digits[start + k].reshape(28, 28)).save(root / "train" / c / f"{c}{k}.png")
+    (root / "test").mkdir()
+    names = ["a\rb.png", "c,d.png", 'e"f.png', "plain.png"]
+    for i, name in enumerate(names):
+        Image.fromarray(digits[12 + i].reshape(28, 28)).save(root / "test" / name)
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", root, "--model", "cnn1", "--epochs", 1, "--batch-size", 8,
+                  "--keep-above", 0)
+    assert result.exit_code == 0, result.output
+    (run,) = Workspace(workspace).runs()
+    own = pd.read_csv(run.path / "submission.csv", dtype=str)
+    assert sorted(own["file"]) == sorted(names)
+    outcome = api.vote(Workspace(workspace))
+    assert outcome.sidecar["members"][0]["run_id"] == run.run_id  # read back as the run's own CSV
+    assert pd.read_csv(outcome.csv_path, dtype=str)["file"].tolist() == own["file"].tolist()
+
+
 def test_numeric_labels_order_numerically(tmp_path):
     folder = tmp_path / "m"
     write(folder, "a", [1], ["10"], header=("ImageId", "Label"))
@@ -237,6 +282,39 @@ def test_members_with_different_class_sets_are_refused(kcnn, assert_refused, wor
     record["data"]["classes"] = list(range(1, 11))
     run_json.write_text(json.dumps(record))
     assert_refused(kcnn("-w", workspace4, "vote"), "cnn1-s0-a003.csv", "same classes")
+
+
+def test_a_member_with_labels_outside_the_classes_is_refused(kcnn, assert_refused, trained_copy):
+    workspace = Workspace(trained_copy)
+    banana = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str).assign(Label="banana")
+    banana.to_csv(workspace.submissions_dir / "banana.csv", index=False)
+    assert_refused(kcnn("-w", trained_copy, "vote"), f"{workspace.submissions_dir / 'banana.csv'} line 2",
+                   "label 'banana' is not one of the 10 classes")
+    assert_refused(kcnn("-w", trained_copy, "vote", "--across-data"), "banana.csv line 2")
+    assert not workspace.ensemble_dir.exists()  # nothing written
+
+
+def test_runs_on_other_data_vote_together_only_across_data(kcnn, assert_refused, trained_copy, competition,
+                                                           tmp_path):
+    """The same test images and classes, a different training set: the second
+    dataset's run is refused by name until --across-data asks for it."""
+    other = shutil.copytree(competition, tmp_path / "other")
+    pd.read_csv(competition / "train.csv").iloc[50:].to_csv(other / "train.csv", index=False)
+    result = kcnn("-w", trained_copy, "train", "--data", other, "--model", "cnn1", "--keep-above", 0, "--epochs", 1,
+                  "--batch-size", 32)
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(trained_copy)
+    first = workspace.load_run("cnn1-s0-a000")
+    newcomer = next(r for r in workspace.runs() if r.fingerprint != first.fingerprint)
+    assert_refused(kcnn("-w", trained_copy, "vote"), f"{workspace.member_submission(newcomer.run_id)}",
+                   f"its run {newcomer.run_id} was trained on other data", f"fingerprint {newcomer.fingerprint}",
+                   f"fingerprint {first.fingerprint}", "--across-data")
+    assert not workspace.ensemble_dir.exists()
+    result = kcnn("-w", trained_copy, "vote", "--across-data")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((workspace.ensemble_dir / "majority_vote.json").read_text())
+    assert sorted(m["run_id"] for m in sidecar["members"]) == sorted(r.run_id for r in workspace.runs())
+    assert "members are runs on different data" in sidecar["val_note"]
 
 
 def test_explain_prints_diagnostics(kcnn, workspace4):

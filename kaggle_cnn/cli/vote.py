@@ -44,13 +44,16 @@ def _renamed_weights(ctx, param, value):
                    f"{', '.join(METRICS)} [default: the workspace's, else accuracy]. Ties in greedy selection go "
                    "to the lower log-loss.")
 @click.option("--tta", is_flag=True, help="Use the members' test-time-augmented predictions (kcnn tta).")
+@click.option("--across-data", is_flag=True,
+              help="Vote members whose runs were trained on different data (refused otherwise); the vote then "
+                   "has no shared validation rows.")
 @click.option("--explain", is_flag=True, help="Print diagnostics: disagreement, vote margins, ties, per-class gain.")
 @click.option("--name", default=None,
               help=f"Output name under submissions/ensemble/: up to {NAME_LENGTH} letters, digits, '_', '-', '.' "
                    "[default: by method].")
 @click.pass_context
 def vote(ctx, directory, method, geometric, member_weights, keep_above, top, model, rounds, init, metric, tta,
-         explain, name):
+         across_data, explain, name):
     """Combine the submission CSVs in DIRECTORY (default submissions/) into one.
 
     Members must share header, ids and id order. A member that is a kept run's
@@ -70,5 +73,5 @@ def vote(ctx, directory, method, geometric, member_weights, keep_above, top, mod
     spec = api.VoteSpec(method=method, geometric=geometric, keep_above=keep_above, top=top, rounds=rounds, init=init,
                         metric=metric)
     outcome = api.vote(workspace(ctx), directory, spec=spec, name=name, model=model, member_weights=member_weights,
-                       tta=tta)
+                       tta=tta, across_data=across_data)
     print_vote(outcome, explain)

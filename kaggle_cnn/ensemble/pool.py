@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.labels import sorted_labels
 from kaggle_cnn.store.files import file_sha256
 from kaggle_cnn.store.submissions import PROBABILITY, Member
 from kaggle_cnn.store.validation import honest_predictions
@@ -51,16 +52,13 @@ class Validation:
     description: str  # which rows these are, as printouts say
 
 
-def gather(workspace: Workspace, directory: Path, *, model: str | None = None, tta: bool = False) -> Pool:
-    from kaggle_cnn.store.submissions import (
-        check_members,
-        find_members,
-        read_member,
-        sorted_labels,
-    )
+def gather(workspace: Workspace, directory: Path, *, model: str | None = None, tta: bool = False,
+           across_data: bool = False) -> Pool:
+    """The members in `directory`, checked: the same header, ids and id order, labels
+    among their runs' classes, and (unless `across_data`) runs on the same data."""
+    from kaggle_cnn.store.submissions import check_members, find_members, read_member
 
     members = [read_member(path) for path in find_members(directory)]
-    check_members(members)
     kept = set(workspace.run_ids())
     found = [_member_run(workspace, m, kept) for m in members]
     runs, lacking = [run for run, _, _ in found], [why for _, why, _ in found]
@@ -72,6 +70,9 @@ def gather(workspace: Workspace, directory: Path, *, model: str | None = None, t
         members, runs, lacking = [members[i] for i in chosen], [runs[i] for i in chosen], [lacking[i] for i in chosen]
         notices = []  # the members left are all runs' own CSVs
     _check_same_classes(members, runs)
+    check_members(members, run_classes(runs))
+    if not across_data:
+        _check_same_data(members, runs)
     if members[0].kind == PROBABILITY:
         members = _binary_labels(members, runs, directory)
 
@@ -161,6 +162,29 @@ def _check_same_classes(members: list[Member], runs: list[Run | None]) -> None:
                 f"{member.path}: its run has classes {_labels(run.classes)}, but {first[0].path.name}'s has "
                 f"{_labels(first[1].classes)}: members must predict the same classes"
             )
+
+
+def run_classes(runs: list[Run | None]) -> list[str] | None:
+    """The classes the members' runs predict (one set: _check_same_classes), or None without runs."""
+    run = next((r for r in runs if r is not None), None)
+    return [str(c) for c in run.classes] if run else None
+
+
+def _check_same_data(members: list[Member], runs: list[Run | None]) -> None:
+    """Runs trained on other data make a vote with no shared validation rows; only
+    --across-data asks for one."""
+    first = next(((m, r) for m, r in zip(members, runs) if r is not None), None)
+    for member, run in zip(members, runs):
+        if run is not None and run.fingerprint != first[1].fingerprint:
+            raise InputError(
+                f"{member.path}: its run {run.run_id} was trained on other data ({_data_of(run)}) than "
+                f"{first[0].path.name}'s ({_data_of(first[1])}); to vote them together pass --across-data"
+            )
+
+
+def _data_of(run: Run) -> str:
+    source = run.record["data"].get("source")
+    return f"{one_line(source, 80)}, fingerprint {run.fingerprint}" if source else f"fingerprint {run.fingerprint}"
 
 
 def _labels(classes: list) -> str:

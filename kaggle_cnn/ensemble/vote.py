@@ -43,11 +43,16 @@ def vote(
     model: str | None = None,
     member_weights: str | Path | None = None,
     tta: bool = False,
+    across_data: bool = False,
 ) -> VoteOutcome:
     """Combine the member CSVs in `directory` (default the workspace's submissions/)
     by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar.
-    A method of None is hard, or soft when the members are probabilities."""
-    directory = Path(directory) if directory is not None else workspace.submissions_dir
+    A method of None is hard, or soft when the members are probabilities. Members
+    whose runs were trained on different data are refused unless `across_data`."""
+    if directory is None:
+        directory = workspace.submissions_dir
+        _require_kept_runs(directory)
+    directory = Path(directory)
     method = spec.method or _default_method(directory)
     spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
     check_spec(spec)
@@ -61,13 +66,27 @@ def vote(
     # Held while reading and writing when free, so the repair never meets another
     # vote's temporary files; a vote during a long train goes on without it.
     with workspace.hold_if_idle():
-        return _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path, json_path)
+        return _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path, json_path)
 
 
-def _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path, json_path) -> VoteOutcome:
-    from kaggle_cnn.store.submissions import check_submission, write_predictions, write_submission
+def _require_kept_runs(submissions: Path) -> None:
+    """The default members are the kept runs' CSVs: none yet is a training matter, not a missing folder."""
+    from kaggle_cnn.store.submissions import find_members
 
-    pool = gather(workspace, directory, model=model, tta=tta)
+    try:
+        find_members(submissions)
+    except InputError:
+        if submissions.exists() and not submissions.is_dir():
+            raise
+        raise InputError(f"no run was kept, so there is nothing to vote on ({submissions} holds no submissions "
+                         "yet): train runs (kcnn train), or lower --keep-above so that they are kept") from None
+
+
+def _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path,
+          json_path) -> VoteOutcome:
+    from kaggle_cnn.store.submissions import write_predictions, write_submission
+
+    pool = gather(workspace, directory, model=model, tta=tta, across_data=across_data)
     _check_not_output(workspace, directory, pool.members, csv_path)
     if member_weights is not None:
         spec = VoteSpec(**{**asdict(spec), "fixed_weights": read_weights(member_weights, pool.members)})
@@ -79,8 +98,6 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, csv_path
                               len(pool.classes))
     labels = [pool.classes[i] for i in result.predictions]
     first = pool.members[0]
-    if first.kind == LABEL:
-        check_submission(first.path.name, first.header, first.ids, np.array(labels), classes=_run_classes(pool))
     for notice in pool.notices or []:  # the vote goes ahead: now, and only now, the warnings
         warn(notice)
 
@@ -179,11 +196,6 @@ def choose_weights(spec: VoteSpec, pool: Pool) -> tuple[np.ndarray, list[float |
     weights = ensemble.fit_weights(spec, pool.val.votes, pool.val.proba, pool.val.truth)
     return weights, [float(s) for s in ensemble.member_scores(spec.metric, pool.val.votes, pool.val.proba,
                                                               pool.val.truth)]
-
-
-def _run_classes(pool: Pool) -> list[str] | None:
-    run = next((r for r in pool.runs if r is not None), None)
-    return [str(c) for c in run.classes] if run else None
 
 
 # -- the sidecar: what was chosen, how good it is, why ----------------------------------

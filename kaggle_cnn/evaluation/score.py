@@ -11,11 +11,12 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import normalise_labels, sorted_labels
 from kaggle_cnn.store.submissions import (
     CLASS_COLUMNS,
     LABEL,
     PROBABILITY,
-    check_same_ids,
+    Member,
     check_submission,
     read_member,
 )
@@ -35,7 +36,7 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
         from kaggle_cnn.data import load_classes
 
         classes = [str(c) for c in load_classes(data)]  # no image decoded: any image size will do
-    check_submission(str(submission), member.header, member.ids, member.labels, sample=sample_member, classes=classes)
+    check_submission(member, sample=sample_member, classes=classes, name=str(submission))
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[member.kind]] if classes or member.kind != LABEL else []))
@@ -62,11 +63,11 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
 
         answers = demo_answers_path()
     predicted = read_member(submission)
-    check_submission(str(submission), predicted.header, predicted.ids, predicted.labels)  # unique ids
-    truth_ids, truth_labels = _answers(answers)
-    by_id = dict(zip(map(str, truth_ids), map(str, truth_labels)))
-    check_same_ids(str(submission), predicted.ids, list(by_id), f"the answers {answers}")
-    classes = _classes(by_id.values())
+    answer = _answers(answers)
+    check_submission(predicted, sample=answer, name=str(submission), reference=f"the answers {answers}",
+                     same_order=False)
+    by_id = dict(zip(answer.ids, answer.labels))
+    classes = sorted_labels(answer.labels)
     truth = np.array([classes.index(by_id[i]) for i in predicted.ids])
     proba = _class_probabilities(predicted, classes, submission)
     index = {c: i for i, c in enumerate(classes)}
@@ -75,18 +76,12 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
               "accuracy": float(np.mean(truth == labels))}
     if chosen.name != "accuracy":
         if labels.min() < 0:
-            raise InputError(f"{submission}: label {predicted.labels[labels.argmin()]!r} is not among the answers' "
+            label = str(predicted.labels[labels.argmin()])
+            raise InputError(f"{submission}: label {label!r} is not among the answers' "
                              f"classes ({', '.join(classes[:10])}); {chosen.name} needs known classes")
         result["metric"] = chosen.name
         result["score"] = chosen.value(truth, proba, labels, n_classes=len(classes))
     return result
-
-
-def _classes(labels) -> list[str]:
-    """The answers' distinct labels, sorted as the loaders sort classes (numbers by value)."""
-    unique = set(labels)
-    numeric = all(label.lstrip("-").isdigit() for label in unique)
-    return sorted(unique, key=(lambda label: int(label)) if numeric else None)
 
 
 def _class_probabilities(member, classes: list[str], submission) -> np.ndarray | None:
@@ -104,8 +99,8 @@ def _class_probabilities(member, classes: list[str], submission) -> np.ndarray |
     return None
 
 
-def _answers(answers: str | Path) -> tuple[list, list]:
-    """(ids, labels) from an answers CSV, or from an image folder's labelled test images."""
+def _answers(answers: str | Path) -> Member:
+    """The answers (ids, labels) from an answers CSV, or from an image folder's labelled test images."""
     if not Path(answers).exists():
         raise InputError(f"--answers {answers}: no such file or folder")
     if Path(answers).is_dir():
@@ -114,7 +109,9 @@ def _answers(answers: str | Path) -> tuple[list, list]:
         found = folder_answers(answers)
         if found is None:
             raise InputError(f"{answers}: its test images are not labelled (no test/<class>/ folders)")
-        return found
-    truth = read_member(answers, "--answers")
-    check_submission(f"--answers {answers}", truth.header, truth.ids, truth.labels)  # unique ids
-    return list(truth.ids), list(truth.labels)
+        ids, labels = found
+        return Member(Path(answers), ("id", "label"), np.asarray(ids, dtype=str),
+                      np.array(normalise_labels(labels), dtype=str))
+    truth = read_member(answers, "--answers", labels_only=True)
+    check_submission(truth, name=f"--answers {answers}")  # unique ids
+    return truth

@@ -16,7 +16,7 @@ import pandas as pd
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, one_line
-
+from kaggle_cnn.labels import normalise_labels
 
 # What a submission holds, as the competition's sample submission shows it.
 LABEL = "label"  # id,label: the predicted class
@@ -69,9 +69,10 @@ class Member:
         return self.path.stem
 
 
-def read_member(path: str | os.PathLike, option: str | None = None) -> Member:
+def read_member(path: str | os.PathLike, option: str | None = None, *, labels_only: bool = False) -> Member:
     """A submission CSV (or a sample or answers file: `option` names the option that
-    gave it, for the message), read as text."""
+    gave it, for the message), read as text, labels normalised (kaggle_cnn.labels).
+    `labels_only`: the file must be id,label (an answers file), never probabilities."""
     path = Path(path)
     where = f"{option} {path}" if option else str(path)
     if not path.exists():
@@ -90,16 +91,20 @@ def read_member(path: str | os.PathLike, option: str | None = None) -> Member:
     if frame.empty:
         raise InputError(f"{where}: header only, no rows")
     ids, header = frame.iloc[:, 0].to_numpy(dtype=str), tuple(map(str, frame.columns))
+    if labels_only and frame.shape[1] > 2:
+        raise InputError(f"{where}: column {one_line(header[2], 60)!r} is one too many: answers are an id column "
+                         f"and a label column ({','.join(header[:2])})")
     if frame.shape[1] > 2:  # one probability column per class
         proba = _probabilities(path, frame)
         labels = np.asarray(header[1:], dtype=str)[proba.argmax(axis=1)]
         return Member(path, header, ids, labels, CLASS_COLUMNS, proba)
     labels = frame.iloc[:, 1].to_numpy(dtype=str)
+    if not labels_only and _written_probabilities(labels):
+        return Member(path, header, ids, labels, PROBABILITY, _probabilities(path, frame))
+    labels = np.array(normalise_labels(labels), dtype=str)
     blank = np.flatnonzero(labels == "")
     if blank.size:
         raise InputError(f"{path} line {blank[0] + 2}, column {frame.columns[1]}: empty label")
-    if _written_probabilities(labels):
-        return Member(path, header, ids, labels, PROBABILITY, _probabilities(path, frame))
     return Member(path, header, ids, labels)
 
 
@@ -116,8 +121,11 @@ def _probabilities(path: Path, frame: pd.DataFrame) -> np.ndarray:
     bad = np.argwhere(~((values >= 0) & (values <= 1)))  # NaN (not a number) fails too
     if len(bad):
         row, column = bad[0]
+        # With more than two columns the file may be an id,label file with a column too many.
+        layout = (f" (with {frame.shape[1]} columns it is read as an id and one probability column per class; "
+                  "an id,label file has 2)") if frame.shape[1] > 2 else ""
         raise InputError(f"{path} line {row + 2}, column {frame.columns[column + 1]}: "
-                         f"{_q(frame.iat[row, column + 1])} is not a probability between 0 and 1")
+                         f"{_q(frame.iat[row, column + 1])} is not a probability between 0 and 1{layout}")
     return values
 
 
@@ -135,96 +143,80 @@ def find_members(directory: str | os.PathLike) -> list[Path]:
     return paths
 
 
-def check_members(members: Sequence[Member]) -> None:
-    """All members must share header, ids and id order with the first one."""
-    first = members[0]
-    for member in members[1:]:
-        if member.header != first.header:
-            raise InputError(
-                f"{member.path}: header {','.join(member.header)} differs from {','.join(first.header)} in {first.path.name}"
-            )
-        if len(member.ids) != len(first.ids):
-            raise InputError(f"{member.path}: {len(member.ids)} rows, but {first.path.name} has {len(first.ids)}")
-        differ = np.flatnonzero(member.ids != first.ids)
-        if differ.size:
-            row = differ[0]
-            raise InputError(
-                f"{member.path} line {row + 2}: id {_q(member.ids[row])} differs from {_q(first.ids[row])} in {first.path.name}"
-                " (members must list the same ids in the same order)"
-            )
-
-
-def check_same_ids(name: str, ids: Sequence[str], reference_ids: Sequence[str], reference: str) -> None:
-    """Every id of the reference (a sample submission, the answers) listed, and no other."""
-    listed = set(ids)
-    missing = [i for i in reference_ids if i not in listed]
-    if missing:
-        raise InputError(f"{name}: id {_q(missing[0])} of {reference} is missing")
-    expected = set(reference_ids)
-    extra = [i for i in ids if i not in expected]
-    if extra:
-        raise InputError(f"{name}: id {_q(extra[0])} is not in {reference}")
+def check_members(members: Sequence[Member], classes: Sequence[str] | None = None) -> None:
+    """Every member checked by check_submission against the first one: the same
+    header, ids and id order, and (with `classes`) labels among them."""
+    for member in members:
+        check_submission(member, sample=members[0] if member is not members[0] else None, classes=classes)
 
 
 def check_submission(
-    name: str,
-    header: Sequence[str],
-    ids: np.ndarray,
-    labels: np.ndarray,
+    member: Member,
     *,
     sample: Member | None = None,
     classes: Sequence[str] | None = None,
+    name: str | None = None,
+    reference: str | None = None,
+    same_order: bool = True,
 ) -> None:
-    """The checks a grader makes, raised as one InputError naming the first problem:
-    header, row count, id set and order against the sample submission; unique ids;
-    labels within the competition's classes."""
-    ids, labels = np.asarray(ids, dtype=str), np.asarray(labels, dtype=str)
+    """The one check of a submission, vote member or answers file, as a grader makes
+    it, raised as one InputError naming the first problem: unique ids; against
+    `sample` (a sample submission, the first vote member, the answers) the header,
+    the id set and, when `same_order`, the id order; labels (or class columns)
+    within `classes`. `name` and `reference` name the file and the sample in messages."""
+    name = name or str(member.path)
+    ids = np.asarray(member.ids, dtype=str)
     seen: dict[str, int] = {}
     for row, value in enumerate(ids):
         if value in seen:
             raise InputError(f"{name} line {row + 2}: id {_q(value)} repeats line {seen[value] + 2}")
         seen[value] = row
     if sample is not None:
-        if tuple(header) != tuple(sample.header):
-            raise InputError(f"{name}: header {','.join(header)} differs from {','.join(sample.header)} in {sample.path.name}")
-        check_same_ids(name, ids, sample.ids, sample.path.name)
-        differ = np.flatnonzero(ids != sample.ids)
-        if differ.size:
-            row = differ[0]
-            raise InputError(
-                f"{name} line {row + 2}: id {_q(ids[row])} where {sample.path.name} has "
-                f"{_q(sample.ids[row])} (same ids, different order)"
-            )
-    if classes is not None and len(header) > 2:
-        names = sorted(map(str, classes))
-        if sorted(header[1:]) != names:
-            raise InputError(f"{name}: columns {','.join(header[1:])} are not one per class "
-                             f"({','.join(names[:10])}{', ...' if len(names) > 10 else ''})")
-    elif classes is not None and not kind_of(labels) == PROBABILITY:
-        allowed = set(map(str, classes))
-        outside = np.flatnonzero(~np.isin(labels, list(allowed)))
+        _check_against(name, member, sample, reference or sample.path.name, same_order)
+    if classes is None:
+        return
+    names = [str(c) for c in classes]
+    if member.kind == CLASS_COLUMNS:
+        if sorted(member.header[1:]) != sorted(names):
+            raise InputError(f"{name}: columns {','.join(member.header[1:])} are not one per class "
+                             f"({_few(sorted(names))})")
+    elif member.kind == LABEL:
+        outside = np.flatnonzero(~np.isin(member.labels, names))
         if outside.size:
             row = outside[0]
-            raise InputError(f"{name} line {row + 2}: label {_q(labels[row])} is not one of the {len(allowed)} classes")
+            raise InputError(f"{name} line {row + 2}: label {_q(member.labels[row])} is not one of the "
+                             f"{len(names)} classes ({_few(names)})")
 
 
-def kind_of(values: np.ndarray) -> str:
-    """LABEL, or PROBABILITY for a column of fractions."""
-    return PROBABILITY if _written_probabilities(np.asarray(values, dtype=str)) else LABEL
+def _check_against(name: str, member: Member, sample: Member, reference: str, same_order: bool) -> None:
+    """Header, id set and (when `same_order`) id order of `member` against `sample`."""
+    if same_order and tuple(member.header) != tuple(sample.header):
+        raise InputError(f"{name}: header {','.join(member.header)} differs from {','.join(sample.header)} "
+                         f"in {reference}")
+    ids, reference_ids = np.asarray(member.ids, dtype=str), np.asarray(sample.ids, dtype=str)
+    same_set = set(ids) == set(reference_ids)
+    if same_order and len(ids) == len(reference_ids):
+        differ = np.flatnonzero(ids != reference_ids)
+        if differ.size:
+            row = differ[0]
+            why = "same ids, different order" if same_set else "the same ids in the same order are needed"
+            raise InputError(f"{name} line {row + 2}: id {_q(ids[row])} differs from {_q(reference_ids[row])} in "
+                             f"{reference} ({why})")
+    if not same_set:
+        rows = f" ({len(ids)} rows, {len(reference_ids)} in {reference})" if len(ids) != len(reference_ids) else ""
+        listed = set(ids)
+        missing = [i for i in reference_ids if i not in listed]
+        if missing:
+            raise InputError(f"{name}: id {_q(missing[0])} of {reference} is missing{rows}")
+        expected = set(reference_ids)
+        extra = next(i for i in ids if i not in expected)
+        raise InputError(f"{name}: id {_q(extra)} is not in {reference}{rows}")
+
+
+def _few(names: Sequence[str]) -> str:
+    return ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
 
 
 def _q(value) -> str:
     """A label or id quoted as plain text ('987', never np.str_('987')), cut when long."""
     return repr(one_line(str(value), 60))
-
-
-def sorted_labels(labels: np.ndarray) -> list[str]:
-    """Distinct labels in their natural order: numeric when they all are numbers,
-    else alphabetical. This order is what 'the smallest label' means in a tie."""
-    distinct = list(np.unique(labels))
-    try:
-        return sorted(distinct, key=float)
-    except ValueError:
-        return sorted(distinct)
-
-

@@ -154,7 +154,7 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
                 save_model(content, folder / name)
             else:
                 np.save(folder / name, content)
-        pd.DataFrame(result.history).to_csv(folder / "history.csv", index=False)
+        fileio.write_csv(folder / "history.csv", pd.DataFrame(result.history))
         write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
                           dataset.test_ids, dataset.classes, result.test_proba)
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder

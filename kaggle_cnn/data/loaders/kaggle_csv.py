@@ -28,6 +28,7 @@ from kaggle_cnn.data.loaders.csv_files import (
 from kaggle_cnn.data.loaders.pixel_scale import scale_to_unit
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import normalise_labels
 
 LABEL_CANDIDATES = ("label", "Label", "LABEL", "target", "class")
 ID_CANDIDATES = ("id", "Id", "ID", "ImageId", "image_id")
@@ -226,14 +227,19 @@ def _numeric_pixels(path: Path, table: pd.DataFrame, columns: list[str]) -> pd.D
 def encode_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
     """Sorted class values and int64 indices.
 
-    Labels are read as text; they become ints only when every one is a canonical
-    integer, so writing str(value) later reproduces the file's text exactly.
+    Labels are read as text and normalised (kaggle_cnn.labels: `7.0` is `7`); they
+    become ints only when every one is a canonical integer, so writing str(value)
+    later reproduces the normalised text exactly.
     """
     text = table[column]
     missing = np.flatnonzero(text.isna().to_numpy())
     if len(missing):
         raise InputError(cell_error(path, missing[0], column, "missing label"))
-    uniques, inverse = np.unique(text.to_numpy(dtype=object), return_inverse=True)
+    text = np.array(normalise_labels(text), dtype=object)
+    blank = np.flatnonzero(text == "")
+    if len(blank):
+        raise InputError(cell_error(path, blank[0], column, "missing label (only spaces)"))
+    uniques, inverse = np.unique(text, return_inverse=True)
     if all(_CANONICAL_INT.fullmatch(u) for u in uniques):
         values = np.array([int(u) for u in uniques], dtype=np.int64)
         order = np.argsort(values, kind="stable")

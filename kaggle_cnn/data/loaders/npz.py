@@ -14,6 +14,7 @@ import numpy as np
 from kaggle_cnn.data.dataset import Dataset, ImageShape, resolve_image_shape
 from kaggle_cnn.data.loaders.pixel_scale import scale_to_unit
 from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.labels import normalise_labels
 
 REQUIRED_KEYS = ("x_train", "y_train", "x_test")
 ID_KEYS = ("ids", "test_ids")
@@ -143,6 +144,8 @@ def _labels(name: str, raw: np.ndarray, n_images: int) -> tuple[list, np.ndarray
         y = y.astype(np.int64)
     elif y.dtype.kind == "S":
         y = np.char.decode(y, "utf-8")
+    if y.dtype.kind == "U":
+        y = np.array(normalise_labels(y), dtype=str)
     elif y.dtype.kind not in "iuU":
         raise InputError(f"{where}: labels must be integers or strings, got dtype {y.dtype}")
     uniques, inverse = np.unique(y, return_inverse=True)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from kaggle_cnn.data.loaders.csv_files import cell_error, list_columns, reading
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import normalise_label
 
 SAMPLE_NAME = "sample_submission.csv"
 
@@ -72,7 +73,7 @@ def sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label
                 f"{sample_path.name}: columns {list_columns(others)} are neither one label column nor one "
                 f"column per class (the classes are {list_columns(names)})")
         return (sample_id, *others), "class_columns"
-    values = sample[label_col]
+    values = sample[label_col].map(normalise_label)
     if len(names) == 2 and len(values) and not values.isin(names).all():
         numbers = pd.to_numeric(values, errors="coerce")
         if numbers.notna().all() and numbers.between(0, 1).all():
