@@ -21,6 +21,7 @@ import numpy as np
 
 from kaggle_cnn.errors import AttemptFailed, InputError
 from kaggle_cnn.store.validation import Folds, find_folds, folds_path
+from kaggle_cnn.training.options import attempt_seed
 from kaggle_cnn.training.records import finish_record, judge, record_failure, run_record
 from kaggle_cnn.training.schedule import Planned, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask
@@ -52,20 +53,15 @@ def plan_folds(workspace: "Workspace", dataset: "Dataset", k: int) -> tuple[Fold
                  list(dataset.classes)), True
 
 
-def part_seed(seed: int, part: int) -> int:
-    """The seed of fold `part` (0..K-1) of a candidate, or of its refit (K)."""
-    return int(np.random.SeedSequence([int(seed), int(part)]).generate_state(1)[0])
-
-
 def fold_tasks(task: AttemptTask, folds: Folds) -> list[AttemptTask]:
-    return [replace(task, seed=part_seed(task.seed, fold), run_id=f"{task.run_id}-fold{fold + 1}",
+    return [replace(task, seed=attempt_seed(task.seed, fold), run_id=f"{task.run_id}-fold{fold + 1}",
                     val_rows=folds.val_rows(fold)) for fold in range(folds.k)]
 
 
 def refit_task(task: AttemptTask, folds: Folds, epochs: int) -> AttemptTask:
     """One more model on every training row (no validation rows), for `epochs`."""
     config = replace(task.config, epochs=int(epochs), patience=None)
-    return replace(task, config=config, seed=part_seed(task.seed, folds.k), run_id=f"{task.run_id}-refit",
+    return replace(task, config=config, seed=attempt_seed(task.seed, folds.k), run_id=f"{task.run_id}-refit",
                    val_rows=np.zeros(0, dtype=np.int64))
 
 

@@ -21,7 +21,8 @@ SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later 
 
 
 def attempt_seed(base_seed: int, attempt: int) -> int:
-    """Each attempt's own seed: independent streams from (base seed, attempt number)."""
+    """Each attempt's own seed: independent streams from (base seed, attempt number).
+    A k-fold candidate's folds and refit derive theirs the same way from its seed."""
     base_seed = check_setting("seed", base_seed, OPTIONS)
     return int(np.random.SeedSequence([base_seed, int(attempt)]).generate_state(1)[0])
 
