@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from kaggle_cnn import api
+from kaggle_cnn.config import PROBABILITY_CLIP
 from kaggle_cnn.ensemble import rules
 from kaggle_cnn.ensemble.rules import VoteSpec
-from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR
 from kaggle_cnn.store.workspace import Workspace
 
 
@@ -168,7 +168,7 @@ def test_soft_vote_is_the_mean_of_stored_probabilities(workspace4):
     assert labels_of(outcome.csv_path) == [str(c) for c in mean.argmax(1)]
     geometric = api.vote(workspace, spec=VoteSpec("soft", geometric=True), name="geo")
     assert geometric.sidecar["options"]["geometric"] is True
-    logs = np.sum([np.log(np.clip(r.test_proba(), PROBABILITY_FLOOR, 1.0)) for r in workspace.runs()], axis=0)
+    logs = np.sum([np.log(np.clip(r.test_proba(), PROBABILITY_CLIP, 1.0)) for r in workspace.runs()], axis=0)
     assert labels_of(geometric.csv_path) == [str(c) for c in logs.argmax(1)]
 
 

@@ -1,5 +1,5 @@
 """Per-class precision, recall, F1 and the confusion matrix (from scikit-learn) of
-kept runs and votes on the shared validation split; log-loss.
+kept runs and votes on the shared validation split.
 
 Tables are indexed by the original class labels so they read as the user's
 classes, not as 0..K-1. `collect_metrics` only reads the workspace;
@@ -28,7 +28,6 @@ from kaggle_cnn.store.validation import find_folds, honest_predictions, workspac
 from kaggle_cnn.store.workspace import Split, Workspace
 
 ENSEMBLE_PREFIX = "ensemble/"
-PROBABILITY_FLOOR = 1e-7  # log-loss clips probabilities here, as Keras does
 
 
 def classification_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -> pd.DataFrame:
@@ -60,12 +59,6 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -
     names = [str(c) for c in classes]
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))
     return pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
-
-
-def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
-    """Mean negative log-probability of the true class (probabilities clipped)."""
-    picked = proba[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.clip(picked, PROBABILITY_FLOOR, 1.0))))
 
 
 @dataclass

@@ -112,7 +112,7 @@ def out_of_fold(results: list["FitResult"], folds: Folds) -> np.ndarray:
 def combined_result(results: list["FitResult"], final: "FitResult | None", folds: Folds) -> "FitResult":
     """The candidate as one result: OOF probabilities as its validation, the
     submission's test probabilities, every part's epochs in one history."""
-    from kaggle_cnn.evaluation.metrics import log_loss
+    from kaggle_cnn.evaluation.competition import accuracy, log_loss
     from kaggle_cnn.training.fit import FitResult
 
     oof = out_of_fold(results, folds)
@@ -121,7 +121,7 @@ def combined_result(results: list["FitResult"], final: "FitResult | None", folds
     return FitResult(
         model=None, history=history, val_proba=oof,
         test_proba=final.test_proba if final is not None else np.mean([r.test_proba for r in results], axis=0),
-        val_accuracy=float(np.mean(oof.argmax(axis=1) == folds.labels)), val_loss=log_loss(oof, folds.labels),
+        val_accuracy=accuracy(folds.labels, oof), val_loss=log_loss(folds.labels, oof),
         predict_seconds=float(sum(r.predict_seconds for _, r in parts)), params=results[0].params,
         device=results[0].device,
         epochs={"folds": [chosen_epochs(r) for r in results], "refit": len(final.history) if final else None})
