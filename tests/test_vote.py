@@ -503,8 +503,9 @@ def test_vote_options_out_of_range_are_refused(kcnn, assert_refused, trained_cop
     assert "(0 to 10000)" in help_text and "up to 100 letters" in help_text
 
 
-def test_the_help_quotes_the_limits_the_vote_enforces():
-    from kaggle_cnn.cli import vote as vote_command
+def test_the_help_quotes_the_limits_and_choices_the_vote_enforces(kcnn):
     from kaggle_cnn.ensemble import vote as vote_module
 
-    assert vote_command.MAX_ROUNDS == rules.MAX_ROUNDS and vote_command.NAME_LENGTH == vote_module.NAME_LENGTH
+    help_text = " ".join(kcnn("vote", "--help").output.split())
+    assert f"(0 to {rules.MAX_ROUNDS})" in help_text and f"up to {vote_module.NAME_LENGTH} letters" in help_text
+    assert f"[{'|'.join(rules.METHODS)}]" in help_text

@@ -8,7 +8,7 @@ import click
 
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_path_option
-from kaggle_cnn.config import METRICS
+from kaggle_cnn.api import METRICS
 
 
 @cli.command()

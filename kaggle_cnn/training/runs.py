@@ -141,7 +141,7 @@ def train(
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
     metric, _ = check_metric(workspace, metric)
-    checked = check_train_options(repeat=1 if repeat is None else repeat, until_kept=until_kept,
+    checked = check_train_options(repeat=repeat, until_kept=until_kept,
                                   max_attempts=max_attempts, keep_above=keep_above, seed=seed,
                                   val_fraction=val_fraction, time_budget=time_budget, metric=metric, folds=folds,
                                   refit=refit)
