@@ -15,7 +15,12 @@ import numpy as np
 
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import accuracy, check_threshold, get_metric, log_loss
+from kaggle_cnn.evaluation.competition import (
+    accuracy,
+    check_threshold,
+    get_metric,
+    log_loss,
+)
 
 METHODS = ("hard", "soft", "weighted", "greedy")
 ESTIMATE_FOLDS = 5  # the vote's honest estimate: weights chosen on 4/5 of the rows, scored on the rest
