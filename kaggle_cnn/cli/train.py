@@ -170,7 +170,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
             summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
                                  execution=execution, time_budget=time_budget)
         else:
-            typed = {name: value for name, value in settings.items() if _typed(ctx, name)}
+            typed = {name: value for name, value in settings.items() if name in TRAIN_OPTIONS and _typed(ctx, name)}
             config = api.train_config(typed, config_file=config_file, explicit=typed, set_options=set_options,
                                       dropout=dropout, weights=weights, drop_blocks=drop_blocks, preset=preset)
             for change in api.preset_changes(preset, typed):
