@@ -23,7 +23,7 @@ import pandas as pd
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
 from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
-from kaggle_cnn.evaluation.competition import get_metric
+from kaggle_cnn.evaluation.competition import accuracy, get_metric
 from kaggle_cnn.store.validation import find_folds, honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Split, Workspace
 
@@ -105,9 +105,10 @@ def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)
         by_class = table.set_index("class")
-        summary.append({"source": source, "accuracy": by_class.loc["accuracy", "f1"],
+        share_right = accuracy(y_true, y_pred)
+        summary.append({"source": source, "accuracy": share_right,
                         "macro_f1": by_class.loc["macro avg", "f1"], "weighted_f1": by_class.loc["weighted avg", "f1"],
-                        "metric": metric, "score": by_class.loc["accuracy", "f1"] if score is None else score,
+                        "metric": metric, "score": share_right if score is None else score,
                         "estimate": estimate, "rows": int(len(y_true))})
     return MetricsReport(tables, confusions, pd.DataFrame(summary), metric=metric)
 
