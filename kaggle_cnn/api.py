@@ -46,7 +46,8 @@ from kaggle_cnn.training.tta import tta
 
 __all__ = [
     "Attempt", "Dataset", "Execution", "Finding", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
-    "SEARCH_ALGOS", "StudyBoard", "VOTE_MAX_ROUNDS", "VOTE_METHODS", "VOTE_NAME_LENGTH", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
+    "SEARCH_ALGOS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VOTE_MAX_ROUNDS", "VOTE_METHODS",
+    "VOTE_NAME_LENGTH", "VoteOutcome",
     "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
     "report", "resume", "score", "search", "submit",

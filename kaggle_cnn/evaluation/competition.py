@@ -86,8 +86,8 @@ class Metric:
         classes; `predicted`: class indices (default the top class of `proba`)."""
         truth = np.asarray(truth, dtype=np.int64)
         if proba is not None:
-            proba = np.asarray(proba, dtype=np.float64)
-            proba = proba / proba.sum(axis=1, keepdims=True).clip(min=PROBABILITY_CLIP)  # float32 rows sum to 1 only nearly
+            proba = np.asarray(proba, dtype=np.float64)  # float32 rows sum to 1 only nearly
+            proba = proba / proba.sum(axis=1, keepdims=True).clip(min=PROBABILITY_CLIP)
             n_classes = proba.shape[1]
         if self.needs_probabilities and proba is None:
             raise InputError(f"the {self.name} metric needs probabilities, and these predictions are labels only")

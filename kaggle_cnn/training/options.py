@@ -35,9 +35,9 @@ def check_train_options(*, repeat: int | None, until_kept: int | None, max_attem
     within the metric's range; and the options that do not go together refused."""
     from kaggle_cnn.evaluation.competition import check_threshold, get_metric
 
-    given = {"keep_above": keep_above, "repeat": 1 if repeat is None else repeat, "until_kept": until_kept, "max_attempts": max_attempts,
-             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget, "metric": metric,
-             "folds": folds, "refit": refit}
+    given = {"keep_above": keep_above, "repeat": 1 if repeat is None else repeat, "until_kept": until_kept,
+             "max_attempts": max_attempts, "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget,
+             "metric": metric, "folds": folds, "refit": refit}
     checked = {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
     checked["keep_above"] = check_threshold(get_metric(checked["metric"]), checked["keep_above"])
     if repeat is not None and checked["until_kept"] is not None:
