@@ -11,23 +11,30 @@ pictures of a model import it when they run.
     summary = api.train(dataset, workspace, api.TrainConfig(epochs=5), repeat=3, keep_above=0.9)
     outcome = api.vote(workspace, spec=api.VoteSpec(method="soft"))
     report = api.metrics(workspace)
+
+The choices and limits of options (VOTE_METHODS, SEARCH_ALGOS, PRESETS, METRICS,
+...) are the library's own, named here so that the CLI offers what the library takes.
 """
 
 from __future__ import annotations
 
 from kaggle_cnn.architectures.catalog import models
 from kaggle_cnn.competition import download, submit
-from kaggle_cnn.config import TrainConfig
+from kaggle_cnn.config import METRICS, OPTIMIZERS, SCHEDULES, TrainConfig
 from kaggle_cnn.data import Dataset
 from kaggle_cnn.data import load_dataset as load_data
 from kaggle_cnn.data.describe import describe_data as data
 from kaggle_cnn.data.folder_split import split_folder as data_split
+from kaggle_cnn.ensemble.rules import MAX_ROUNDS as VOTE_MAX_ROUNDS
+from kaggle_cnn.ensemble.rules import METHODS as VOTE_METHODS
 from kaggle_cnn.ensemble.rules import VoteSpec
+from kaggle_cnn.ensemble.vote import NAME_LENGTH as VOTE_NAME_LENGTH
 from kaggle_cnn.ensemble.vote import VoteOutcome, vote
 from kaggle_cnn.evaluation.metrics import MetricsReport, collect_metrics, write_metrics
 from kaggle_cnn.evaluation.score import check, score
 from kaggle_cnn.evaluation.timing import timing_table
 from kaggle_cnn.search.runner import StudyBoard, search, search_template, study
+from kaggle_cnn.search.study import ALGOS as SEARCH_ALGOS
 from kaggle_cnn.store.doctor import Finding, doctor
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.devices import parse_jobs
@@ -38,7 +45,9 @@ from kaggle_cnn.training.settings import train_config
 from kaggle_cnn.training.tta import tta
 
 __all__ = [
-    "Attempt", "Dataset", "Execution", "Finding", "MetricsReport", "PRESETS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VoteOutcome",
+    "Attempt", "Dataset", "Execution", "Finding", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
+    "SEARCH_ALGOS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VOTE_MAX_ROUNDS", "VOTE_METHODS",
+    "VOTE_NAME_LENGTH", "VoteOutcome",
     "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
     "report", "resume", "score", "search", "submit",

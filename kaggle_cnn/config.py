@@ -25,6 +25,9 @@ SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
 # What runs are judged, kept and voted by (kaggle_cnn.evaluation.competition has their definitions).
 METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk")
+# Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
+# submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
+PROBABILITY_CLIP = 1e-15
 
 # Where a value came from, for messages: a file's path names itself; these do not.
 OPTIONS = "options"  # typed as command-line options: "--lr nan"

@@ -1,7 +1,9 @@
-"""Atomic file writes: a temporary name in the same folder, then os.replace.
+"""Atomic writes of files and folders: a temporary name in the same folder, then
+a rename.
 
 A reader (or a later command after a kill -9) sees either the old file or the
-whole new one, never half of it. Every file the toolkit writes goes through here.
+whole new one, never half of it. Every file and folder the toolkit writes goes
+through here.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +24,21 @@ from kaggle_cnn.errors import InputError, one_line
 TMP_PREFIX = ".kcnn-tmp-"
 
 
-def _default_mode() -> int:
-    """What open() would give a new file: 0o666 less the umask (mkstemp gives 0o600)."""
+def _umask() -> int:
+    """The process's umask (reading it means setting it: put straight back)."""
     mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
-_FILE_MODE = _default_mode()
+# What open() and mkdir() would give new files and folders (mkstemp gives 0o600, mkdtemp 0o700).
+_FILE_MODE = 0o666 & ~_umask()
+_FOLDER_MODE = 0o777 & ~_umask()
+
+
+def temporary_prefix(path: str | os.PathLike) -> str:
+    """The start of the temporary name a write of `path` uses beside it."""
+    return f"{TMP_PREFIX}{Path(path).name}."
 
 
 def check_file_target(path: str | os.PathLike, option: str = "") -> Path:
@@ -53,7 +63,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = check_file_target(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.stem), suffix=path.suffix or ".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -63,6 +73,28 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new temporary folder beside `path` to fill; rename it onto `path` on
+    success, remove it on failure (Ctrl-C included).
+
+    An empty folder already at `path` is replaced; anything in it makes the
+    rename fail, so nothing is ever overwritten.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = Path(tempfile.mkdtemp(prefix=temporary_prefix(path), dir=path.parent))
+    try:
+        yield tmp_path
+        os.chmod(tmp_path, _FOLDER_MODE)
+        if path.is_dir() and not path.is_symlink():
+            path.rmdir()  # an empty folder only; rename cannot replace a folder everywhere
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            shutil.rmtree(tmp_path, ignore_errors=True)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -106,6 +106,7 @@ def test_bad_competition_files(kcnn, assert_refused, case, competition, tmp_path
         (["--keep-above", "-0.1"], ["--keep-above"]),
         (["--repeat", "0"], ["--repeat", "0"]),
         (["--repeat", "2", "--until-kept", "2"], ["not both"]),
+        (["--max-attempts", "3"], ["--max-attempts only applies with --until-kept"]),
         (["--until-kept", "0"], ["--until-kept"]),
         (["--epochs", "0"], ["--epochs"]),
         (["--image-shape", "28x28x2"], ["784"]),
@@ -137,6 +138,20 @@ def test_bad_train_options(kcnn, assert_refused, options, fragments, competition
     result = kcnn("-w", workspace, "train", "--model", "cnn1", "--epochs", 1, *args)
     assert_refused(result, *fragments)
     assert not workspace.exists()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"repeat": 5, "until_kept": 2}, "give --repeat N or --until-kept K, not both"),
+    ({"max_attempts": 3}, "--max-attempts only applies with --until-kept"),
+    ({"repeat": 2, "max_attempts": 3}, "--max-attempts only applies with --until-kept"),
+])
+def test_the_api_refuses_the_train_options_the_cli_refuses(options, message, competition, tmp_path):
+    """api.train used to ignore repeat beside until_kept: the check lives in the library now."""
+    dataset = api.load_data(competition)
+    with pytest.raises(InputError) as refused:
+        api.train(dataset, api.Workspace(tmp_path / "ws"), TrainConfig(model="cnn1", epochs=1), **options)
+    assert str(refused.value) == message
+    assert not (tmp_path / "ws").exists()
 
 
 def test_a_refused_train_writes_not_even_the_split(kcnn, assert_refused, competition, tmp_path):

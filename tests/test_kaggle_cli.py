@@ -105,7 +105,7 @@ def test_download_unzips_everything_marks_the_folder_and_shows_it_only_complete(
     [call] = fake.calls()
     staging = Path(call["argv"][-1])
     assert call["argv"] == ["competitions", "download", "-c", "fake-comp", "-p", str(staging)]
-    assert staging.parent == work and staging.name.startswith(".comp.download-")
+    assert staging.parent == work and staging.name.startswith(".kcnn-tmp-comp.")
     assert call["target_existed"] is False  # the target appears only once complete
     files = {p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file()}
     assert files == {".kaggle-competition", "sample_submission.csv", "train.csv",
@@ -123,14 +123,14 @@ def test_download_defaults_to_a_folder_named_after_the_competition(kcnn, fake, w
     result = kcnn("download", "fake-comp")
     assert result.exit_code == 0, result.output
     assert (work / "fake-comp" / ".kaggle-competition").read_text() == "fake-comp\n"
-    assert Path(fake.calls()[0]["argv"][-1]).name.startswith(".fake-comp.download-")
+    assert Path(fake.calls()[0]["argv"][-1]).name.startswith(".kcnn-tmp-fake-comp.")
 
 
 def test_dry_run_prints_the_commands_and_writes_nothing(kcnn, fake, work, tmp_path):
     before = sorted(p.name for p in tmp_path.iterdir())
     result = kcnn("download", "fake-comp", work / "comp", "--dry-run")
     assert result.exit_code == 0, result.output
-    staging = work / ".comp.download-XXXXXXXX"
+    staging = work / ".kcnn-tmp-comp.XXXXXXXX"
     lines = result.output.splitlines()
     assert lines[:2] == ["Would run:", f"  kaggle competitions download -c fake-comp -p {staging}"]
     assert f"  rename {staging} to {work / 'comp'}" in lines

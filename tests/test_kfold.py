@@ -278,3 +278,19 @@ def test_folds_spread_over_worker_processes_give_the_same_run(judged, competitio
     assert spread.run_id == alone.run_id and spread.record["device"]["engine"] == "local workers"
     for name in ("oof_proba.npy", "test_proba.npy", "test_proba_folds.npy"):
         np.testing.assert_allclose(np.load(spread.path / name), np.load(alone.path / name), atol=1e-3)
+
+
+def test_fold_and_refit_seeds_derive_from_the_candidate_as_attempt_seeds_do():
+    """One seed formula: a fold's seed is attempt_seed(candidate's seed, fold), the refit's uses K."""
+    from kaggle_cnn.config import TrainConfig
+    from kaggle_cnn.store.validation import Folds
+    from kaggle_cnn.training.kfold import fold_tasks, refit_task
+    from kaggle_cnn.training.options import attempt_seed
+    from kaggle_cnn.training.workers import AttemptTask, HeldData
+
+    candidate = AttemptTask(TrainConfig(), attempt_seed(0, 4), "small_resnet-s0-a004", 3, HeldData())
+    folds = Folds("fingerprint", FOLDS, 0, np.arange(9) % FOLDS, np.arange(9) % 3, ["a", "b", "c"])
+    seeds = [task.seed for task in fold_tasks(candidate, folds)]
+    assert seeds == [attempt_seed(candidate.seed, fold) for fold in range(FOLDS)]
+    assert len(set(seeds)) == FOLDS and candidate.seed not in seeds
+    assert refit_task(candidate, folds, epochs=2).seed == attempt_seed(candidate.seed, FOLDS)

@@ -94,3 +94,44 @@ def test_sidecars_without_checksum_are_read_with_a_warning_and_damaged_ones_skip
     assert lines[2].startswith(f"Warning: skipping vote soft_vote: {damaged}: damaged, not valid JSON")
     summary = pd.read_csv(workspace.reports_dir / "metrics.csv")
     assert set(summary["source"]) == {"cnn1-s0-a000", "cnn1-s0-a001", "ensemble/majority_vote"}
+
+
+# -- one home for every score -------------------------------------------------------------------
+
+
+def test_val_loss_and_the_logloss_metric_are_one_log_loss_with_one_clip():
+    """A run's val_loss and --metric logloss are one function: a confident wrong 0
+    costs -log(1e-15) in both (val_loss once clipped at Keras's 1e-7 instead)."""
+    from kaggle_cnn.config import PROBABILITY_CLIP
+    from kaggle_cnn.evaluation.competition import REGISTRY, log_loss
+
+    truth = np.array([0, 0, 1])
+    proba = np.array([[0.0, 1.0], [0.5, 0.5], [0.2, 0.8]])
+    expected = -(np.log(PROBABILITY_CLIP) + np.log(0.5) + np.log(0.8)) / 3
+    assert PROBABILITY_CLIP == 1e-15
+    assert log_loss(truth, proba) == pytest.approx(expected, rel=1e-12)
+    assert REGISTRY["logloss"].value(truth, proba) == pytest.approx(expected, rel=1e-12)
+
+
+def test_a_run_s_val_loss_and_val_accuracy_are_the_metric_module_s(trained):
+    from kaggle_cnn.evaluation.competition import REGISTRY
+
+    workspace = Workspace(trained)
+    for run in workspace.runs():
+        truth = workspace.find_split(run.fingerprint).val_labels
+        scores = run.record["scores"]
+        assert scores["val_loss"] == pytest.approx(REGISTRY["logloss"].value(truth, run.val_proba()), rel=1e-6)
+        assert scores["val_accuracy"] == pytest.approx(REGISTRY["accuracy"].value(truth, run.val_proba()))
+
+
+@pytest.mark.parametrize("name", ["accuracy", "logloss", "f1_macro", "roc_auc", "qwk"])
+def test_each_metric_says_which_way_is_better_in_one_place(name):
+    from kaggle_cnn.evaluation.competition import REGISTRY, accuracy
+
+    metric = REGISTRY[name]
+    lower_wins = name == "logloss"
+    assert metric.best([0.2, 0.7, 0.4]) == (0.2 if lower_wins else 0.7)
+    assert metric.sign == ("<=" if lower_wins else ">=")
+    assert metric.passes(0.3, 0.5) is lower_wins
+    assert accuracy(np.array([2, 0, 1]), np.array([[0, 0, 1], [1, 0, 0], [1, 0, 0]])) == pytest.approx(2 / 3)
+    assert accuracy(np.array(["b", "a"]), np.array(["b", "b"])) == 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import textwrap
@@ -113,6 +114,11 @@ def test_template_search_end_to_end(kcnn, assert_refused, tmp_path):
     for trial in state["trials"]:
         folder = workspace.models_dir / "studies" / "model" / "trials" / trial["run_id"]
         assert (folder / "model.keras").exists() == trial["kept"]
+    # a kept trial's record starts as every run's does (training.records.new_record)
+    record = json.loads((workspace.models_dir / "studies" / "model" / "trials" / kept[0]["run_id"]
+                         / "trial.json").read_text())
+    assert record["config"] == {"model": record["model"], "epochs": "", "keep_above": 0.2}
+    assert record["attempt"] == kept[0]["number"] and record["base_seed"] == 0 and record["started"]
     # a kept model is the one that scored: its accuracy on the template's validation rows is -loss
     from kaggle_cnn.backend import load_keras
     from kaggle_cnn.data import load_dataset

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from kaggle_cnn import api
+from kaggle_cnn.config import PROBABILITY_CLIP
 from kaggle_cnn.ensemble import rules
 from kaggle_cnn.ensemble.rules import VoteSpec
-from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR
 from kaggle_cnn.store.workspace import Workspace
 
 
@@ -213,7 +213,7 @@ def test_soft_vote_is_the_mean_of_stored_probabilities(workspace4):
     assert labels_of(outcome.csv_path) == [str(c) for c in mean.argmax(1)]
     geometric = api.vote(workspace, spec=VoteSpec("soft", geometric=True), name="geo")
     assert geometric.sidecar["options"]["geometric"] is True
-    logs = np.sum([np.log(np.clip(r.test_proba(), PROBABILITY_FLOOR, 1.0)) for r in workspace.runs()], axis=0)
+    logs = np.sum([np.log(np.clip(r.test_proba(), PROBABILITY_CLIP, 1.0)) for r in workspace.runs()], axis=0)
     assert labels_of(geometric.csv_path) == [str(c) for c in logs.argmax(1)]
 
 
@@ -581,8 +581,9 @@ def test_vote_options_out_of_range_are_refused(kcnn, assert_refused, trained_cop
     assert "(0 to 10000)" in help_text and "up to 100 letters" in help_text
 
 
-def test_the_help_quotes_the_limits_the_vote_enforces():
-    from kaggle_cnn.cli import vote as vote_command
+def test_the_help_quotes_the_limits_and_choices_the_vote_enforces(kcnn):
     from kaggle_cnn.ensemble import vote as vote_module
 
-    assert vote_command.MAX_ROUNDS == rules.MAX_ROUNDS and vote_command.NAME_LENGTH == vote_module.NAME_LENGTH
+    help_text = " ".join(kcnn("vote", "--help").output.split())
+    assert f"(0 to {rules.MAX_ROUNDS})" in help_text and f"up to {vote_module.NAME_LENGTH} letters" in help_text
+    assert f"[{'|'.join(rules.METHODS)}]" in help_text

@@ -154,6 +154,38 @@ def test_doctor_removes_only_the_toolkits_leftovers(kcnn, trained_copy):
     assert [p.read_text() for p in theirs] == ["mine"] * 3
 
 
+def test_a_folder_written_atomically_is_a_leftover_doctor_knows_until_renamed(tmp_path):
+    """One atomic folder writer: its temporary folder carries the one prefix the
+    repair removes, is renamed into place whole with mkdir's mode, and is removed on failure."""
+    import os
+
+    from kaggle_cnn import fileio
+
+    workspace = Workspace(tmp_path / "ws")
+    final = workspace.models_dir / "studies" / "s1" / "trials" / "t001"
+    with fileio.atomic_folder(final) as folder:
+        (folder / "trial.json").write_text("{}")
+        assert folder.parent == final.parent and folder.name.startswith(fileio.TMP_PREFIX)
+        assert workspace.leftovers() == [folder] and not final.exists()
+    assert sorted(p.name for p in final.parent.iterdir()) == ["t001"]
+    assert (final / "trial.json").read_text() == "{}"
+    mkdir_made = tmp_path / "plain"
+    mkdir_made.mkdir()
+    assert os.stat(final).st_mode == os.stat(mkdir_made).st_mode
+    with pytest.raises(KeyboardInterrupt), fileio.atomic_folder(final.with_name("t002")) as folder:
+        (folder / "model.keras").write_text("half")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in final.parent.iterdir()) == ["t001"]
+
+
+def test_a_run_folder_is_written_under_the_one_temporary_prefix(trained_copy):
+    workspace = Workspace(trained_copy)
+    with workspace.new_run_dir("cnn1-s0-a009") as folder:
+        (folder / "run.json").write_text("{}")
+        assert workspace.leftovers() == [folder]
+    assert workspace.leftovers() == [] and (workspace.run_dir("cnn1-s0-a009") / "run.json").exists()
+
+
 def test_doctor_republishes_and_reindexes_a_run_cut_short(kcnn, trained_copy):
     workspace = Workspace(trained_copy)
     workspace.member_submission(RUNS[1]).unlink()

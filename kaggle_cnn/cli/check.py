@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
+from kaggle_cnn.api import METRICS
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_path_option
-from kaggle_cnn.config import METRICS
 
 
 @cli.command()

@@ -84,7 +84,7 @@ class RichTrainReporter:
 def summary_table(summary) -> Table:
     stats = summary.accuracy_stats()
     what = "val accuracy" if summary.metric == "accuracy" else f"val {summary.metric}"
-    sign = "<=" if summary.metric == "logloss" else ">="
+    sign = summary.judged_by.sign
     table = Table(title="kept runs: every run" if summary.keep_above is None else
                   f"kept runs: {what} {sign} {summary.keep_above:g}")
     for column in ("attempted", "kept", f"{what} mean ± std", "best", "train s/epoch", "predict s"):

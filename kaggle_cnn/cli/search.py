@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from kaggle_cnn import fileio
+from kaggle_cnn.api import SEARCH_ALGOS
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
 from kaggle_cnn.errors import InputError
@@ -19,7 +20,7 @@ from kaggle_cnn.errors import InputError
 @click.option("--template", "template_path", type=click.Path(path_type=Path), default=None,
               help="Instead of --space: a hyperas-style model.py with {{choice(...)}} markers.")
 @click.option("--model", default=None, help="Architecture to tune [default: the space's, else small_resnet].")
-@click.option("--algo", type=click.Choice(["tpe", "rand", "grid"]), default="tpe", show_default=True)
+@click.option("--algo", type=click.Choice(SEARCH_ALGOS), default="tpe", show_default=True)
 @click.option("--max-evals", type=int, default=20, show_default=True, help="Trials in the study (a grid stops at its size).")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Epochs per trial [default: the space's].")
 @click.option("--keep-above", type=float, default=0.0, show_default=True, help="Trials at or above this are kept runs.")

@@ -7,18 +7,13 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
+from kaggle_cnn.api import METRICS, OPTIMIZERS, PRESETS, SCHEDULES
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, workspace
-from kaggle_cnn.config import METRICS, OPTIMIZERS, OPTIONS, SCHEDULES, SETTING_CHECKS, TrainConfig, check_setting
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.config import OPTIONS, SETTING_CHECKS, TRAIN_OPTIONS, TrainConfig, check_setting
 
-# The options that are TrainConfig settings (a preset or a --config file may set them too).
-SETTINGS = ("model", "epochs", "max_epochs", "batch_size", "lr", "optimizer", "weight_decay", "schedule",
-            "warmup_epochs", "label_smoothing", "ema", "patience", "reduce_lr_patience", "reduce_lr_factor", "min_lr",
-            "augment", "mix", "fine_tune_epochs", "fine_tune_lr", "unfreeze", "mixed_precision")
 # Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
 PARAMETERS = {"set": "set_options", "config": "config_file"}
-PRESETS = ("default", "kaggle28", "cats_dogs_vgg16")  # kaggle_cnn.training.presets (a test keeps them equal)
 
 
 def recipe(name: str) -> str:
@@ -67,7 +62,7 @@ def setting(*declarations, **attributes):
     """click.option for a setting of kaggle_cnn.config's table (its name from the option's);
     a TrainConfig field shows the default recipe's value as its default."""
     name = declarations[-1].lstrip("-").replace("-", "_")
-    if name in SETTINGS and "show_default" not in attributes:
+    if name in TRAIN_OPTIONS and "show_default" not in attributes:
         attributes.setdefault("recipe_default", recipe(name))
     attributes.setdefault("default", None)
     return click.option(*declarations, cls=SettingOption, type=Setting(name), **attributes)
@@ -175,8 +170,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
             summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
                                  execution=execution, time_budget=time_budget)
         else:
-            _check_target(repeat, until_kept, max_attempts)
-            typed = {name: settings[name] for name in SETTINGS if _typed(ctx, name)}
+            typed = {name: value for name, value in settings.items() if name in TRAIN_OPTIONS and _typed(ctx, name)}
             config = api.train_config(typed, config_file=config_file, explicit=typed, set_options=set_options,
                                       dropout=dropout, weights=weights, drop_blocks=drop_blocks, preset=preset)
             for change in api.preset_changes(preset, typed):
@@ -192,10 +186,3 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
 def _typed(ctx: click.Context, name: str) -> bool:
     source = ctx.get_parameter_source(name)
     return source is not None and source is not ParameterSource.DEFAULT
-
-
-def _check_target(repeat: int | None, until_kept: int | None, max_attempts: int | None) -> None:
-    if repeat is not None and until_kept is not None:
-        raise InputError("give --repeat N or --until-kept K, not both")
-    if max_attempts is not None and until_kept is None:
-        raise InputError("--max-attempts only applies with --until-kept")

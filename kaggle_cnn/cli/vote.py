@@ -6,14 +6,10 @@ from pathlib import Path
 
 import click
 
+from kaggle_cnn.api import METRICS, VOTE_MAX_ROUNDS, VOTE_METHODS, VOTE_NAME_LENGTH
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import workspace
-from kaggle_cnn.config import METRICS
 from kaggle_cnn.errors import InputError
-
-# Limits the library enforces, quoted in the help (the CLI does not import it to start).
-MAX_ROUNDS = 10_000
-NAME_LENGTH = 100
 
 
 def _renamed_weights(ctx, param, value):
@@ -23,7 +19,7 @@ def _renamed_weights(ctx, param, value):
 
 @cli.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
-@click.option("--method", type=click.Choice(["hard", "soft", "weighted", "greedy"]), default=None,
+@click.option("--method", type=click.Choice(VOTE_METHODS), default=None,
               help="hard: majority vote; soft: mean probability; weighted: by validation score (a loss: its "
                    "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows "
                    "[default: hard; soft when the members are probabilities].")
@@ -36,7 +32,7 @@ def _renamed_weights(ctx, param, value):
 @click.option("--top", type=int, default=None, help="Only the K best members by the metric (K >= 1).")
 @click.option("--model", default=None, help="Only members that are runs of this architecture.")
 @click.option("--rounds", type=int, default=25, show_default=True,
-              help=f"greedy: members added after the first ones (0 to {MAX_ROUNDS}).")
+              help=f"greedy: members added after the first ones (0 to {VOTE_MAX_ROUNDS}).")
 @click.option("--init", "init", type=int, default=1, show_default=True,
               help="greedy: start from the best K members (at most the number of members).")
 @click.option("--metric", default=None, metavar="NAME",
@@ -49,7 +45,7 @@ def _renamed_weights(ctx, param, value):
                    "has no shared validation rows.")
 @click.option("--explain", is_flag=True, help="Print diagnostics: disagreement, vote margins, ties, per-class gain.")
 @click.option("--name", default=None,
-              help=f"Output name under submissions/ensemble/: up to {NAME_LENGTH} letters, digits, '_', '-', '.' "
+              help=f"Output name under submissions/ensemble/: up to {VOTE_NAME_LENGTH} letters, digits, '_', '-', '.' "
                    "[default: by method].")
 @click.pass_context
 def vote(ctx, directory, method, geometric, member_weights, keep_above, top, model, rounds, init, metric, tta,

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kaggle_cnn import fileio
 from kaggle_cnn.competition.kaggle_cli import ready_tool, run_tool
 from kaggle_cnn.competition.unpack import unpack_all
 from kaggle_cnn.errors import InputError
@@ -62,21 +61,14 @@ def download(competition: str, folder: str | Path | None = None, *, dry_run: boo
     target = Path(folder) if folder is not None else Path(name)
     _check_target(target)
     if dry_run:
-        staging = target.parent / f".{target.name}.download-{STAGING_SUFFIX}"
+        staging = target.parent / f"{fileio.temporary_prefix(target)}{STAGING_SUFFIX}"
         return Download(name, target, _download_steps(name, staging, target), dry_run=True)
     tool = ready_tool("kcnn download")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.download-", dir=target.parent))
-    try:
+    # Ctrl-C included, nothing half-downloaded stays; a target written to since the check above is kept
+    with fileio.atomic_folder(target) as staging:
         run_tool(tool, _download_args(name, staging), name, DOWNLOAD_TIMEOUT)
         unpack_all(staging)
         (staging / MARKER).write_text(name + "\n")
-        if target.exists():
-            target.rmdir()  # empty (checked above); fails, keeping it, if something was written there since
-        staging.rename(target)
-    except BaseException:  # Ctrl-C included: nothing half-downloaded stays
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     entries, files = _contents(target)
     return Download(name, target, _download_steps(name, staging, target), entries, files)
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import collections
 import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kaggle_cnn import fileio
 from kaggle_cnn.data.loaders.folders import scan_folder
 from kaggle_cnn.errors import InputError
 
@@ -87,9 +87,7 @@ def split_folder(src: str | os.PathLike, dst: str | os.PathLike,
                 raise InputError(f"{scan.where(c)}: {total} readable image{'s' * (total != 1)} leave {part}/ "
                                  f"without one at ratio {_ratio_text(ratios)}; every class needs a file in "
                                  "every part")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{dst.name}.tmp-", dir=dst.parent))
-    try:
+    with fileio.atomic_folder(dst) as temporary:
         for part in parts:
             for relative in sorted(assigned[part]):
                 target = temporary / part / relative
@@ -98,22 +96,9 @@ def split_folder(src: str | os.PathLike, dst: str | os.PathLike,
         for part in parts:  # a class folder in every part even if a class were empty
             for c in scan.classes:
                 (temporary / part / c).mkdir(parents=True, exist_ok=True)
-        os.chmod(temporary, 0o777 & ~_umask())
-        if dst.exists():
-            dst.rmdir()  # empty (checked above); rename cannot replace a folder everywhere
-        os.rename(temporary, dst)
-    finally:
-        if temporary.exists():
-            shutil.rmtree(temporary, ignore_errors=True)
     return SplitResult(destination=dst, classes=list(scan.classes),
                        counts={part: {c: int(counts[part][c]) for c in scan.classes} for part in parts},
                        skipped=tuple(scan.skipped))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _check_ratios(ratios: Sequence[float]) -> tuple[float, ...]:

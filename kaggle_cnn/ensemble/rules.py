@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS
+from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import check_threshold, get_metric
-from kaggle_cnn.evaluation.metrics import PROBABILITY_FLOOR, log_loss
+from kaggle_cnn.evaluation.competition import (
+    accuracy,
+    check_threshold,
+    get_metric,
+    log_loss,
+)
 
 METHODS = ("hard", "soft", "weighted", "greedy")
 ESTIMATE_FOLDS = 5  # the vote's honest estimate: weights chosen on 4/5 of the rows, scored on the rest
@@ -132,7 +136,7 @@ def average_probabilities(proba: list[np.ndarray], weights: np.ndarray, geometri
     active = np.flatnonzero(weights > 0)
     total = weights[active].sum()
     if geometric:
-        logs = sum(weights[m] * np.log(np.clip(proba[m], PROBABILITY_FLOOR, 1.0)) for m in active) / total
+        logs = sum(weights[m] * np.log(np.clip(proba[m], PROBABILITY_CLIP, 1.0)) for m in active) / total
         mean = np.exp(logs - logs.max(axis=1, keepdims=True))
     else:
         mean = sum(weights[m] * proba[m] for m in active) / total
@@ -169,7 +173,7 @@ def combine(spec: VoteSpec, weights: np.ndarray, votes: np.ndarray, proba: list[
 
 
 def member_accuracies(val_votes: np.ndarray, y: np.ndarray) -> np.ndarray:
-    return (np.asarray(val_votes) == np.asarray(y)[None, :]).mean(axis=1)
+    return np.array([accuracy(y, votes) for votes in val_votes])
 
 
 def member_scores(metric: str | None, val_votes: np.ndarray, val_proba: list[np.ndarray | None],
@@ -196,7 +200,7 @@ def score_weights(metric: str | None, scores: np.ndarray) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if get_metric(metric).greater_is_better:
         return np.clip(scores, 0.0, None)
-    return 1.0 / np.clip(scores, PROBABILITY_FLOOR, None)
+    return 1.0 / np.clip(scores, PROBABILITY_CLIP, None)
 
 
 def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np.ndarray] | None,
@@ -275,14 +279,9 @@ def greedy_selection(val_proba: list[np.ndarray], y: np.ndarray, eligible: np.nd
 
 
 def _objective(proba: np.ndarray, y: np.ndarray, metric: str | None) -> tuple[float, ...]:
-    """Smaller is better, compared as a tuple."""
-    logloss = log_loss(proba, y)
+    """Smaller is better, compared as a tuple: the metric, then the log-loss."""
     chosen = get_metric(metric)
-    if chosen.name == "logloss":
-        return (logloss,)
-    if chosen.name == "accuracy":  # the common case, without scikit-learn's overhead
-        return (-float(np.mean(proba.argmax(axis=1) == y)), logloss)
-    return (-chosen.value(y, proba), logloss)
+    return (-chosen.goodness(chosen.value(y, proba)), log_loss(y, proba))
 
 
 def ensemble_score(spec: VoteSpec, weights: np.ndarray, result: VoteResult, proba: list[np.ndarray | None],

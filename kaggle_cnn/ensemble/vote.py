@@ -18,6 +18,7 @@ from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
+from kaggle_cnn.evaluation.competition import accuracy
 from kaggle_cnn.store.files import file_sha256, is_plain_name
 from kaggle_cnn.store.submissions import LABEL, Member
 from kaggle_cnn.store.validation import workspace_metric
@@ -249,7 +250,7 @@ def _validation_figures(spec, pool: Pool, weights, scores) -> dict[str, Any]:
     ranked = ensemble.goodness(spec.metric, scores)
     in_sample = ensemble.combine(spec, weights, val.votes, val.proba, ranked, n_classes)
     return {
-        "val_accuracy": float(np.mean(in_sample.predictions == val.truth)),
+        "val_accuracy": accuracy(val.truth, in_sample.predictions),
         "val_score": ensemble.ensemble_score(spec, weights, in_sample, val.proba, val.truth, n_classes),
         "val_estimate": ensemble.kfold_estimate(spec, val.votes, val.proba, val.truth, n_classes),
         "val_rows": int(len(val.truth)), "val_rows_described": val.description,

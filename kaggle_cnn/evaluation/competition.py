@@ -13,7 +13,9 @@ the metrics that need them, one probability column per class in the same order:
                in their sorted order (ordinal labels: grades)
 
 A workspace records the metric its runs were judged by (kaggle_cnn.store.validation),
-so every run and vote in it compares on the same scale.
+so every run and vote in it compares on the same scale. Every score the toolkit
+computes comes from here: `accuracy` and `log_loss` (a run's val_accuracy and
+val_loss too), and which way is better (`Metric.greater_is_better`).
 """
 
 from __future__ import annotations
@@ -24,12 +26,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS
+from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError, one_line
 
-# Probabilities are clipped here before a log: 0 would make the loss infinite.
-# Kaggle's log-loss graders clip at 1e-15 too, so a submission is written clipped the same way.
-CLIP = 1e-15
+
+def accuracy(truth: np.ndarray, predictions: np.ndarray) -> float:
+    """Share of rows whose prediction is the true class index. `predictions`:
+    class indices, or rows x classes probabilities (their top class)."""
+    predictions = np.asarray(predictions)
+    if predictions.ndim == 2:
+        predictions = predictions.argmax(axis=1)
+    return float(np.mean(predictions == np.asarray(truth)))
+
+
+def log_loss(truth: np.ndarray, proba: np.ndarray) -> float:
+    """Mean -log p(true class) of rows x classes probabilities, each clipped to
+    [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP]."""
+    picked = np.asarray(proba, dtype=np.float64)[np.arange(len(truth)), np.asarray(truth, dtype=np.int64)]
+    return float(-np.mean(np.log(np.clip(picked, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP))))
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,15 @@ class Metric:
     def keeps(self) -> str:
         """How --keep-above reads for this metric."""
         return "at or above" if self.greater_is_better else "at or below"
+
+    @property
+    def sign(self) -> str:
+        """--keep-above as a comparison: >= or, for a loss, <=."""
+        return ">=" if self.greater_is_better else "<="
+
+    def best(self, values) -> float:
+        """The best of these scores: the highest, or for a loss the lowest."""
+        return float(max(values, key=self.goodness))
 
     def passes(self, value: float, threshold: float | None) -> bool:
         """Whether a score clears --keep-above: at or above it, or, for a loss, at or
@@ -63,8 +86,8 @@ class Metric:
         classes; `predicted`: class indices (default the top class of `proba`)."""
         truth = np.asarray(truth, dtype=np.int64)
         if proba is not None:
-            proba = np.asarray(proba, dtype=np.float64)
-            proba = proba / proba.sum(axis=1, keepdims=True).clip(min=CLIP)  # float32 rows sum to 1 only nearly
+            proba = np.asarray(proba, dtype=np.float64)  # float32 rows sum to 1 only nearly
+            proba = proba / proba.sum(axis=1, keepdims=True).clip(min=PROBABILITY_CLIP)
             n_classes = proba.shape[1]
         if self.needs_probabilities and proba is None:
             raise InputError(f"the {self.name} metric needs probabilities, and these predictions are labels only")
@@ -82,15 +105,11 @@ class Metric:
 
 
 def _accuracy(truth, predicted, proba, n_classes):
-    from sklearn.metrics import accuracy_score
-
-    return accuracy_score(truth, predicted)
+    return accuracy(truth, predicted)
 
 
 def _logloss(truth, predicted, proba, n_classes):
-    from sklearn.metrics import log_loss
-
-    return log_loss(truth, np.clip(proba, CLIP, 1 - CLIP), labels=np.arange(n_classes))
+    return log_loss(truth, proba)
 
 
 def _f1_macro(truth, predicted, proba, n_classes):

@@ -1,5 +1,5 @@
 """Per-class precision, recall, F1 and the confusion matrix (from scikit-learn) of
-kept runs and votes on the shared validation split; log-loss.
+kept runs and votes on the shared validation split.
 
 Tables are indexed by the original class labels so they read as the user's
 classes, not as 0..K-1. `collect_metrics` only reads the workspace;
@@ -23,12 +23,11 @@ import pandas as pd
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
 from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
-from kaggle_cnn.evaluation.competition import get_metric
+from kaggle_cnn.evaluation.competition import accuracy, get_metric
 from kaggle_cnn.store.validation import find_folds, honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Split, Workspace
 
 ENSEMBLE_PREFIX = "ensemble/"
-PROBABILITY_FLOOR = 1e-7  # log-loss clips probabilities here, as Keras does
 
 
 def classification_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -> pd.DataFrame:
@@ -60,12 +59,6 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -
     names = [str(c) for c in classes]
     matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))
     return pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
-
-
-def log_loss(proba: np.ndarray, y: np.ndarray) -> float:
-    """Mean negative log-probability of the true class (probabilities clipped)."""
-    picked = proba[np.arange(len(y)), y]
-    return float(-np.mean(np.log(np.clip(picked, PROBABILITY_FLOOR, 1.0))))
 
 
 @dataclass
@@ -112,9 +105,10 @@ def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)
         by_class = table.set_index("class")
-        summary.append({"source": source, "accuracy": by_class.loc["accuracy", "f1"],
+        share_right = accuracy(y_true, y_pred)
+        summary.append({"source": source, "accuracy": share_right,
                         "macro_f1": by_class.loc["macro avg", "f1"], "weighted_f1": by_class.loc["weighted avg", "f1"],
-                        "metric": metric, "score": by_class.loc["accuracy", "f1"] if score is None else score,
+                        "metric": metric, "score": share_right if score is None else score,
                         "estimate": estimate, "rows": int(len(y_true))})
     return MetricsReport(tables, confusions, pd.DataFrame(summary), metric=metric)
 

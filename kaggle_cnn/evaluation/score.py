@@ -55,7 +55,7 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     labelled test images (default the demo competition's answers): its accuracy
     and, when `metric` names another, that metric. A probability submission's
     label is its most likely class (the second class above 0.5 for one column)."""
-    from kaggle_cnn.evaluation.competition import get_metric
+    from kaggle_cnn.evaluation.competition import accuracy, get_metric
 
     chosen = get_metric(metric)
     if answers is None:
@@ -73,7 +73,7 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     index = {c: i for i, c in enumerate(classes)}
     labels = proba.argmax(axis=1) if proba is not None else np.array([index.get(label, -1) for label in predicted.labels])
     result = {"submission": str(submission), "answers": str(answers), "rows": len(truth),
-              "accuracy": float(np.mean(truth == labels))}
+              "accuracy": accuracy(truth, labels)}
     if chosen.name != "accuracy":
         if labels.min() < 0:
             label = str(predicted.labels[labels.argmin()])

@@ -6,7 +6,6 @@ on disk are in study.py; the spaces in space.py and template.py.
 
 from __future__ import annotations
 
-import datetime as _dt
 import shutil
 import time
 from dataclasses import dataclass, replace
@@ -195,11 +194,10 @@ def _template_trial(workspace, template, state, params, data, run_id, number, se
     keras = load_keras()
     keras.backend.clear_session()
     keras.utils.set_random_seed(attempt_seed(seed, number))
-    started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    record = new_record({"model": template.space.model, "epochs": ""}, run_id, seed, number,
+                        attempt_seed(seed, number), keep_above)
+    record.update(data={"fingerprint": ""}, params=params)
     clock = time.perf_counter()
-    record = {"run_id": run_id, "model": template.space.model, "base_seed": seed, "attempt": number,
-              "seed": attempt_seed(seed, number), "started": started, "config": {"epochs": ""},
-              "data": {"fingerprint": ""}, "params": params}
     try:
         result = template.evaluate(params, data)
         failed = str(result.get("status", "ok")) != "ok"
@@ -216,13 +214,10 @@ def _template_trial(workspace, template, state, params, data, run_id, number, se
                   scores={"val_accuracy": accuracy if accuracy is not None else float("nan"), "loss": loss})
     if kept:  # keras-tuner style: the trial's own folder in the study
         folder = state.folder / "trials" / run_id
-        tmp = folder.with_name(f"{fileio.TMP_PREFIX}{run_id}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        result["model"].save(tmp / "model.keras")
-        fileio.write_json(tmp / "trial.json", record)
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        with fileio.atomic_folder(folder) as tmp:
+            result["model"].save(tmp / "model.keras")
+            fileio.write_json(tmp / "trial.json", record)
+            shutil.rmtree(folder, ignore_errors=True)  # kept before: a rename cannot replace a full folder
     workspace.append_index(index_row(record))
     return Trial(number, run_id, params, "failed" if failed else "ok", accuracy, seconds, kept, message, loss)
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import fileio
+from kaggle_cnn.config import PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.labels import normalise_labels
 
@@ -23,9 +24,6 @@ LABEL = "label"  # id,label: the predicted class
 CLASS_COLUMNS = "class_columns"  # id,cat,dog: a probability per class, columns in the sample's order
 PROBABILITY = "probability"  # id,label of a two-class task: the second class's probability
 KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY)
-# Probabilities are written clipped to [CLIP, 1 - CLIP], as log-loss graders clip them:
-# a confident wrong 0 would otherwise cost an infinite loss.
-CLIP = 1e-15
 
 
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
@@ -44,7 +42,7 @@ def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str],
     if kind == LABEL:
         write_submission(path, header, ids, [classes[i] for i in np.asarray(proba).argmax(axis=1)])
         return
-    clipped = np.clip(np.asarray(proba, dtype=np.float64), CLIP, 1 - CLIP)
+    clipped = np.clip(np.asarray(proba, dtype=np.float64), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
     position = {str(c): i for i, c in enumerate(classes)}
     if kind == CLASS_COLUMNS:
         columns = {column: clipped[:, position[column]] for column in header[1:]}

@@ -173,14 +173,8 @@ class Workspace:
         final = self.run_dir(run_id)
         if final.exists():
             raise FileExistsError(f"{final} already exists")
-        tmp = self.models_dir / f"{TMP_PREFIX}{run_id}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        try:
+        with fileio.atomic_folder(final) as tmp:
             yield tmp
-            os.replace(tmp, final)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def run_folders(self) -> list[Path]:
         """Every folder of models/ that holds (or should hold) a kept run."""

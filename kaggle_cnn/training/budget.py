@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.evaluation.competition import accuracy
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
@@ -213,16 +214,16 @@ def mirror_keeps_labels(x, y, n_classes: int, sample: int = 2000) -> bool:
     present = np.unique(labels)
     means = np.stack([images[labels == c].mean(axis=0) for c in present]).reshape(len(present), -1)
 
-    def accuracy(batch) -> float:
+    def nearest_mean_accuracy(batch) -> float:
         flat = batch.reshape(len(batch), -1)
         distances = (flat ** 2).sum(1)[:, None] - 2 * flat @ means.T + (means ** 2).sum(1)[None, :]
-        return float(np.mean(present[distances.argmin(axis=1)] == labels))
+        return accuracy(labels, present[distances.argmin(axis=1)])
 
-    plain = accuracy(images)
+    plain = nearest_mean_accuracy(images)
     chance = 1.0 / len(present)
     if plain <= chance:
         return False
-    return (accuracy(images[:, :, ::-1]) - chance) >= FLIP_KEEPS * (plain - chance)
+    return (nearest_mean_accuracy(images[:, :, ::-1]) - chance) >= FLIP_KEEPS * (plain - chance)
 
 
 def _whole_minutes(seconds: float) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
-from kaggle_cnn.evaluation.metrics import log_loss
+from kaggle_cnn.evaluation.competition import accuracy, log_loss
 
 keras = load_keras()
 
@@ -174,8 +174,8 @@ def fit_one(
         history=history,
         val_proba=val_proba.astype(np.float32),
         test_proba=test_proba.astype(np.float32),
-        val_accuracy=float(np.mean(val_proba.argmax(axis=1) == y_val)) if validated else float("nan"),
-        val_loss=log_loss(val_proba, y_val) if validated else float("nan"),
+        val_accuracy=accuracy(y_val, val_proba) if validated else float("nan"),
+        val_loss=log_loss(y_val, val_proba) if validated else float("nan"),
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
         device=device.record(),

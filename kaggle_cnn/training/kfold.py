@@ -21,6 +21,7 @@ import numpy as np
 
 from kaggle_cnn.errors import AttemptFailed, InputError
 from kaggle_cnn.store.validation import Folds, find_folds, folds_path
+from kaggle_cnn.training.options import attempt_seed
 from kaggle_cnn.training.records import finish_record, judge, record_failure, run_record
 from kaggle_cnn.training.schedule import Planned, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask
@@ -52,20 +53,15 @@ def plan_folds(workspace: "Workspace", dataset: "Dataset", k: int) -> tuple[Fold
                  list(dataset.classes)), True
 
 
-def part_seed(seed: int, part: int) -> int:
-    """The seed of fold `part` (0..K-1) of a candidate, or of its refit (K)."""
-    return int(np.random.SeedSequence([int(seed), int(part)]).generate_state(1)[0])
-
-
 def fold_tasks(task: AttemptTask, folds: Folds) -> list[AttemptTask]:
-    return [replace(task, seed=part_seed(task.seed, fold), run_id=f"{task.run_id}-fold{fold + 1}",
+    return [replace(task, seed=attempt_seed(task.seed, fold), run_id=f"{task.run_id}-fold{fold + 1}",
                     val_rows=folds.val_rows(fold)) for fold in range(folds.k)]
 
 
 def refit_task(task: AttemptTask, folds: Folds, epochs: int) -> AttemptTask:
     """One more model on every training row (no validation rows), for `epochs`."""
     config = replace(task.config, epochs=int(epochs), patience=None)
-    return replace(task, config=config, seed=part_seed(task.seed, folds.k), run_id=f"{task.run_id}-refit",
+    return replace(task, config=config, seed=attempt_seed(task.seed, folds.k), run_id=f"{task.run_id}-refit",
                    val_rows=np.zeros(0, dtype=np.int64))
 
 
@@ -116,7 +112,7 @@ def out_of_fold(results: list["FitResult"], folds: Folds) -> np.ndarray:
 def combined_result(results: list["FitResult"], final: "FitResult | None", folds: Folds) -> "FitResult":
     """The candidate as one result: OOF probabilities as its validation, the
     submission's test probabilities, every part's epochs in one history."""
-    from kaggle_cnn.evaluation.metrics import log_loss
+    from kaggle_cnn.evaluation.competition import accuracy, log_loss
     from kaggle_cnn.training.fit import FitResult
 
     oof = out_of_fold(results, folds)
@@ -125,7 +121,7 @@ def combined_result(results: list["FitResult"], final: "FitResult | None", folds
     return FitResult(
         model=None, history=history, val_proba=oof,
         test_proba=final.test_proba if final is not None else np.mean([r.test_proba for r in results], axis=0),
-        val_accuracy=float(np.mean(oof.argmax(axis=1) == folds.labels)), val_loss=log_loss(oof, folds.labels),
+        val_accuracy=accuracy(folds.labels, oof), val_loss=log_loss(folds.labels, oof),
         predict_seconds=float(sum(r.predict_seconds for _, r in parts)), params=results[0].params,
         device=results[0].device,
         epochs={"folds": [chosen_epochs(r) for r in results], "refit": len(final.history) if final else None})

@@ -21,23 +21,29 @@ SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later 
 
 
 def attempt_seed(base_seed: int, attempt: int) -> int:
-    """Each attempt's own seed: independent streams from (base seed, attempt number)."""
+    """Each attempt's own seed: independent streams from (base seed, attempt number).
+    A k-fold candidate's folds and refit derive theirs the same way from its seed."""
     base_seed = check_setting("seed", base_seed, OPTIONS)
     return int(np.random.SeedSequence([base_seed, int(attempt)]).generate_state(1)[0])
 
 
-def check_train_options(*, repeat: int, until_kept: int | None, max_attempts: int | None, keep_above: float,
+def check_train_options(*, repeat: int | None, until_kept: int | None, max_attempts: int | None, keep_above: float,
                         seed: int = 0, val_fraction: float | None = None, time_budget: float | None = None,
                         metric: str = "accuracy", folds: int | None = None, refit: bool = False) -> dict[str, Any]:
     """The options of a run of attempts, checked as kaggle_cnn.config's table says
-    and returned normalised (a seed of 5.0 is 5); --keep-above within the metric's range."""
+    and returned normalised (a seed of 5.0 is 5; a repeat left out is 1); --keep-above
+    within the metric's range; and the options that do not go together refused."""
     from kaggle_cnn.evaluation.competition import check_threshold, get_metric
 
-    given = {"keep_above": keep_above, "repeat": repeat, "until_kept": until_kept, "max_attempts": max_attempts,
-             "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget, "metric": metric,
-             "folds": folds, "refit": refit}
+    given = {"keep_above": keep_above, "repeat": 1 if repeat is None else repeat, "until_kept": until_kept,
+             "max_attempts": max_attempts, "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget,
+             "metric": metric, "folds": folds, "refit": refit}
     checked = {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
     checked["keep_above"] = check_threshold(get_metric(checked["metric"]), checked["keep_above"])
+    if repeat is not None and checked["until_kept"] is not None:
+        raise InputError("give --repeat N or --until-kept K, not both")
+    if checked["max_attempts"] is not None and checked["until_kept"] is None:
+        raise InputError("--max-attempts only applies with --until-kept")
     if checked["refit"] and checked["folds"] is None:
         raise InputError("--refit trains one more model on every row after the folds: it needs --folds K")
     if checked["folds"] is not None and val_fraction is not None:

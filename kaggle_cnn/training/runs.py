@@ -23,6 +23,7 @@ import numpy as np
 from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.evaluation.competition import Metric, get_metric
 from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.workspace import Split, Workspace
@@ -81,17 +82,21 @@ class TrainSummary:
     metric: str = "accuracy"  # what keep_above judged
 
     @property
+    def judged_by(self) -> Metric:
+        return get_metric(self.metric)
+
+    @property
     def kept(self) -> list[Attempt]:
         return [a for a in self.attempts if a.kept]
 
     def accuracy_stats(self) -> dict[str, float]:
-        """Mean, spread and best of the attempts' scores by the metric (best: the lowest log-loss), and timings."""
+        """Mean, spread and best of the attempts' scores by the metric (best: the lowest loss), and timings."""
         scores = np.array([a.score for a in self.attempts])
         if not len(scores):
             return dict.fromkeys(("mean", "std", "best", "epoch_train_seconds", "predict_seconds"), float("nan"))
         return {
             "mean": float(scores.mean()), "std": float(scores.std()),
-            "best": float(scores.min() if self.metric == "logloss" else scores.max()),
+            "best": self.judged_by.best(scores),
             "epoch_train_seconds": float(np.mean([a.epoch_train_seconds for a in self.attempts])),
             "predict_seconds": float(np.mean([a.predict_seconds for a in self.attempts])),
         }
@@ -136,7 +141,7 @@ def train(
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
     metric, _ = check_metric(workspace, metric)
-    checked = check_train_options(repeat=1 if repeat is None else repeat, until_kept=until_kept,
+    checked = check_train_options(repeat=repeat, until_kept=until_kept,
                                   max_attempts=max_attempts, keep_above=keep_above, seed=seed,
                                   val_fraction=val_fraction, time_budget=time_budget, metric=metric, folds=folds,
                                   refit=refit)

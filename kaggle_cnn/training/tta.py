@@ -23,6 +23,7 @@ from kaggle_cnn import fileio
 from kaggle_cnn.config import integer, number, parse_text
 from kaggle_cnn.data import Dataset
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.evaluation.competition import accuracy
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.runs import run_dataset
@@ -157,8 +158,8 @@ def _predict_run(workspace: Workspace, run: Run, dataset: Dataset, transforms, s
     batch_size = int(run.record["config"].get("batch_size", 128))
     val_proba = predict_tta(model, dataset.x_train[split.val_indices], transforms, batch_size)
     test_proba = predict_tta(model, dataset.x_test, transforms, batch_size)
-    plain = float(np.mean(run.val_proba().argmax(axis=1) == split.val_labels))
-    augmented = float(np.mean(val_proba.argmax(axis=1) == split.val_labels))
+    plain = accuracy(split.val_labels, run.val_proba())
+    augmented = accuracy(split.val_labels, val_proba)
     for name, array in (("val_proba_tta.npy", val_proba), ("test_proba_tta.npy", test_proba)):
         with fileio.atomic_path(run.path / name) as tmp:
             np.save(tmp, array)
