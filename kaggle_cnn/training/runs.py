@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -116,6 +117,7 @@ def train(
     refit: bool = False,
     fit_epochs: bool = False,
     budget_augments: bool = True,
+    tensorboard: bool = False,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs whose score clears
     keep_above (at or above it; for log-loss at or below). `metric`: what runs are
@@ -130,7 +132,8 @@ def train(
     none is launched that cannot finish; without `repeat` the budget says how many
     attempts; `fit_epochs` fits the epochs to the shares even when `config` fixes
     them (the CLI: --epochs not typed); `budget_augments` lets the budget choose the
-    augmentation when `config` has none. The plan is recorded first (resume()
+    augmentation when `config` has none; `tensorboard` writes each attempt's curves
+    as it trains (Workspace.live_curves). The plan is recorded first (resume()
     finishes it after a kill), and runs land in the workspace in attempt order as
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
@@ -165,16 +168,17 @@ def train(
                                   run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
                                   attempts=attempts, judging=judging)
             return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
-                              reporter=reporter, engine=engine, budget=budget)
+                              reporter=reporter, engine=engine, budget=budget, tensorboard=tensorboard)
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
            reporter: TrainReporter | None = None, execution: Execution | None = None,
-           time_budget: float | None = None) -> TrainSummary:
+           time_budget: float | None = None, tensorboard: bool = False) -> TrainSummary:
     """Finish the workspace's last plan: only the attempts still missing, with the
     seeds they would have had. `given`: options typed beside --resume, refused
     when they contradict the plan. Its data is loaded from where the plan says (or
-    `data_path`)."""
+    `data_path`). `tensorboard`, as for train: how the attempts are watched is not
+    part of the plan."""
     from kaggle_cnn.data import reload_dataset
 
     clock = time.monotonic()
@@ -201,7 +205,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
         budget = None if time_budget is None else TimeBudget(
             time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
         return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, budget=budget)
+                          engine=engine, budget=budget, tensorboard=tensorboard)
 
 
 def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
@@ -223,7 +227,8 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 
 
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
-               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None) -> TrainSummary:
+               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
+               tensorboard: bool = False) -> TrainSummary:
     """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.competition import get_metric
 
@@ -232,8 +237,11 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
-    tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
+    tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData(),
+                         curves=str(workspace.live_curves(plan.run_ids[p])) if tensorboard else None)
              for p, attempt in zip(positions, attempts)]
+    for task in tasks:  # a killed command's curves of these attempts: they train again from the start
+        shutil.rmtree(workspace.live_curves(task.run_id), ignore_errors=True)
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
@@ -281,7 +289,8 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
 
     def store(planned: Planned, result, seconds: float) -> Attempt | Failure:
         task = planned.task
-        record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above)
+        record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above,
+                            tensorboard=task.curves is not None)
         if isinstance(result, Failure):
             # Recorded, and then no more attempts: a failure that repeats on every attempt
             # (a bug, a model too big for memory) must not burn a night of attempts silently.
