@@ -17,8 +17,8 @@ NAME_LENGTH = 100
 
 
 def _renamed_weights(ctx, param, value):
-    if value is not None:  # `train --weights` is a backbone's weights; this was a member-weights CSV
-        raise InputError("kcnn vote --weights is now --member-weights CSV (columns member,weight)")
+    if value is not None:  # `train --weights` is a backbone's weights: a vote's are --member-weights
+        raise InputError("kcnn vote takes member weights as --member-weights CSV (columns member,weight)")
 
 
 @cli.command()

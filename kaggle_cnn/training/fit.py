@@ -218,8 +218,8 @@ def own_python_random(seed: int):
     global `random`. In a Dask worker another thread (its event loop) draws from
     that same generator at any moment, which changed attempts that local workers
     reproduce exactly; while the model is built, Keras gets a generator of this
-    attempt's own, seeded as set_random_seed seeds the global one (so the draws,
-    and the runs, are what they always were)."""
+    attempt's own, seeded as set_random_seed seeds the global one, so an attempt
+    draws the same seeds in a Dask worker as in a local one."""
     import random
 
     from keras.src.random import seed_generator  # the module-level name Keras draws from
