@@ -40,6 +40,8 @@ def test_a_kept_run_keeps_its_curves_and_a_discarded_one_leaves_none(kcnn, tmp_p
     assert train_curves["epoch_loss"] == pytest.approx(history["loss"].tolist(), rel=1e-5)
     assert train_curves["epoch_accuracy"] == pytest.approx(history["accuracy"].tolist(), rel=1e-5)
     assert val_curves["epoch_loss"] == pytest.approx(history["val_loss"].tolist(), rel=1e-5)
+    rates = train_curves["epoch_learning_rate"]  # cosine from the peak 3e-3 after one warm-up epoch, to 0
+    assert len(rates) == 2 and 0 <= rates[1] < rates[0] <= 3e-3
     assert json.loads((kept / "run.json").read_text())["options"] == {"tensorboard": True}
 
     assert not workspace.live_curves("cnn1-s0-a001").exists()  # the discarded attempt's curves went with it

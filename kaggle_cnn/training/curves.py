@@ -40,7 +40,10 @@ class TensorBoardCurves(keras.callbacks.Callback):
 
         metadata = summary_pb2.SummaryMetadata(
             plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=SCALARS_PLUGIN))
-        for name, value in (logs or {}).items():
+        logs = dict(logs or {})
+        # the rate the schedule reached, beside the curves it shapes
+        logs.setdefault("learning_rate", float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+        for name, value in logs.items():
             part, tag = ("validation", name[4:]) if name.startswith("val_") else ("train", name)
             with self._writer(part).as_default():
                 tf.summary.write(f"epoch_{tag}", tf.constant(float(value), tf.float32), step=epoch,
