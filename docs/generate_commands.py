@@ -67,4 +67,5 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(PAGE.parents[1]))  # the kcnn of this checkout, whatever else is installed
     sys.exit(main(sys.argv[1:]))
