@@ -70,3 +70,15 @@ def test_an_attempt_trained_again_starts_its_curves_afresh(kcnn, tmp_path, compe
     assert result.exit_code == 0, result.output
     kept = Workspace(tmp_path).run_dir("cnn1-s0-a000") / "tensorboard" / "train"
     assert [p.name for p in kept.iterdir()] != [] and not (kept / "events.out.tfevents.killed").exists()
+
+
+def test_search_trials_write_their_curves_too(kcnn, tmp_path, competition):
+    space = tmp_path / "space.yaml"
+    space.write_text("model: cnn1\nepochs: 1\nspace:\n  lr: {choice: [0.001]}\n")
+    result = kcnn("-w", tmp_path / "ws", "search", "--data", competition, "--space", space, "--max-evals", 1,
+                  "--tensorboard")
+    assert result.exit_code == 0, result.output
+    workspace = Workspace(tmp_path / "ws")
+    (run_id,) = workspace.run_ids()
+    assert len(scalars(workspace.run_dir(run_id) / "tensorboard" / "validation")["epoch_loss"]) == 1
+    assert json.loads((workspace.run_dir(run_id) / "run.json").read_text())["options"] == {"tensorboard": True}

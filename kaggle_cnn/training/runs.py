@@ -237,11 +237,8 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
-    tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData(),
-                         curves=str(workspace.live_curves(plan.run_ids[p])) if tensorboard else None)
+    tasks = [fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard)
              for p, attempt in zip(positions, attempts)]
-    for task in tasks:  # a killed command's curves of these attempts: they train again from the start
-        shutil.rmtree(workspace.live_curves(task.run_id), ignore_errors=True)
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
@@ -325,14 +322,23 @@ def opened(execution: Execution):
         engine.close(cancel=cancel)
 
 
+def fresh_task(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", seed: int, run_id: str,
+               tensorboard: bool = False) -> AttemptTask:
+    """An attempt about to train on the data the engine holds. Curves a killed
+    command left for this run id are deleted: it trains again from the start."""
+    curves = workspace.live_curves(run_id)
+    shutil.rmtree(curves, ignore_errors=True)
+    return AttemptTask(config, seed, run_id, dataset.n_classes, HeldData(), curves=str(curves) if tensorboard else None)
+
+
 def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig", *, run_id: str, trial: int,
                 base_seed: int, keep_above: float = 0.0, val_fraction: float | None = None,
-                reporter: TrainReporter | None = None) -> Attempt:
+                reporter: TrainReporter | None = None, tensorboard: bool = False) -> Attempt:
     """One attempt with a given id and seed: a search trial, stored like any run."""
     checked = check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above,
                                   seed=base_seed, val_fraction=val_fraction)
     keep_above, base_seed, val_fraction = checked["keep_above"], checked["seed"], checked["val_fraction"]
-    task = AttemptTask(config, attempt_seed(base_seed, trial), run_id, dataset.n_classes, HeldData())
+    task = fresh_task(workspace, dataset, config, attempt_seed(base_seed, trial), run_id, tensorboard)
     with training_session(workspace, dataset, config, val_fraction) as (split, arrays):
         summary = TrainSummary(keep_above)
         run_attempts(dataset, workspace, split, arrays, [(trial, task)], base_seed=base_seed, keep_above=keep_above,
