@@ -32,12 +32,15 @@ from kaggle_cnn.errors import InputError
 @click.option("--val-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None)
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Trials trained at once, in separate processes (--space searches).")
+@click.option("--tensorboard", is_flag=True,
+              help="Write each trial's learning curves as TensorBoard event files as it trains (--space searches; "
+                   "as kcnn train --tensorboard).")
 @click.option("--show", is_flag=True, help="Print the study's leaderboard (and write it as CSV).")
 @click.option("--export", "export_path", type=click.Path(path_type=Path), default=None,
               help="Write the best trial as a config for `kcnn train --config`.")
 @click.pass_context
 def search(ctx, data_path, load_options, space_path, template_path, model, algo, max_evals, epochs, keep_above,
-           study_name, seed, val_fraction, jobs, show, export_path):
+           study_name, seed, val_fraction, jobs, tensorboard, show, export_path):
     """Hyperparameter search on hyperopt (TPE, random) or a grid.
 
     Every trial is a run of the workspace; the study is saved after each trial,
@@ -53,7 +56,7 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
         raise InputError("give --space SPACE.yaml or --template model.py to search, or --study NAME with --show/--export")
     if template_path is not None:
         given = [name for name, value in (("--model", model), ("--epochs", epochs), ("--val-fraction", val_fraction))
-                 if value is not None] + (["--jobs"] if jobs != 1 else [])
+                 if value is not None] + (["--jobs"] if jobs != 1 else []) + (["--tensorboard"] if tensorboard else [])
         if given:
             raise InputError(f"{given[0]} applies to --space searches; a template sets it in its own code")
     if export_path is not None:
@@ -66,5 +69,6 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
         dataset = api.load_data(data_path, **load_options)
         with render.RichTrainReporter(render.console()) as reporter:
             study_name = api.search(dataset, workspace(ctx), space_path, model=model, epochs=epochs, jobs=jobs,
-                                    val_fraction=val_fraction, reporter=reporter, **common).name
+                                    val_fraction=val_fraction, reporter=reporter, tensorboard=tensorboard,
+                                    **common).name
     render.print_study(api.study(workspace(ctx), study_name, export=export_path))

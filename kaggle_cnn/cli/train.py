@@ -141,12 +141,16 @@ def setting(*declarations, **attributes):
 @setting("--time-budget", metavar="MINUTES",
          help="Finish within this many minutes: an epoch is measured first, each attempt's epochs are fitted to its "
               "share (unless --epochs is given) and no attempt is launched that cannot finish.")
+@click.option("--tensorboard", is_flag=True, default=False,
+              help="Write each attempt's learning curves as TensorBoard event files as it trains: "
+                   "models/tensorboard/<run_id>/ while in flight, then models/<run_id>/tensorboard/ if kept "
+                   "(view: pip install tensorboard; tensorboard --logdir models).")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
 def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, metric, folds, refit,
           dropout, weights, drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler,
-          time_budget, resume, **settings):
+          time_budget, tensorboard, resume, **settings):
     """Train MODEL again and again; keep the runs whose score clears --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -168,7 +172,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                            preset=preset)
             given = {name: value for name, value in planned.items() if _typed(ctx, PARAMETERS.get(name, name))}
             summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
-                                 execution=execution, time_budget=time_budget)
+                                 execution=execution, time_budget=time_budget, tensorboard=tensorboard)
         else:
             typed = {name: value for name, value in settings.items() if name in TRAIN_OPTIONS and _typed(ctx, name)}
             config = api.train_config(typed, config_file=config_file, explicit=typed, set_options=set_options,
@@ -179,7 +183,8 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                                 repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
                                 keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
                                 execution=execution, time_budget=time_budget, metric=metric, folds=folds,
-                                refit=refit, fit_epochs="epochs" not in typed, budget_augments="augment" not in typed)
+                                refit=refit, fit_epochs="epochs" not in typed, budget_augments="augment" not in typed,
+                                tensorboard=tensorboard)
     render.print_training(console, summary, workspace(ctx))
 
 

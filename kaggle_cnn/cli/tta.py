@@ -35,6 +35,6 @@ def tta(ctx, runs, transforms, data_path):
 @data_path_option(MOVED_DATA_HELP)
 @click.pass_context
 def predict(ctx, runs, transforms, data_path):
-    """The former name of `kcnn tta` (kept for one release)."""
-    click.echo("note: `kcnn predict --tta SPEC` is now `kcnn tta --transforms SPEC`", err=True)
+    """`kcnn tta` under another name; hidden from the command list."""
+    click.echo("note: `kcnn predict --tta SPEC` runs `kcnn tta --transforms SPEC`", err=True)
     ctx.invoke(tta, runs=runs, transforms=transforms, data_path=data_path)

@@ -13,8 +13,8 @@ from kaggle_cnn.errors import InputError
 
 
 def _renamed_weights(ctx, param, value):
-    if value is not None:  # `train --weights` is a backbone's weights; this was a member-weights CSV
-        raise InputError("kcnn vote --weights is now --member-weights CSV (columns member,weight)")
+    if value is not None:  # `train --weights` is a backbone's weights: a vote's are --member-weights
+        raise InputError("kcnn vote takes member weights as --member-weights CSV (columns member,weight)")
 
 
 @cli.command()

@@ -26,13 +26,14 @@ from kaggle_cnn.training.runs import (
     SilentReporter,
     TrainReporter,
     TrainSummary,
+    fresh_task,
     opened,
     run_attempts,
     train_trial,
     training_session,
 )
 from kaggle_cnn.training.records import new_record, record_failure
-from kaggle_cnn.training.workers import AttemptTask, Failure, HeldData
+from kaggle_cnn.training.workers import Failure
 from kaggle_cnn.training.settings import save_config
 
 if TYPE_CHECKING:
@@ -55,10 +56,12 @@ def search(
     reporter: TrainReporter | None = None,
     on_trial=None,
     jobs: int = 1,
+    tensorboard: bool = False,
 ):
     """Search `space_path` with hyperopt (tpe, rand) or over its grid; every trial is
     a run of the workspace. Re-running the same study continues it. With `jobs` > 1
-    that many trials train at once in worker processes."""
+    that many trials train at once in worker processes; `tensorboard` writes each
+    trial's curves as it trains, as `kcnn train --tensorboard` does."""
     if max_evals < 1:
         raise InputError(f"--max-evals must be at least 1, got {max_evals}")
     check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above, seed=seed,
@@ -74,9 +77,9 @@ def search(
 
     def evaluate(batch):
         if jobs == 1:
-            return [_search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter)
-                    for number, run_id, chosen in batch]
-        return _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs)
+            return [_search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter,
+                                  tensorboard) for number, run_id, chosen in batch]
+        return _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs, tensorboard)
 
     return studies.run(state, max_evals, evaluate, lambda n: f"{space.model}-{name}-t{n:03d}", on_trial, jobs)
 
@@ -110,14 +113,15 @@ def _unbuildable(dataset, workspace: Workspace, chosen: dict, run_id: str, numbe
     return Trial(number, run_id, {}, "failed", message=message[:300])
 
 
-def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter):
+def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, val_fraction, reporter, tensorboard):
     finished = _finished_trial(workspace, run_id, number) or _unbuildable(dataset, workspace, chosen, run_id, number,
                                                                            seed, keep_above)
     if finished is not None:
         return finished
     try:
         attempt = train_trial(dataset, workspace, TrainConfig.from_settings(chosen, run_id), run_id=run_id, trial=number,
-                              base_seed=seed, keep_above=keep_above, val_fraction=val_fraction, reporter=reporter)
+                              base_seed=seed, keep_above=keep_above, val_fraction=val_fraction, reporter=reporter,
+                              tensorboard=tensorboard)
     except InputError:
         raise
     except Exception as error:  # recorded as failed in the index by the run itself; the search goes on
@@ -125,7 +129,7 @@ def _search_trial(dataset, workspace, chosen, run_id, number, seed, keep_above, 
     return Trial(number, run_id, {}, "ok", attempt.val_accuracy, attempt.seconds, attempt.kept)
 
 
-def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs):
+def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, jobs, tensorboard):
     """Train a batch of trials on `jobs` local workers (the engine `kcnn train --jobs`
     uses); they are stored here, in trial order, so the workspace has a single writer."""
     results: dict[int, Any] = {}
@@ -137,8 +141,8 @@ def _parallel_trials(dataset, workspace, batch, seed, keep_above, val_fraction, 
             results[number] = finished
         else:
             config = TrainConfig.from_settings(chosen, run_id)
-            todo.append((number, AttemptTask(config, attempt_seed(seed, number), run_id, dataset.n_classes,
-                                             HeldData())))
+            todo.append((number, fresh_task(workspace, dataset, config, attempt_seed(seed, number), run_id,
+                                            tensorboard)))
     if todo:
         with opened(Execution(jobs=min(jobs, len(todo)))) as engine, \
                 training_session(workspace, dataset, todo[0][1].config, val_fraction) as (split, arrays):

@@ -44,7 +44,7 @@ from kaggle_cnn.store.files import DOCTOR, check_run_id, read_record
 from kaggle_cnn.store.run import INDEX_COLUMNS, Run, index_row, read_run
 
 # Folders of models/ that are not runs.
-RESERVED = frozenset({"splits", "folds", "discarded", "studies", "broken", "plans"})
+RESERVED = frozenset({"splits", "folds", "discarded", "studies", "broken", "plans", "tensorboard"})
 
 
 class WorkspaceBusy(InputError):
@@ -202,6 +202,11 @@ class Workspace:
             except InputError as error:
                 warn(f"skipping run {run_id}: {error}")
         return readable
+
+    def live_curves(self, run_id: str) -> Path:
+        """Where an attempt in flight writes its TensorBoard curves (--tensorboard);
+        a kept run takes them into its folder, a discarded or failed one deletes them."""
+        return self.models_dir / "tensorboard" / check_run_id(run_id)
 
     def discarded_history(self, run_id: str) -> Path:
         return self.models_dir / "discarded" / f"{check_run_id(run_id)}.csv"

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.devices import Slot
-from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, hold_data, run_attempt, task_arrays
+from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, fit_task, hold_data, run_attempt
 
 if TYPE_CHECKING:
     pass
@@ -107,12 +107,8 @@ class InProcessEngine:
 
     def submit(self, slot: int, task: AttemptTask, on_epoch: Progress) -> concurrent.futures.Future:
         """Trains now, in this process; the future it returns is done."""
-        from kaggle_cnn.training.fit import fit_one
-
         future: concurrent.futures.Future = concurrent.futures.Future()
-        result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=self._x_test,
-                         on_epoch=lambda epoch, logs: on_epoch(task.run_id, epoch, logs), seconds=task.seconds,
-                         **task_arrays(task, self._arrays))
+        result = fit_task(task, self._arrays, self._x_test, lambda epoch, logs: on_epoch(task.run_id, epoch, logs))
         future.set_result(result)
         return future
 

@@ -126,6 +126,7 @@ def fit_one(
     on_epoch: EpochHook | None = None,
     device: Device | None = None,
     seconds: float | None = None,
+    curves: str | None = None,
 ) -> FitResult:
     """Train one fresh model with config's optimizer, schedule and loss.
 
@@ -134,7 +135,8 @@ def fit_one(
     config.fine_tune_epochs, the unfrozen base at config.fine_tune_lr: two phases,
     one history (its `phase` column says which). `seconds` (the attempt's share of
     a time budget) sets how many epochs it trains with --epochs auto, and with
-    epochs fixed ends it before an epoch that would overrun."""
+    epochs fixed ends it before an epoch that would overrun. `curves`: a folder
+    for TensorBoard event files, written as each epoch ends."""
     from kaggle_cnn.architectures.backbones import find_backbone
 
     started = time.perf_counter()
@@ -156,7 +158,7 @@ def fit_one(
     # of a training step, so they take this share of an epoch (plus saving).
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
-                              val_input=val_input, on_epoch=on_epoch,
+                              val_input=val_input, on_epoch=on_epoch, curves=curves,
                               steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
     history, epochs, cut = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
                                  auto=config.auto_epochs, seconds=seconds)
@@ -216,8 +218,8 @@ def own_python_random(seed: int):
     global `random`. In a Dask worker another thread (its event loop) draws from
     that same generator at any moment, which changed attempts that local workers
     reproduce exactly; while the model is built, Keras gets a generator of this
-    attempt's own, seeded as set_random_seed seeds the global one (so the draws,
-    and the runs, are what they always were)."""
+    attempt's own, seeded as set_random_seed seeds the global one, so an attempt
+    draws the same seeds in a Dask worker as in a local one."""
     import random
 
     from keras.src.random import seed_generator  # the module-level name Keras draws from
@@ -243,7 +245,8 @@ def dtype_policy(name: str):
 
 
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
-               xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, steps_per_epoch: int,
+               xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, curves: str | None,
+               steps_per_epoch: int,
                started: float, reserve: float, auto: bool = False, seconds: float | None = None,
                ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Compile (again: trainable layers may have changed) and fit epochs
@@ -263,6 +266,10 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
         callbacks.insert(0, FreshStatistics(train_input))
     if on_epoch is not None:
         callbacks.append(EpochCallback(on_epoch))
+    if curves is not None:
+        from kaggle_cnn.training.curves import TensorBoardCurves
+
+        callbacks.append(TensorBoardCurves(curves))
     fitted = model.fit(**train_input, epochs=last_epoch, initial_epoch=first_epoch, validation_data=val_input,
                        callbacks=callbacks, verbose=0)
     from kaggle_cnn.training.batch_norm import recalibrate_batch_norm

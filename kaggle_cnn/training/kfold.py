@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,14 +56,20 @@ def plan_folds(workspace: "Workspace", dataset: "Dataset", k: int) -> tuple[Fold
 
 def fold_tasks(task: AttemptTask, folds: Folds) -> list[AttemptTask]:
     return [replace(task, seed=attempt_seed(task.seed, fold), run_id=f"{task.run_id}-fold{fold + 1}",
-                    val_rows=folds.val_rows(fold)) for fold in range(folds.k)]
+                    val_rows=folds.val_rows(fold), curves=part_curves(task, f"fold{fold + 1}"))
+            for fold in range(folds.k)]
+
+
+def part_curves(task: AttemptTask, part: str) -> str | None:
+    """A fold's or the refit's curves: a sub-folder of the candidate's."""
+    return None if task.curves is None else str(Path(task.curves) / part)
 
 
 def refit_task(task: AttemptTask, folds: Folds, epochs: int) -> AttemptTask:
     """One more model on every training row (no validation rows), for `epochs`."""
     config = replace(task.config, epochs=int(epochs), patience=None)
     return replace(task, config=config, seed=attempt_seed(task.seed, folds.k), run_id=f"{task.run_id}-refit",
-                   val_rows=np.zeros(0, dtype=np.int64))
+                   val_rows=np.zeros(0, dtype=np.int64), curves=part_curves(task, "refit"))
 
 
 def chosen_epochs(result: "FitResult") -> int:
@@ -170,7 +177,8 @@ def carry_out(engine, dataset: "Dataset", workspace: "Workspace", split: "Split"
                                                and not budget.allows(time.monotonic(), {})):
             break
         started = time.monotonic()
-        record = new_record(task.config, task.run_id, base_seed, attempt, task.seed, keep_above)
+        record = new_record(task.config, task.run_id, base_seed, attempt, task.seed, keep_above,
+                            tensorboard=task.curves is not None)
         try:
             share = None if budget is None else budget.share(time.monotonic(), number - 1, 1)
             results, final = train_candidate(engine, task, folds, refit=refit, reporter=reporter, number=number,

@@ -6,6 +6,7 @@ last), or a discarded run's learning curve; and its row in models/index.csv.
 from __future__ import annotations
 
 import datetime as _dt
+import shutil
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +35,19 @@ class Attempt:
     metric: str = "accuracy"
 
 
-def new_record(config, run_id, base_seed, attempt, run_seed, keep_above) -> dict[str, Any]:
+def new_record(config, run_id, base_seed, attempt, run_seed, keep_above, *, tensorboard: bool = False
+               ) -> dict[str, Any]:
     """The start of an attempt's run.json; `config` is a TrainConfig, or the flat
-    settings of a search trial that could not make one."""
+    settings of a search trial that could not make one. `options`: how it was
+    watched, which does not change what it learns."""
     settings = asdict(config) if is_dataclass(config) else dict(config)
     return {"run_id": run_id, "model": settings.get("model", ""), "base_seed": base_seed, "attempt": attempt,
             "seed": run_seed, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": {**settings, "keep_above": keep_above}}
+            "config": {**settings, "keep_above": keep_above}, "options": {"tensorboard": tensorboard}}
 
 
 def record_failure(workspace: Workspace, record: dict, fingerprint: str, message: str, seconds: float) -> None:
+    shutil.rmtree(workspace.live_curves(record["run_id"]), ignore_errors=True)
     failed = {**record, "kept": False, "status": "failed", "message": message[:300], "seconds": seconds,
               "scores": {"val_accuracy": float("nan")}, "data": {"fingerprint": fingerprint}}
     workspace.append_index(index_row(failed))
@@ -76,6 +80,7 @@ def finish_record(workspace, dataset, record, result: "FitResult", number: int,
         import pandas as pd
 
         fileio.write_csv(workspace.discarded_history(record["run_id"]), pd.DataFrame(result.history))
+        shutil.rmtree(workspace.live_curves(record["run_id"]), ignore_errors=True)
     workspace.append_index(index_row(record))
     timing, scores = record["timing"], record["scores"]
     return Attempt(number, record["run_id"], record["seed"], result.val_accuracy, record["kept"], record["seconds"],
@@ -155,6 +160,8 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
             else:
                 np.save(folder / name, content)
         fileio.write_csv(folder / "history.csv", pd.DataFrame(result.history))
+        if (curves := workspace.live_curves(record["run_id"])).is_dir():  # --tensorboard: renamed in with the run
+            shutil.move(curves, folder / "tensorboard")
         write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
                           dataset.test_ids, dataset.classes, result.test_proba)
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -121,6 +122,7 @@ def train(
     refit: bool = False,
     fit_epochs: bool = False,
     budget_augments: bool = True,
+    tensorboard: bool = False,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs whose score clears
     keep_above (at or above it; for log-loss at or below). `metric`: what runs are
@@ -135,7 +137,8 @@ def train(
     none is launched that cannot finish; without `repeat` the budget says how many
     attempts; `fit_epochs` fits the epochs to the shares even when `config` fixes
     them (the CLI: --epochs not typed); `budget_augments` lets the budget choose the
-    augmentation when `config` has none. The plan is recorded first (resume()
+    augmentation when `config` has none; `tensorboard` writes each attempt's curves
+    as it trains (Workspace.live_curves). The plan is recorded first (resume()
     finishes it after a kill), and runs land in the workspace in attempt order as
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
@@ -170,16 +173,17 @@ def train(
                                   run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
                                   attempts=attempts, judging=judging)
             return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
-                              reporter=reporter, engine=engine, budget=budget)
+                              reporter=reporter, engine=engine, budget=budget, tensorboard=tensorboard)
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
            reporter: TrainReporter | None = None, execution: Execution | None = None,
-           time_budget: float | None = None) -> TrainSummary:
+           time_budget: float | None = None, tensorboard: bool = False) -> TrainSummary:
     """Finish the workspace's last plan: only the attempts still missing, with the
     seeds they would have had. `given`: options typed beside --resume, refused
     when they contradict the plan. Its data is loaded from where the plan says (or
-    `data_path`)."""
+    `data_path`). `tensorboard`, as for train: how the attempts are watched is not
+    part of the plan."""
     from kaggle_cnn.data import reload_dataset
 
     clock = time.monotonic()
@@ -206,7 +210,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
         budget = None if time_budget is None else TimeBudget(
             time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
         return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, budget=budget)
+                          engine=engine, budget=budget, tensorboard=tensorboard)
 
 
 def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
@@ -228,7 +232,8 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 
 
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
-               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None) -> TrainSummary:
+               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
+               tensorboard: bool = False) -> TrainSummary:
     """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.competition import get_metric
 
@@ -237,7 +242,7 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
-    tasks = [AttemptTask(config, attempt_seed(seed, attempt), plan.run_ids[p], dataset.n_classes, HeldData())
+    tasks = [fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard)
              for p, attempt in zip(positions, attempts)]
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
@@ -286,7 +291,8 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
 
     def store(planned: Planned, result, seconds: float) -> Attempt | Failure:
         task = planned.task
-        record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above)
+        record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above,
+                            tensorboard=task.curves is not None)
         if isinstance(result, Failure):
             # Recorded, and then no more attempts: a failure that repeats on every attempt
             # (a bug, a model too big for memory) must not burn a night of attempts silently.
@@ -321,14 +327,23 @@ def opened(execution: Execution):
         engine.close(cancel=cancel)
 
 
+def fresh_task(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", seed: int, run_id: str,
+               tensorboard: bool = False) -> AttemptTask:
+    """An attempt about to train on the data the engine holds. Curves a killed
+    command left for this run id are deleted: it trains again from the start."""
+    curves = workspace.live_curves(run_id)
+    shutil.rmtree(curves, ignore_errors=True)
+    return AttemptTask(config, seed, run_id, dataset.n_classes, HeldData(), curves=str(curves) if tensorboard else None)
+
+
 def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig", *, run_id: str, trial: int,
                 base_seed: int, keep_above: float = 0.0, val_fraction: float | None = None,
-                reporter: TrainReporter | None = None) -> Attempt:
+                reporter: TrainReporter | None = None, tensorboard: bool = False) -> Attempt:
     """One attempt with a given id and seed: a search trial, stored like any run."""
     checked = check_train_options(repeat=1, until_kept=None, max_attempts=None, keep_above=keep_above,
                                   seed=base_seed, val_fraction=val_fraction)
     keep_above, base_seed, val_fraction = checked["keep_above"], checked["seed"], checked["val_fraction"]
-    task = AttemptTask(config, attempt_seed(base_seed, trial), run_id, dataset.n_classes, HeldData())
+    task = fresh_task(workspace, dataset, config, attempt_seed(base_seed, trial), run_id, tensorboard)
     with training_session(workspace, dataset, config, val_fraction) as (split, arrays):
         summary = TrainSummary(keep_above)
         run_attempts(dataset, workspace, split, arrays, [(trial, task)], base_seed=base_seed, keep_above=keep_above,

@@ -76,10 +76,19 @@ class AttemptTask:
     data: HeldData | DataPath
     seconds: float | None = None  # --epochs auto under a time budget: the time this attempt may take
     val_rows: np.ndarray | None = None  # a k-fold task: the rows it is scored on (empty: a refit on every row)
+    curves: str | None = None  # --tensorboard: the folder its live learning curves go to
 
     def with_seconds(self, seconds: float | None) -> "AttemptTask":
         """The same attempt, allowed `seconds` (a time budget's allowance)."""
         return replace(self, seconds=seconds)
+
+
+def fit_task(task: AttemptTask, held: dict[str, np.ndarray], x_test: np.ndarray, on_epoch=None, device=None):
+    """Train the task's attempt here, on the images an engine holds: a FitResult."""
+    from kaggle_cnn.training.fit import fit_one
+
+    return fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=x_test, on_epoch=on_epoch, device=device,
+                   seconds=task.seconds, curves=task.curves, **task_arrays(task, held))
 
 
 def task_arrays(task: AttemptTask, held: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -120,16 +129,14 @@ def run_attempt(task: AttemptTask, threads: int | None, progress=None) -> "FitRe
     start = time.perf_counter()
     try:
         _configure_tensorflow(threads)
-        from kaggle_cnn.training.fit import fit_one, this_device
+        from kaggle_cnn.training.fit import this_device
 
         held, x_test = task.data.arrays()
-        arrays = task_arrays(task, held)
         on_epoch = None
         if progress is not None:
             def on_epoch(epoch, logs):
                 progress.put((task.run_id, epoch, logs))
-        result = fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=x_test, on_epoch=on_epoch,
-                         device=this_device(task.config.mixed_precision, threads), seconds=task.seconds, **arrays)
+        result = fit_task(task, held, x_test, on_epoch, this_device(task.config.mixed_precision, threads))
         result.model_bytes = _model_bytes(result.model)
     except Exception as error:  # the command records it and stops launching attempts
         return Failure(f"{type(error).__name__}: {error}")
