@@ -18,31 +18,56 @@ The choices and limits of options (VOTE_METHODS, SEARCH_ALGOS, PRESETS, METRICS,
 
 from __future__ import annotations
 
-from kaggle_cnn.architectures.catalog import models
-from kaggle_cnn.competition import download, submit
-from kaggle_cnn.config import METRICS, OPTIMIZERS, SCHEDULES, TrainConfig
-from kaggle_cnn.data import Dataset
-from kaggle_cnn.data import load_dataset as load_data
-from kaggle_cnn.data.describe import describe_data as data
-from kaggle_cnn.data.folder_split import split_folder as data_split
-from kaggle_cnn.ensemble.rules import MAX_ROUNDS as VOTE_MAX_ROUNDS
-from kaggle_cnn.ensemble.rules import METHODS as VOTE_METHODS
-from kaggle_cnn.ensemble.rules import VoteSpec
-from kaggle_cnn.ensemble.vote import NAME_LENGTH as VOTE_NAME_LENGTH
-from kaggle_cnn.ensemble.vote import VoteOutcome, vote
-from kaggle_cnn.evaluation.metrics import MetricsReport, collect_metrics, write_metrics
-from kaggle_cnn.evaluation.score import check, score
-from kaggle_cnn.evaluation.timing import timing_table
-from kaggle_cnn.search.runner import StudyBoard, search, search_template, study
-from kaggle_cnn.search.study import ALGOS as SEARCH_ALGOS
-from kaggle_cnn.store.doctor import Finding, doctor
-from kaggle_cnn.store.workspace import Workspace
-from kaggle_cnn.training.devices import parse_jobs
-from kaggle_cnn.training.engines import Execution
+import importlib
+from typing import TYPE_CHECKING
+
+# The option choices: constants of light modules, so that `kcnn --help` starts at once.
+from kaggle_cnn.config import METRICS, OPTIMIZERS, SCHEDULES
+from kaggle_cnn.ensemble.choices import MAX_ROUNDS as VOTE_MAX_ROUNDS
+from kaggle_cnn.ensemble.choices import METHODS as VOTE_METHODS
+from kaggle_cnn.ensemble.choices import NAME_LENGTH as VOTE_NAME_LENGTH
+from kaggle_cnn.search.choices import ALGOS as SEARCH_ALGOS
 from kaggle_cnn.training.presets import PRESETS, preset_changes, preset_settings, preset_summaries
-from kaggle_cnn.training.runs import Attempt, TrainReporter, TrainSummary, resume, train
-from kaggle_cnn.training.settings import train_config
-from kaggle_cnn.training.tta import tta
+
+if TYPE_CHECKING:
+    from kaggle_cnn.store.workspace import Workspace
+
+# Everything else is imported when first used (PEP 562): a command loads only the
+# use case it runs, and none of them loads TensorFlow before it trains or predicts.
+_WHERE = {
+    "models": "kaggle_cnn.architectures.catalog",
+    "download": "kaggle_cnn.competition", "submit": "kaggle_cnn.competition",
+    "TrainConfig": "kaggle_cnn.config",
+    "Dataset": "kaggle_cnn.data", "load_data": "kaggle_cnn.data:load_dataset",
+    "data": "kaggle_cnn.data.describe:describe_data", "data_split": "kaggle_cnn.data.folder_split:split_folder",
+    "VoteSpec": "kaggle_cnn.ensemble.rules",
+    "VoteOutcome": "kaggle_cnn.ensemble.vote", "vote": "kaggle_cnn.ensemble.vote",
+    "MetricsReport": "kaggle_cnn.evaluation.metrics",
+    "check": "kaggle_cnn.evaluation.score", "score": "kaggle_cnn.evaluation.score",
+    "timing_table": "kaggle_cnn.evaluation.timing",
+    "StudyBoard": "kaggle_cnn.search.runner", "search": "kaggle_cnn.search.runner",
+    "search_template": "kaggle_cnn.search.runner", "study": "kaggle_cnn.search.runner",
+    "Finding": "kaggle_cnn.store.doctor", "doctor": "kaggle_cnn.store.doctor",
+    "Workspace": "kaggle_cnn.store.workspace",
+    "parse_jobs": "kaggle_cnn.training.devices", "Execution": "kaggle_cnn.training.engines",
+    "Attempt": "kaggle_cnn.training.runs", "TrainReporter": "kaggle_cnn.training.runs",
+    "TrainSummary": "kaggle_cnn.training.runs", "resume": "kaggle_cnn.training.runs", "train": "kaggle_cnn.training.runs",
+    "train_config": "kaggle_cnn.training.settings", "tta": "kaggle_cnn.training.tta",
+}
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, _, attribute = _WHERE[name].partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
+    globals()[name] = value  # once found, an ordinary attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "Attempt", "Dataset", "Execution", "Finding", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
@@ -55,9 +80,11 @@ __all__ = [
 ]
 
 
-def metrics(workspace: Workspace, sources: list[str] | None = None) -> MetricsReport:
+def metrics(workspace: Workspace, sources: list[str] | None = None):
     """Per-class precision, recall, F1 of kept runs and votes (default all) on the
     shared validation split; writes reports/metrics.csv and reports/confusion/."""
+    from kaggle_cnn.evaluation.metrics import collect_metrics, write_metrics
+
     report_ = collect_metrics(workspace, sources)
     report_.csv_path = write_metrics(workspace, report_)
     return report_

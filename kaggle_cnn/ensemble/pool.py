@@ -19,9 +19,9 @@ import numpy as np
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.labels import sorted_labels
 from kaggle_cnn.store.files import file_sha256
+from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.submissions import PROBABILITY, Member
 from kaggle_cnn.store.validation import honest_predictions
-from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.workspace import Workspace
 
 

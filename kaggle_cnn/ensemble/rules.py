@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
+from kaggle_cnn.ensemble.choices import MAX_ROUNDS, METHODS
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.competition import (
     accuracy,
@@ -22,7 +23,6 @@ from kaggle_cnn.evaluation.competition import (
     log_loss,
 )
 
-METHODS = ("hard", "soft", "weighted", "greedy")
 ESTIMATE_FOLDS = 5  # the vote's honest estimate: weights chosen on 4/5 of the rows, scored on the rest
 TIE_RULE = (
     "majority vote; a tie goes to (1) the tied class with the highest mean probability "
@@ -30,7 +30,6 @@ TIE_RULE = (
     "member with the best validation accuracy, else (3) the smallest tied label"
 )
 PROBABILITY_TIE_RULE = "highest averaged probability; exactly equal probabilities go to the smallest label"
-MAX_ROUNDS = 10_000  # greedy additions: each one scores every member on every validation row
 
 
 @dataclass

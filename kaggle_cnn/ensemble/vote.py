@@ -15,6 +15,7 @@ import numpy as np
 
 from kaggle_cnn import fileio
 from kaggle_cnn.ensemble import rules as ensemble
+from kaggle_cnn.ensemble.choices import NAME_LENGTH
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
@@ -25,7 +26,6 @@ from kaggle_cnn.store.validation import workspace_metric
 from kaggle_cnn.store.workspace import Workspace
 
 DEFAULT_NAMES = {"hard": "majority_vote", "soft": "soft_vote", "weighted": "weighted_vote", "greedy": "greedy_ensemble"}
-NAME_LENGTH = 100
 
 
 @dataclass

@@ -22,6 +22,7 @@ from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.engines import Execution
 from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
+from kaggle_cnn.training.records import new_record, record_failure
 from kaggle_cnn.training.runs import (
     SilentReporter,
     TrainReporter,
@@ -32,9 +33,8 @@ from kaggle_cnn.training.runs import (
     train_trial,
     training_session,
 )
-from kaggle_cnn.training.records import new_record, record_failure
-from kaggle_cnn.training.workers import Failure
 from kaggle_cnn.training.settings import save_config
+from kaggle_cnn.training.workers import Failure
 
 if TYPE_CHECKING:
     from kaggle_cnn.data import Dataset

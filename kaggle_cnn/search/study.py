@@ -24,12 +24,12 @@ from typing import Any
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, one_line, warn
+from kaggle_cnn.search.choices import ALGOS
 from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
 from kaggle_cnn.store.files import is_plain_name
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.options import attempt_seed
 
-ALGOS = ("tpe", "rand", "grid")
 NAME_LIMIT = 100
 NAME_RULE = f"letters, digits, '_', '-' or '.', not starting with '.', at most {NAME_LIMIT} characters"
 
