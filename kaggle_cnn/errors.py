@@ -29,10 +29,22 @@ def warn(message: str) -> None:
     warnings.warn(one_line(message), InputWarning, stacklevel=2)
 
 
-def one_line(error: object, limit: int | None = None) -> str:
-    """An error (or any text) folded onto one line, cut to `limit` characters with
-    "..." when longer; an exception with no message gives its type's name."""
-    text = " ".join(str(error).split())
+# No message line is longer: a value that arrived megabytes long (a runaway YAML
+# alias, a tool's output) is shown by its start and end, not printed whole.
+MESSAGE_LIMIT = 400
+
+
+def one_line(error: object, limit: int | None = MESSAGE_LIMIT) -> str:
+    """An error (or any text) folded onto one line; longer than `limit` characters,
+    its middle is cut to "..." (the start names the file, the end says what is
+    wrong); an exception with no message gives its type's name."""
+    text = str(error)
+    if limit is not None and len(text) > 4 * limit:  # fold only what can be shown
+        text = text[: 2 * limit] + " " + text[-2 * limit:]
+    text = " ".join(text.split())
     if not text and isinstance(error, BaseException):
         text = type(error).__name__
-    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+    if limit is None or len(text) <= limit:
+        return text
+    tail = (limit - 3) // 3
+    return text[: limit - 3 - tail] + "..." + text[len(text) - tail:]

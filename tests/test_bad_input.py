@@ -174,6 +174,13 @@ def test_bad_config_file_values(kcnn, assert_refused, content, fragments, compet
     assert not workspace.exists()
 
 
+def test_a_huge_value_is_cut_in_the_error_line(kcnn, assert_refused, tmp_path):
+    """Whatever value a message names, its line stays short: start and end shown, the middle cut."""
+    result = kcnn("-w", tmp_path, "vote", tmp_path, "--method", "x" * 1_000_000 + "-the-end")
+    assert_refused(result, "--method", "xxx...xxx", "-the-end' is not one of 'hard'")
+    assert len(result.stderr) < 500
+
+
 def test_a_search_space_is_checked_the_same_way(kcnn, assert_refused, competition, tmp_path):
     (tmp_path / "space.yaml").write_text("model: cnn1\nepochs: 0\nspace:\n  lr: {choice: [0.001, 0.01]}\n")
     workspace = tmp_path / "ws"
