@@ -25,6 +25,19 @@ class AttemptFailed(RuntimeError):
     model): not bad input, so exit 1; its message is one line, the worker's error."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised wherever the command is (kaggle_cnn.cli installs the handler),
+    so that it unwinds exactly as Ctrl-C does: every cleanup runs (a download's
+    temporary folder, the workers), and runs already kept stay as they are."""
+
+
+# How a command stopped by Ctrl-C or SIGTERM ends: this line on stderr and the
+# exit code a shell gives a program the signal ended (128 + the signal's number).
+INTERRUPTED = "Interrupted; runs kept so far are saved, nothing half-written is left."
+EXIT_INTERRUPTED = 130  # SIGINT
+EXIT_TERMINATED = 143  # SIGTERM
+
+
 def warn(message: str) -> None:
     warnings.warn(one_line(message), InputWarning, stacklevel=2)
 
