@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -171,6 +173,24 @@ def test_resume_continues_with_the_same_proposals(kcnn, tmp_path, dataset, compe
     with pytest.raises(InputError, match="another space, algo or seed"):
         api.search(dataset, resumed, space, max_evals=3, seed=8)
     assert len(resumed.read_index()) == 2
+
+
+def test_a_study_continues_only_on_the_data_it_searched(kcnn, assert_refused, tmp_path, dataset, competition):
+    space = write_space(tmp_path, TINY)
+    workspace = Workspace(tmp_path / "ws")
+    study = studies.open_study(workspace, "space", spaces.load_space(space), "tpe", 0, data=dataset)
+    studies.run(study, 1, lambda batch: [studies.Trial(n, run_id, {}, "ok", 0.5) for n, run_id, _ in batch],
+                lambda n: f"cnn1-space-t{n:03d}")
+    saved = (workspace.models_dir / "studies" / "space" / "study.json").read_bytes()
+    assert studies.open_study(workspace, "space", spaces.load_space(space), "tpe", 0, data=dataset).trials
+    other = tmp_path / "other"
+    shutil.copytree(competition, other)
+    train = pd.read_csv(other / "train.csv")
+    train.iloc[:-10].to_csv(other / "train.csv", index=False)  # the same competition, ten rows fewer
+    result = kcnn("-w", workspace.root, "search", "--data", other, "--space", space, "--max-evals", 2)
+    assert_refused(result, "study.json: study 'space' searched other data", f"not --data {other}", "new --study")
+    assert (workspace.models_dir / "studies" / "space" / "study.json").read_bytes() == saved
+    assert workspace.read_index().empty and not (workspace.models_dir / "cnn1-space-t001").exists()
 
 
 def fake_search(root, space_path, max_evals, algo="tpe", seed=0):
