@@ -151,6 +151,8 @@ def test_each_algo_runs_trials_that_are_runs(kcnn, tmp_path, competition, algo, 
         assert run.val_accuracy == pytest.approx(np.mean(run.val_proba().argmax(axis=1) == split.val_labels))
     assert (workspace.models_dir / "studies" / "space" / "leaderboard.csv").exists()
     assert "rank" in result.output and f"[trial {expected}/{expected}]" in result.output
+    progress = [line.split("]")[0] + "]" for line in result.output.splitlines() if line.startswith("[")]
+    assert progress == [f"[trial {k}/{expected}]" for k in range(1, expected + 1)]  # one line per trial, no other
 
 
 def test_resume_continues_with_the_same_proposals(kcnn, tmp_path, dataset, competition):
