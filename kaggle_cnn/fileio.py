@@ -120,6 +120,18 @@ def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
     return path, parse_yaml(text, str(path))
 
 
+def write_yaml(path: str | os.PathLike, data: Any) -> None:
+    """`data` as YAML, atomically; a value used twice is written out twice, never as
+    an alias, so that read_yaml reads back what it wrote."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    write_text(path, yaml.dump(data, Dumper=Dumper, sort_keys=False))
+
+
 def parse_yaml(text: str, where: str) -> Any:
     """A YAML document (safe types only); `where` starts the one-line InputError for
     one that is malformed, nested deeper than YAML_MAX_DEPTH, or uses anchors and

@@ -199,6 +199,16 @@ def test_a_config_that_would_take_the_machine_is_refused(kcnn, assert_refused, c
         assert len(result.stderr) < 500 and not workspace.exists()
 
 
+def test_what_kcnn_writes_as_yaml_it_reads_back(tmp_path):
+    """A value used twice is written out twice, not as the alias read_yaml refuses."""
+    from kaggle_cnn.fileio import read_yaml, write_yaml
+
+    shared = [64, 128]
+    write_yaml(tmp_path / "best.yaml", {"model": "cnn1", "widths": shared, "again": shared})
+    assert "*" not in (tmp_path / "best.yaml").read_text()
+    assert read_yaml(tmp_path / "best.yaml", "config")[1] == {"model": "cnn1", "widths": shared, "again": shared}
+
+
 def test_an_alias_in_a_set_value_is_refused_as_in_a_file(kcnn, assert_refused, competition, tmp_path):
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--set", "dense1=&x [*x]"),
                    "--set dense1=&x [*x] line 1: YAML anchors and aliases")

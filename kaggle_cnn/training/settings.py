@@ -20,7 +20,7 @@ from kaggle_cnn.config import (
     check_setting,
 )
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.fileio import MalformedYaml, parse_yaml, read_yaml, write_text
+from kaggle_cnn.fileio import MalformedYaml, parse_yaml, read_yaml, write_yaml
 from kaggle_cnn.training.checks import pretrained_models
 from kaggle_cnn.training.presets import preset_settings
 
@@ -123,9 +123,7 @@ def check_settings(settings: Mapping[str, Any], source: str | Mapping[str, str])
 
 
 def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
-    import yaml
-
-    write_text(path, yaml.safe_dump(settings, sort_keys=False))
+    write_yaml(path, settings)
     return Path(path)
 
 
