@@ -53,7 +53,7 @@ def one_line(error: object, limit: int | None = MESSAGE_LIMIT) -> str:
     wrong); an exception with no message gives its type's name."""
     text = str(error)
     if limit is not None and len(text) > 4 * limit:  # fold only what can be shown
-        text = text[: 2 * limit] + " " + text[-2 * limit:]
+        text = text[: 2 * limit] + " ... " + text[-2 * limit:]
     text = " ".join(text.split())
     if not text and isinstance(error, BaseException):
         text = type(error).__name__

@@ -3,7 +3,8 @@
 
 No TensorFlow (nor pandas) at import time: `kcnn --help` starts in well under a
 second, and `vote`, `metrics`, `check`, `score` and `data` never import it.
-Bad input of any kind ends with one line, `Error: ...`, and exit code 2.
+Bad input of any kind ends with one line, `Error: ...`, and exit code 2; Ctrl-C
+and SIGTERM end with one line, `Interrupted; ...`, and exit code 130 or 143.
 """
 
 from __future__ import annotations
