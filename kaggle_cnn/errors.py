@@ -44,7 +44,7 @@ def warn(message: str) -> None:
 
 # No message line is longer: a value that arrived megabytes long (a runaway YAML
 # alias, a tool's output) is shown by its start and end, not printed whole.
-MESSAGE_LIMIT = 400
+MESSAGE_LIMIT = 1000
 
 
 def one_line(error: object, limit: int | None = MESSAGE_LIMIT) -> str:
