@@ -181,7 +181,7 @@ def test_sigterm_mid_download_removes_the_staging_folder(fake, work, monkeypatch
     deadline = time.time() + 60
     while time.time() < deadline and not fake.calls() and proc.poll() is None:
         time.sleep(0.05)
-    assert [p.name.startswith(".comp.download-") for p in work.iterdir()] == [True]  # staging, mid-download
+    assert [p.name.startswith(".") for p in work.iterdir()] == [True]  # the hidden staging folder, mid-download
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 143 and "Traceback" not in stderr, stderr
