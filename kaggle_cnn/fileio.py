@@ -132,14 +132,65 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in JSON")
 
 
-def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
-    """(path, document) of a YAML file; a missing or malformed file is a one-line InputError."""
-    import yaml
+# Configs and search spaces are a screenful of settings: these limits refuse a file
+# that would take the machine's memory (a "billion laughs" of aliases, a nesting
+# that exhausts the stack) without refusing any real one.
+YAML_MAX_BYTES = 1_000_000
+YAML_MAX_DEPTH = 32
 
+
+class MalformedYaml(InputError):
+    """Text that is not YAML at all (as opposed to YAML refused for its size or shape)."""
+
+
+def read_yaml(path: str | os.PathLike, what: str) -> tuple[Path, Any]:
+    """(path, document) of a YAML file; a missing, malformed or oversized file is a one-line InputError."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such {what} file")
+    if path.stat().st_size > YAML_MAX_BYTES:
+        raise InputError(f"{path}: {path.stat().st_size:,} bytes, too large for a {what} file "
+                         f"(at most {YAML_MAX_BYTES:,})")
     try:
-        return path, yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid YAML ({one_line(error, 120)})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise MalformedYaml(f"{path}: not valid YAML ({one_line(error, 120)})") from None
+    return path, parse_yaml(text, str(path))
+
+
+def write_yaml(path: str | os.PathLike, data: Any) -> None:
+    """`data` as YAML, atomically; a value used twice is written out twice, never as
+    an alias, so that read_yaml reads back what it wrote."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    write_text(path, yaml.dump(data, Dumper=Dumper, sort_keys=False))
+
+
+def parse_yaml(text: str, where: str) -> Any:
+    """A YAML document (safe types only); `where` starts the one-line InputError for
+    one that is malformed, nested deeper than YAML_MAX_DEPTH, or uses anchors and
+    aliases (&name, *name): a config has no use for them, and they are how a small
+    file expands into gigabytes or refers to itself."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=loader):  # checked before anything is built
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise InputError(f"{where} line {line}: YAML anchors and aliases (&name, *name) are not "
+                                 "accepted; write the value out")
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > YAML_MAX_DEPTH:
+                    raise InputError(f"{where} line {line}: nested deeper than {YAML_MAX_DEPTH} levels")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=loader)  # a safe loader: plain types only
+    except yaml.YAMLError as error:
+        raise MalformedYaml(f"{where}: not valid YAML ({one_line(error, 120)})") from None

@@ -189,6 +189,54 @@ def test_bad_config_file_values(kcnn, assert_refused, content, fragments, compet
     assert not workspace.exists()
 
 
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join([f'*{a}'] * 9)}]\n" for a, b in zip("abcdefgh", "bcdefghi")) + "epochs: *i\n"
+
+
+@pytest.mark.parametrize("content, line, fragment", [
+    (LAUGHS, 1, "YAML anchors and aliases (&name, *name) are not accepted"),
+    ("epochs: 1\nlr: &loop [*loop]\n", 2, "YAML anchors and aliases"),
+    ("dense1: " + "[" * 200 + "]" * 200 + "\n", 1, "nested deeper than 32 levels"),
+    ("epochs: 1\n" + "# padding\n" * 120_000, None, "bytes, too large for a {} file (at most 1,000,000)"),
+])
+def test_a_config_that_would_take_the_machine_is_refused(kcnn, assert_refused, content, line, fragment,
+                                                         competition, tmp_path):
+    """Aliases (a "billion laughs", a document that holds itself), deep nesting and
+    huge files are refused before the document is built."""
+    space = "space:\n  lr: {choice: [0.1]}\n"  # two lines more above the same content
+    workspace = tmp_path / "ws"
+    for name, command, text, shift in (("config", "--config", content, 0), ("space", "--space", space + content, 2)):
+        (tmp_path / f"{name}.yaml").write_text(text)
+        where = f"{name}.yaml" if line is None else f"{name}.yaml line {line + shift}:"
+        result = kcnn("-w", workspace, "search" if name == "space" else "train", "--data", competition,
+                      command, tmp_path / f"{name}.yaml")
+        assert_refused(result, where, fragment.format(name))
+        assert len(result.stderr) < 500 and not workspace.exists()
+
+
+def test_what_kcnn_writes_as_yaml_it_reads_back(tmp_path):
+    """A value used twice is written out twice, not as the alias read_yaml refuses."""
+    from kaggle_cnn.fileio import read_yaml, write_yaml
+
+    shared = [64, 128]
+    write_yaml(tmp_path / "best.yaml", {"model": "cnn1", "widths": shared, "again": shared})
+    assert "*" not in (tmp_path / "best.yaml").read_text()
+    assert read_yaml(tmp_path / "best.yaml", "config")[1] == {"model": "cnn1", "widths": shared, "again": shared}
+
+
+def test_an_alias_in_a_set_value_is_refused_as_in_a_file(kcnn, assert_refused, competition, tmp_path):
+    assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", competition, "--set", "dense1=&x [*x]"),
+                   "--set dense1=&x [*x] line 1: YAML anchors and aliases")
+    assert not (tmp_path / "ws").exists()
+
+
+def test_a_huge_value_is_cut_in_the_error_line(kcnn, assert_refused, tmp_path):
+    """Whatever value a message names, its line stays short: start and end shown, the middle cut."""
+    result = kcnn("-w", tmp_path, "vote", tmp_path, "--method", "x" * 1_000_000 + "-the-end")
+    assert_refused(result, "--method", "xxx...xxx", "-the-end' is not one of 'hard'")
+    assert len(result.stderr) < 1100
+
+
 def test_a_search_space_is_checked_the_same_way(kcnn, assert_refused, competition, tmp_path):
     (tmp_path / "space.yaml").write_text("model: cnn1\nepochs: 0\nspace:\n  lr: {choice: [0.001, 0.01]}\n")
     workspace = tmp_path / "ws"

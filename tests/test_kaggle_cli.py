@@ -17,11 +17,17 @@ import pytest
 from kaggle_cnn.competition import kaggle_cli
 
 FAKE_KAGGLE = """#!{python}
-import json, os, shutil, sys
+import json, os, shutil, sys, time
 args = sys.argv[1:]
 watch = os.environ.get("FAKE_KAGGLE_WATCH", "")
 with open(os.environ["FAKE_KAGGLE_LOG"], "a") as log:
     log.write(json.dumps({{"argv": args, "target_existed": bool(watch) and os.path.exists(watch)}}) + "\\n")
+if os.environ.get("FAKE_KAGGLE_HANG"):  # until the test stops kcnn
+    time.sleep(60)
+if os.environ.get("FAKE_KAGGLE_OUTPUT"):  # bytes as they are, e.g. not UTF-8
+    sys.stdout.buffer.write(open(os.environ["FAKE_KAGGLE_OUTPUT"], "rb").read())
+    sys.stdout.flush()
+    sys.exit(int(os.environ.get("FAKE_KAGGLE_EXIT", "0")))
 if os.environ.get("FAKE_KAGGLE_FAIL"):
     print(os.environ["FAKE_KAGGLE_FAIL"], file=sys.stderr)
     sys.exit(1)
@@ -72,7 +78,8 @@ class FakeKaggle:
         monkeypatch.setenv("FAKE_KAGGLE_LOG", str(self.log))
         monkeypatch.setenv("FAKE_KAGGLE_PAYLOAD", str(self.payload))
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
-        for name in ("KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME", "FAKE_KAGGLE_FAIL"):
+        for name in ("KAGGLE_API_TOKEN", "KAGGLE_CONFIG_DIR", "XDG_CONFIG_HOME", "FAKE_KAGGLE_FAIL", "FAKE_KAGGLE_HANG",
+                     "FAKE_KAGGLE_OUTPUT", "FAKE_KAGGLE_EXIT"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("KAGGLE_USERNAME", "someone")
         monkeypatch.setenv("KAGGLE_KEY", "0123456789abcdef")
@@ -163,6 +170,25 @@ def test_a_zip_slip_member_is_refused_and_nothing_is_left(kcnn, assert_refused, 
     assert not list(tmp_path.rglob("escaped.txt"))
 
 
+def test_sigterm_mid_download_removes_the_staging_folder(fake, work, monkeypatch):
+    """kcnn stopped by SIGTERM while the tool downloads: the same cleanup as Ctrl-C."""
+    import signal
+    import time
+
+    monkeypatch.setenv("FAKE_KAGGLE_HANG", "1")
+    proc = subprocess.Popen([sys.executable, "-m", "kaggle_cnn", "download", "fake-comp", str(work / "comp")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not fake.calls() and proc.poll() is None:
+        time.sleep(0.05)
+    assert [p.name.startswith(".") for p in work.iterdir()] == [True]  # the hidden staging folder, mid-download
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1].startswith("Interrupted; ")
+    assert list(work.iterdir()) == []
+
+
 def test_no_kaggle_tool_names_the_install(kcnn, assert_refused, fake, work, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     monkeypatch.setattr(sys, "executable", str(tmp_path / "elsewhere" / "python"))  # not beside it either
@@ -229,6 +255,23 @@ def test_the_tools_failures_read_as_one_line(output, expected):
     assert line.startswith(expected) and "\n" not in line, line
 
 
+@pytest.mark.parametrize("output, exit_code, fragments", [
+    (b"\xff\xfeprogress \x80\nValueError: caf\xe9 closed\n", 1, ["the Kaggle tool failed: ValueError: caf\ufffd closed"]),
+    (b"TypeError: " + b"x" * 20_000_000 + b" the end\n", 1, ["the Kaggle tool failed: TypeError: xxx", "xxx...xxx"]),
+    (b"Nothing to download\n", 0, ["the Kaggle tool downloaded nothing for fake-comp (it reported no error)"]),
+])
+def test_what_the_tool_says_is_read_safely(kcnn, assert_refused, fake, work, tmp_path, monkeypatch, output,
+                                           exit_code, fragments):
+    """Output that is not UTF-8, an error line of 20 MB, a download of nothing: one
+    short line, and nothing left in the folder."""
+    (tmp_path / "said").write_bytes(output)
+    monkeypatch.setenv("FAKE_KAGGLE_OUTPUT", str(tmp_path / "said"))
+    monkeypatch.setenv("FAKE_KAGGLE_EXIT", str(exit_code))
+    result = kcnn("download", "fake-comp", work / "comp")
+    assert_refused(result, *fragments)
+    assert len(result.stderr) < 500 and list(work.iterdir()) == []
+
+
 def test_the_offline_error_for_real(kcnn, assert_refused, work, tmp_path, monkeypatch):
     real = shutil.which("kaggle", path=str(Path(sys.executable).parent)) or shutil.which("kaggle")
     if real is None:
@@ -264,7 +307,7 @@ def test_submit_checks_then_sends_with_the_name_from_the_folder(kcnn, fake, down
     result = kcnn("submit", submission, "-m", "first try; soft vote", "--data", downloaded)
     assert result.exit_code == 0, result.output
     assert [c["argv"] for c in fake.calls()] == [
-        ["competitions", "submit", "-c", "fake-comp", "-f", str(submission), "-m", "first try; soft vote"]]
+        ["competitions", "submit", "-c", "fake-comp", f"--file={submission}", "--message=first try; soft vote"]]
     assert f"{submission}: 60 rows, checked header, unique ids, id set and order, row count, labels" in result.output
     assert "  Successfully submitted to Fake Competition" in result.output.splitlines()
 
@@ -287,8 +330,18 @@ def test_submit_dry_run_checks_and_prints_the_command(kcnn, fake, downloaded, tm
     shutil.copy(downloaded / "sample_submission.csv", submission)
     result = kcnn("submit", submission, "-m", "first try", "--data", downloaded, "--dry-run")
     assert result.exit_code == 0, result.output
-    assert f"Would run: kaggle competitions submit -c fake-comp -f {submission} -m 'first try'" in result.output
+    assert f"Would run: kaggle competitions submit -c fake-comp --file={submission} '--message=first try'" \
+        in result.output
     assert fake.calls() == []
+
+
+@pytest.mark.parametrize("message", ["-h", "--help", "-f other.csv"])
+def test_a_message_that_looks_like_an_option_is_sent_as_the_message(kcnn, fake, downloaded, tmp_path, message):
+    submission = tmp_path / "vote.csv"
+    shutil.copy(downloaded / "sample_submission.csv", submission)
+    result = kcnn("submit", submission, "--message", message, "--data", downloaded)
+    assert result.exit_code == 0, result.output
+    assert fake.calls()[0]["argv"][-2:] == [f"--file={submission}", f"--message={message}"]
 
 
 def test_submit_needs_to_know_the_competition(kcnn, assert_refused, fake, competition, downloaded, tmp_path):

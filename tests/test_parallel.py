@@ -296,6 +296,25 @@ def test_bad_parallel_options_write_nothing(kcnn, assert_refused, tmp_path, comp
     assert not (tmp_path / "ws").exists()
 
 
+def test_a_local_cluster_keeps_its_scratch_in_the_workspace_with_a_worker_per_core_at_most(tmp_path):
+    """local:99999 starts one worker per core (not 99999 that never finish starting);
+    Dask's scratch space is a temporary folder in the workspace, gone with the engine."""
+    from kaggle_cnn.training.engines import Execution, open_engine
+
+    cores, models = devices.cpu_cores(), tmp_path / "ws" / "models"
+    with pytest.warns(InputWarning, match=f"local:99999: this machine gives kcnn {cores} cores; starting {cores} "):
+        engine = open_engine(Execution(scheduler="local:99999"), models)
+    try:
+        assert len(engine.slots) == cores
+        (scratch,) = models.iterdir()
+        assert scratch.name.startswith(".kcnn-tmp-dask-")
+        folders = engine._client.run(lambda dask_worker: dask_worker.local_directory)
+        assert len(folders) == cores and all(Path(f).is_relative_to(scratch) for f in folders.values())
+    finally:
+        engine.close()
+    assert not (tmp_path / "ws").exists()  # the folders made for it go too
+
+
 def test_an_unreachable_scheduler_fails_within_seconds(kcnn, assert_refused, tmp_path, competition):
     start = time.monotonic()
     result = kcnn("-w", tmp_path / "ws", "train", "--data", competition, *TINY, "--scheduler", "tcp://127.0.0.1:9")

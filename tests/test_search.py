@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -95,6 +97,8 @@ def test_a_huge_grid_makes_only_the_points_asked_for():
         ({"space": {"dropout": {"choice": []}}}, "non-empty list"),
         ({"space": {"dropout": {"uniform": [0.5, 0.1]}}}, "above high"),
         ({"space": {"lr": {"loguniform": [0, 0.1]}}}, "positive low"),
+        ({"space": {"dense1": {"randint": [5, 5]}}}, "dense1: randint [5, 5) holds no integer"),
+        ({"space": {"dense1": {"randint": [5, 5.5]}}}, "dense1: randint [5, 5.5) holds no integer"),
         ({"space": {"dropout": {"uniform": [0.1]}}}, "takes 2 numbers"),
         ({"space": {"model": {"choice": ["cnn1", "cnn2"]}}}, "one model at a time"),
         ({"space": {"optimizer": {"choice": [{"optimizer": "lamb", "lr": 0.1}]}}}, "'lamb'"),
@@ -103,7 +107,7 @@ def test_a_huge_grid_makes_only_the_points_asked_for():
 )
 def test_bad_spaces(tmp_path, space, fragment):
     path = write_space(tmp_path, {"model": "cnn1", **space})
-    with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
+    with pytest.raises(InputError, match=re.escape(fragment)):
         spaces.load_space(path)
 
 
@@ -147,6 +151,8 @@ def test_each_algo_runs_trials_that_are_runs(kcnn, tmp_path, competition, algo, 
         assert run.val_accuracy == pytest.approx(np.mean(run.val_proba().argmax(axis=1) == split.val_labels))
     assert (workspace.models_dir / "studies" / "space" / "leaderboard.csv").exists()
     assert "rank" in result.output and f"[trial {expected}/{expected}]" in result.output
+    progress = [line.split("]")[0] + "]" for line in result.output.splitlines() if line.startswith("[")]
+    assert progress == [f"[trial {k}/{expected}]" for k in range(1, expected + 1)]  # one line per trial, no other
 
 
 def test_resume_continues_with_the_same_proposals(kcnn, tmp_path, dataset, competition):
@@ -169,6 +175,24 @@ def test_resume_continues_with_the_same_proposals(kcnn, tmp_path, dataset, compe
     with pytest.raises(InputError, match="another space, algo or seed"):
         api.search(dataset, resumed, space, max_evals=3, seed=8)
     assert len(resumed.read_index()) == 2
+
+
+def test_a_study_continues_only_on_the_data_it_searched(kcnn, assert_refused, tmp_path, dataset, competition):
+    space = write_space(tmp_path, TINY)
+    workspace = Workspace(tmp_path / "ws")
+    study = studies.open_study(workspace, "space", spaces.load_space(space), "tpe", 0, data=dataset)
+    studies.run(study, 1, lambda batch: [studies.Trial(n, run_id, {}, "ok", 0.5) for n, run_id, _ in batch],
+                lambda n: f"cnn1-space-t{n:03d}")
+    saved = (workspace.models_dir / "studies" / "space" / "study.json").read_bytes()
+    assert studies.open_study(workspace, "space", spaces.load_space(space), "tpe", 0, data=dataset).trials
+    other = tmp_path / "other"
+    shutil.copytree(competition, other)
+    train = pd.read_csv(other / "train.csv")
+    train.iloc[:-10].to_csv(other / "train.csv", index=False)  # the same competition, ten rows fewer
+    result = kcnn("-w", workspace.root, "search", "--data", other, "--space", space, "--max-evals", 2)
+    assert_refused(result, "study.json: study 'space' searched other data", f"not --data {other}", "new --study")
+    assert (workspace.models_dir / "studies" / "space" / "study.json").read_bytes() == saved
+    assert workspace.read_index().empty and not (workspace.models_dir / "cnn1-space-t001").exists()
 
 
 def fake_search(root, space_path, max_evals, algo="tpe", seed=0):

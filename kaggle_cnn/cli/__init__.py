@@ -3,20 +3,33 @@
 
 No TensorFlow (nor pandas) at import time: `kcnn --help` starts in well under a
 second, and `vote`, `metrics`, `check`, `score` and `data` never import it.
-Bad input of any kind ends with one line, `Error: ...`, and exit code 2.
+Bad input of any kind ends with one line, `Error: ...`, and exit code 2; Ctrl-C
+and SIGTERM end with one line, `Interrupted; ...`, and exit code 130 or 143.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import os
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
 import click
 
-from kaggle_cnn.errors import AttemptFailed, InputError, InputWarning, one_line
+from kaggle_cnn.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    INTERRUPTED,
+    AttemptFailed,
+    InputError,
+    InputWarning,
+    Terminated,
+    one_line,
+)
 
 EXIT_BAD_INPUT = 2
 
@@ -26,7 +39,7 @@ class KcnnGroup(click.Group):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
-            with warnings_as_lines():
+            with interrupts_delivered(), warnings_as_lines():
                 return super().main(args, prog_name, complete_var, standalone_mode=False, **extra) or 0
         except click.exceptions.NoArgsIsHelpError as bare:  # plain `kcnn`: show the help
             click.echo(bare.format_message())
@@ -43,11 +56,43 @@ class KcnnGroup(click.Group):
         except AttemptFailed as error:
             click.echo(f"Error: {one_line(error)}", err=True)
             sys.exit(1)
-        except click.exceptions.Abort:
-            # Ctrl-C: every run kept so far is already complete on disk, and a
-            # download's temporary folder is removed.
-            click.echo("Interrupted; runs kept so far are saved, nothing half-written is left.", err=True)
-            sys.exit(130)
+        except (click.exceptions.Abort, KeyboardInterrupt) as stop:
+            # Ctrl-C or SIGTERM: every run kept so far is already complete on disk, and
+            # a download's temporary folder is removed. Click turns an interrupt in the
+            # command into Abort; one in between (while its modules load, while a
+            # warning prints) arrives here as it is.
+            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C while the line prints
+                click.echo(INTERRUPTED, err=True)
+            terminated = isinstance(stop, Terminated) or isinstance(stop.__cause__, Terminated)
+            sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def interrupts_delivered():
+    """While the command runs, SIGTERM raises Terminated as Ctrl-C raises
+    KeyboardInterrupt. Either can land in a garbage-collection callback, where
+    Python swallows it (printing "Exception ignored"): it is sent again, so that
+    one signal always stops the command."""
+    if threading.current_thread() is not threading.main_thread():  # Python runs handlers there only
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise Terminated()
+
+    def send_again(unraisable):
+        if not isinstance(unraisable.exc_value, KeyboardInterrupt):
+            return original_hook(unraisable)
+        number = signal.SIGTERM if isinstance(unraisable.exc_value, Terminated) else signal.SIGINT
+        threading.Timer(0.05, os.kill, (os.getpid(), number)).start()  # once out of the callback
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    original_hook, sys.unraisablehook = sys.unraisablehook, send_again
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = original_hook
 
 
 @contextlib.contextmanager

@@ -26,10 +26,12 @@ from rich.table import Table
 
 class RichTrainReporter:
     """One live line per attempt in flight (its place, run id, device, epoch and
-    accuracies) under an overall bar of attempts; a permanent line per finished one."""
+    accuracies) under an overall bar of attempts; a permanent line per finished one,
+    unless `finished_lines` is False (a search prints its own line per trial)."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, finished_lines: bool = True) -> None:
         self.console = console
+        self.finished_lines = finished_lines
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[unit]}"),
             TextColumn("{task.fields[scores]}"), TimeElapsedColumn(),
@@ -71,6 +73,8 @@ class RichTrainReporter:
             self.progress.remove_task(line)
         if self._overall is not None:
             self.progress.advance(self._overall)
+        if not self.finished_lines:
+            return
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
         score = f"val_acc {attempt.val_accuracy:.4f}" if attempt.metric == "accuracy" else \
             f"val_{attempt.metric} {attempt.score:.4f}  val_acc {attempt.val_accuracy:.4f}"

@@ -67,7 +67,7 @@ def search(ctx, data_path, load_options, space_path, template_path, model, algo,
         study_name = api.search_template(workspace(ctx), template_path, **common).name
     elif space_path is not None:
         dataset = api.load_data(data_path, **load_options)
-        with render.RichTrainReporter(render.console()) as reporter:
+        with render.RichTrainReporter(render.console(), finished_lines=False) as reporter:  # trial_line says it
             study_name = api.search(dataset, workspace(ctx), space_path, model=model, epochs=epochs, jobs=jobs,
                                     val_fraction=val_fraction, reporter=reporter, tensorboard=tensorboard,
                                     **common).name

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kaggle_cnn.errors import InputError
+from kaggle_cnn.errors import InputError, one_line
 
 INSTALL = "pip install 'kaggle_cnn[kaggle]'"
 TOKEN_PAGE = "https://www.kaggle.com/settings/api"
@@ -88,10 +88,11 @@ def ready_tool(command: str) -> str:
 
 def run_tool(tool: str, args: list[str], competition: str, timeout: float) -> list[str]:
     """Run `kaggle ARGS` (no shell: a message or path is one argument whatever it
-    holds); its output lines, or a one-line InputError when it fails."""
+    holds); its output lines (each cut to a line's length), or a one-line InputError
+    when it fails. Output that is not UTF-8 is read with its bad bytes replaced."""
     try:
-        done = subprocess.run([tool, *args], capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run([tool, *args], capture_output=True, encoding="utf-8", errors="replace",
+                              timeout=timeout, stdin=subprocess.DEVNULL, check=False)
     except subprocess.TimeoutExpired:
         raise InputError(f"the Kaggle tool did not finish in {timeout / 60:.0f} minutes: "
                          f"kaggle {' '.join(args[:2])} -c {competition}") from None
@@ -99,7 +100,7 @@ def run_tool(tool: str, args: list[str], competition: str, timeout: float) -> li
     # Older versions report a failed upload as a message and exit 0.
     if done.returncode != 0 or "Could not submit to competition" in output:
         raise InputError(failure_line(output, competition, done.returncode, submitting=args[1] == "submit"))
-    return output_lines(done.stdout)
+    return [one_line(line) for line in output_lines(done.stdout)]
 
 
 def failure_line(output: str, competition: str, returncode: int = 1, *, submitting: bool = False) -> str:
@@ -116,7 +117,7 @@ def failure_line(output: str, competition: str, returncode: int = 1, *, submitti
         closed = ", or it no longer takes submissions" if submitting else ""
         return (f"no such competition on Kaggle: {competition} (the name is the last part of the "
                 f"competition's URL){closed}")
-    return f"the Kaggle tool failed: {last_line(output) or f'exit code {returncode}, no output'}"
+    return f"the Kaggle tool failed: {one_line(last_line(output), 200) or f'exit code {returncode}, no output'}"
 
 
 def last_line(output: str) -> str:

@@ -67,6 +67,9 @@ def download(competition: str, folder: str | Path | None = None, *, dry_run: boo
     # Ctrl-C included, nothing half-downloaded stays; a target written to since the check above is kept
     with fileio.atomic_folder(target) as staging:
         run_tool(tool, _download_args(name, staging), name, DOWNLOAD_TIMEOUT)
+        if not any(staging.iterdir()):
+            raise InputError(f"the Kaggle tool downloaded nothing for {name} (it reported no error); "
+                             "try again, or check the competition's Data page")
         unpack_all(staging)
         (staging / MARKER).write_text(name + "\n")
     entries, files = _contents(target)
@@ -84,7 +87,9 @@ def submit(submission: str | Path, message: str, *, competition: str | None = No
     name = _submission_competition(competition, data)
     tool = None if dry_run else ready_tool("kcnn submit")
     checked = check(submission, data=data)  # against DATA's own sample_submission.csv, when it has one
-    args = ["competitions", "submit", "-c", name, "-f", str(submission), "-m", message]
+    # --file=PATH, --message=TEXT: one argument each, so that a message such as "-h"
+    # (or a file name starting with "-") cannot read as an option to the tool.
+    args = ["competitions", "submit", "-c", name, f"--file={submission}", f"--message={message}"]
     result = Submission(name, Path(submission), message, checked["rows"], checked["checked"],
                         shlex.join(["kaggle", *args]), dry_run=dry_run)
     if tool is not None:

@@ -70,7 +70,7 @@ def search(
     if epochs is not None:
         space = replace(space, fixed={**space.fixed, "epochs": epochs})
     name = studies.study_name(study, space_path)
-    state = studies.open_study(workspace, name, space, algo, seed)
+    state = studies.open_study(workspace, name, space, algo, seed, data=dataset)
     if algo == "grid":
         spaces.grid(space)  # a continuous range fails here, before anything is written
     plan_split(workspace, dataset, val_fraction)  # likewise a split that does not fit

@@ -100,6 +100,9 @@ def _parse(value: Any, label: str, allowed: set[str], path: Path) -> Any:
         raise InputError(f"{path}: {label}: {kind} takes {DISTRIBUTIONS[kind]} numbers, got {args!r}")
     if kind != "normal" and args[0] > args[1]:
         raise InputError(f"{path}: {label}: {kind} low {args[0]} is above high {args[1]}")
+    if kind == "randint" and int(args[1]) <= int(args[0]):
+        raise InputError(f"{path}: {label}: randint [{args[0]}, {args[1]}) holds no integer: it draws from low up "
+                         "to, not including, high; give a high above low")
     if kind == "loguniform" and args[0] <= 0:
         raise InputError(f"{path}: {label}: loguniform needs a positive low, got {args[0]}")
     if kind == "normal" and args[1] <= 0:

@@ -20,7 +20,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, one_line, warn
@@ -29,6 +29,9 @@ from kaggle_cnn.search.space import SearchSpace, grid, settings, to_hyperopt
 from kaggle_cnn.store.files import is_plain_name
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.options import attempt_seed
+
+if TYPE_CHECKING:
+    from kaggle_cnn.data import Dataset
 
 NAME_LIMIT = 100
 NAME_RULE = f"letters, digits, '_', '-' or '.', not starting with '.', at most {NAME_LIMIT} characters"
@@ -62,6 +65,8 @@ class Study:
     space: SearchSpace
     space_digest: str
     trials: list[Trial] = field(default_factory=list)
+    data_fingerprint: str | None = None  # the data every trial trains on (a template brings its own: None)
+    data_source: str | None = None
 
 
 def study_dir(workspace: Workspace, name: str) -> Path:
@@ -95,8 +100,10 @@ def _shown(name: str) -> str:
     return repr(name if len(name) <= 40 else f"{name[:37]}...")
 
 
-def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, seed: int) -> Study:
-    """A new study, or the saved one if it searches the same thing (else refuse)."""
+def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, seed: int,
+               data: Dataset | None = None) -> Study:
+    """A new study, or the saved one if it searches the same thing on the same data
+    (else refuse): trials on other data cannot be compared with its trials."""
     if algo not in ALGOS:
         raise InputError(f"--algo {algo!r}: choose one of {', '.join(ALGOS)}")
     if seed < 0:
@@ -104,6 +111,8 @@ def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, s
     folder = study_dir(workspace, name)
     digest = _digest(space)
     study = Study(name, folder, algo, seed, space, digest)
+    if data is not None:
+        study.data_fingerprint, study.data_source = data.fingerprint(), data.source
     saved = folder / "study.json"
     if saved.exists():
         state = _read_state(saved)
@@ -111,6 +120,9 @@ def open_study(workspace: Workspace, name: str, space: SearchSpace, algo: str, s
             raise InputError(
                 f"{saved}: study {name!r} searched another space, algo or seed; use a new --study name"
             )
+        if state.get("data_fingerprint") not in (None, study.data_fingerprint):
+            raise InputError(f"{saved}: study {name!r} searched other data ({state.get('data_source')}), "
+                             f"not --data {study.data_source}; use a new --study name")
         study.trials = [Trial(**t) for t in state["trials"]]
     return study
 
@@ -176,6 +188,7 @@ def _save(study: Study) -> None:
     fileio.write_json(study.folder / "study.json", {
         "name": study.name, "algo": study.algo, "seed": study.seed, "space_digest": study.space_digest,
         "space_file": study.space.source, "fixed": study.space.fixed,
+        "data_fingerprint": study.data_fingerprint, "data_source": study.data_source,
         "trials": [dataclasses.asdict(t) for t in study.trials],
     })
 

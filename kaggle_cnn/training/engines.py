@@ -13,12 +13,16 @@ import concurrent.futures
 import dataclasses
 import logging
 import re
+import shutil
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.errors import InputError, one_line, warn
+from kaggle_cnn.fileio import TMP_PREFIX
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.devices import Slot
 from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, fit_task, hold_data, run_attempt
@@ -74,12 +78,14 @@ def scheduler_kind(address: str) -> tuple[str, int | None]:
     raise InputError(f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N")
 
 
-def open_engine(execution: Execution):
+def open_engine(execution: Execution, scratch: Path | None = None):
     """The engine for `execution`: GPUs placed, a cluster connected, before anything
-    is written; its workers start with `engine.start(...)`."""
+    is written; its workers start with `engine.start(...)`. A local Dask cluster
+    keeps its scratch space in a temporary folder under `scratch` (the workspace's
+    models/), removed when the engine closes."""
     check_execution(execution)
     if execution.scheduler is not None:
-        return DaskEngine(execution.scheduler)
+        return DaskEngine(execution.scheduler, scratch)
     if execution.in_process:
         return InProcessEngine()
     visible = devices.visible_gpus() if execution.gpus is not None or execution.per_gpu is not None \
@@ -209,20 +215,32 @@ class DaskEngine:
     kind = "dask"
     announce = True
 
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, scratch: Path | None = None) -> None:
         kind, workers = scheduler_kind(address)
         try:
             from distributed import Client, LocalCluster
         except ImportError:
             raise InputError(f"--scheduler {address}: Dask is not installed; pip install 'kaggle_cnn[cluster]'") \
                 from None
-        self._cluster = None
+        self._cluster, self._scratch = None, _Scratch(scratch)
         if kind == "local":
             cores = devices.cpu_cores()
+            if workers > cores:  # each worker is a process training one model: more only wait for a core
+                warn(f"--scheduler {address}: this machine gives kcnn {cores} cores; starting {cores} workers")
+                workers = cores
             threads = max(1, cores // workers)
-            self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR,
-                                         env=devices.thread_env(threads))
+            try:
+                import dask
+
+                scratch_folder = self._scratch.open()
+                # the scheduler's scratch too, not only the workers'
+                with dask.config.set({"temporary-directory": scratch_folder} if scratch_folder else {}):
+                    self._cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                 dashboard_address=None, silence_logs=logging.ERROR,
+                                                 env=devices.thread_env(threads), local_directory=scratch_folder)
+            except BaseException:
+                self._scratch.remove()
+                raise
             address_used = self._cluster.scheduler_address
         else:
             address_used = address
@@ -276,8 +294,38 @@ class DaskEngine:
             self._close_cluster()
 
     def _close_cluster(self) -> None:
-        if self._cluster is not None:
-            self._cluster.close()
+        try:
+            if self._cluster is not None:
+                self._cluster.close()
+        finally:
+            self._scratch.remove()
+
+
+class _Scratch:
+    """A local cluster's scratch space: a temporary folder under `parent` (whose
+    `.kcnn-tmp-` name the workspace's repair removes after a kill -9), or Dask's
+    default place when there is no parent. Folders made for it are removed with it,
+    so a refused command leaves no empty workspace behind."""
+
+    def __init__(self, parent: Path | None) -> None:
+        self.parent, self.path, self._made = parent, None, []
+
+    def open(self) -> str | None:
+        if self.parent is None:
+            return None
+        self._made = [p for p in (self.parent, *self.parent.parents) if not p.exists()]
+        self.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}dask-", dir=self.parent))
+        return str(self.path)
+
+    def remove(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+        for folder in self._made:  # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                break  # something else was written there meanwhile: it stays
 
 
 @dataclass(frozen=True)

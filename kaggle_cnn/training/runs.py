@@ -153,7 +153,7 @@ def train(
     repeat = None if repeat is None else checked["repeat"]
     judging = {"metric": metric, "folds": checked["folds"], "refit": checked["refit"]}
     reporter = reporter or SilentReporter()
-    with opened(execution or Execution()) as engine:
+    with opened(execution or Execution(), workspace) as engine:
         budget = None
         if time_budget is not None:
             from kaggle_cnn.training.budget import budget_for_training
@@ -196,7 +196,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
     dataset = reload_dataset(plan.record["data"].get("load_options"), plan.record["data"]["fingerprint"],
                              owner=f"plan {plan.path.name}", data_path=data_path)
     reporter = reporter or SilentReporter()
-    with opened(execution or Execution()) as engine, \
+    with opened(execution or Execution(), workspace) as engine, \
             training_session(workspace, dataset, plan.config, None, plans.judging(plan)) as (split, arrays):
         missing, kept = plans.progress(plan, workspace)
         until_kept = plan.target.get("until_kept")
@@ -314,11 +314,12 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
 
 
 @contextlib.contextmanager
-def opened(execution: Execution):
+def opened(execution: Execution, workspace: Workspace | None = None):
     """The engine for `execution`, opened before anything is written (a GPU that is
     not there, a cluster that does not answer: one line, nothing written), and
-    closed after; an error or Ctrl-C stops its workers at once."""
-    engine = open_engine(execution)
+    closed after; an error or Ctrl-C stops its workers at once. A local Dask
+    cluster's scratch space is in `workspace`, for as long as the engine is open."""
+    engine = open_engine(execution, None if workspace is None else workspace.models_dir)
     cancel = True
     try:
         yield engine

@@ -20,7 +20,7 @@ from kaggle_cnn.config import (
     check_setting,
 )
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.fileio import read_yaml, write_text
+from kaggle_cnn.fileio import MalformedYaml, parse_yaml, read_yaml, write_yaml
 from kaggle_cnn.training.checks import pretrained_models
 from kaggle_cnn.training.presets import preset_settings
 
@@ -61,7 +61,6 @@ def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | N
 
     Every value is checked where it came from: a bad one is a one-line InputError
     naming the file, option or --set item ("cfg.yaml: epochs 0: must be ...")."""
-    import yaml
 
     settings = preset_settings(preset) if preset else {}
     sources = dict.fromkeys(settings, f"preset {preset}")
@@ -77,8 +76,8 @@ def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | N
         if not sep or not name.strip():
             raise InputError(f"--set {item!r}: expected NAME=VALUE, e.g. --set dropout1=0.2")
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError:
+            value = parse_yaml(text, f"--set {item}")
+        except MalformedYaml:  # plain text (an alias or a deep nesting is refused, as in a file)
             value = text
         settings[name.strip()], sources[name.strip()] = value, SET
     shortcuts = model_shortcuts(settings.get("model", TrainConfig.model), dropout, weights, drop_blocks)
@@ -124,9 +123,7 @@ def check_settings(settings: Mapping[str, Any], source: str | Mapping[str, str])
 
 
 def save_config(path: str | Path, settings: dict[str, Any]) -> Path:
-    import yaml
-
-    write_text(path, yaml.safe_dump(settings, sort_keys=False))
+    write_yaml(path, settings)
     return Path(path)
 
 
