@@ -1,7 +1,7 @@
 """How much faster are attempts spread over worker processes or a Dask cluster?
 
 Trains the same short attempts (same seeds) with `--jobs 1`, `--jobs 2` and
-`--scheduler local:2`, side by side in one run, each into its own workspace, and
+`--cluster local:2`, side by side in one run, each into its own workspace, and
 prints the wall time of each, its ratio to `--jobs 1`, and whether each kept the
 same runs with the same scores.
 
@@ -30,7 +30,7 @@ from kaggle_cnn.api import train_config
 KAGGLE28 = train_config({}, preset="kaggle28")
 
 ENGINES = {"--jobs 1": api.Execution(jobs=1), "--jobs 2": api.Execution(jobs=2),
-           "--scheduler local:2": api.Execution(jobs=None, scheduler="local:2")}
+           "--cluster local:2": api.Execution(jobs=None, cluster="local:2")}
 
 
 def demo_slice(folder: Path, rows: int) -> Path:

@@ -103,14 +103,14 @@ def report(workspace: Workspace):
 
 def plot_curves(workspace: Workspace, run_ids: list[str] | None = None):
     """Learning curves of the given attempts (default every attempt): reports/plots/curves.png."""
-    from kaggle_cnn.report.figures import plot_curves as draw
+    from kaggle_cnn.report.plot import plot_curves as draw
 
     return draw(workspace, run_ids)
 
 
 def plot_confusion(workspace: Workspace, source: str | None = None):
     """Confusion matrix of a run or vote (default the best vote), and a vote's per-class bars."""
-    from kaggle_cnn.report.figures import plot_confusion as draw
+    from kaggle_cnn.report.plot import plot_confusion as draw
 
     return draw(workspace, source)
 
@@ -118,20 +118,20 @@ def plot_confusion(workspace: Workspace, source: str | None = None):
 def plot_activations(workspace: Workspace, run_id: str, image: int = 0, layers: list[str] | None = None,
                      data_path=None):
     """Feature maps of every conv layer of a run for one validation image."""
-    from kaggle_cnn.report.figures import plot_activations as draw
+    from kaggle_cnn.report.plot import plot_activations as draw
 
     return draw(workspace, run_id, image, layers, data_path)
 
 
 def plot_filters(workspace: Workspace, run_id: str, layer: str, n: int = 16, steps: int = 40):
     """The input each filter of a conv layer responds to most."""
-    from kaggle_cnn.report.figures import plot_filters as draw
+    from kaggle_cnn.report.plot import plot_filters as draw
 
     return draw(workspace, run_id, layer, n, steps)
 
 
 def preview_augmentation(workspace: Workspace, augment: str, data_path=None, **options):
     """A PNG grid of training images, each followed by augmented copies."""
-    from kaggle_cnn.report.figures import preview_augmentation as draw
+    from kaggle_cnn.report.plot import preview_augmentation as draw
 
     return draw(workspace, augment, data_path, **options)

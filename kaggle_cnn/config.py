@@ -23,7 +23,7 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 # How the learning rate moves over an attempt (kaggle_cnn.training.schedules).
 SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
-# What runs are judged, kept and voted by (kaggle_cnn.evaluation.competition has their definitions).
+# What runs are judged, kept and voted by (kaggle_cnn.evaluation.metric_registry has their definitions).
 METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk")
 # Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
 # submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
@@ -226,7 +226,7 @@ TRAIN_CHECKS: dict[str, Check] = {
 # Options of `kcnn train` (and api.train) that are not part of a configuration.
 RUN_CHECKS: dict[str, Check] = {
     "seed": integer(0, MAX_SEED),
-    "keep_above": number(optional=True),  # None: keep every run;  # its range is the metric's (kaggle_cnn.evaluation.competition.check_threshold)
+    "keep_above": number(optional=True),  # None: keep every run;  # its range is the metric's (kaggle_cnn.evaluation.metric_registry.check_threshold)
     "metric": choice(*METRICS),
     "folds": integer(2, optional=True),
     "refit": flag(),

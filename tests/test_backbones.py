@@ -188,7 +188,7 @@ def test_dropout_sets_every_rate_of_the_model(kcnn, assert_refused, tmp_path, co
 def test_pictures_look_inside_the_backbone_also_behind_augmentation():
     """The DenseNet121 write-up drew its inner layers: activations and filter patterns
     reach the backbone's conv layers from the model's own input."""
-    from kaggle_cnn.report.pictures import (
+    from kaggle_cnn.report.model_views import (
         conv_layer_names,
         default_layers,
         feature_maps,

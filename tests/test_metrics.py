@@ -103,7 +103,7 @@ def test_val_loss_and_the_logloss_metric_are_one_log_loss_with_one_clip():
     """A run's val_loss and --metric logloss are one function: a confident wrong 0
     costs -log(1e-15) in both (val_loss once clipped at Keras's 1e-7 instead)."""
     from kaggle_cnn.config import PROBABILITY_CLIP
-    from kaggle_cnn.evaluation.competition import REGISTRY, log_loss
+    from kaggle_cnn.evaluation.metric_registry import REGISTRY, log_loss
 
     truth = np.array([0, 0, 1])
     proba = np.array([[0.0, 1.0], [0.5, 0.5], [0.2, 0.8]])
@@ -114,7 +114,7 @@ def test_val_loss_and_the_logloss_metric_are_one_log_loss_with_one_clip():
 
 
 def test_a_run_s_val_loss_and_val_accuracy_are_the_metric_module_s(trained):
-    from kaggle_cnn.evaluation.competition import REGISTRY
+    from kaggle_cnn.evaluation.metric_registry import REGISTRY
 
     workspace = Workspace(trained)
     for run in workspace.runs():
@@ -126,7 +126,7 @@ def test_a_run_s_val_loss_and_val_accuracy_are_the_metric_module_s(trained):
 
 @pytest.mark.parametrize("name", ["accuracy", "logloss", "f1_macro", "roc_auc", "qwk"])
 def test_each_metric_says_which_way_is_better_in_one_place(name):
-    from kaggle_cnn.evaluation.competition import REGISTRY, accuracy
+    from kaggle_cnn.evaluation.metric_registry import REGISTRY, accuracy
 
     metric = REGISTRY[name]
     lower_wins = name == "logloss"

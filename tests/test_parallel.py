@@ -19,7 +19,7 @@ from kaggle_cnn.errors import AttemptFailed, InputError, InputWarning
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.runs import attempt_seed
-from kaggle_cnn.training.schedule import Planned, TimeBudget, launch_in_order
+from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
 from kaggle_cnn.training.workers import Failure
 
 TINY = ("--model", "cnn1", "--epochs", 1, "--batch-size", 32)
@@ -56,7 +56,7 @@ def test_jobs_2_keeps_the_same_runs_as_jobs_1(kcnn, tmp_path, competition):
 
 
 def test_a_local_dask_cluster_trains_and_the_command_stores(kcnn, tmp_path, competition, trained):
-    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--repeat", 2, "--scheduler", "local:2")
+    result = kcnn("-w", tmp_path, "train", "--data", competition, *TINY, "--repeat", 2, "--cluster", "local:2")
     assert result.exit_code == 0, result.output
     assert "training 2 at once on a local Dask cluster" in result.output
     workspace = Workspace(tmp_path)
@@ -281,10 +281,11 @@ def test_mixed_precision_on_a_cpu_is_bfloat16_with_a_float32_classifier(tmp_path
     (("--jobs", "0"), "--jobs 0: must be a positive integer or auto"),
     (("--jobs", "many"), "--jobs many: must be a positive integer or auto"),
     (("--gpus", "7", "--jobs", "2"), "--gpus 7: this machine has no GPU 7"),
-    (("--scheduler", "8786"), "--scheduler 8786: expected tcp://HOST:PORT (a Dask scheduler) or local:N"),
-    (("--scheduler", "tcp://nowhere"), "--scheduler tcp://nowhere: expected tcp://HOST:PORT"),
-    (("--scheduler", "local:0"), "--scheduler local:0: local:N needs N of at least 1"),
-    (("--scheduler", "local:2", "--gpus", "0"), "--gpus does not apply with --scheduler"),
+    (("--cluster", "8786"), "--cluster 8786: expected tcp://HOST:PORT (a Dask scheduler) or local:N"),
+    (("--scheduler", "local:2"), "--scheduler: the option is --cluster"),
+    (("--cluster", "tcp://nowhere"), "--cluster tcp://nowhere: expected tcp://HOST:PORT"),
+    (("--cluster", "local:0"), "--cluster local:0: local:N needs N of at least 1"),
+    (("--cluster", "local:2", "--gpus", "0"), "--gpus does not apply with --cluster"),
     (("--time-budget", "0"), "--time-budget 0: must be a finite number greater than 0"),
     (("--time-budget", "nan"), "--time-budget nan: must be a finite number greater than 0"),
     (("--per-gpu", "0"), "--per-gpu 0: must be an integer of at least 1"),
@@ -303,7 +304,7 @@ def test_a_local_cluster_keeps_its_scratch_in_the_workspace_with_a_worker_per_co
 
     cores, models = devices.cpu_cores(), tmp_path / "ws" / "models"
     with pytest.warns(InputWarning, match=f"local:99999: this machine gives kcnn {cores} cores; starting {cores} "):
-        engine = open_engine(Execution(scheduler="local:99999"), models)
+        engine = open_engine(Execution(cluster="local:99999"), models)
     try:
         assert len(engine.slots) == cores
         (scratch,) = models.iterdir()
@@ -317,8 +318,8 @@ def test_a_local_cluster_keeps_its_scratch_in_the_workspace_with_a_worker_per_co
 
 def test_an_unreachable_scheduler_fails_within_seconds(kcnn, assert_refused, tmp_path, competition):
     start = time.monotonic()
-    result = kcnn("-w", tmp_path / "ws", "train", "--data", competition, *TINY, "--scheduler", "tcp://127.0.0.1:9")
-    assert_refused(result, "--scheduler tcp://127.0.0.1:9: no Dask scheduler answered within 5 s")
+    result = kcnn("-w", tmp_path / "ws", "train", "--data", competition, *TINY, "--cluster", "tcp://127.0.0.1:9")
+    assert_refused(result, "--cluster tcp://127.0.0.1:9: no Dask scheduler answered within 5 s")
     assert time.monotonic() - start < 30
     assert not (tmp_path / "ws").exists()
 

@@ -227,7 +227,7 @@ def test_epochs_are_fitted_to_the_time_allowed(monkeypatch):
 
 
 def test_the_time_budget_shares_out_by_rounds_of_attempts():
-    from kaggle_cnn.training.schedule import TimeBudget
+    from kaggle_cnn.training.launch import TimeBudget
 
     budget = TimeBudget(600, attempts=5, started=0.0)
     assert budget.share(0.0, launched=0, slots=1) == 120

@@ -95,7 +95,7 @@ def test_activations_and_filters(kcnn, pictured):
     assert result.exit_code == 0, result.output
     assert is_png(Workspace(pictured).reports_dir / "plots" / "activations-cnn1-s0-a000-3.png")
     from kaggle_cnn.backend import load_keras
-    from kaggle_cnn.report.pictures import conv_layer_names
+    from kaggle_cnn.report.model_views import conv_layer_names
 
     model = load_keras().saving.load_model(Workspace(pictured).run_dir("cnn1-s0-a000") / "model.keras")
     layer = conv_layer_names(model)[0]
@@ -119,12 +119,12 @@ def test_bad_picture_requests(kcnn, assert_refused, pictured, tmp_path):
 def test_curves_mark_a_fine_tuning_phase():
     import pandas as pd
 
-    from kaggle_cnn.report import plots
+    from kaggle_cnn.report import charts
 
     history = pd.DataFrame({"epoch": [1, 2, 3, 4], "accuracy": [0.5, 0.6, 0.7, 0.8], "val_accuracy": [0.5, 0.55, 0.7, 0.75],
                             "loss": [1.0, 0.8, 0.6, 0.5], "val_loss": [1.1, 0.9, 0.7, 0.6],
                             "phase": ["frozen", "frozen", "fine-tune", "fine-tune"]})
-    figure = plots.curves({"r1": history}, {"r1"})
+    figure = charts.curves({"r1": history}, {"r1"})
     accuracy_panel = figure.axes[0]
     assert [t.get_text() for t in accuracy_panel.texts] == ["fine-tune"]
     assert any(line.get_xdata()[0] == 2.5 for line in accuracy_panel.lines)  # the boundary

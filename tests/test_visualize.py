@@ -42,7 +42,7 @@ def ensemble(keras):
 
 
 def _vis():
-    from kaggle_cnn.report import pictures as visualize
+    from kaggle_cnn.report import model_views as visualize
 
     return visualize
 
@@ -204,7 +204,7 @@ def test_deprocess_centres_and_scales():
     assert 20 < out.std() < 30  # std 0.1 of the [0, 1] range, i.e. ~25.5
 
 
-# --- filter_figure / plots.save -----------------------------------------------------
+# --- filter_figure / charts.save -----------------------------------------------------
 
 
 def test_filter_figure_labels_each_pattern():
@@ -225,19 +225,19 @@ def test_filter_figure_rgb_patterns():
 
 
 def test_save_writes_a_png_atomically(tmp_path):
-    from kaggle_cnn.report import plots
+    from kaggle_cnn.report import charts
 
     fig = _vis().filter_figure(np.zeros((4, 28, 28, 1), dtype=np.uint8), "conv2d")
-    out = plots.save(fig, tmp_path / "sub" / "filters.png", dpi=_vis().DPI, tight=False)
+    out = charts.save(fig, tmp_path / "sub" / "filters.png", dpi=_vis().DPI, tight=False)
     assert out == tmp_path / "sub" / "filters.png"
     assert out.read_bytes()[:8] == PNG_MAGIC
     assert [p.name for p in out.parent.iterdir()] == ["filters.png"], "no temporary file left"
 
 
 def test_save_refuses_other_formats(tmp_path):
-    from kaggle_cnn.report import plots
+    from kaggle_cnn.report import charts
 
     fig = _vis().filter_figure(np.zeros((1, 4, 4, 1), dtype=np.uint8), "c")
     with pytest.raises(InputError, match=r"\.png"):
-        plots.save(fig, tmp_path / "filters.jpg")
+        charts.save(fig, tmp_path / "filters.jpg")
     assert list(tmp_path.iterdir()) == []

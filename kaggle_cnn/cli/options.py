@@ -71,3 +71,14 @@ def data_options(command):
 
 def data_path_option(help_text: str):
     return click.option("--data", "data_path", type=click.Path(path_type=Path), default=None, help=help_text)
+
+
+def renamed_option(old: str, new: str, what: str):
+    """A hidden option under a former name: typing it is refused with the new name,
+    so no old spelling is silently taken for something else."""
+
+    def refuse(ctx, param, value):
+        if value is not None:
+            raise click.UsageError(f"{old}: the option is {new} ({what})")
+
+    return click.option(old, expose_value=False, hidden=True, default=None, callback=refuse)

@@ -9,7 +9,7 @@ from click.core import ParameterSource
 
 from kaggle_cnn.api import METRICS, OPTIMIZERS, PRESETS, SCHEDULES
 from kaggle_cnn.cli import cli
-from kaggle_cnn.cli.options import data_options, workspace
+from kaggle_cnn.cli.options import data_options, renamed_option, workspace
 from kaggle_cnn.config import OPTIONS, SETTING_CHECKS, TRAIN_OPTIONS, TrainConfig, check_setting
 
 # Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
@@ -136,8 +136,9 @@ def setting(*declarations, **attributes):
                    "cores.")
 @click.option("--gpus", default=None, metavar="0,1", help="The GPUs to use, as TensorFlow numbers them [default: all].")
 @setting("--per-gpu", help="Attempts sharing one GPU [default: 1, or what --jobs needs].")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT|local:N",
+@click.option("--cluster", default=None, metavar="tcp://HOST:PORT|local:N",
               help="Train on a Dask cluster (pip install 'kaggle_cnn[cluster]'), or local:N to try one here.")
+@renamed_option("--scheduler", "--cluster", "a Dask scheduler's tcp://HOST:PORT, or local:N")
 @setting("--time-budget", metavar="MINUTES",
          help="Finish within this many minutes: an epoch is measured first, each attempt's epochs are fitted to its "
               "share (unless --epochs is given) and no attempt is launched that cannot finish.")
@@ -149,7 +150,7 @@ def setting(*declarations, **attributes):
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
 def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, metric, folds, refit,
-          dropout, weights, drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, scheduler,
+          dropout, weights, drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, cluster,
           time_budget, tensorboard, resume, **settings):
     """Train MODEL again and again; keep the runs whose score clears --keep-above.
 
@@ -161,7 +162,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
     from kaggle_cnn import api
     from kaggle_cnn.cli import render
 
-    execution = api.Execution(jobs=api.parse_jobs(jobs), gpus=gpus, per_gpu=per_gpu, scheduler=scheduler)
+    execution = api.Execution(jobs=api.parse_jobs(jobs), gpus=gpus, per_gpu=per_gpu, cluster=cluster)
     console = render.console()
     with render.RichTrainReporter(console) as reporter:
         if resume:

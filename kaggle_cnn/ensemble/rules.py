@@ -16,7 +16,7 @@ import numpy as np
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
 from kaggle_cnn.ensemble.choices import MAX_ROUNDS, METHODS
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import (
+from kaggle_cnn.evaluation.metric_registry import (
     accuracy,
     check_threshold,
     get_metric,

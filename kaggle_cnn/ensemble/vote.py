@@ -19,7 +19,7 @@ from kaggle_cnn.ensemble.choices import NAME_LENGTH
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
-from kaggle_cnn.evaluation.competition import accuracy
+from kaggle_cnn.evaluation.metric_registry import accuracy
 from kaggle_cnn.store.files import file_sha256, is_plain_name
 from kaggle_cnn.store.submissions import LABEL, Member
 from kaggle_cnn.store.validation import workspace_metric
@@ -167,7 +167,7 @@ def read_weights(path: str | Path, members: list[Member]) -> tuple[float, ...]:
 
 def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     """Refuse, naming the members and why, what this pool cannot do."""
-    from kaggle_cnn.evaluation.competition import get_metric, require_probabilities
+    from kaggle_cnn.evaluation.metric_registry import get_metric, require_probabilities
 
     lacking = [why for why in pool.lacking if why]
     first = pool.members[0]

@@ -23,7 +23,7 @@ import pandas as pd
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
 from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
-from kaggle_cnn.evaluation.competition import accuracy, get_metric
+from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 from kaggle_cnn.store.validation import find_folds, honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Split, Workspace
 

@@ -55,7 +55,7 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     labelled test images (default the demo competition's answers): its accuracy
     and, when `metric` names another, that metric. A probability submission's
     label is its most likely class (the second class above 0.5 for one column)."""
-    from kaggle_cnn.evaluation.competition import accuracy, get_metric
+    from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 
     chosen = get_metric(metric)
     if answers is None:

@@ -22,7 +22,7 @@ from kaggle_cnn.evaluation.metrics import (
     vote_estimate,
 )
 from kaggle_cnn.evaluation.timing import timing_table
-from kaggle_cnn.report import plots
+from kaggle_cnn.report import charts
 from kaggle_cnn.store.workspace import Workspace
 
 
@@ -77,7 +77,7 @@ def _curves_image(workspace: Workspace, index: pd.DataFrame) -> str | None:
     histories = workspace.histories(index["run_id"].astype(str))
     if not histories:
         return None
-    return _image(plots.curves(histories, set(workspace.run_ids())), "learning curves")
+    return _image(charts.curves(histories, set(workspace.run_ids())), "learning curves")
 
 
 def _metric_sections(workspace: Workspace, votes: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -90,10 +90,10 @@ def _metric_sections(workspace: Workspace, votes: list[tuple[str, dict[str, Any]
     shown = [headline] + ([best] if best and best != headline else [])
     for source in shown:
         parts.append(_section(f"Per-class metrics: {source}", _table(report.tables[source])))
-    images = [_image(plots.confusion(report.confusions[headline], f"{headline}: validation confusion matrix"),
+    images = [_image(charts.confusion(report.confusions[headline], f"{headline}: validation confusion matrix"),
                      "confusion matrix")]
     if headline.startswith(ENSEMBLE_PREFIX) and best:
-        images.append(_image(plots.class_metrics(report.tables[headline], report.tables[best], headline, best),
+        images.append(_image(charts.class_metrics(report.tables[headline], report.tables[best], headline, best),
                              "per-class bars"))
     parts.append(_section(f"Confusion matrix: {headline}", "".join(images)))
     return parts
@@ -121,9 +121,9 @@ def _vote_diagnostics(sidecar: dict[str, Any]) -> str:
     diagnostics = sidecar.get("diagnostics")
     if diagnostics:
         parts.append(_caption("diagnostics"))
-        parts.append(_image(plots.margins(diagnostics["margins"], "how decisive the vote was"), "vote margins"))
+        parts.append(_image(charts.margins(diagnostics["margins"], "how decisive the vote was"), "vote margins"))
         if len(diagnostics["disagreement"]["members"]) > 1:
-            parts.append(_image(plots.disagreement(diagnostics["disagreement"]["matrix"],
+            parts.append(_image(charts.disagreement(diagnostics["disagreement"]["matrix"],
                                                    diagnostics["disagreement"]["members"]), "disagreement"))
     if sidecar.get("per_class_f1_gain"):
         gain = pd.DataFrame(sidecar["per_class_f1_gain"]).T.rename_axis("class").reset_index()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import accuracy
+from kaggle_cnn.evaluation.metric_registry import accuracy
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
@@ -136,7 +136,7 @@ def budget_for_training(dataset: "Dataset", workspace: "Workspace", config: "Tra
     from kaggle_cnn.data.split import split_arrays
     from kaggle_cnn.training.checks import check_config
     from kaggle_cnn.training.options import plan_split
-    from kaggle_cnn.training.schedule import TimeBudget
+    from kaggle_cnn.training.launch import TimeBudget
 
     if fit_epochs and not config.auto_epochs:
         config = replace(config, epochs=AUTO)

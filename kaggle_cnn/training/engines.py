@@ -3,7 +3,7 @@
 
 Each engine offers slots (one attempt at a time each), trains an AttemptTask in
 a slot, and hands back per-epoch progress. None writes the workspace: the
-command stores every result itself (kaggle_cnn.training.schedule).
+command stores every result itself (kaggle_cnn.training.launch).
 """
 
 from __future__ import annotations
@@ -40,42 +40,42 @@ CONNECT_SECONDS = 5
 @dataclass(frozen=True)
 class Execution:
     """How a command spreads its attempts: --jobs (None: auto), --gpus, --per-gpu,
-    --scheduler. The default is one attempt at a time in the command's own process."""
+    --cluster. The default is one attempt at a time in the command's own process."""
 
     jobs: int | None = 1
     gpus: str | None = None
     per_gpu: int | None = None
-    scheduler: str | None = None
+    cluster: str | None = None
 
     @property
     def in_process(self) -> bool:
-        return self.jobs == 1 and self.gpus is None and self.per_gpu is None and self.scheduler is None
+        return self.jobs == 1 and self.gpus is None and self.per_gpu is None and self.cluster is None
 
 
 def check_execution(execution: Execution) -> None:
     """The options that need no machine to check (run before anything is written)."""
     if execution.jobs is not None and execution.jobs < 1:
         raise InputError(f"--jobs {execution.jobs}: must be a positive integer or auto")
-    if execution.scheduler is not None:
-        scheduler_kind(execution.scheduler)
+    if execution.cluster is not None:
+        cluster_kind(execution.cluster)
         for option, value in (("--gpus", execution.gpus), ("--per-gpu", execution.per_gpu)):
             if value is not None:
-                raise InputError(f"{option} does not apply with --scheduler: a Dask worker uses the GPU it was "
+                raise InputError(f"{option} does not apply with --cluster: a Dask worker uses the GPU it was "
                                  f"started on (CUDA_VISIBLE_DEVICES=N dask worker ...)")
         if execution.jobs not in (1, None):
-            raise InputError("--jobs does not apply with --scheduler: the cluster's workers say how many run at once")
+            raise InputError("--jobs does not apply with --cluster: the cluster's workers say how many run at once")
 
 
-def scheduler_kind(address: str) -> tuple[str, int | None]:
+def cluster_kind(address: str) -> tuple[str, int | None]:
     """("local", N) for local:N, ("remote", None) for tcp://HOST:PORT; else one line."""
     local = LOCAL_CLUSTER.match(address)
     if local:
         if int(local.group(1)) < 1:
-            raise InputError(f"--scheduler {address}: local:N needs N of at least 1")
+            raise InputError(f"--cluster {address}: local:N needs N of at least 1")
         return "local", int(local.group(1))
     if SCHEDULER.match(address):
         return "remote", None
-    raise InputError(f"--scheduler {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N")
+    raise InputError(f"--cluster {address}: expected tcp://HOST:PORT (a Dask scheduler) or local:N")
 
 
 def open_engine(execution: Execution, scratch: Path | None = None):
@@ -84,8 +84,8 @@ def open_engine(execution: Execution, scratch: Path | None = None):
     keeps its scratch space in a temporary folder under `scratch` (the workspace's
     models/), removed when the engine closes."""
     check_execution(execution)
-    if execution.scheduler is not None:
-        return DaskEngine(execution.scheduler, scratch)
+    if execution.cluster is not None:
+        return DaskEngine(execution.cluster, scratch)
     if execution.in_process:
         return InProcessEngine()
     visible = devices.visible_gpus() if execution.gpus is not None or execution.per_gpu is not None \
@@ -216,17 +216,17 @@ class DaskEngine:
     announce = True
 
     def __init__(self, address: str, scratch: Path | None = None) -> None:
-        kind, workers = scheduler_kind(address)
+        kind, workers = cluster_kind(address)
         try:
             from distributed import Client, LocalCluster
         except ImportError:
-            raise InputError(f"--scheduler {address}: Dask is not installed; pip install 'kaggle_cnn[cluster]'") \
+            raise InputError(f"--cluster {address}: Dask is not installed; pip install 'kaggle_cnn[cluster]'") \
                 from None
         self._cluster, self._scratch = None, _Scratch(scratch)
         if kind == "local":
             cores = devices.cpu_cores()
             if workers > cores:  # each worker is a process training one model: more only wait for a core
-                warn(f"--scheduler {address}: this machine gives kcnn {cores} cores; starting {cores} workers")
+                warn(f"--cluster {address}: this machine gives kcnn {cores} cores; starting {cores} workers")
                 workers = cores
             threads = max(1, cores // workers)
             try:
@@ -248,12 +248,12 @@ class DaskEngine:
             self._client = Client(address_used, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             self._close_cluster()
-            raise InputError(f"--scheduler {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
+            raise InputError(f"--cluster {address}: no Dask scheduler answered within {CONNECT_SECONDS} s "
                              f"({one_line(error, 100)})") from None
         info = self._client.scheduler_info()["workers"]
         if not info:
             self.close()
-            raise InputError(f"--scheduler {address}: the cluster has no workers; start some with "
+            raise InputError(f"--cluster {address}: the cluster has no workers; start some with "
                              f"`dask worker {address}`")
         self._workers = sorted(info)
         local_threads = max(1, devices.cpu_cores() // len(self._workers)) if kind == "local" else None

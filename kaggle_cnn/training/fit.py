@@ -19,7 +19,7 @@ import numpy as np
 
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
-from kaggle_cnn.evaluation.competition import accuracy, log_loss
+from kaggle_cnn.evaluation.metric_registry import accuracy, log_loss
 
 keras = load_keras()
 

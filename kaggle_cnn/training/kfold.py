@@ -24,7 +24,7 @@ from kaggle_cnn.errors import AttemptFailed, InputError
 from kaggle_cnn.store.validation import Folds, find_folds, folds_path
 from kaggle_cnn.training.options import attempt_seed
 from kaggle_cnn.training.records import finish_record, judge, record_failure, run_record
-from kaggle_cnn.training.schedule import Planned, launch_in_order
+from kaggle_cnn.training.launch import Planned, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def out_of_fold(results: list["FitResult"], folds: Folds) -> np.ndarray:
 def combined_result(results: list["FitResult"], final: "FitResult | None", folds: Folds) -> "FitResult":
     """The candidate as one result: OOF probabilities as its validation, the
     submission's test probabilities, every part's epochs in one history."""
-    from kaggle_cnn.evaluation.competition import accuracy, log_loss
+    from kaggle_cnn.evaluation.metric_registry import accuracy, log_loss
     from kaggle_cnn.training.fit import FitResult
 
     oof = out_of_fold(results, folds)
@@ -139,7 +139,7 @@ def store_candidate(workspace: "Workspace", dataset: "Dataset", split: "Split", 
                     metric: str, number: int, seconds: float):
     """Judge the candidate on its OOF predictions; keep its folder (fold models,
     OOF and test probabilities, the refit) or its curves; then its index row."""
-    from kaggle_cnn.evaluation.competition import get_metric
+    from kaggle_cnn.evaluation.metric_registry import get_metric
 
     combined = combined_result(results, final, folds)
     judged = judge(metric, folds.labels, combined.val_proba, keep_above)

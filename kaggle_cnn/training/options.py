@@ -33,7 +33,7 @@ def check_train_options(*, repeat: int | None, until_kept: int | None, max_attem
     """The options of a run of attempts, checked as kaggle_cnn.config's table says
     and returned normalised (a seed of 5.0 is 5; a repeat left out is 1); --keep-above
     within the metric's range; and the options that do not go together refused."""
-    from kaggle_cnn.evaluation.competition import check_threshold, get_metric
+    from kaggle_cnn.evaluation.metric_registry import check_threshold, get_metric
 
     given = {"keep_above": keep_above, "repeat": 1 if repeat is None else repeat, "until_kept": until_kept,
              "max_attempts": max_attempts, "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget,

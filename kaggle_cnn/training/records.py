@@ -55,7 +55,7 @@ def record_failure(workspace: Workspace, record: dict, fingerprint: str, message
 
 def judge(metric: str, truth: np.ndarray, proba: np.ndarray, keep_above: float) -> dict[str, Any]:
     """The run's score by the workspace's metric, and whether it clears --keep-above."""
-    from kaggle_cnn.evaluation.competition import get_metric
+    from kaggle_cnn.evaluation.metric_registry import get_metric
 
     chosen = get_metric(metric)
     score = chosen.value(truth, proba)
@@ -137,7 +137,7 @@ def submission_kind(dataset: "Dataset", metric: str) -> str:
     two-class label column judged by a probability metric (Histopathologic's sample
     of 0s, graded by ROC AUC) gets the second class's probability: a label would
     throw the ranking the grader scores away."""
-    from kaggle_cnn.evaluation.competition import get_metric
+    from kaggle_cnn.evaluation.metric_registry import get_metric
 
     if dataset.submission_kind == "label" and dataset.n_classes == 2 and get_metric(metric).needs_probabilities:
         return "probability"

@@ -3,7 +3,7 @@ threshold, kept or discarded, and recorded in the workspace as it finishes.
 
 Attempts run on an engine (kaggle_cnn.training.engines: this process, local
 worker processes, a Dask cluster) and are stored here, by this process alone, in
-attempt order (kaggle_cnn.training.schedule). Every `train` records its plan
+attempt order (kaggle_cnn.training.launch). Every `train` records its plan
 first (kaggle_cnn.training.plans), so `resume` can finish it.
 
 Training imports TensorFlow when an attempt starts (kaggle_cnn.training.fit), not
@@ -24,7 +24,7 @@ import numpy as np
 from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import Metric, get_metric
+from kaggle_cnn.evaluation.metric_registry import Metric, get_metric
 from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.workspace import Split, Workspace
@@ -38,7 +38,7 @@ from kaggle_cnn.training.records import (
     record_failure,
     store_attempt,
 )
-from kaggle_cnn.training.schedule import Planned, TimeBudget, launch_in_order
+from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask, DataPath, Failure, HeldData
 
 if TYPE_CHECKING:
@@ -235,7 +235,7 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
                split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
                tensorboard: bool = False) -> TrainSummary:
     """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
-    from kaggle_cnn.evaluation.competition import get_metric
+    from kaggle_cnn.evaluation.metric_registry import get_metric
 
     config, seed, keep_above = plan.config, int(plan.record["seed"]), plan.record["keep_above"]
     judging = plans.judging(plan)

@@ -23,7 +23,7 @@ from kaggle_cnn import fileio
 from kaggle_cnn.config import integer, number, parse_text
 from kaggle_cnn.data import Dataset
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.competition import accuracy
+from kaggle_cnn.evaluation.metric_registry import accuracy
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.runs import run_dataset

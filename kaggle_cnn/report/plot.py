@@ -12,7 +12,7 @@ from pathlib import Path
 from kaggle_cnn.data import load_dataset
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metrics import ENSEMBLE_PREFIX, collect_metrics
-from kaggle_cnn.report import plots
+from kaggle_cnn.report import charts
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.runs import run_dataset
 
@@ -34,8 +34,8 @@ def plot_curves(workspace: Workspace, run_ids: list[str] | None = None) -> Path:
         histories = workspace.histories(workspace.read_index()["run_id"].astype(str))
     if not histories:
         raise InputError(f"no runs with learning curves in {workspace.models_dir}: run `kcnn train` first")
-    figure = plots.curves(histories, set(workspace.run_ids()))
-    return plots.save(figure, plots_dir(workspace) / "curves.png")
+    figure = charts.curves(histories, set(workspace.run_ids()))
+    return charts.save(figure, plots_dir(workspace) / "curves.png")
 
 
 def plot_confusion(workspace: Workspace, source: str | None = None) -> list[Path]:
@@ -43,37 +43,37 @@ def plot_confusion(workspace: Workspace, source: str | None = None) -> list[Path
     run), and, for a vote, its per-class bars against its best member."""
     report = collect_metrics(workspace, [source] if source else None)
     source = source or report.headline()
-    written = [plots.save(plots.confusion(report.confusions[source], f"{source}: validation confusion matrix"),
+    written = [charts.save(charts.confusion(report.confusions[source], f"{source}: validation confusion matrix"),
                           plots_dir(workspace) / f"confusion-{_file_name(source)}.png")]
     if source.startswith(ENSEMBLE_PREFIX):
         best = report.best_run()
         if best is not None:
             everything = report if best in report.tables else collect_metrics(workspace, [source, best])
-            figure = plots.class_metrics(everything.tables[source], everything.tables[best], source, best)
-            written.append(plots.save(figure, plots_dir(workspace) / f"class-metrics-{_file_name(source)}.png"))
+            figure = charts.class_metrics(everything.tables[source], everything.tables[best], source, best)
+            written.append(charts.save(figure, plots_dir(workspace) / f"class-metrics-{_file_name(source)}.png"))
     return written
 
 
 def plot_activations(workspace: Workspace, run_id: str, image: int = 0, layers: list[str] | None = None,
                      data_path: str | Path | None = None) -> Path:
-    from kaggle_cnn.report.pictures import DPI, activation_figure
+    from kaggle_cnn.report.model_views import DPI, activation_figure
 
     run, model, dataset, split = _load_run_for_pictures(workspace, run_id, data_path)
     if not 0 <= image < len(split.val_indices):
         raise InputError(f"--image {image}: the validation split has images 0..{len(split.val_indices) - 1}")
     picture = dataset.x_train[split.val_indices[image]]
     figure = activation_figure(model, picture, layers or None)
-    return plots.save(figure, plots_dir(workspace) / f"activations-{run_id}-{image}.png", dpi=DPI, tight=False)
+    return charts.save(figure, plots_dir(workspace) / f"activations-{run_id}-{image}.png", dpi=DPI, tight=False)
 
 
 def plot_filters(workspace: Workspace, run_id: str, layer: str, n: int = 16, steps: int = 40) -> Path:
-    from kaggle_cnn.report.pictures import DPI, filter_figure, filter_patterns
+    from kaggle_cnn.report.model_views import DPI, filter_figure, filter_patterns
 
     if n < 1 or steps < 1:
         raise InputError("--n and --steps must be at least 1")
     model = _load_model(workspace.load_run(run_id))
     patterns = filter_patterns(model, layer, n=n, steps=steps)
-    return plots.save(filter_figure(patterns, layer), plots_dir(workspace) / f"filters-{run_id}-{layer}.png", dpi=DPI,
+    return charts.save(filter_figure(patterns, layer), plots_dir(workspace) / f"filters-{run_id}-{layer}.png", dpi=DPI,
                       tight=False)
 
 
@@ -105,4 +105,4 @@ def preview_augmentation(workspace: Workspace, augment: str, data_path: str | os
     parse_augment(augment)  # a bad spec fails before any data is read
     dataset = load_dataset(data_path, **load_options)
     grid = preview(np.asarray(dataset.x_train[:count]), augment, copies)
-    return plots.save(plots.augmentation_grid(grid, augment), out or plots_dir(workspace) / "augment-preview.png")
+    return charts.save(charts.augmentation_grid(grid, augment), out or plots_dir(workspace) / "augment-preview.png")
