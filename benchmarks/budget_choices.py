@@ -16,15 +16,15 @@ CIFAR-10 subset; both from the real datasets' folder ($KCNN_DATA_DIR).
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import machine
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 
@@ -55,9 +55,7 @@ def main() -> None:
     parser.add_argument("--widths", default="32", help="small_resnet widths to compare (each with every --attempts)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               platform.processor())
-    print(f"machine: {cpu}, {len(open('/proc/cpuinfo').read().split('processor')) - 1} cores; "
+    print(f"machine: {machine()}; "
           f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}")
     print("| set | width | attempts | vote val acc by seed | mean | epochs an attempt | wall min (mean) |\n"
           "| --- | --- | --- | --- | --- | --- | --- |", flush=True)

@@ -16,23 +16,23 @@
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
+from kaggle_cnn.api import train_config
 from kaggle_cnn.ensemble.rules import VoteSpec
 from kaggle_cnn.store.workspace import Workspace
-from dataclasses import replace
-from kaggle_cnn.api import train_config
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28
 KAGGLE28 = train_config({}, preset="kaggle28")

@@ -21,16 +21,16 @@ subset; both from the real datasets' folder ($KCNN_DATA_DIR).
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import machine
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
-    print(f"machine: {platform.machine()} {platform.processor() or ''}, {__import__('os').cpu_count()} cores; "
+    print(f"machine: {machine()}; "
           f"{args.rows} training rows, {args.test_rows} test rows, default recipe at {args.epochs} epochs, "
           f"batch {args.batch_size}")
     for name in args.sets.split(","):

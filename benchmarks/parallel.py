@@ -16,15 +16,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
-from kaggle_cnn.data.demo import demo_path
-from dataclasses import replace
 from kaggle_cnn.api import train_config
+from kaggle_cnn.data.demo import demo_path
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28
 KAGGLE28 = train_config({}, preset="kaggle28")

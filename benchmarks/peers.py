@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -42,28 +41,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import machine
+from real_data import (  # the real datasets: $KCNN_DATA_DIR (benchmarks/ is on sys.path)
+    DATA_DIR,
+    need,
+)
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR (benchmarks/ is on sys.path)
 
 FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 TOOLS = ("kcnn", "fastai", "autokeras")
 RUNNERS = Path(__file__).resolve().parent / "peers"
 PEERS_DIR = Path(os.environ.get("KCNN_PEERS", "/work/peers"))
-
-
-def machine() -> str:
-    """CPU model, cores and AVX-512: what decides CPU training speed, named with every figure."""
-    fields: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            name, _, value = line.partition(":")
-            fields.setdefault(name.strip(), value.strip())  # the first processor's
-    except OSError:  # not Linux: no flags to read
-        return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
-    avx512 = "yes" if "avx512f" in fields.get("flags", "").split() else "no"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{fields.get('model name', platform.machine())}, {cores} cores, AVX-512 {avx512}"
 
 
 def write_set(name: str, rows: int, test_rows: int | None, data_dir: Path, folder: Path) -> tuple[Path, Path]:

@@ -28,9 +28,9 @@ import numpy as np
 import pandas as pd
 
 from kaggle_cnn import api
+from kaggle_cnn.api import train_config
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training.fit import TrainConfig
-from kaggle_cnn.api import train_config
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28
 KAGGLE28 = train_config({}, preset="kaggle28")
@@ -87,8 +87,8 @@ def streaming_cost(tmp: Path, epochs: int) -> None:
     epoch (streamed, what folders above MEMORY_CACHE_BYTES get), decoded once and
     cached by tf.data (what small folders get), and arrays decoded beforehand
     (a bare Keras loop's input)."""
-    from kaggle_cnn.data.loaders import folders
     from kaggle_cnn.data import load_dataset
+    from kaggle_cnn.data.loaders import folders
     from kaggle_cnn.training.fit import fit_one
 
     dataset = load_dataset(need(DATA_DIR / "catsdogs"), image_size=(64, 64))

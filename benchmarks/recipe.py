@@ -16,7 +16,6 @@ datasets' folder ($KCNN_DATA_DIR).
 from __future__ import annotations
 
 import argparse
-import platform
 import tempfile
 import time
 from dataclasses import replace
@@ -24,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from machine import machine
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 
@@ -69,7 +69,7 @@ def main() -> None:
 
     kaggle28 = replace(api.train_config({}, preset="kaggle28"), epochs=args.kaggle28_epochs)
     default = api.train_config({"epochs": "auto"}, explicit={"epochs"})
-    print(f"machine: {platform.machine()}, {platform.processor() or 'CPU'}; {args.members} members each; "
+    print(f"machine: {machine()}; {args.members} members each; "
           f"kaggle28 at {args.kaggle28_epochs} epochs")
     print("| set | recipe | minutes | epochs a member | member test acc (mean, best) | members' val acc (mean) "
           "| 5-member hard vote, test acc |\n| --- | --- | --- | --- | --- | --- | --- |", flush=True)

@@ -18,12 +18,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 from kaggle_cnn.config import TrainConfig
 from kaggle_cnn.data.split import make_split, split_arrays
-
 
 # name -> settings over the candidate default (TrainConfig's own defaults)
 VARIANTS = {

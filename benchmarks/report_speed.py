@@ -17,16 +17,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from kaggle_cnn import api
+from kaggle_cnn.api import train_config
 from kaggle_cnn.data import load_dataset
 from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
-from dataclasses import replace
-from kaggle_cnn.api import train_config
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28
 KAGGLE28 = train_config({}, preset="kaggle28")

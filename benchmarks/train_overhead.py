@@ -18,14 +18,14 @@ import argparse
 import gc
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 
+from kaggle_cnn.api import train_config
 from kaggle_cnn.architectures import build
 from kaggle_cnn.data import load_dataset, make_split
 from kaggle_cnn.training.fit import TrainConfig, fit_one, keras
-from dataclasses import replace
-from kaggle_cnn.api import train_config
 
 # The recipe these figures were measured with (the defaults before the default recipe): --preset kaggle28
 KAGGLE28 = train_config({}, preset="kaggle28")

@@ -42,19 +42,17 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-
-from common import write_json  # this folder is on sys.path: the script runs from it
+from common import (  # this folder is on sys.path: the script runs from it
+    runner_parser,
+    write_json,
+)
 
 VALIDATION = 0.1
 BATCH = 32  # AutoKeras's default batch size, for fit and predict
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--minutes", type=float, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = runner_parser(__doc__.split("\n")[0])
     parser.add_argument("--max-trials", type=int, default=100, help="A cap; the deadline usually ends the search.")
     return parser.parse_args()
 

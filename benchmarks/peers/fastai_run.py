@@ -40,11 +40,12 @@ import itertools
 import math
 import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
-
-from common import write_json  # this folder is on sys.path: the script runs from it
+from common import (  # this folder is on sys.path: the script runs from it
+    runner_parser,
+    write_json,
+)
 
 VALIDATION = 0.1
 BATCH = 64  # fastai's default
@@ -53,11 +54,7 @@ FORWARD = 0.35  # a forward pass's share of a training step's seconds (about a t
 
 
 def parse() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--minutes", type=float, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--seed", type=int, default=0)
+    parser = runner_parser(__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads: the machine's cores.")
     return parser.parse_args()
 
@@ -72,9 +69,23 @@ def main() -> None:
 
     import fastai
     import torch
-    from fastai.vision.all import (Callback, CancelFitException, CategoryBlock, DataBlock, ImageBlock,
-                                   LabelSmoothingCrossEntropyFlat, Learner, Normalize, PILImage, PILImageBW,
-                                   RandomSplitter, accuracy, aug_transforms, set_seed, xresnet18)
+    from fastai.vision.all import (
+        Callback,
+        CancelFitException,
+        CategoryBlock,
+        DataBlock,
+        ImageBlock,
+        LabelSmoothingCrossEntropyFlat,
+        Learner,
+        Normalize,
+        PILImage,
+        PILImageBW,
+        RandomSplitter,
+        accuracy,
+        aug_transforms,
+        set_seed,
+        xresnet18,
+    )
 
     torch.set_num_threads(args.threads)
     set_seed(args.seed)
