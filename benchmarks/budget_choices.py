@@ -22,18 +22,9 @@ from pathlib import Path
 
 import numpy as np
 from machine import machine
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
+from sets import each_set, set_options, table_header  # the real sets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-
-FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
-
-
-def write_set(name: str, rows: int, folder: Path) -> Path:
-    source = np.load(need(DATA_DIR / FILES[name]))
-    path = folder / f"{name}.npz"
-    np.savez(path, x_train=source["x_train"][:rows], y_train=source["y_train"][:rows], x_test=source["x_test"][:200])
-    return path
 
 
 def vote_on_validation(workspace: api.Workspace, dataset) -> tuple[float, list[int]]:
@@ -47,8 +38,7 @@ def vote_on_validation(workspace: api.Workspace, dataset) -> tuple[float, list[i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="mnist,cifar")
-    parser.add_argument("--rows", type=int, default=1500)
+    set_options(parser, rows=1500)
     parser.add_argument("--minutes", type=float, default=1.5)
     parser.add_argument("--attempts", default="1,2,3")
     parser.add_argument("--seeds", default="0,1,2")
@@ -57,12 +47,11 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {machine()}; "
           f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}")
-    print("| set | width | attempts | vote val acc by seed | mean | epochs an attempt | wall min (mean) |\n"
-          "| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    table_header("set", "width", "attempts", "vote val acc by seed", "mean", "epochs an attempt", "wall min (mean)")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        for name in args.sets.split(","):
-            dataset = api.load_data(write_set(name, args.rows, scratch))
+        for name, path, _ in each_set(args, scratch, test_rows=200):  # the test images are not looked at
+            dataset = api.load_data(path)
             for width, attempts in ((int(w), int(a)) for w in args.widths.split(",")
                                     for a in args.attempts.split(",")):
                 scores, epochs, walls = [], [], []

@@ -28,25 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from machine import machine
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
+from sets import set_options, write_set  # the real sets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-
-FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
-
-
-def write_set(name: str, rows: int, test_rows: int, folder: Path) -> tuple[Path, Path]:
-    """The set as an .npz kcnn reads, and its test answers as a CSV kcnn score reads."""
-    source = np.load(need(DATA_DIR / FILES[name]))
-    path = folder / f"{name}.npz"
-    np.savez(path, x_train=source["x_train"][:rows], y_train=source["y_train"][:rows].ravel(),
-             x_test=source["x_test"][:test_rows])
-    dataset = api.load_data(path)
-    answers = folder / f"{name}-answers.csv"
-    pd.DataFrame({dataset.submission_header[0]: dataset.test_ids,
-                  dataset.submission_header[1]: [str(label) for label in source["y_test"][:test_rows].ravel()]}
-                 ).to_csv(answers, index=False)
-    return path, answers
 
 
 def test_accuracy(proba_or_csv, answers: Path, dataset=None) -> float:
@@ -86,9 +70,7 @@ def k_fold(dataset, root: Path, config, answers: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="mnist,cifar")
-    parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--test-rows", type=int, default=2000)
+    set_options(parser, rows=2000, test_rows=2000)
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=32)
     args = parser.parse_args()
@@ -97,7 +79,7 @@ def main() -> None:
           f"batch {args.batch_size}")
     for name in args.sets.split(","):
         with tempfile.TemporaryDirectory(prefix=f"kcnn-kfold-{name}-") as folder:
-            path, answers = write_set(name, args.rows, args.test_rows, Path(folder))
+            path, answers = write_set(name, args.rows, Path(folder), test_rows=args.test_rows)
             dataset = api.load_data(path)
             config = api.TrainConfig(epochs=args.epochs, batch_size=args.batch_size)
             held = hold_out(dataset, Path(folder), config, answers)

@@ -70,7 +70,7 @@ def main() -> None:
     print(f"{'engine':<22} {'wall s':>8} {'ratio to --jobs 1':>18}  kept  same kept set  max score difference")
     for name, (seconds, kept, scores) in results.items():
         print(f"{name:<22} {seconds:>8.1f} {seconds / base_seconds:>18.2f}  {len(kept):>4}  "
-              f"{str(kept == base_kept):>13}  {np.abs(scores - base_scores).max():.4f}")
+              f"{kept == base_kept!s:>13}  {np.abs(scores - base_scores).max():.4f}")
 
 
 if __name__ == "__main__":

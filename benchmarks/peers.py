@@ -36,36 +36,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from machine import machine
-from real_data import (  # the real datasets: $KCNN_DATA_DIR (benchmarks/ is on sys.path)
-    DATA_DIR,
-    need,
+from sets import (  # the real sets: $KCNN_DATA_DIR
+    each_set,
+    set_names,
+    set_options,
+    table_header,
 )
 
 from kaggle_cnn import api
 
-FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
 TOOLS = ("kcnn", "fastai", "autokeras")
 RUNNERS = Path(__file__).resolve().parent / "peers"
 PEERS_DIR = Path(os.environ.get("KCNN_PEERS", "/work/peers"))
-
-
-def write_set(name: str, rows: int, test_rows: int | None, data_dir: Path, folder: Path) -> tuple[Path, Path]:
-    """The set as an .npz every tool reads, and its test answers as a CSV kcnn score reads."""
-    with np.load(need(data_dir / FILES[name])) as source:
-        x_test, y_test = source["x_test"][:test_rows], source["y_test"].ravel()[:test_rows]
-        path = folder / f"{name}.npz"
-        np.savez(path, x_train=source["x_train"][:rows], y_train=source["y_train"].ravel()[:rows], x_test=x_test)
-    dataset = api.load_data(path)
-    answers = folder / f"{name}-answers.csv"
-    pd.DataFrame({dataset.submission_header[0]: dataset.test_ids,
-                  dataset.submission_header[1]: [str(label) for label in y_test]}).to_csv(answers, index=False)
-    return path, answers
 
 
 def timed(command: list[str], log: Path, limit: float) -> tuple[int, float]:
@@ -163,21 +150,16 @@ def print_row(row: dict) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="mnist,cifar")
+    set_options(parser, rows=5000, test_rows=None, data_dir=True)
     parser.add_argument("--minutes", default="2,8", help="Budgets in minutes, comma-separated.")
     parser.add_argument("--tools", default=",".join(TOOLS))
-    parser.add_argument("--rows", type=int, default=5000, help="Training images of each set, at most.")
-    parser.add_argument("--test-rows", type=int, default=None, help="Test images, at most [default: all].")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="Folder with mnist.npz, cifar10_subset.npz.")
     parser.add_argument("--peers-dir", type=Path, default=PEERS_DIR, help="Where peers_setup.sh made the venvs.")
     parser.add_argument("--out", type=Path, default=Path("peers-results.json"), help="Results, one row per run.")
     parser.add_argument("--redo", action="store_true", help="Run again the rows --out already has.")
     args = parser.parse_args()
-    sets, tools = args.sets.split(","), args.tools.split(",")
+    set_names(parser, args.sets)
+    tools = args.tools.split(",")
     budgets = [float(m) for m in args.minutes.split(",")]
-    for name in sets:
-        if name not in FILES:
-            parser.error(f"--sets: {name} is not one of {', '.join(FILES)}")
     for tool in tools:
         if tool not in TOOLS:
             parser.error(f"--tools: {tool} is not one of {', '.join(TOOLS)}")
@@ -192,13 +174,11 @@ def main() -> None:
             del pythons[tool]
     print(f"machine: {host}; training images at most {args.rows}, test images "
           f"{'all' if args.test_rows is None else f'at most {args.test_rows}'}; logs in {logs}")
-    print("| set | budget (min) | tool | hidden-test acc | wall min | how |\n| --- | --- | --- | --- | --- | --- |",
-          flush=True)
+    table_header("set", "budget (min)", "tool", "hidden-test acc", "wall min", "how")
     done = {key(row): row for row in read_rows(args.out)}
     with tempfile.TemporaryDirectory(prefix="peers-") as folder:
         scratch = Path(folder)
-        for name in sets:
-            data, answers = write_set(name, args.rows, args.test_rows, args.data_dir, scratch)
+        for name, data, answers in each_set(args, scratch):
             for minutes in budgets:
                 for tool in tools:
                     if tool != "kcnn" and tool not in pythons:
@@ -217,7 +197,7 @@ def main() -> None:
                         outcome = run_peer(tool, pythons[tool], data, answers, minutes, scratch, log, limit)
                     row.update(accuracy=outcome.get("accuracy"), wall_minutes=outcome["seconds"] / 60,
                                how=outcome.get("how") or outcome["error"], machine=host,
-                               finished=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                               finished=datetime.now(UTC).isoformat(timespec="seconds"))
                     if "error" in outcome:  # shown, not stored: a resumed run tries it again
                         print_row(row)
                         continue

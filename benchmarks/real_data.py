@@ -107,8 +107,8 @@ def streaming_cost(tmp: Path, epochs: int) -> None:
             result = fit_one(config, repeat, x_test=dataset.x_test[:0], n_classes=2, **inputs)
             seconds[kind] = float(np.median([row["train_seconds"] for row in result.history[1:]]))  # after tracing
         folders.MEMORY_CACHE_BYTES = limit
-        for kind in ratios:
-            ratios[kind].append(seconds[kind] / seconds["in memory"])
+        for kind, values in ratios.items():
+            values.append(seconds[kind] / seconds["in memory"])
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v:.2f} s/epoch" for k, v in seconds.items()), flush=True)
     for kind, values in ratios.items():
         print(f"{kind} / in-memory epoch time: median ratio {np.median(values):.3f} "

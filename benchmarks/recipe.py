@@ -22,26 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from machine import machine
-from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
+from sets import each_set, set_options, table_header  # the real sets: $KCNN_DATA_DIR
 
 from kaggle_cnn import api
-
-FILES = {"mnist": "mnist.npz", "cifar": "cifar10_subset.npz"}
-
-
-def write_set(name: str, rows: int, folder: Path) -> tuple[Path, Path]:
-    """The set as an .npz kcnn reads, and its test answers as a CSV kcnn score reads."""
-    source = np.load(need(DATA_DIR / FILES[name]))
-    path = folder / f"{name}.npz"
-    np.savez(path, x_train=source["x_train"][:rows], y_train=source["y_train"][:rows], x_test=source["x_test"])
-    dataset = api.load_data(path)
-    answers = folder / f"{name}-answers.csv"
-    pd.DataFrame({dataset.submission_header[0]: dataset.test_ids,
-                  dataset.submission_header[1]: [str(label) for label in source["y_test"]]}).to_csv(answers,
-                                                                                                   index=False)
-    return path, answers
 
 
 def trained(dataset, workspace: api.Workspace, config, members: int, seed: int, minutes: float | None, answers):
@@ -60,23 +44,20 @@ def trained(dataset, workspace: api.Workspace, config, members: int, seed: int, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sets", default="mnist,cifar")
-    parser.add_argument("--rows", type=int, default=5000)
+    set_options(parser, rows=5000, seed=0)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--kaggle28-epochs", type=int, default=40)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
     kaggle28 = replace(api.train_config({}, preset="kaggle28"), epochs=args.kaggle28_epochs)
     default = api.train_config({"epochs": "auto"}, explicit={"epochs"})
     print(f"machine: {machine()}; {args.members} members each; "
           f"kaggle28 at {args.kaggle28_epochs} epochs")
-    print("| set | recipe | minutes | epochs a member | member test acc (mean, best) | members' val acc (mean) "
-          "| 5-member hard vote, test acc |\n| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    table_header("set", "recipe", "minutes", "epochs a member", "member test acc (mean, best)",
+                 "members' val acc (mean)", "5-member hard vote, test acc")
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        for name in args.sets.split(","):
-            path, answers = write_set(name, args.rows, scratch)
+        for name, path, answers in each_set(args, scratch):
             dataset = api.load_data(path)
             first = trained(dataset, api.Workspace(scratch / f"{name}-kaggle28"), kaggle28, args.members, args.seed,
                             None, answers)

@@ -114,18 +114,19 @@ def test_bad_competition_files(kcnn, assert_refused, case, competition, tmp_path
         *[([f"--{name}", "nan"], [f"--{name} nan: must be a finite number"])
           for name in ("lr", "min-lr", "weight-decay", "fine-tune-lr", "reduce-lr-factor", "keep-above", "dropout",
                        "val-fraction")],
-        (["--lr", "1e400"], ["--lr 1e400: must be a finite number greater than 0"]),
-        (["--lr", "0"], ["--lr 0: must be a finite number greater than 0"]),
-        (["--epochs", "2.5"], ["--epochs 2.5: must be an integer of at least 1"]),
-        (["--seed", "-1"], ["--seed -1: must be an integer from 0 to 4294967295"]),
-        (["--seed", "4294967296"], ["--seed 4294967296"]),
-        (["--set", "dropout=abc"], ["--set dropout=abc: must be a finite number in [0, 1)"]),
-        (["--set", "dropout=1.5"], ["--set dropout=1.5: must be a finite number in [0, 1)"]),
-        (["--set", "dropout=null"], ["--set dropout=null: must be a finite number in [0, 1)"]),
+        # each refusal names the option and the value as given, then (where shown) what it must be
+        *[([option, value], [f"{option} {value}{must}"]) for option, value, must in [
+            ("--lr", "1e400", ": must be a finite number greater than 0"),
+            ("--lr", "0", ": must be a finite number greater than 0"),
+            ("--epochs", "2.5", ": must be an integer of at least 1"),
+            ("--seed", "-1", ": must be an integer from 0 to 4294967295"),
+            ("--seed", "4294967296", ""),
+        ]],
+        *[(["--set", f"dropout={value}"], [f"--set dropout={value}: must be a finite number in [0, 1)"])
+          for value in ("abc", "1.5", "null")],
         (["--set", "dropout=.nan"], ["--set dropout=nan"]),
-        (["--set", "dense_units=0"], ["--set dense_units=0: must be an integer of at least 1"]),
-        (["--set", "dense_units=true"], ["--set dense_units=true: must be an integer"]),
-        (["--set", "dense_units=12.5"], ["--set dense_units=12.5"]),
+        *[(["--set", f"dense_units={value}"], [f"--set dense_units={value}{must}"]) for value, must in [
+            ("0", ": must be an integer of at least 1"), ("true", ": must be an integer"), ("12.5", "")]],
         (["--dropout", "1"], ["--dropout 1: must be a finite number in [0, 1)"]),
         (["--augment", "rotation=nan"], ["--augment 'rotation=nan'", "finite number"]),
         (["--model", "kaggle_ensemble", "--image-shape", "784x1x1"],

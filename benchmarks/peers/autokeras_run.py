@@ -31,7 +31,7 @@ import time
 
 START = time.time()  # the budget counts from here, imports included
 
-import argparse  # noqa: E402  (after START on purpose)
+import argparse
 import os
 import shutil
 import sys
@@ -41,7 +41,7 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 from common import (  # this folder is on sys.path: the script runs from it
     runner_parser,
     write_json,

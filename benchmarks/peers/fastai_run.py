@@ -35,7 +35,7 @@ import time
 
 START = time.time()  # the budget counts from here, imports included
 
-import argparse  # noqa: E402  (after START on purpose)
+import argparse
 import itertools
 import math
 import sys
@@ -139,7 +139,7 @@ def main() -> None:
         seconds.append(time.time() - tic)
     step = float(np.median(seconds[len(seconds) // 2:]))
     n_train, n_valid, n_test = len(dls.train), len(dls.valid), math.ceil(len(x_test) / BATCH)
-    tta_seconds = lambda step, passes=TTA_PASSES: passes * n_test * step * FORWARD + 2  # noqa: E731
+    tta_seconds = lambda step, passes=TTA_PASSES: passes * n_test * step * FORWARD + 2
     note(f"data and model ready; a training step takes {step:.3f} s, {n_train} steps an epoch")
 
     # lr_find on about 10% of the budget, fastai's 100 steps when they fit, never under 50: with 20 steps its
