@@ -27,7 +27,12 @@ from kaggle_cnn.ensemble.choices import MAX_ROUNDS as VOTE_MAX_ROUNDS
 from kaggle_cnn.ensemble.choices import METHODS as VOTE_METHODS
 from kaggle_cnn.ensemble.choices import NAME_LENGTH as VOTE_NAME_LENGTH
 from kaggle_cnn.search.choices import ALGOS as SEARCH_ALGOS
-from kaggle_cnn.training.presets import PRESETS, preset_changes, preset_settings, preset_summaries
+from kaggle_cnn.training.presets import (
+    PRESETS,
+    preset_changes,
+    preset_settings,
+    preset_summaries,
+)
 
 if TYPE_CHECKING:
     from kaggle_cnn.store.workspace import Workspace

@@ -10,9 +10,9 @@ from kaggle_cnn.ensemble.rules import (
     disagreement_matrix,
     fit_weights,
     greedy_selection,
+    kfold_estimate,
     majority_vote,
     probability_vote,
-    kfold_estimate,
     weighted_vote,
 )
 from kaggle_cnn.errors import InputError

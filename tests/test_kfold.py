@@ -10,12 +10,23 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score, log_loss, roc_auc_score
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    f1_score,
+    log_loss,
+    roc_auc_score,
+)
 
 from kaggle_cnn import api
 from kaggle_cnn.ensemble import rules
 from kaggle_cnn.evaluation.metric_registry import REGISTRY, get_metric
-from kaggle_cnn.store.submissions import CLASS_COLUMNS, PROBABILITY, read_member, write_predictions
+from kaggle_cnn.store.submissions import (
+    CLASS_COLUMNS,
+    PROBABILITY,
+    read_member,
+    write_predictions,
+)
 from kaggle_cnn.store.validation import find_folds, honest_predictions, recorded_metric
 from kaggle_cnn.training.kfold import plan_folds
 

@@ -37,6 +37,25 @@ def test_class_never_predicted_scores_zero_without_warning():
     assert table.loc["1", ["precision", "recall", "f1"]].tolist() == [0.0, 0.0, 0.0]
 
 
+def test_the_tables_are_scikit_learns_classification_report_and_confusion_matrix():
+    from sklearn.metrics import classification_report, confusion_matrix
+
+    rng = np.random.default_rng(0)
+    y_true, y_pred = rng.integers(0, 3, 200), rng.integers(0, 4, 200)  # class 3: predicted, never true
+    y_pred[y_pred == 2] = 1  # class 2: true, never predicted
+    table = classification_table(y_true, y_pred, ["a", "b", "c", "d"]).set_index("class")
+    report = classification_report(y_true, y_pred, labels=np.arange(4), target_names=["a", "b", "c", "d"],
+                                   output_dict=True, zero_division=0)
+    for name in ["a", "b", "c", "d", "macro avg", "weighted avg"]:
+        expected = report[name]
+        assert table.loc[name, ["precision", "recall", "f1"]].tolist() == pytest.approx(
+            [expected["precision"], expected["recall"], expected["f1-score"]], abs=1e-12), name
+        assert table.loc[name, "support"] == expected["support"]
+    assert table.loc["accuracy", "f1"] == pytest.approx(report["accuracy"])
+    matrix = confusion_table(y_true, y_pred, ["a", "b", "c", "d"]).to_numpy()
+    assert (matrix == confusion_matrix(y_true, y_pred, labels=np.arange(4))).all()
+
+
 def test_confusion_rows_are_true_columns_predicted():
     matrix = confusion_table(np.array([0, 0, 1]), np.array([1, 0, 1]), ["a", "b"])
     assert matrix.loc["a", "b"] == 1 and matrix.loc["a", "a"] == 1 and matrix.loc["b", "b"] == 1

@@ -18,8 +18,8 @@ from kaggle_cnn import api
 from kaggle_cnn.errors import AttemptFailed, InputError, InputWarning
 from kaggle_cnn.store.workspace import Workspace
 from kaggle_cnn.training import devices
-from kaggle_cnn.training.runs import attempt_seed
 from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
+from kaggle_cnn.training.runs import attempt_seed
 from kaggle_cnn.training.workers import Failure
 
 TINY = ("--model", "cnn1", "--epochs", 1, "--batch-size", 32)

@@ -10,7 +10,13 @@ from click.core import ParameterSource
 from kaggle_cnn.api import METRICS, OPTIMIZERS, PRESETS, SCHEDULES
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import data_options, renamed_option, workspace
-from kaggle_cnn.config import OPTIONS, SETTING_CHECKS, TRAIN_OPTIONS, TrainConfig, check_setting
+from kaggle_cnn.config import (
+    OPTIONS,
+    SETTING_CHECKS,
+    TRAIN_OPTIONS,
+    TrainConfig,
+    check_setting,
+)
 
 # Options named otherwise than their parameter (typed beside --resume, they are checked against the plan).
 PARAMETERS = {"set": "set_options", "config": "config_file"}

@@ -82,7 +82,9 @@ def make_folds(
 ) -> np.ndarray:
     """The fold (0..k-1) of every row: stratified, shuffled with `seed`, so each
     fold holds every class in proportion. Every class needs a row in every fold."""
-    from sklearn.model_selection import StratifiedKFold  # heavy import, only when assigning
+    from sklearn.model_selection import (
+        StratifiedKFold,  # heavy import, only when assigning
+    )
 
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""

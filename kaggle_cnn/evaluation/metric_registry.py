@@ -94,6 +94,8 @@ class Metric:
         if predicted is None:
             predicted = proba.argmax(axis=1)
         n_classes = n_classes or int(max(truth.max(), np.max(predicted))) + 1
+        if self.name in ("accuracy", "logloss"):  # no scikit-learn: its import is slower than `kcnn metrics` may be
+            return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         from sklearn.exceptions import UndefinedMetricWarning
 
         try:

@@ -1,4 +1,4 @@
-"""Per-class precision, recall, F1 and the confusion matrix (from scikit-learn) of
+"""Per-class precision, recall, F1 and the confusion matrix (scikit-learn's definitions) of
 kept runs and votes on the shared validation split.
 
 Tables are indexed by the original class labels so they read as the user's
@@ -22,8 +22,15 @@ import pandas as pd
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
-from kaggle_cnn.store.files import DOCTOR, RUN_ID_LIMIT, file_sha256, is_plain_name, read_record, value_at
 from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
+from kaggle_cnn.store.files import (
+    DOCTOR,
+    RUN_ID_LIMIT,
+    file_sha256,
+    is_plain_name,
+    read_record,
+    value_at,
+)
 from kaggle_cnn.store.validation import find_folds, honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Split, Workspace
 
@@ -33,31 +40,43 @@ ENSEMBLE_PREFIX = "ensemble/"
 def classification_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -> pd.DataFrame:
     """One row per class plus accuracy, macro and weighted averages.
 
-    Columns precision, recall, f1, support; as in scikit-learn's own report, the
-    accuracy row carries its value in the f1 column and the row count as support.
+    Columns precision, recall, f1, support, with scikit-learn's definitions (its
+    classification_report with zero_division=0): the accuracy row carries its value
+    in the f1 column and the row count as support. Computed from the confusion
+    matrix here because importing scikit-learn alone takes longer than the whole
+    `kcnn metrics` may.
     """
-    from sklearn.metrics import classification_report
-
     names = [str(c) for c in classes]
-    report = classification_report(
-        y_true, y_pred, labels=np.arange(len(classes)), target_names=names, output_dict=True, zero_division=0
-    )
-    rows = []
-    for name in names + ["macro avg", "weighted avg"]:
-        entry = report[name]
-        rows.append({"class": name, "precision": entry["precision"], "recall": entry["recall"],
-                     "f1": entry["f1-score"], "support": int(entry["support"])})
-    rows.insert(len(names), {"class": "accuracy", "precision": np.nan, "recall": np.nan,
-                             "f1": report["accuracy"], "support": int(len(y_true))})
+    matrix = confusion_counts(y_true, y_pred, len(classes)).astype(np.float64)
+    hits, predicted, support = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    precision, recall = _share(hits, predicted), _share(hits, support)
+    f1 = _share(2 * hits, predicted + support)
+    rows = [{"class": name, "precision": precision[i], "recall": recall[i], "f1": f1[i], "support": int(support[i])}
+            for i, name in enumerate(names)]
+    rows.append({"class": "accuracy", "precision": np.nan, "recall": np.nan,
+                 "f1": accuracy(y_true, y_pred), "support": int(len(y_true))})
+    weights = support / support.sum() if support.sum() else np.zeros_like(support)
+    for name, average in (("macro avg", lambda v: float(v.mean())), ("weighted avg", lambda v: float(v @ weights))):
+        rows.append({"class": name, "precision": average(precision), "recall": average(recall), "f1": average(f1),
+                     "support": int(support.sum())})
     return pd.DataFrame(rows)
+
+
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """n_classes x n_classes counts: rows the true class index, columns the predicted."""
+    pairs = np.asarray(y_true, dtype=np.int64) * n_classes + np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(pairs, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, 0 where whole is 0 (scikit-learn's zero_division=0)."""
+    return np.divide(part, whole, out=np.zeros_like(part, dtype=np.float64), where=whole > 0)
 
 
 def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -> pd.DataFrame:
     """Rows: true class; columns: predicted class."""
-    from sklearn.metrics import confusion_matrix
-
     names = [str(c) for c in classes]
-    matrix = confusion_matrix(y_true, y_pred, labels=np.arange(len(classes)))
+    matrix = confusion_counts(y_true, y_pred, len(classes))
     return pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
 
 

@@ -17,9 +17,9 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metrics import (
     ENSEMBLE_PREFIX,
     collect_metrics,
-    vote_sidecars,
     estimate_name,
     vote_estimate,
+    vote_sidecars,
 )
 from kaggle_cnn.evaluation.timing import timing_table
 from kaggle_cnn.report import charts

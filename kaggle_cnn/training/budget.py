@@ -135,8 +135,8 @@ def budget_for_training(dataset: "Dataset", workspace: "Workspace", config: "Tra
     from kaggle_cnn.config import AUTO
     from kaggle_cnn.data.split import split_arrays
     from kaggle_cnn.training.checks import check_config
-    from kaggle_cnn.training.options import plan_split
     from kaggle_cnn.training.launch import TimeBudget
+    from kaggle_cnn.training.options import plan_split
 
     if fit_epochs and not config.auto_epochs:
         config = replace(config, epochs=AUTO)

@@ -25,7 +25,14 @@ from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.fileio import TMP_PREFIX
 from kaggle_cnn.training import devices
 from kaggle_cnn.training.devices import Slot
-from kaggle_cnn.training.workers import AttemptTask, Failure, ProgressSender, fit_task, hold_data, run_attempt
+from kaggle_cnn.training.workers import (
+    AttemptTask,
+    Failure,
+    ProgressSender,
+    fit_task,
+    hold_data,
+    run_attempt,
+)
 
 if TYPE_CHECKING:
     pass

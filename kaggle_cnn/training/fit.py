@@ -222,7 +222,9 @@ def own_python_random(seed: int):
     draws the same seeds in a Dask worker as in a local one."""
     import random
 
-    from keras.src.random import seed_generator  # the module-level name Keras draws from
+    from keras.src.random import (
+        seed_generator,  # the module-level name Keras draws from
+    )
 
     shared = seed_generator.python_random
     seed_generator.python_random = random.Random(seed)

@@ -22,9 +22,9 @@ import numpy as np
 
 from kaggle_cnn.errors import AttemptFailed, InputError
 from kaggle_cnn.store.validation import Folds, find_folds, folds_path
+from kaggle_cnn.training.launch import Planned, launch_in_order
 from kaggle_cnn.training.options import attempt_seed
 from kaggle_cnn.training.records import finish_record, judge, record_failure, run_record
-from kaggle_cnn.training.launch import Planned, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask
 
 if TYPE_CHECKING:

@@ -25,12 +25,18 @@ from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import Metric, get_metric
-from kaggle_cnn.store.validation import check_metric, record_metric, save_folds, workspace_metric
 from kaggle_cnn.store.run import Run
+from kaggle_cnn.store.validation import (
+    check_metric,
+    record_metric,
+    save_folds,
+    workspace_metric,
+)
 from kaggle_cnn.store.workspace import Split, Workspace
 from kaggle_cnn.training import plans
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, check_execution, open_engine
+from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
 from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
 from kaggle_cnn.training.records import (
     Attempt,
@@ -38,7 +44,6 @@ from kaggle_cnn.training.records import (
     record_failure,
     store_attempt,
 )
-from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
 from kaggle_cnn.training.workers import AttemptTask, DataPath, Failure, HeldData
 
 if TYPE_CHECKING:

@@ -39,7 +39,14 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
-from kaggle_cnn.data.loaders.image_lookup import ImageIndex, check_all, files_under, image_files, match_ids, visible
+from kaggle_cnn.data.loaders.image_lookup import (
+    ImageIndex,
+    check_all,
+    files_under,
+    image_files,
+    match_ids,
+    visible,
+)
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, read_sample
 from kaggle_cnn.errors import InputError, one_line

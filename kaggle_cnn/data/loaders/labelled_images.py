@@ -30,8 +30,20 @@ import pandas as pd
 
 from kaggle_cnn.config import check_image_size
 from kaggle_cnn.data.dataset import Dataset
-from kaggle_cnn.data.loaders.csv_files import file_line, find_file, list_columns, read_header, read_table
-from kaggle_cnn.data.loaders.image_lookup import IMAGE_EXTENSIONS, ImageIndex, check_all, image_files, match_ids
+from kaggle_cnn.data.loaders.csv_files import (
+    file_line,
+    find_file,
+    list_columns,
+    read_header,
+    read_table,
+)
+from kaggle_cnn.data.loaders.image_lookup import (
+    IMAGE_EXTENSIONS,
+    ImageIndex,
+    check_all,
+    image_files,
+    match_ids,
+)
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
 from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, Sample, read_sample
