@@ -74,7 +74,8 @@ def __dir__() -> list[str]:
     return sorted(__all__)
 
 
-__all__ = [
+# The lazy names are found by __getattr__, which static checkers cannot see (ruff: F822).
+__all__ = [  # noqa: F822
     "Attempt", "Dataset", "Execution", "Finding", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
     "SEARCH_ALGOS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VOTE_MAX_ROUNDS", "VOTE_METHODS",
     "VOTE_NAME_LENGTH", "VoteOutcome",
