@@ -227,7 +227,8 @@ class ImageFiles:
     def fingerprint_payload(self) -> bytes:
         """What identifies these images: the files' contents and how they are decoded."""
         identity = [list(self.files), list(self.digests), list(self.size), self.channels]
-        return json.dumps(identity + ["pillow"] * self.pillow).encode()  # TensorFlow's decoders: as before
+        # TensorFlow's decoders add nothing, so the fingerprints of existing workspaces still match
+        return json.dumps(identity + ["pillow"] * self.pillow).encode()
 
 
 @dataclass(frozen=True)
