@@ -56,6 +56,21 @@ def test_the_tables_are_scikit_learns_classification_report_and_confusion_matrix
     assert (matrix == confusion_matrix(y_true, y_pred, labels=np.arange(4))).all()
 
 
+def test_a_metric_undefined_on_rows_of_one_class_raises_no_raw_warning(tmp_path):
+    import warnings
+
+    from kaggle_cnn import api
+
+    answers = tmp_path / "one-class.csv"
+    answers.write_text("id,label\n1,2\n2,2\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = api.score(answers, answers, metric="qwk")
+    assert result["accuracy"] == 1.0
+    assert [str(w.message) for w in caught if w.category.__module__.startswith("sklearn") or
+            w.category is UserWarning] == []
+
+
 def test_confusion_rows_are_true_columns_predicted():
     matrix = confusion_table(np.array([0, 0, 1]), np.array([1, 0, 1]), ["a", "b"])
     assert matrix.loc["a", "b"] == 1 and matrix.loc["a", "a"] == 1 and matrix.loc["b", "b"] == 1

@@ -94,13 +94,11 @@ class Metric:
         if predicted is None:
             predicted = proba.argmax(axis=1)
         n_classes = n_classes or int(max(truth.max(), np.max(predicted))) + 1
-        if self.name in ("accuracy", "logloss"):  # no scikit-learn: its import is slower than `kcnn metrics` may be
-            return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
-        from sklearn.exceptions import UndefinedMetricWarning
-
         try:
-            with warnings.catch_warnings():  # ROC AUC of rows of one class is NaN: the caller says so, once
-                warnings.simplefilter("ignore", UndefinedMetricWarning)
+            # scikit-learn's UserWarnings (ROC AUC or kappa on rows of one class) would print as
+            # raw warnings; the value is NaN and the caller says so, once, in its own line
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
                 return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
