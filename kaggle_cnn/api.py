@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "models": "kaggle_cnn.architectures.catalog",
     "download": "kaggle_cnn.competition", "submit": "kaggle_cnn.competition",
+    "export_inference": "kaggle_cnn.competition.bundle", "InferenceBundle": "kaggle_cnn.competition.bundle",
     "TrainConfig": "kaggle_cnn.config",
     "Dataset": "kaggle_cnn.data", "load_data": "kaggle_cnn.data:load_dataset",
     "data": "kaggle_cnn.data.describe:describe_data", "data_split": "kaggle_cnn.data.folder_split:split_folder",
@@ -76,10 +77,10 @@ def __dir__() -> list[str]:
 
 # The lazy names are found by __getattr__, which static checkers cannot see (ruff: F822).
 __all__ = [  # noqa: F822
-    "Attempt", "Dataset", "Execution", "Finding", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
+    "Attempt", "Dataset", "Execution", "Finding", "InferenceBundle", "METRICS", "MetricsReport", "OPTIMIZERS", "PRESETS", "SCHEDULES",
     "SEARCH_ALGOS", "StudyBoard", "TrainConfig", "TrainReporter", "TrainSummary", "VOTE_MAX_ROUNDS", "VOTE_METHODS",
     "VOTE_NAME_LENGTH", "VoteOutcome",
-    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
+    "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "export_inference", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
     "report", "resume", "score", "search", "submit",
     "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",

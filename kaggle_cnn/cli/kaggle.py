@@ -65,3 +65,24 @@ def submit(submission, message, competition, data, dry_run):
     click.echo(f"Submitted {result.submission} to {result.competition}: {result.message!r}")
     for line in result.output:
         click.echo(f"  {line}")
+
+
+@cli.command("export-inference")
+@click.argument("vote", metavar="VOTE.csv", type=click.Path(path_type=Path))
+@click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
+@click.pass_context
+def export_inference(ctx, vote, directory):
+    """Write DIR: a vote's models, predict.py and bundle.json, for a code competition.
+
+    In a Kaggle notebook without internet, `python DIR/predict.py --test
+    /kaggle/input/COMPETITION --out submission.csv` writes the submission the vote
+    wrote, from the competition's test data, with TensorFlow, numpy and pandas only
+    (no kaggle_cnn). DIR must be new or empty; it appears only once complete. Votes
+    made with --tta are refused (predict.py does not augment)."""
+    from kaggle_cnn import api
+    from kaggle_cnn.cli.options import workspace
+
+    bundle = api.export_inference(workspace(ctx), vote, directory)
+    click.echo(f"Wrote {bundle.directory}/: predict.py, bundle.json and {len(bundle.models)} model file(s) of "
+               f"{len(bundle.members)} member(s) ({bundle.method} vote {bundle.vote}, {bundle.data_kind} test data)")
+    click.echo(f"Run: python {bundle.directory}/predict.py --test COMPETITION_DIR --out submission.csv")
