@@ -72,7 +72,7 @@ def submit(submission, message, competition, data, dry_run):
 @click.argument("directory", metavar="DIR", type=click.Path(path_type=Path))
 @click.pass_context
 def export_inference(ctx, vote, directory):
-    """Write DIR: a vote's models, predict.py and bundle.json, for a code competition.
+    """Bundle a vote for a code competition: its models, predict.py, bundle.json.
 
     In a Kaggle notebook without internet, `python DIR/predict.py --test
     /kaggle/input/COMPETITION --out submission.csv` writes the submission the vote
