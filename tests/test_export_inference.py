@@ -200,3 +200,69 @@ def test_refuses_a_folder_in_use_a_tta_vote_and_other_data(voted, kcnn, assert_r
     empty.mkdir()
     assert kcnn("-w", workspace, "export-inference", vote, empty).exit_code == 0
     assert (empty / "predict.py").is_file() and (empty / "bundle.json").is_file()
+
+
+# -- the other kinds of test data: image files, .npz ------------------------------------------
+
+
+def _digits(classes, n_train, n_test):
+    """Demo images of these digits: (train images, train labels, test images), uint8 28x28."""
+    import pandas as pd
+
+    from kaggle_cnn.data import demo_path
+
+    frame = pd.read_csv(demo_path() / "train.csv.gz", nrows=2000)
+    frame = frame[frame["label"].isin(classes)]
+    images = frame.filter(like="pixel").to_numpy(dtype=np.uint8).reshape(-1, 28, 28)
+    return images[:n_train], frame["label"].to_numpy()[:n_train], images[n_train:n_train + n_test]
+
+
+def _image_competition(folder: Path) -> Path:
+    """A labels CSV beside train/ and test/ PNGs; some test images are 30x30 (resized
+    to 28x28 by --image-size), and the sample lists the test ids, without their
+    extension, in another order than the files'."""
+    import pandas as pd
+    from PIL import Image
+
+    x_train, y_train, x_test = _digits([0, 1], 60, 12)
+    for part in ("train", "test"):
+        (folder / part).mkdir(parents=True)
+    for i, image in enumerate(x_train):
+        Image.fromarray(image).save(folder / "train" / f"t{i:03d}.png")
+    for i, image in enumerate(x_test):
+        picture = Image.fromarray(image)
+        (picture.resize((30, 30)) if i % 3 == 0 else picture).save(folder / "test" / f"q{i:03d}.png")
+    pd.DataFrame({"id": [f"t{i:03d}" for i in range(len(x_train))],
+                  "label": np.where(y_train == 0, "zero", "one")}).to_csv(folder / "train.csv", index=False)
+    pd.DataFrame({"id": [f"q{i:03d}" for i in range(len(x_test))][::-1], "label": "zero"}).to_csv(
+        folder / "sample_submission.csv", index=False)
+    return folder
+
+
+@pytest.mark.slow  # two more trainings: about 20 s of CPU
+def test_predict_py_reads_image_files_and_npz_as_kcnn_did(kcnn, tmp_path):
+    images = _image_competition(tmp_path / "photos")
+    x_train, y_train, x_test = _digits([3, 5, 8], 60, 12)
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=x_train, y_train=np.array(["three", "five", "eight"])[np.searchsorted([3, 5, 8], y_train)],
+             x_test=x_test, ids=np.arange(100, 100 + len(x_test)))
+    cases = {"photos": (images, ["--image-size", 28]), "npz": (npz, [])}
+    triples = []
+    for name, (data, options) in cases.items():
+        workspace = tmp_path / f"ws-{name}"
+        result = kcnn("-w", workspace, "train", "--data", data, "--model", "cnn1", "--keep-above", 0, "--epochs", 1,
+                      "--batch-size", 16, *options)
+        assert result.exit_code == 0, result.output
+        assert kcnn("-w", workspace, "vote").exit_code == 0
+        vote = workspace / "submissions" / "ensemble" / "majority_vote.csv"
+        assert kcnn("-w", workspace, "export-inference", vote, tmp_path / f"bundle-{name}").exit_code == 0
+        triples.append((tmp_path / f"bundle-{name}", data, tmp_path / f"{name}.csv"))
+    kinds = [json.loads((b / "bundle.json").read_text())["data"]["kind"] for b, _, _ in triples]
+    assert kinds == ["labelled_images", "npz"]
+    result = run_clean(*triples, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in cases:
+        vote = tmp_path / f"ws-{name}" / "submissions" / "ensemble" / "majority_vote.csv"
+        assert (tmp_path / f"{name}.csv").read_bytes() == vote.read_bytes()
+    assert (tmp_path / "photos.csv").read_text().splitlines()[1].startswith("q011,")
+    assert (tmp_path / "npz.csv").read_text().splitlines()[1].startswith("100,")
