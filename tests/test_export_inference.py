@@ -142,6 +142,20 @@ def test_predict_py_refuses_test_data_it_cannot_read(tmp_path):
         bundle_predict.scale_to_unit(x, "test.csv")
 
 
+def test_a_kfold_members_models_are_those_that_made_its_test_probabilities(tmp_path):
+    """Hold-out: model.keras; k-fold: its fold models (averaged); k-fold with --refit: the refit model.keras."""
+    from kaggle_cnn.competition.bundle import model_files
+    from kaggle_cnn.store.run import Run
+
+    def run(config, validation=None):
+        return Run("r", tmp_path, {"config": config, **({"validation": validation} if validation else {})})
+
+    assert model_files(run({"refit": None})) == ["model.keras"]
+    assert model_files(run({"folds": 3, "refit": False}, {"kind": "folds", "folds": 3})) == \
+        ["fold1.keras", "fold2.keras", "fold3.keras"]
+    assert model_files(run({"folds": 3, "refit": True}, {"kind": "folds", "folds": 3})) == ["model.keras"]
+
+
 # -- refusals: one line, exit 2, nothing written ---------------------------------------------
 
 

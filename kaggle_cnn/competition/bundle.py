@@ -151,6 +151,9 @@ def _bundle(vote_csv: Path, sidecar: dict, runs: list[tuple[Run, list[str]]]) ->
     metric = get_metric(sidecar.get("metric"))
     weighted = [m for m in sidecar["members"] if m["weight"] > 0]
     header = list(data["submission_header"])
+    # A --test-images folder the runs were given is looked for first, by its name.
+    given = [Path(options["test_images"]).name] if options.get("test_images") else []
+    test_folders = list(dict.fromkeys(given + list(TEST_FOLDERS)))
     return {
         "format": FORMAT,
         "vote": sidecar.get("name", vote_csv.stem), "vote_csv_sha256": sidecar["csv_sha256"],
@@ -174,7 +177,7 @@ def _bundle(vote_csv: Path, sidecar: dict, runs: list[tuple[Run, list[str]]]) ->
             "id_column": options.get("id_column"), "id_columns": list(ID_CANDIDATES),
             "label_columns": sorted({*LABEL_CANDIDATES, *([options["label_column"]] if options.get("label_column")
                                                            else [])}),
-            "test_folders": list(TEST_FOLDERS), "image_extensions": list(IMAGE_EXTENSIONS),
+            "test_folders": test_folders, "image_extensions": list(IMAGE_EXTENSIONS),
             "pillow_extensions": [".tif", ".tiff", ".webp"],
             "scaling": SCALING, "trained_on": one_line(str(data.get("source")), 200),
         },

@@ -236,7 +236,7 @@ def locate(bundle, test, sample):
                 raise Refused(f"--test {test}: no test.csv or test.csv.gz in it")
         else:
             found = next((test / n for n in bundle["data"]["test_folders"] if (test / n).is_dir()), None)
-            if found is None or find_file(test, ["sample_submission.csv"]) is None:
+            if found is None:
                 found, root = test, test.parent  # the test images' own folder
     else:
         found, root = test, test.parent
