@@ -68,8 +68,33 @@ def test_pseudo_labels_join_the_training_rows_only(kcnn, trained_copy, competiti
     assert {p: p.read_bytes() for p in splits} == splits
     val_proba = np.load(trained_copy / "models" / record["run_id"] / "val_proba.npy")
     assert val_proba.shape == (plain["data"]["n_val"], 10)
-    plan = json.loads(sorted((trained_copy / "models" / "plans").glob("*.json"))[-1].read_text())
+    plan_path = sorted((trained_copy / "models" / "plans").glob("*.json"))[-1]
+    plan = json.loads(plan_path.read_text())
     assert plan["teaching"]["kind"] == "pseudo_labels" and plan["teaching"]["confidence"] == confidence
+    # --resume trains a missing attempt of the plan on the same pseudo-labels.
+    plan.update(finished=False, run_ids=plan["run_ids"] + ["cnn1-s0-a099"], attempts=plan["attempts"] + [99])
+    plan_path.write_text(json.dumps(plan))
+    result = kcnn("-w", trained_copy, "train", "--resume")
+    assert result.exit_code == 0, result.output
+    resumed = json.loads((trained_copy / "models" / "cnn1-s0-a099" / "run.json").read_text())
+    assert resumed["pseudo_labels"] == record["pseudo_labels"]
+
+
+def test_with_folds_pseudo_labels_never_join_the_out_of_fold_rows(kcnn, tmp_path, competition):
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                  "--batch-size", 32, "--keep-above", 0)
+    assert result.exit_code == 0, result.output
+    vote = _soft_vote(kcnn, workspace)
+    result = kcnn("-w", workspace, "train", "--data", competition, "--model", "cnn1", "--epochs", 1,
+                  "--batch-size", 32, "--keep-above", 0, "--folds", 2, "--pseudo-labels", vote,
+                  "--pseudo-confidence", 0.1)
+    assert result.exit_code == 0, result.output
+    record = _pseudo_run(workspace)
+    assert record["validation"]["kind"] == "folds" and record["pseudo_labels"]["rows_added"] > 0
+    # Out of fold: every training row once, and no test image among them.
+    oof = np.load(workspace / "models" / record["run_id"] / "oof_proba.npy")
+    assert oof.shape == (300, 10) and record["data"]["n_val"] == 300
 
 
 def test_a_confidence_of_one_adds_only_rows_at_probability_one(kcnn, trained_copy, competition):

@@ -34,9 +34,10 @@ from kaggle_cnn.config import TRAIN_OPTIONS
 @click.pass_context
 def distill(ctx, vote, data_path, load_options, preset, temperature, keep_above, set_options, config_file, seed,
             **settings):
-    """Train one student on the training labels and on VOTE's probabilities for every test image.
+    """Train one student model on a vote's test probabilities.
 
-    VOTE is a vote of this workspace (kcnn vote, which stores its test
+    The student learns the training labels and VOTE's probabilities for every
+    test image. VOTE is a vote of this workspace (kcnn vote, which stores its test
     probabilities beside its CSV), its member runs still here. The student is an
     ordinary run, judged on the same validation split as every run; its run.json
     records the vote (distilled_from) and its prediction time per image beside the
