@@ -119,6 +119,8 @@ def teacher_for(teaching: Teaching | None, dataset: "Dataset", workspace: "Works
     if hasattr(dataset.x_test, "tf_dataset"):
         raise InputError(f"{dataset.source}: images streamed from files cannot take pseudo-labels or a teacher's "
                          "targets yet; load them into memory (e.g. --image-size)")
+    if not Path(teaching.vote).is_file():  # a plan's vote, moved or deleted since
+        raise InputError(f"{teaching.vote}: no such file (the vote this training learns from)")
     vote = read_vote(Path(teaching.vote), dataset, teaching.sha256)
     proba = vote.proba
     if teaching.kind == "pseudo_labels":
