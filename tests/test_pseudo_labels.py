@@ -152,6 +152,15 @@ def test_pseudo_labels_refusals(kcnn, assert_refused, trained_copy, competition,
     assert_refused(kcnn("-w", tmp_path / "ws", "train", "--data", other, "--model", "cnn1", "--epochs", 1,
                         "--pseudo-labels", vote), "soft_vote.csv", "a vote of other data")
     assert not (tmp_path / "ws").exists()
+    # A vote with a labels-only member (a teammate's CSV) has no probabilities to be sure by.
+    workspace = api.Workspace(trained_copy)
+    member = pd.read_csv(workspace.member_submission("cnn1-s0-a000"), dtype=str)
+    member.to_csv(workspace.submissions_dir / "teammate.csv", index=False)
+    assert kcnn("-w", trained_copy, "vote", "--name", "with_teammate").exit_code == 0
+    labels_only = workspace.ensemble_dir / "with_teammate.csv"
+    assert not labels_only.with_name("with_teammate.test_proba.npy").exists()
+    assert _sidecar(labels_only)["test_proba"] is None
+    assert_refused(kcnn(*train, "--pseudo-labels", labels_only), "with_teammate.csv", "no test probabilities")
     # A CSV changed since the vote wrote it.
     with open(vote, "a") as handle:
         handle.write("999,1\n")

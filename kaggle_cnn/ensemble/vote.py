@@ -118,9 +118,9 @@ def _write_test_proba(csv_path: Path, spec: VoteSpec, pool: Pool, weights: np.nd
     """<name>.test_proba.npy beside the CSV: the members' weighted mean probabilities
     (rows as the CSV's, columns as the sidecar's classes), which pseudo-labels and
     a distilled student learn from; and, for the sidecar, the file's sha256 and the
-    data the members' runs were trained on (None when they differ or are unknown)."""
+    data the members' runs were trained on (None when they differ, or no member is a run)."""
     path = csv_path.with_name(csv_path.stem + ".test_proba.npy")
-    fingerprints = {run.fingerprint if run is not None else None for run in pool.runs}
+    fingerprints = {run.fingerprint for run in pool.runs if run is not None}
     found = {"data_fingerprint": fingerprints.pop() if len(fingerprints) == 1 else None, "test_proba": None}
     if any(proba is None for proba in pool.proba):
         path.unlink(missing_ok=True)  # an older vote's file of this name no longer belongs to this CSV

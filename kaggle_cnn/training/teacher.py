@@ -195,10 +195,14 @@ def read_vote(path: Path, dataset: "Dataset", sha256: str | None = None) -> Vote
                          "since; train a new plan")
     if "data_fingerprint" not in sidecar:
         raise InputError(f"{path}: the vote stored no test probabilities (written by an older kcnn): vote again")
+    stored = sidecar.get("test_proba")
+    if not isinstance(stored, dict) or not isinstance(stored.get("file"), str):
+        raise InputError(f"{path}: the vote has no test probabilities (some member had none: vote on kept runs' "
+                         "submissions, whose probabilities are stored)")
     fingerprint = dataset.fingerprint()
     if sidecar["data_fingerprint"] != fingerprint:
-        theirs = sidecar["data_fingerprint"] or "runs on different or unknown data"
-        raise InputError(f"{path}: a vote of other data ({str(theirs)[:12]}), not of {dataset.source} "
+        theirs = f"data {str(sidecar['data_fingerprint'])[:12]}" if sidecar["data_fingerprint"] else "unknown data"
+        raise InputError(f"{path}: a vote of other data (its runs trained on {theirs}), not of {dataset.source} "
                          f"({fingerprint[:12]})")
     if sidecar["rows"] != len(dataset.x_test):
         raise InputError(f"{path}: {sidecar['rows']} rows, but {dataset.source} has {len(dataset.x_test)} test images")
@@ -206,10 +210,8 @@ def read_vote(path: Path, dataset: "Dataset", sha256: str | None = None) -> Vote
 
 
 def _probabilities(path: Path, sidecar: dict[str, Any], dataset: "Dataset") -> np.ndarray:
-    stored = sidecar.get("test_proba")
-    if not isinstance(stored, dict) or not isinstance(stored.get("file"), str):
-        raise InputError(f"{path}: the vote has no test probabilities (some member had none: vote on kept runs' "
-                         "submissions, whose probabilities are stored)")
+    """The vote's stored test probabilities, unchanged since the vote, in the dataset's class order."""
+    stored = sidecar["test_proba"]
     proba_path = path.with_name(Path(stored["file"]).name)
     if not proba_path.is_file() or file_sha256(proba_path) != stored.get("sha256"):
         raise InputError(f"{proba_path}: missing or changed since the vote wrote it; vote again")
