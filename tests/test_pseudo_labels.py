@@ -166,3 +166,31 @@ def test_pseudo_labels_refusals(kcnn, assert_refused, trained_copy, competition,
         handle.write("999,1\n")
     assert_refused(kcnn(*train, "--pseudo-labels", vote), "soft_vote.csv", "changed since the vote")
     assert sorted((trained_copy / "models" / "plans").glob("*.json")) == plans_before
+
+
+def test_reading_a_vote_imports_no_tensorflow(kcnn, trained_copy, competition):
+    """The vote is read, checked and turned into targets without TensorFlow (which
+    training loads once the model is built)."""
+    import subprocess
+    import sys
+
+    vote = _soft_vote(kcnn, trained_copy)
+    code = (
+        "import sys\n"
+        "from kaggle_cnn import api\n"
+        "from kaggle_cnn.training import teacher\n"
+        f"dataset, workspace = api.load_data({str(competition)!r}), api.Workspace({str(trained_copy)!r})\n"
+        f"pseudo = teacher.teacher_for(teacher.pseudo_labels({str(vote)!r}, 0.5), dataset, workspace)\n"
+        f"student = teacher.teacher_for(teacher.distilling({str(vote)!r}, 2.0), dataset, workspace)\n"
+        "assert 0 < len(pseudo.rows) < len(student.rows) == len(dataset.x_test)\n"
+        "import numpy as np\n"
+        f"proba = np.load({str(vote.with_name('soft_vote.test_proba.npy'))!r})\n"
+        "assert np.array_equal(pseudo.rows, np.flatnonzero(proba.max(1) >= 0.5 - 1e-6))\n"
+        "assert np.allclose(pseudo.targets, proba[pseudo.rows])\n"
+        "tempered = np.sqrt(proba) / np.sqrt(proba).sum(1, keepdims=True)  # T = 2: p^(1/2), renormalised\n"
+        "assert np.allclose(student.targets, tempered, atol=1e-6)\n"
+        "loaded = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
