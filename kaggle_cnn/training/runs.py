@@ -92,8 +92,8 @@ def train(
     augmentation when `config` has none; `tensorboard` writes each attempt's curves
     as it trains (Workspace.live_curves). `pseudo_labels` (a vote's CSV): the test
     images its probabilities reach `pseudo_confidence` (default 0.95) on join the
-    training rows (kaggle_cnn.training.teacher; `teaching`: kcnn distill's). The plan is recorded first (resume()
-    finishes it after a kill), and runs land in the workspace in attempt order as
+    training rows (kaggle_cnn.training.teacher; `teaching`, instead: kcnn distill's).
+    The plan is recorded first (resume() finishes it after a kill), and runs land in the workspace in attempt order as
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
@@ -130,7 +130,7 @@ def train(
                                   attempts=attempts, judging=judging,
                                   teaching=None if teaching is None else teaching.record())
             return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays, reporter=reporter,
-                              engine=engine, budget=budget, tensorboard=tensorboard, teacher=taught)
+                              engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
@@ -168,7 +168,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
         budget = None if time_budget is None else TimeBudget(
             time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
         return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, budget=budget, tensorboard=tensorboard, teacher=taught)
+                          engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
 
 
 def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
@@ -191,8 +191,8 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
                split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
-               tensorboard: bool = False, teacher: "Teacher | None" = None) -> TrainSummary:
-    """Train the plan's attempts at `positions` (with `teacher`'s test images added to
+               tensorboard: bool = False, taught: "Teacher | None" = None) -> TrainSummary:
+    """Train the plan's attempts at `positions` (with `taught`'s test images added to
     their training rows); the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.metric_registry import get_metric
 
@@ -202,7 +202,7 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
     tasks = [replace(fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard),
-                     teacher=teacher) for p, attempt in zip(positions, attempts)]
+                     teacher=taught) for p, attempt in zip(positions, attempts)]
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
