@@ -161,6 +161,7 @@ def main() -> None:
 from kaggle_cnn.cli import (  # noqa: E402,F401
     check,
     data,
+    distill,
     doctor,
     kaggle,
     metrics,

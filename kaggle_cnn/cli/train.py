@@ -152,12 +152,17 @@ def setting(*declarations, **attributes):
               help="Write each attempt's learning curves as TensorBoard event files as it trains: "
                    "models/tensorboard/<run_id>/ while in flight, then models/<run_id>/tensorboard/ if kept "
                    "(view: pip install tensorboard; tensorboard --logdir models).")
+@click.option("--pseudo-labels", type=click.Path(path_type=Path), default=None, metavar="VOTE.csv",
+              help="Also train on the test images this vote (of this data) is sure of, its probabilities as their "
+                   "targets; validation rows stay as they are.")
+@click.option("--pseudo-confidence", type=float, default=None, metavar="P",
+              help="With --pseudo-labels: the vote's top probability a test image needs, in (0, 1] [default: 0.95].")
 @click.option("--resume", is_flag=True, default=False,
               help="Finish this workspace's last interrupted plan: only its missing attempts, with their seeds.")
 @click.pass_context
 def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts, keep_above, metric, folds, refit,
           dropout, weights, drop_blocks, set_options, config_file, seed, val_fraction, jobs, gpus, per_gpu, cluster,
-          time_budget, tensorboard, resume, **settings):
+          time_budget, tensorboard, pseudo_labels, pseudo_confidence, resume, **settings):
     """Train MODEL again and again; keep the runs whose score clears --keep-above.
 
     A kept run stores its model, validation and test probabilities under
@@ -176,7 +181,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                            keep_above=keep_above, metric=metric, folds=folds, refit=refit, seed=seed,
                            val_fraction=val_fraction, dropout=dropout,
                            weights=weights, drop_blocks=drop_blocks, set=set_options, config=config_file,
-                           preset=preset)
+                           preset=preset, pseudo_labels=pseudo_labels, pseudo_confidence=pseudo_confidence)
             given = {name: value for name, value in planned.items() if _typed(ctx, PARAMETERS.get(name, name))}
             summary = api.resume(workspace(ctx), data_path=data_path, given=given, reporter=reporter,
                                  execution=execution, time_budget=time_budget, tensorboard=tensorboard)
@@ -191,7 +196,8 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                                 keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
                                 execution=execution, time_budget=time_budget, metric=metric, folds=folds,
                                 refit=refit, fit_epochs="epochs" not in typed, budget_augments="augment" not in typed,
-                                tensorboard=tensorboard)
+                                tensorboard=tensorboard, pseudo_labels=pseudo_labels,
+                                pseudo_confidence=pseudo_confidence)
     render.print_training(console, summary, workspace(ctx))
 
 

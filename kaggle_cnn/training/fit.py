@@ -148,17 +148,19 @@ def fit_one(
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
+    soft = np.ndim(y_train) == 2  # class probabilities (a teacher's targets): cross-entropy on those
     train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu, mix=config.mix,
                             n_classes=n_classes)
     # A refit on every training row has no validation rows: nothing to score, the schedule watches the loss.
     validated = len(x_val) > 0
-    val_input = fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu, mix=config.mix,
+    # Soft targets: validation labels one-hot, as with --mix.
+    val_input = fit_input(x_val, y_val, config.batch_size, on_gpu=on_gpu, mix=config.mix or soft,
                           n_classes=n_classes) if validated else None
     # After the last epoch come the predictions: a forward pass costs about a third
     # of a training step, so they take this share of an epoch (plus saving).
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
-                              val_input=val_input, on_epoch=on_epoch, curves=curves,
+                              val_input=val_input, on_epoch=on_epoch, curves=curves, soft=soft,
                               steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
     history, epochs, cut = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
                                  auto=config.auto_epochs, seconds=seconds)
@@ -199,14 +201,15 @@ def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int):
     return model
 
 
-def compile_model(model, config: TrainConfig, lr: float, xla: bool = False) -> None:
-    """Compile with config's optimizer and loss (a two-class model has one sigmoid unit)."""
+def compile_model(model, config: TrainConfig, lr: float, xla: bool = False, soft: bool = False) -> None:
+    """Compile with config's optimizer and loss (a two-class model has one sigmoid unit);
+    `soft`: the labels are class probabilities."""
     from kaggle_cnn.training import schedules
 
     binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
     model.compile(
         optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
-        loss=schedules.loss(config, binary),
+        loss=schedules.loss(config, binary, soft),
         metrics=["accuracy"],
         jit_compile=xla,
     )
@@ -248,7 +251,7 @@ def dtype_policy(name: str):
 
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
                xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, curves: str | None,
-               steps_per_epoch: int,
+               steps_per_epoch: int, soft: bool = False,
                started: float, reserve: float, auto: bool = False, seconds: float | None = None,
                ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Compile (again: trainable layers may have changed) and fit epochs
@@ -257,7 +260,7 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
     whether the time allowance ended it before its epochs were done."""
     from kaggle_cnn.training import schedules
 
-    compile_model(model, config, lr, xla)
+    compile_model(model, config, lr, xla, soft)
     timer = EpochTimer()
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,
@@ -383,20 +386,3 @@ def _epoch_rows(history: dict[str, list[float]], timer: EpochTimer, first_epoch:
         row["val_seconds"] = round(timer.val_seconds[epoch], 4)
         rows.append(row)
     return rows
-
-
-def library_versions() -> dict[str, str]:
-    import platform
-
-    import numpy
-    import tensorflow
-
-    import kaggle_cnn
-
-    return {
-        "kaggle_cnn": kaggle_cnn.__version__,
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "numpy": numpy.__version__,
-    }

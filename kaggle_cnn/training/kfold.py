@@ -178,7 +178,7 @@ def carry_out(engine, dataset: "Dataset", workspace: "Workspace", split: "Split"
             break
         started = time.monotonic()
         record = new_record(task.config, task.run_id, base_seed, attempt, task.seed, keep_above,
-                            tensorboard=task.curves is not None)
+                            tensorboard=task.curves is not None, teacher=task.teacher)
         try:
             share = None if budget is None else budget.share(time.monotonic(), number - 1, 1)
             results, final = train_candidate(engine, task, folds, refit=refit, reporter=reporter, number=number,

@@ -55,6 +55,8 @@ def mixed_batches(stream, text: str, n_classes: int, seed: int):
     binary = n_classes == 2
 
     def targets(labels):
+        if labels.dtype.is_floating:  # already class probabilities: a teacher's targets
+            return tf.cast(labels, tf.float32)
         labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
         return tf.cast(labels, tf.float32) if binary else tf.one_hot(labels, n_classes)
 

@@ -64,7 +64,8 @@ def plans_dir(workspace: "Workspace") -> Path:
 
 def new_plan(workspace: "Workspace", config: TrainConfig, dataset: "Dataset", *, seed: int, keep_above: float,
              val_fraction: float, repeat: int | None, until_kept: int | None, run_ids: list[str],
-             attempts: list[int], judging: dict[str, Any] | None = None) -> Plan:
+             attempts: list[int], judging: dict[str, Any] | None = None,
+             teaching: dict[str, Any] | None = None) -> Plan:
     """Record a plan before its first attempt (call it holding the workspace lock)."""
     folder = plans_dir(workspace)
     numbers = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()] if folder.is_dir() else []
@@ -77,6 +78,7 @@ def new_plan(workspace: "Workspace", config: TrainConfig, dataset: "Dataset", *,
         "target": {"repeat": repeat, "until_kept": until_kept},
         "attempts": attempts, "run_ids": run_ids, "finished": False,
         "judging": judging or {"metric": "accuracy", "folds": None, "refit": False},
+        "teaching": teaching,  # pseudo-labels or distillation from a vote: --resume teaches the same way
     }
     fileio.write_json(path, record)
     return Plan(path, record)

@@ -5,6 +5,7 @@ last), or a discarded run's learning curve; and its row in models/index.csv.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import shutil
 from dataclasses import asdict, dataclass, is_dataclass
@@ -35,15 +36,17 @@ class Attempt:
     metric: str = "accuracy"
 
 
-def new_record(config, run_id, base_seed, attempt, run_seed, keep_above, *, tensorboard: bool = False
-               ) -> dict[str, Any]:
+def new_record(config, run_id, base_seed, attempt, run_seed, keep_above, *, tensorboard: bool = False,
+               teacher=None) -> dict[str, Any]:
     """The start of an attempt's run.json; `config` is a TrainConfig, or the flat
     settings of a search trial that could not make one. `options`: how it was
-    watched, which does not change what it learns."""
+    watched, which does not change what it learns. `teacher`: the vote whose test
+    probabilities it also trains on (pseudo_labels or distilled_from)."""
     settings = asdict(config) if is_dataclass(config) else dict(config)
     return {"run_id": run_id, "model": settings.get("model", ""), "base_seed": base_seed, "attempt": attempt,
             "seed": run_seed, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": {**settings, "keep_above": keep_above}, "options": {"tensorboard": tensorboard}}
+            "config": {**settings, "keep_above": keep_above}, "options": {"tensorboard": tensorboard},
+            **copy.deepcopy(teacher.record if teacher is not None else {})}
 
 
 def record_failure(workspace: Workspace, record: dict, fingerprint: str, message: str, seconds: float) -> None:
@@ -74,6 +77,9 @@ def store_attempt(workspace, dataset, split, config, record, result: "FitResult"
 def finish_record(workspace, dataset, record, result: "FitResult", number: int,
                   files: dict[str, Any] | None = None) -> Attempt:
     """Write a judged attempt: a kept run's folder, or a discarded one's curve; then its index row."""
+    from kaggle_cnn.training.teacher import completed
+
+    completed(record)  # a distilled student: its prediction time beside the ensemble's
     if record["kept"]:
         save_kept_run(workspace, dataset, record, result, files)
     else:  # its learning curve only, so plots can show why it was not kept
@@ -89,8 +95,6 @@ def finish_record(workspace, dataset, record, result: "FitResult", number: int,
 
 def run_record(dataset, split, config, result: "FitResult", keep_above: float,
                judged: dict[str, Any]) -> dict[str, Any]:
-    from kaggle_cnn.training.fit import library_versions
-
     last = result.history[-1] if result.history else {}
     train_seconds = [row["train_seconds"] for row in result.history]
     n_train = len(dataset.y_train) - len(split.val_indices)
@@ -175,3 +179,21 @@ def save_model(result: "FitResult", path) -> None:
         path.write_bytes(result.model_bytes)
 
 
+def library_versions() -> dict[str, str]:
+    import platform
+
+    import numpy
+    import tensorflow
+
+    import kaggle_cnn
+    from kaggle_cnn.backend import load_keras
+
+    keras = load_keras()
+
+    return {
+        "kaggle_cnn": kaggle_cnn.__version__,
+        "python": platform.python_version(),
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }

@@ -16,15 +16,14 @@ import contextlib
 import os
 import shutil
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.evaluation.metric_registry import Metric, get_metric
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.validation import (
     check_metric,
@@ -33,7 +32,7 @@ from kaggle_cnn.store.validation import (
     workspace_metric,
 )
 from kaggle_cnn.store.workspace import Split, Workspace
-from kaggle_cnn.training import plans
+from kaggle_cnn.training import plans, teacher
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, check_execution, open_engine
 from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
@@ -44,68 +43,13 @@ from kaggle_cnn.training.records import (
     record_failure,
     store_attempt,
 )
+from kaggle_cnn.training.summary import SilentReporter, TrainReporter, TrainSummary
 from kaggle_cnn.training.workers import AttemptTask, DataPath, Failure, HeldData
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
     from kaggle_cnn.data import Dataset
-
-
-
-class TrainReporter(Protocol):
-    """What training tells a progress display (kaggle_cnn.cli.render has the CLI's).
-    With several attempts in flight, epochs arrive interleaved, named by run id."""
-
-    def note(self, text: str) -> None: ...
-    def attempt_started(self, number: int, total: int | None, run_id: str, epochs: int, device: str = "") -> None: ...
-    def epoch_ended(self, run_id: str, epoch: int, logs: dict[str, float]) -> None: ...
-    def attempt_ended(self, attempt: "Attempt") -> None: ...
-
-
-class SilentReporter:
-    def note(self, text):
-        pass
-
-    def attempt_started(self, number, total, run_id, epochs, device=""):
-        pass
-
-    def epoch_ended(self, run_id, epoch, logs):
-        pass
-
-    def attempt_ended(self, attempt):
-        pass
-
-
-@dataclass
-class TrainSummary:
-    keep_above: float | None  # None: every run kept
-    attempts: list[Attempt] = field(default_factory=list)
-    engine: str = "one at a time in this process"  # how the attempts were spread
-    plan: str = ""  # the plan file, e.g. 0003.json
-    finished: bool = True  # False: the plan's target is not met yet (a time budget stopped it): --resume goes on
-    budget: TimeBudget | None = None
-    until_kept: int | None = None
-    metric: str = "accuracy"  # what keep_above judged
-
-    @property
-    def judged_by(self) -> Metric:
-        return get_metric(self.metric)
-
-    @property
-    def kept(self) -> list[Attempt]:
-        return [a for a in self.attempts if a.kept]
-
-    def accuracy_stats(self) -> dict[str, float]:
-        """Mean, spread and best of the attempts' scores by the metric (best: the lowest loss), and timings."""
-        scores = np.array([a.score for a in self.attempts])
-        if not len(scores):
-            return dict.fromkeys(("mean", "std", "best", "epoch_train_seconds", "predict_seconds"), float("nan"))
-        return {
-            "mean": float(scores.mean()), "std": float(scores.std()),
-            "best": self.judged_by.best(scores),
-            "epoch_train_seconds": float(np.mean([a.epoch_train_seconds for a in self.attempts])),
-            "predict_seconds": float(np.mean([a.predict_seconds for a in self.attempts])),
-        }
+    from kaggle_cnn.training.teacher import Teacher, Teaching
 
 
 def train(
@@ -128,6 +72,9 @@ def train(
     fit_epochs: bool = False,
     budget_augments: bool = True,
     tensorboard: bool = False,
+    pseudo_labels: str | os.PathLike | None = None,
+    pseudo_confidence: float | None = None,
+    teaching: "Teaching | None" = None,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs whose score clears
     keep_above (at or above it; for log-loss at or below). `metric`: what runs are
@@ -143,8 +90,10 @@ def train(
     attempts; `fit_epochs` fits the epochs to the shares even when `config` fixes
     them (the CLI: --epochs not typed); `budget_augments` lets the budget choose the
     augmentation when `config` has none; `tensorboard` writes each attempt's curves
-    as it trains (Workspace.live_curves). The plan is recorded first (resume()
-    finishes it after a kill), and runs land in the workspace in attempt order as
+    as it trains (Workspace.live_curves). `pseudo_labels` (a vote's CSV): the test
+    images its probabilities reach `pseudo_confidence` (default 0.95) on join the
+    training rows (kaggle_cnn.training.teacher; `teaching`, instead: kcnn distill's).
+    The plan is recorded first (resume() finishes it after a kill), and runs land in the workspace in attempt order as
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
@@ -157,6 +106,8 @@ def train(
         checked[name] for name in ("until_kept", "max_attempts", "keep_above", "seed", "val_fraction", "time_budget"))
     repeat = None if repeat is None else checked["repeat"]
     judging = {"metric": metric, "folds": checked["folds"], "refit": checked["refit"]}
+    teaching = teaching or teacher.pseudo_labels(pseudo_labels, pseudo_confidence)
+    taught = teacher.teacher_for(teaching, dataset, workspace)  # read and checked before anything is written
     reporter = reporter or SilentReporter()
     with opened(execution or Execution(), workspace) as engine:
         budget = None
@@ -176,9 +127,10 @@ def train(
                                   val_fraction=split.fraction, repeat=None if until_kept else repeat,
                                   until_kept=until_kept,
                                   run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
-                                  attempts=attempts, judging=judging)
-            return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays,
-                              reporter=reporter, engine=engine, budget=budget, tensorboard=tensorboard)
+                                  attempts=attempts, judging=judging,
+                                  teaching=None if teaching is None else teaching.record())
+            return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays, reporter=reporter,
+                              engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
 
 
 def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
@@ -200,6 +152,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
     _check_against_plan(plan, given or {})
     dataset = reload_dataset(plan.record["data"].get("load_options"), plan.record["data"]["fingerprint"],
                              owner=f"plan {plan.path.name}", data_path=data_path)
+    taught = teacher.teacher_for(teacher.recorded(plan.record.get("teaching")), dataset, workspace)
     reporter = reporter or SilentReporter()
     with opened(execution or Execution(), workspace) as engine, \
             training_session(workspace, dataset, plan.config, None, plans.judging(plan)) as (split, arrays):
@@ -215,7 +168,7 @@ def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, 
         budget = None if time_budget is None else TimeBudget(
             time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
         return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, budget=budget, tensorboard=tensorboard)
+                          engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
 
 
 def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
@@ -238,8 +191,9 @@ def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
 
 def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
                split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
-               tensorboard: bool = False) -> TrainSummary:
-    """Train the plan's attempts at `positions`; the plan is finished once its target is met."""
+               tensorboard: bool = False, taught: "Teacher | None" = None) -> TrainSummary:
+    """Train the plan's attempts at `positions` (with `taught`'s test images added to
+    their training rows); the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.metric_registry import get_metric
 
     config, seed, keep_above = plan.config, int(plan.record["seed"]), plan.record["keep_above"]
@@ -247,8 +201,8 @@ def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset
     metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
-    tasks = [fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard)
-             for p, attempt in zip(positions, attempts)]
+    tasks = [replace(fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard),
+                     teacher=taught) for p, attempt in zip(positions, attempts)]
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
@@ -297,7 +251,7 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
     def store(planned: Planned, result, seconds: float) -> Attempt | Failure:
         task = planned.task
         record = new_record(task.config, task.run_id, base_seed, attempt_of[task.run_id], task.seed, keep_above,
-                            tensorboard=task.curves is not None)
+                            tensorboard=task.curves is not None, teacher=task.teacher)
         if isinstance(result, Failure):
             # Recorded, and then no more attempts: a failure that repeats on every attempt
             # (a bug, a model too big for memory) must not burn a night of attempts silently.

@@ -249,12 +249,13 @@ class SparseCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
-def loss(config: TrainConfig, binary: bool):
+def loss(config: TrainConfig, binary: bool, soft: bool = False):
     """The training loss: plain cross-entropy (what every run used before label
-    smoothing), or with label smoothing; with --mix, on class probabilities."""
+    smoothing), or with label smoothing; with --mix or `soft` targets (a teacher's),
+    on class probabilities."""
     if binary:
         return keras.losses.BinaryCrossentropy(label_smoothing=config.label_smoothing) if config.label_smoothing \
             else "binary_crossentropy"
-    if config.mix:
+    if config.mix or soft:
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     return SparseCrossentropy(config.label_smoothing) if config.label_smoothing else "sparse_categorical_crossentropy"

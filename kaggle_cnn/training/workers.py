@@ -77,6 +77,7 @@ class AttemptTask:
     seconds: float | None = None  # --epochs auto under a time budget: the time this attempt may take
     val_rows: np.ndarray | None = None  # a k-fold task: the rows it is scored on (empty: a refit on every row)
     curves: str | None = None  # --tensorboard: the folder its live learning curves go to
+    teacher: Any = None  # a Teacher (kaggle_cnn.training.teacher): test images added to its training rows
 
     def with_seconds(self, seconds: float | None) -> "AttemptTask":
         """The same attempt, allowed `seconds` (a time budget's allowance)."""
@@ -88,7 +89,13 @@ def fit_task(task: AttemptTask, held: dict[str, np.ndarray], x_test: np.ndarray,
     from kaggle_cnn.training.fit import fit_one
 
     return fit_one(task.config, task.seed, n_classes=task.n_classes, x_test=x_test, on_epoch=on_epoch, device=device,
-                   seconds=task.seconds, curves=task.curves, **task_arrays(task, held))
+                   seconds=task.seconds, curves=task.curves, **taught_arrays(task, held, x_test))
+
+
+def taught_arrays(task: AttemptTask, held: dict[str, np.ndarray], x_test) -> dict[str, np.ndarray]:
+    """The task's arrays, and with a teacher its test images added to the training rows (never to the scored ones)."""
+    arrays = task_arrays(task, held)
+    return arrays if task.teacher is None else task.teacher.taught(arrays, x_test)
 
 
 def task_arrays(task: AttemptTask, held: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
