@@ -56,8 +56,9 @@ _WHERE = {
     "Workspace": "kaggle_cnn.store.workspace",
     "parse_jobs": "kaggle_cnn.training.devices", "Execution": "kaggle_cnn.training.engines",
     "Attempt": "kaggle_cnn.training.runs", "TrainReporter": "kaggle_cnn.training.runs",
-    "TrainSummary": "kaggle_cnn.training.runs", "resume": "kaggle_cnn.training.runs", "train": "kaggle_cnn.training.runs",
-    "train_config": "kaggle_cnn.training.settings", "tta": "kaggle_cnn.training.tta",
+    "TrainSummary": "kaggle_cnn.training.runs", "resume": "kaggle_cnn.training.resuming", "train": "kaggle_cnn.training.runs",
+    "train_config": "kaggle_cnn.training.settings", "train_configs": "kaggle_cnn.training.settings",
+    "tta": "kaggle_cnn.training.tta",
 }
 
 
@@ -82,7 +83,7 @@ __all__ = [  # noqa: F822
     "VoteSpec", "Workspace", "check", "data", "doctor", "data_split", "download", "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
     "report", "resume", "score", "search", "submit",
-    "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",
+    "search_template", "study", "timing_table", "train", "train_config", "train_configs", "tta", "vote",
 ]
 
 
