@@ -105,14 +105,18 @@ def test_k_fold_runs_of_two_models_share_the_folds(kcnn, competition, tmp_path):
     assert plan_of(tmp_path)["judging"]["folds"] == 2
 
 
-def test_api_train_takes_a_list_and_cycles_past_its_end(competition, tmp_path):
+def test_api_train_takes_a_list_and_numbers_past_every_listed_models_attempts(two_models, competition, tmp_path):
+    copy = Path(shutil.copytree(two_models, tmp_path / "ws"))
     small = {"epochs": 1, "batch_size": 32}
     configs = [TrainConfig(model="cnn1", **small),
                TrainConfig(model="basic_cnn", model_options={"width1": 8, "width2": 8, "width3": 8}, **small)]
-    workspace = api.Workspace(tmp_path)
-    summary = api.train(api.load_data(competition), workspace, configs, repeat=3)
-    assert [a.run_id for a in summary.attempts] == ["cnn1-s0-a000", "basic_cnn-s0-a001", "cnn1-s0-a002"]
-    assert [c["model"] for c in plan_of(tmp_path)["configs"]] == ["cnn1", "basic_cnn"]
+    workspace = api.Workspace(copy)
+    summary = api.train(api.load_data(competition), workspace, configs, repeat=1)
+    # cnn1 alone would go on at a001, which basic_cnn-s0-a001 holds: the plan starts past both
+    assert [a.run_id for a in summary.attempts] == ["cnn1-s0-a002"]
+    assert summary.attempts[0].seed == attempt_seed(0, 2)
+    plan = plan_of(copy, 2)
+    assert plan["run_ids"] == ["cnn1-s0-a002"] and [c["model"] for c in plan["configs"]] == ["cnn1", "basic_cnn"]
     with pytest.raises(InputError, match="a TrainConfig or a non-empty sequence"):
         api.train(api.load_data(competition), workspace, [], repeat=1)
 

@@ -81,8 +81,8 @@ def setting(*declarations, **attributes):
                    "a list: the attempts take turns over them, as with --model a,b [default: default].")
 @recipe_option("--model", metavar="NAME[,NAME...]",
                help="Architecture name (see `kcnn models`); a list a,b,c: attempt 1 trains a, 2 b, 3 c, 4 a again, "
-                    "... on the same split and folds (a name twice trains twice as often). With a list of presets "
-                    "too, both lists have the same length and pair up in order.")
+                    "... on the same split and folds (a name twice trains twice as often). Beside a list of presets, "
+                    "one of the same length: they pair up in order.")
 @setting("--repeat", help="Attempts to make [default: 1; with --time-budget, as many as it holds, up to 5].")
 @setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
 @setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
@@ -166,7 +166,8 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
     A kept run stores its model, validation and test probabilities under
     models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
     attempt, kept or not, gets a row in models/index.csv; every command's plan is
-    kept in models/plans/ for --resume.
+    kept in models/plans/ for --resume. With --model a,b,c the attempts take
+    turns over the models, as one plan.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli import render
