@@ -58,8 +58,9 @@ _WHERE = {
     "parse_jobs": "kaggle_cnn.training.devices", "Execution": "kaggle_cnn.training.engines",
     "distill": "kaggle_cnn.training.distill",
     "Attempt": "kaggle_cnn.training.runs", "TrainReporter": "kaggle_cnn.training.runs",
-    "TrainSummary": "kaggle_cnn.training.runs", "resume": "kaggle_cnn.training.runs", "train": "kaggle_cnn.training.runs",
-    "train_config": "kaggle_cnn.training.settings", "tta": "kaggle_cnn.training.tta",
+    "TrainSummary": "kaggle_cnn.training.runs", "resume": "kaggle_cnn.training.resuming", "train": "kaggle_cnn.training.runs",
+    "train_config": "kaggle_cnn.training.settings", "train_configs": "kaggle_cnn.training.settings",
+    "tta": "kaggle_cnn.training.tta",
 }
 
 
@@ -85,7 +86,7 @@ __all__ = [  # noqa: F822
     "load_data", "metrics", "models", "parse_jobs", "plot_activations",
     "plot_confusion", "plot_curves", "plot_filters", "preset_changes", "preset_settings", "preset_summaries", "preview_augmentation",
     "report", "resume", "score", "search", "submit",
-    "search_template", "study", "timing_table", "train", "train_config", "tta", "vote",
+    "search_template", "study", "timing_table", "train", "train_config", "train_configs", "tta", "vote",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`kcnn train`: attempts of one configuration, the good ones kept."""
+"""`kcnn train`: attempts of one configuration (or of several, taking turns), the good ones kept."""
 
 from __future__ import annotations
 
@@ -76,10 +76,13 @@ def setting(*declarations, **attributes):
 
 @cli.command()
 @data_options
-@click.option("--preset", default=None, metavar="NAME",
-              help=f"A named recipe: {', '.join(PRESETS)} (see `kcnn models`). Options typed here win over it "
-                   "[default: default].")
-@recipe_option("--model", help="Architecture name (see `kcnn models`).")
+@click.option("--preset", default=None, metavar="NAME[,NAME...]",
+              help=f"A named recipe: {', '.join(PRESETS)} (see `kcnn models`). Options typed here win over it; "
+                   "a list: the attempts take turns over them, as with --model a,b [default: default].")
+@recipe_option("--model", metavar="NAME[,NAME...]",
+               help="Architecture name (see `kcnn models`); a list a,b,c: attempt 1 trains a, 2 b, 3 c, 4 a again, "
+                    "... on the same split and folds (a name twice trains twice as often). Beside a list of presets, "
+                    "one of the same length: they pair up in order.")
 @setting("--repeat", help="Attempts to make [default: 1; with --time-budget, as many as it holds, up to 5].")
 @setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
 @setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
@@ -168,7 +171,8 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
     A kept run stores its model, validation and test probabilities under
     models/<run_id>/ and its own submission as submissions/<run_id>.csv. Every
     attempt, kept or not, gets a row in models/index.csv; every command's plan is
-    kept in models/plans/ for --resume.
+    kept in models/plans/ for --resume. With --model a,b,c the attempts take
+    turns over the models, as one plan.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli import render
@@ -187,11 +191,14 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                                  execution=execution, time_budget=time_budget, tensorboard=tensorboard)
         else:
             typed = {name: value for name, value in settings.items() if name in TRAIN_OPTIONS and _typed(ctx, name)}
-            config = api.train_config(typed, config_file=config_file, explicit=typed, set_options=set_options,
-                                      dropout=dropout, weights=weights, drop_blocks=drop_blocks, preset=preset)
-            for change in api.preset_changes(preset, typed):
-                reporter.note(change)
-            summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), config,
+            models = typed.pop("model", None)
+            configs = api.train_configs(typed, models=models, presets=preset, config_file=config_file,
+                                        explicit=typed, set_options=set_options, dropout=dropout, weights=weights,
+                                        drop_blocks=drop_blocks)
+            for each in dict.fromkeys(preset.split(",")) if preset else ():
+                for change in api.preset_changes(each, {**typed, **({"model": models} if models else {})}):
+                    reporter.note(change)
+            summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), configs,
                                 repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
                                 keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
                                 execution=execution, time_budget=time_budget, metric=metric, folds=folds,

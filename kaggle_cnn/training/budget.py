@@ -15,13 +15,21 @@ attempt's own model, in this process) says how long an epoch takes here. From it
 
 Once training, each attempt is sent its share of what is left (TimeBudget.share):
 an attempt that ends early hands its time on to the attempts after it.
+
+Attempts that take turns over several configurations (`--model a,b`): each
+distinct configuration is measured once and planned as above for the same number
+of attempts. Every attempt is sent the same share whatever its model, so with
+--epochs auto a faster model trains more epochs in its share and the total is
+kept. Left to choose, the budget makes as many attempts as give the slowest
+configuration MIN_EPOCHS each (up to MAX_ATTEMPTS), and at least one of each.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,6 +63,10 @@ class BudgetPlan:
     config: "TrainConfig"
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def configs(self) -> "list[TrainConfig]":
+        return [self.config]
+
     def record(self) -> dict[str, Any]:
         return {"minutes": self.seconds / 60, "epoch_seconds": round(self.cost.epoch, 3),
                 "attempt_overhead_seconds": round(self.cost.overhead, 1),
@@ -62,15 +74,16 @@ class BudgetPlan:
 
 
 def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: int, *, attempts: int | None,
-                slots: int = 1, augment_open: bool = False) -> BudgetPlan:
+                slots: int = 1, augment_open: bool = False, cost: "Measured | None" = None) -> BudgetPlan:
     """The budget's plan for `config` on these training and validation `arrays`.
 
     `attempts`: what --repeat (or --until-kept) asks for, None to let the budget
     choose; `slots`: attempts trained at once; `augment_open`: the user left the
-    augmentation to the recipe (the budget may add some)."""
+    augmentation to the recipe (the budget may add some); `cost`: `config`'s
+    measurement when it was measured already."""
     seconds = minutes * 60
     asked = attempts
-    cost = measure(config, arrays, n_classes)
+    cost = cost or measure(config, arrays, n_classes)
     rounds_of = (lambda n: math.ceil(n / max(1, slots)))
     if not config.auto_epochs:
         attempt = cost.attempt(config.total_epochs)
@@ -109,6 +122,54 @@ def plan_budget(minutes: float, config: "TrainConfig", arrays: dict, n_classes: 
     return BudgetPlan(seconds, cost, attempts, epochs_each, config, notes)
 
 
+@dataclass
+class CyclePlan:
+    """What a budget makes of several configurations taking turns."""
+
+    seconds: float
+    attempts: int
+    configs: "list[TrainConfig]"  # in the plan's order, as the budget changed them
+    each: list[BudgetPlan]  # one per distinct configuration
+    notes: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        return {"minutes": self.seconds / 60, "attempts": self.attempts,
+                "configs": [{"model": plan.config.model, "epoch_seconds": round(plan.cost.epoch, 3),
+                             "attempt_overhead_seconds": round(plan.cost.overhead, 1),
+                             "epochs_each": plan.epochs_each} for plan in self.each]}
+
+
+def plan_cycle(minutes: float, configs: "list[TrainConfig]", arrays: dict, n_classes: int, *,
+               attempts: int | None, slots: int = 1, augment_open: bool = False) -> CyclePlan:
+    """The budget's plan for attempts taking turns over `configs` (the other
+    arguments as plan_budget's); a configuration that cannot fit one attempt is
+    refused as it would be alone."""
+    seconds = minutes * 60
+    distinct = {_config_key(config): config for config in configs}
+    costs = {key: measure(config, arrays, n_classes) for key, config in distinct.items()}
+    if attempts is None:
+        rounds_of = (lambda n: math.ceil(n / max(1, slots)))
+        chosen = min((_attempts_for(costs[key], seconds, rounds_of) for key, config in distinct.items()
+                      if config.auto_epochs), default=1)
+        attempts = max(len(configs), chosen)
+    each = {key: plan_budget(minutes, config, arrays, n_classes, attempts=attempts, slots=slots,
+                             augment_open=augment_open, cost=costs[key]) for key, config in distinct.items()}
+    notes = [f"time budget {minutes:g} min: {attempts} attempts taking turns over "
+             f"{', '.join(config.model for config in configs)}"]
+    for plan in each.values():
+        model = plan.config.model
+        notes.append(f"{model}: {plan.cost.epoch:.1f} s an epoch here, about {plan.epochs_each} epochs an attempt"
+                     if plan.config.auto_epochs else f"{model}: an attempt of {plan.epochs_each} epochs takes about "
+                     f"{_minutes(plan.cost.attempt(plan.epochs_each))} here")
+        notes.extend(f"{model}: {text}" for text in plan.notes[1:])
+    return CyclePlan(seconds, attempts, [each[_config_key(c)].config for c in configs], list(each.values()), notes)
+
+
+def _config_key(config: "TrainConfig") -> str:
+    """Configurations listed twice are one to measure and plan."""
+    return json.dumps(asdict(config), sort_keys=True, default=str)
+
+
 def _attempts_for(cost: "Measured", seconds: float, rounds_of) -> int:
     """As many attempts as keep MIN_EPOCHS each, up to MAX_ATTEMPTS (at least one)."""
     attempts = 1
@@ -125,31 +186,37 @@ def _narrower(config: "TrainConfig") -> "TrainConfig | None":
     return replace(config, model_options={**config.model_options, option: value})
 
 
-def budget_for_training(dataset: "Dataset", workspace: "Workspace", config: "TrainConfig", minutes: float,
+def budget_for_training(dataset: "Dataset", workspace: "Workspace", configs: "list[TrainConfig]", minutes: float,
                         clock: float, *, repeat: int | None, until_kept: int | None, val_fraction: float | None,
                         slots: int, fit_epochs: bool, augments: bool, note=lambda text: None):
     """`kcnn train --time-budget`, before anything is written: measure here and
-    plan; returns the config to train, the attempts (None: the caller's default),
-    and the budget whose clock started at `clock`. `fit_epochs`: fit epochs that
-    `config` fixes too (the CLI: --epochs not typed)."""
+    plan; returns the configs to train (those the attempts take turns over), the
+    attempts (None: the caller's default), and the budget whose clock started at
+    `clock`. `fit_epochs`: fit epochs that the configs fix too (the CLI: --epochs
+    not typed)."""
     from kaggle_cnn.config import AUTO
     from kaggle_cnn.data.split import split_arrays
     from kaggle_cnn.training.checks import check_config
     from kaggle_cnn.training.launch import TimeBudget
     from kaggle_cnn.training.options import plan_split
 
-    if fit_epochs and not config.auto_epochs:
-        config = replace(config, epochs=AUTO)
-    check_config(config, dataset.image_shape, dataset.n_classes)  # refused in one line before the model is built
+    configs = [replace(config, epochs=AUTO) if fit_epochs and not config.auto_epochs else config
+               for config in configs]
+    for config in configs:
+        check_config(config, dataset.image_shape, dataset.n_classes)  # refused in one line before a model is built
     split, _ = plan_split(workspace, dataset, val_fraction)
     asked = repeat if until_kept is None else until_kept
     arrays = {**split_arrays(dataset, split.val_indices), "x_test": dataset.x_test}
-    planned = plan_budget(minutes, config, arrays, dataset.n_classes,
-                          attempts=asked, slots=slots, augment_open=augments)
+    if len(configs) == 1:
+        planned = plan_budget(minutes, configs[0], arrays, dataset.n_classes,
+                              attempts=asked, slots=slots, augment_open=augments)
+    else:
+        planned = plan_cycle(minutes, configs, arrays, dataset.n_classes,
+                             attempts=asked, slots=slots, augment_open=augments)
     for text in planned.notes:
         note(text)
     budget = TimeBudget(minutes * 60, attempts=planned.attempts, started=clock, plan=planned.record())
-    return planned.config, repeat if repeat is not None or until_kept is not None else planned.attempts, budget
+    return planned.configs, repeat if repeat is not None or until_kept is not None else planned.attempts, budget
 
 
 @dataclass(frozen=True)

@@ -120,9 +120,9 @@ class Ordered:
 
 def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Planned, Any, float], Any],
                     want_more: Callable[[list[Any]], bool], started: Callable[[Planned, str], None],
-                    epoch_ended: Callable[[str, int, dict], None] | None = None, epochs: int = 1,
+                    epoch_ended: Callable[[str, int, dict], None] | None = None, epochs: int | None = None,
                     budget: TimeBudget | None = None, stop_on_failure: bool = True,
-                    epochs_to_budget: bool = False) -> Ordered:
+                    epochs_to_budget: bool | None = None) -> Ordered:
     """Train `planned` attempts on `engine`'s slots, one per slot at a time.
 
     `store(planned, result, seconds)` keeps or discards one result (FitResult or
@@ -132,7 +132,10 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
     `stop_on_failure`: a search goes on); once the attempts in flight are stored,
     AttemptFailed is raised. Under a `budget` each attempt is sent the time it may
     take: with `epochs_to_budget` (--epochs auto) its share, which its epochs are
-    fitted to, else what is left."""
+    fitted to, else what is left. `epochs` (what projects an attempt's length from
+    its epochs so far) and `epochs_to_budget` left None are each attempt's own:
+    its config's epochs, and whether they are auto (attempts of several
+    configurations take turns in one plan)."""
     planned = list(planned)
     pending: Iterator[Planned] = iter(planned)
     free = list(range(len(engine.slots)))
@@ -158,11 +161,13 @@ def launch_in_order(engine, planned: Iterable[Planned], *, store: Callable[[Plan
             if attempt is None:
                 break
             next_number = attempt.number if next_number is None else next_number
+            config = getattr(attempt.task, "config", None)
             if budget is not None:
+                fitted = epochs_to_budget if epochs_to_budget is not None else bool(config and config.auto_epochs)
                 attempt = replace(attempt, task=attempt.task.with_seconds(budget.allowance(
-                    time.monotonic(), report.launched, len(engine.slots), epochs_to_budget)))
+                    time.monotonic(), report.launched, len(engine.slots), fitted)))
             slot = free.pop(0)
-            state = Running(attempt, slot, epochs)
+            state = Running(attempt, slot, epochs if epochs is not None else config.total_epochs if config else 1)
             by_run[attempt.task.run_id] = state
             started(attempt, engine.slots[slot].name)
             report.launched += 1

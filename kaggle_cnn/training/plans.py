@@ -5,6 +5,10 @@ time budget.
     models/plans/0001.json   settings, data, seed, target and attempt numbers;
                              "finished" once the target was met
 
+A plan of one configuration records it as "config"; a plan of several (`kcnn
+train --model a,b`) records them as "configs", and its attempt at position p
+trains configs[p % len(configs)]: they take turns.
+
 An attempt counts as done when the index has its row with status ok (kept or
 not); a resumed plan trains the attempts still missing, with the seeds they
 would have had.
@@ -33,8 +37,15 @@ class Plan:
     record: dict[str, Any]
 
     @property
-    def config(self) -> TrainConfig:
-        return TrainConfig.from_settings(settings_of(self.record["config"]), str(self.path))
+    def configs(self) -> list[TrainConfig]:
+        """The configurations the attempts cycle over (one, for a plan of one)."""
+        return [TrainConfig.from_settings(settings_of(config), str(self.path))
+                for config in recorded_configs(self.record)]
+
+    def config_at(self, position: int) -> TrainConfig:
+        """What the attempt at this position of the plan trains."""
+        configs = self.configs
+        return configs[position % len(configs)]
 
     @property
     def run_ids(self) -> list[str]:
@@ -48,7 +59,13 @@ class Plan:
         target = self.target
         aim = f"{target['repeat']} attempts" if target.get("repeat") else \
             f"until {target['until_kept']} kept (at most {len(self.run_ids)} attempts)"
-        return f"{self.path.name}: {aim} of {self.record['config']['model']}, seed {self.record['seed']}"
+        models = ", ".join(dict.fromkeys(config["model"] for config in recorded_configs(self.record)))
+        return f"{self.path.name}: {aim} of {models}, seed {self.record['seed']}"
+
+
+def recorded_configs(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A plan record's configurations as recorded: "configs", or the one "config"."""
+    return list(record["configs"]) if "configs" in record else [record["config"]]
 
 
 def settings_of(config: dict[str, Any]) -> dict[str, Any]:
@@ -62,17 +79,19 @@ def plans_dir(workspace: "Workspace") -> Path:
     return workspace.models_dir / "plans"
 
 
-def new_plan(workspace: "Workspace", config: TrainConfig, dataset: "Dataset", *, seed: int, keep_above: float,
-             val_fraction: float, repeat: int | None, until_kept: int | None, run_ids: list[str],
+def new_plan(workspace: "Workspace", configs: list[TrainConfig], dataset: "Dataset", *, seed: int,
+             keep_above: float, val_fraction: float, repeat: int | None, until_kept: int | None, run_ids: list[str],
              attempts: list[int], judging: dict[str, Any] | None = None,
              teaching: dict[str, Any] | None = None) -> Plan:
-    """Record a plan before its first attempt (call it holding the workspace lock)."""
+    """Record a plan before its first attempt (call it holding the workspace lock);
+    its attempts take turns over `configs`."""
     folder = plans_dir(workspace)
     numbers = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()] if folder.is_dir() else []
     path = folder / f"{max(numbers, default=0) + 1:04d}.json"
     record = {
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "config": asdict(config), "seed": seed, "keep_above": keep_above, "val_fraction": val_fraction,
+        **({"config": asdict(configs[0])} if len(configs) == 1 else {"configs": [asdict(c) for c in configs]}),
+        "seed": seed, "keep_above": keep_above, "val_fraction": val_fraction,
         "data": {"source": dataset.source, "fingerprint": dataset.fingerprint(),
                  "load_options": dataset.load_options},
         "target": {"repeat": repeat, "until_kept": until_kept},
@@ -111,8 +130,13 @@ def last_plan(workspace: "Workspace") -> Plan:
     if not paths:
         raise InputError(f"--resume: no training plan in {folder} (every kcnn train records one); nothing to resume")
     path = paths[-1]
-    record = read_record(path, required=("config", "seed", "keep_above", "data", "target", "attempts", "run_ids"))
-    value_at(record, path, "config", kind=dict)
+    record = read_record(path, required=("seed", "keep_above", "data", "target", "attempts", "run_ids"))
+    if "configs" in record:
+        configs = value_at(record, path, "configs", kind=list)
+        if not configs or not all(isinstance(config, dict) and "model" in config for config in configs):
+            raise InputError(f"{path}: damaged, configs is not a list of configurations")
+    else:
+        value_at(record, path, "config", kind=dict)
     value_at(record, path, "run_ids", kind=list)
     value_at(record, path, "attempts", kind=list)
     value_at(record, path, "data", "fingerprint", kind=str)

@@ -1,10 +1,12 @@
-"""Training runs: attempts of one configuration, each judged against the
-threshold, kept or discarded, and recorded in the workspace as it finishes.
+"""Training runs: attempts of one configuration (or of several, taking turns),
+each judged against the threshold, kept or discarded, and recorded in the
+workspace as it finishes.
 
 Attempts run on an engine (kaggle_cnn.training.engines: this process, local
 worker processes, a Dask cluster) and are stored here, by this process alone, in
 attempt order (kaggle_cnn.training.launch). Every `train` records its plan
-first (kaggle_cnn.training.plans), so `resume` can finish it.
+first (kaggle_cnn.training.plans), so `resume` (kaggle_cnn.training.resuming)
+can finish it.
 
 Training imports TensorFlow when an attempt starts (kaggle_cnn.training.fit), not
 when this module is imported.
@@ -16,12 +18,10 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from kaggle_cnn.config import OPTIONS, check_setting
 from kaggle_cnn.data.split import split_arrays
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.run import Run
@@ -34,7 +34,7 @@ from kaggle_cnn.store.validation import (
 from kaggle_cnn.store.workspace import Split, Workspace
 from kaggle_cnn.training import plans, teacher
 from kaggle_cnn.training.checks import check_config
-from kaggle_cnn.training.engines import Execution, check_execution, open_engine
+from kaggle_cnn.training.engines import Execution, open_engine
 from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
 from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
 from kaggle_cnn.training.records import (
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
 def train(
     dataset: "Dataset",
     workspace: Workspace,
-    config: "TrainConfig",
+    config: "TrainConfig | Sequence[TrainConfig]",
     *,
     repeat: int | None = None,
     until_kept: int | None = None,
@@ -77,7 +77,11 @@ def train(
     teaching: "Teaching | None" = None,
 ) -> TrainSummary:
     """Train `config.model` again and again; keep the runs whose score clears
-    keep_above (at or above it; for log-loss at or below). `metric`: what runs are
+    keep_above (at or above it; for log-loss at or below). `config` may be a
+    sequence of configurations: the attempts take turns over them (attempt 1 the
+    first, 2 the second, ..., then the first again), on the same validation split
+    or folds, numbered across the plan; a name listed twice trains twice as often.
+    `metric`: what runs are
     judged by (default: what the workspace recorded, else accuracy). `folds` K:
     each run is K fold models scored out of fold on every training row, and
     `refit` adds one more model trained on every row for the submission.
@@ -97,6 +101,7 @@ def train(
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
+    configs = config_list(config)
     metric, _ = check_metric(workspace, metric)
     checked = check_train_options(repeat=repeat, until_kept=until_kept,
                                   max_attempts=max_attempts, keep_above=keep_above, seed=seed,
@@ -114,95 +119,40 @@ def train(
         if time_budget is not None:
             from kaggle_cnn.training.budget import budget_for_training
 
-            config, repeat, budget = budget_for_training(
-                dataset, workspace, config, time_budget, clock, repeat=repeat, until_kept=until_kept,
+            configs, repeat, budget = budget_for_training(
+                dataset, workspace, configs, time_budget, clock, repeat=repeat, until_kept=until_kept,
                 val_fraction=val_fraction, slots=len(engine.slots), fit_epochs=fit_epochs, augments=budget_augments,
                 note=reporter.note)
         repeat = 1 if repeat is None else repeat
         cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
-        with training_session(workspace, dataset, config, val_fraction, judging) as (split, arrays):
-            first = workspace.next_attempt(config.model, seed)
+        with training_session(workspace, dataset, configs, val_fraction, judging) as (split, arrays):
+            # Numbered across the plan, past every listed model's earlier attempts: ids stay unique.
+            first = max(workspace.next_attempt(model, seed) for model in {c.model for c in configs})
             attempts = list(range(first, first + cap))
-            plan = plans.new_plan(workspace, config, dataset, seed=seed, keep_above=keep_above,
+            run_ids = [f"{configs[p % len(configs)].model}-s{seed}-a{number:03d}" for p, number in enumerate(attempts)]
+            plan = plans.new_plan(workspace, configs, dataset, seed=seed, keep_above=keep_above,
                                   val_fraction=split.fraction, repeat=None if until_kept else repeat,
-                                  until_kept=until_kept,
-                                  run_ids=[f"{config.model}-s{seed}-a{number:03d}" for number in attempts],
-                                  attempts=attempts, judging=judging,
+                                  until_kept=until_kept, run_ids=run_ids, attempts=attempts, judging=judging,
                                   teaching=None if teaching is None else teaching.record())
-            return _carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays, reporter=reporter,
-                              engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
+            return carry_out(plan, list(range(cap)), 0, dataset, workspace, split, arrays, reporter=reporter,
+                             engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
 
 
-def resume(workspace: Workspace, *, data_path: str | os.PathLike | None = None, given: dict[str, Any] | None = None,
-           reporter: TrainReporter | None = None, execution: Execution | None = None,
-           time_budget: float | None = None, tensorboard: bool = False) -> TrainSummary:
-    """Finish the workspace's last plan: only the attempts still missing, with the
-    seeds they would have had. `given`: options typed beside --resume, refused
-    when they contradict the plan. Its data is loaded from where the plan says (or
-    `data_path`). `tensorboard`, as for train: how the attempts are watched is not
-    part of the plan."""
-    from kaggle_cnn.data import reload_dataset
-
-    clock = time.monotonic()
-    time_budget = check_setting("time_budget", time_budget, OPTIONS)
-    check_execution(execution or Execution())
-    plan = plans.last_plan(workspace)
-    if plan.record["finished"]:
-        raise InputError(f"--resume: the last plan ({plan.describe()}) is finished; nothing to resume")
-    _check_against_plan(plan, given or {})
-    dataset = reload_dataset(plan.record["data"].get("load_options"), plan.record["data"]["fingerprint"],
-                             owner=f"plan {plan.path.name}", data_path=data_path)
-    taught = teacher.teacher_for(teacher.recorded(plan.record.get("teaching")), dataset, workspace)
-    reporter = reporter or SilentReporter()
-    with opened(execution or Execution(), workspace) as engine, \
-            training_session(workspace, dataset, plan.config, None, plans.judging(plan)) as (split, arrays):
-        missing, kept = plans.progress(plan, workspace)
-        until_kept = plan.target.get("until_kept")
-        if not missing or (until_kept and kept >= until_kept):
-            plans.finish(plan)
-            raise InputError(f"--resume: the last plan ({plan.describe()}) has every attempt it needs; "
-                             f"nothing to resume")
-        reporter.note(f"resuming {plan.describe()}: " + (
-            f"{kept} of {until_kept} kept so far, at most {len(missing)} attempts left" if until_kept
-            else f"{len(missing)} of {len(plan.run_ids)} attempts left"))
-        budget = None if time_budget is None else TimeBudget(
-            time_budget * 60, attempts=len(missing) if until_kept is None else until_kept - kept, started=clock)
-        return _carry_out(plan, missing, kept, dataset, workspace, split, arrays, reporter=reporter,
-                          engine=engine, budget=budget, tensorboard=tensorboard, taught=taught)
-
-
-def _check_against_plan(plan: plans.Plan, given: dict[str, Any]) -> None:
-    """Options typed beside --resume must say what the plan says."""
-    recorded = {**plans.settings_of(plan.record["config"]), "seed": plan.record["seed"],
-                "keep_above": plan.record["keep_above"], "val_fraction": plan.record["val_fraction"],
-                **plans.judging(plan),
-                **{name: value for name, value in plan.target.items() if value is not None}}
-    for name, value in given.items():
-        option = f"--{name.replace('_', '-')}"
-        if name not in recorded:
-            raise InputError(f"{option}: does not go with --resume, which trains the plan ({plan.describe()}) "
-                             f"as it was recorded")
-        same = value == recorded[name] or (isinstance(value, float) and isinstance(recorded[name], (int, float))
-                                          and np.isclose(value, recorded[name]))
-        if not same:
-            raise InputError(f"{option} {value}: the plan being resumed ({plan.path.name}) has {name} "
-                             f"{recorded[name]}; drop the option, or train a new plan without --resume")
-
-
-def _carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
-               split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
-               tensorboard: bool = False, taught: "Teacher | None" = None) -> TrainSummary:
+def carry_out(plan: plans.Plan, positions: list[int], kept_before: int, dataset, workspace: Workspace,
+              split: Split, arrays, *, reporter: TrainReporter, engine, budget: TimeBudget | None,
+              tensorboard: bool = False, taught: "Teacher | None" = None) -> TrainSummary:
     """Train the plan's attempts at `positions` (with `taught`'s test images added to
     their training rows); the plan is finished once its target is met."""
     from kaggle_cnn.evaluation.metric_registry import get_metric
 
-    config, seed, keep_above = plan.config, int(plan.record["seed"]), plan.record["keep_above"]
+    seed, keep_above = int(plan.record["seed"]), plan.record["keep_above"]
     judging = plans.judging(plan)
     metric = get_metric(judging["metric"])
     until_kept = plan.target.get("until_kept")
     attempts = [int(plan.record["attempts"][p]) for p in positions]
-    tasks = [replace(fresh_task(workspace, dataset, config, attempt_seed(seed, attempt), plan.run_ids[p], tensorboard),
-                     teacher=taught) for p, attempt in zip(positions, attempts)]
+    tasks = [replace(fresh_task(workspace, dataset, plan.config_at(p), attempt_seed(seed, attempt), plan.run_ids[p],
+                                tensorboard), teacher=taught)
+             for p, attempt in zip(positions, attempts)]
     summary = TrainSummary(keep_above, plan=plan.path.name, budget=budget, until_kept=until_kept, metric=metric.name)
     total = len(tasks) if until_kept is None else None
 
@@ -266,9 +216,7 @@ def run_attempts(dataset, workspace: Workspace, split: Split, arrays, tasks: lis
 
     ordered = launch_in_order(engine, [Planned(n, task) for n, (_, task) in enumerate(tasks, 1)], store=store,
                               want_more=want_more, started=started, epoch_ended=reporter.epoch_ended,
-                              epochs=tasks[0][1].config.total_epochs if tasks else 1,
-                              budget=summary.budget, stop_on_failure=stop_on_failure,
-                              epochs_to_budget=bool(tasks) and tasks[0][1].config.auto_epochs)
+                              budget=summary.budget, stop_on_failure=stop_on_failure)
     return ordered.stored
 
 
@@ -312,14 +260,15 @@ def train_trial(dataset: "Dataset", workspace: Workspace, config: "TrainConfig",
 
 
 @contextlib.contextmanager
-def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig", val_fraction: float | None,
-                     judging: dict[str, Any] | None = None):
+def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainConfig | Sequence[TrainConfig]",
+                     val_fraction: float | None, judging: dict[str, Any] | None = None):
     """Check everything, then hold the workspace: yields (split, training arrays),
-    or with --folds (split, the fold assignment). Every check (the config, the
+    or with --folds (split, the fold assignment). Every check (each config, its
     model built for these images, the split, the folds, the metric) comes before
     the first write."""
     judging = judging or {"metric": None, "folds": None}
-    check_config(config, dataset.image_shape, dataset.n_classes)
+    for each in config_list(config):
+        check_config(each, dataset.image_shape, dataset.n_classes)
     metric, new_metric = check_metric(workspace, judging["metric"])
     split, new_split = plan_split(workspace, dataset, val_fraction)
     folds, new_folds = None, False
@@ -336,6 +285,17 @@ def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCon
         if new_metric:
             record_metric(workspace, metric)
         yield split, folds if folds is not None else split_arrays(dataset, split.val_indices)
+
+
+def config_list(config: "TrainConfig | Sequence[TrainConfig]") -> list["TrainConfig"]:
+    """A configuration, or a sequence of them, as a list; an empty one or one of
+    something else is refused (one line)."""
+    from kaggle_cnn.config import TrainConfig
+
+    configs = [config] if isinstance(config, TrainConfig) else list(config) if isinstance(config, (list, tuple)) else []
+    if not configs or not all(isinstance(each, TrainConfig) for each in configs):
+        raise InputError(f"config: expected a TrainConfig or a non-empty sequence of them, got {config!r:.80}")
+    return configs
 
 
 def run_dataset(run: Run, data_path: str | os.PathLike | None = None) -> "Dataset":

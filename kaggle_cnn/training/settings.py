@@ -62,6 +62,16 @@ def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | N
     Every value is checked where it came from: a bad one is a one-line InputError
     naming the file, option or --set item ("cfg.yaml: epochs 0: must be ...")."""
 
+    settings, sources = _gather(given, config_file, explicit, set_options, preset)
+    shortcuts = model_shortcuts(settings.get("model", TrainConfig.model), dropout, weights, drop_blocks)
+    settings.update(shortcuts)
+    sources.update(dict.fromkeys(shortcuts, OPTIONS))
+    return TrainConfig.from_settings(check_settings(settings, sources))
+
+
+def _gather(given: Mapping[str, Any], config_file: str | os.PathLike | None, explicit: Collection[str],
+            set_options: Sequence[str], preset: str | None) -> tuple[dict[str, Any], dict[str, str]]:
+    """The settings before the shortcuts and the checks, and where each came from."""
     settings = preset_settings(preset) if preset else {}
     sources = dict.fromkeys(settings, f"preset {preset}")
     if config_file:
@@ -80,10 +90,119 @@ def train_config(given: Mapping[str, Any], *, config_file: str | os.PathLike | N
         except MalformedYaml:  # plain text (an alias or a deep nesting is refused, as in a file)
             value = text
         settings[name.strip()], sources[name.strip()] = value, SET
-    shortcuts = model_shortcuts(settings.get("model", TrainConfig.model), dropout, weights, drop_blocks)
-    settings.update(shortcuts)
-    sources.update(dict.fromkeys(shortcuts, OPTIONS))
-    return TrainConfig.from_settings(check_settings(settings, sources))
+    return settings, sources
+
+
+def train_configs(given: Mapping[str, Any], *, models: str | Sequence[str] | None = None,
+                  presets: str | Sequence[str] | None = None, config_file: str | os.PathLike | None = None,
+                  explicit: Collection[str] = (), set_options: Sequence[str] = (), dropout: float | None = None,
+                  weights: str | None = None, drop_blocks: int | None = None) -> list[TrainConfig]:
+    """One configuration per listed model or preset, in the order a training plan
+    cycles over them. `models` and `presets` are comma-separated text (what
+    `--model a,b` and `--preset p,q` pass) or sequences of names: one list, or two
+    of the same length, paired in order; a single name goes with every entry of
+    the other list, and a name listed twice trains twice as often. Everything else
+    is as train_config says, for every entry, except that an architecture option
+    (from --set, a config file, a preset, or --dropout/--weights/--drop-blocks)
+    goes to the listed models that take it, and is refused only when none does."""
+    from kaggle_cnn.architectures import get
+
+    model_names = name_list("--model", models, "cnn1,basic_cnn")
+    preset_names = name_list("--preset", presets, "default,kaggle28")
+    for name in model_names:
+        try:
+            get(name)
+        except InputError as error:
+            raise InputError(f"--model {','.join(model_names)}: {error}") from None
+    if len(model_names) > 1 and len(preset_names) > 1 and len(model_names) != len(preset_names):
+        raise InputError(f"--model {','.join(model_names)} and --preset {','.join(preset_names)}: "
+                         f"{len(model_names)} models and {len(preset_names)} presets; list one of them, or both "
+                         f"of the same length (paired in order)")
+    count = max(len(model_names), len(preset_names), 1)
+    entries = [(model_names[i % len(model_names)] if model_names else None,
+                preset_names[i % len(preset_names)] if preset_names else None) for i in range(count)]
+
+    def entry_given(model: str | None) -> tuple[dict[str, Any], set[str]]:
+        if model is None:
+            return dict(given), set(explicit)
+        return {**given, "model": model}, {*explicit, "model"}
+
+    if count == 1:
+        (model, preset), = entries
+        own, typed = entry_given(model)
+        return [train_config(own, config_file=config_file, explicit=typed, set_options=set_options,
+                             dropout=dropout, weights=weights, drop_blocks=drop_blocks, preset=preset)]
+    gathered = []
+    for model, preset in entries:
+        own, typed = entry_given(model)
+        gathered.append(_gather(own, config_file, typed, set_options, preset))
+    return _shared_options(gathered, {"dropout": dropout, "weights": weights, "drop_blocks": drop_blocks})
+
+
+def _takes_dropout(model: str) -> bool:
+    from kaggle_cnn.architectures import options
+
+    return any("dropout" in name for name in options(model))
+
+
+def _takes_weights(model: str) -> bool:
+    from kaggle_cnn.architectures import get
+
+    return get(model).pretrained
+
+
+def _takes_drop_blocks(model: str) -> bool:
+    from kaggle_cnn.architectures import options
+
+    return "drop_blocks" in options(model)
+
+
+# Which models the --dropout, --weights and --drop-blocks shortcuts set something in, and how a refusal says it.
+SHORTCUT_TAKERS = {"dropout": (_takes_dropout, "has dropout layers"),
+                   "weights": (_takes_weights, "has a pretrained base"),
+                   "drop_blocks": (_takes_drop_blocks, "has dense blocks to drop")}
+
+
+def _shared_options(gathered: list[tuple[dict[str, Any], dict[str, str]]],
+                    shortcuts: dict[str, Any]) -> list[TrainConfig]:
+    """Several entries' settings, each architecture option given to the entries
+    whose model takes it; one no entry takes is refused as for one model."""
+    models = []
+    for settings, sources in gathered:
+        model = check_value("model", settings.get("model", TrainConfig.model), sources.get("model", OPTIONS))
+        allowed_options(model)  # an unknown model (from a file or a preset): one line
+        models.append(model)
+    allowed = {model: allowed_options(model) for model in models}
+    anywhere = set().union(*allowed.values())
+    for settings, sources in gathered:
+        for name in settings:
+            check_name(name, anywhere, sources.get(name, OPTIONS))
+    listed = ", ".join(dict.fromkeys(models))
+    for name, value in shortcuts.items():
+        takes, what = SHORTCUT_TAKERS[name]
+        if value is not None and not any(takes(model) for model in models):
+            raise InputError(f"--{name.replace('_', '-')}: none of {listed} {what}")
+    configs = []
+    for (settings, sources), model in zip(gathered, models):
+        own = {name: value for name, value in settings.items() if name in allowed[model]}
+        extra = model_shortcuts(model, *(value if SHORTCUT_TAKERS[name][0](model) else None
+                                         for name, value in shortcuts.items()))
+        own.update(extra)
+        configs.append(TrainConfig.from_settings(check_settings(own, {**sources, **dict.fromkeys(extra, OPTIONS)})))
+    return configs
+
+
+def name_list(option: str, names: str | Sequence[str] | None, example: str) -> list[str]:
+    """`--model a,b,c` (text, or a sequence of names) as a list; none given: []. An
+    empty name (`--model ""`, `--model a,,b`) is refused."""
+    if names is None:
+        return []
+    listed = [str(name).strip() for name in (names.split(",") if isinstance(names, str) else names)]
+    if not listed or not all(listed):
+        shown = names if isinstance(names, str) else ",".join(listed)
+        raise InputError(f"{option} {shown!r}: an empty name in the list; give names separated by commas, "
+                         f"e.g. {option} {example}")
+    return listed
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
