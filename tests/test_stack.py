@@ -78,8 +78,9 @@ def members(workspace: Workspace, suffix: str = ""):
 def by_hand(val_proba, truth, outer=5, inner=3):
     """The stacking procedure written out with scikit-learn: C by log-loss on inner
     stratified folds, out-of-fold probabilities from outer stratified folds."""
-    search = GridSearchCV(LogisticRegression(max_iter=2000, random_state=0), {"C": [0.1, 1.0, 10.0, 100.0, 1000.0]},
-                          cv=StratifiedKFold(inner, shuffle=True, random_state=0), scoring="neg_log_loss")
+    search = GridSearchCV(LogisticRegression(solver="newton-cg", max_iter=1000, random_state=0),
+                          {"C": [0.01, 0.1, 1.0, 10.0, 100.0]}, cv=StratifiedKFold(inner, shuffle=True, random_state=0),
+                          scoring="neg_log_loss")
     features = np.hstack(val_proba)
     oof = cross_val_predict(search, features, truth, cv=StratifiedKFold(outer, shuffle=True, random_state=0),
                             method="predict_proba")

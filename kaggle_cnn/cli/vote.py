@@ -24,7 +24,8 @@ def _renamed_weights(ctx, param, value):
                    "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows; stack: a logistic regression on the members' "
                    "probabilities, fitted on the validation rows "
                    "[default: hard; soft when the members are probabilities].")
-@click.option("--geometric", is_flag=True, help="Average probabilities geometrically (soft, weighted, greedy; not stack).")
+@click.option("--geometric", is_flag=True,
+              help="Average probabilities geometrically (soft, weighted, greedy; not stack).")
 @click.option("--member-weights", type=click.Path(path_type=Path), default=None,
               help="weighted: a CSV member,weight (one row per member) instead of validation accuracies.")
 @click.option("--weights", hidden=True, expose_value=False, callback=_renamed_weights)

@@ -31,7 +31,7 @@ from kaggle_cnn.evaluation.metric_registry import get_metric
 FEATURES = "proba"
 FEATURE_KINDS = ("log_proba", "proba")
 FLOOR = 1e-6  # log_proba features clip here: below it a member's certainty is noise to the meta-model
-C_GRID = (0.1, 1.0, 10.0, 100.0, 1000.0)  # inverse regularisation strengths the inner folds choose from
+C_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)  # inverse regularisation strengths the inner folds choose from
 ESTIMATE_FOLDS = 5  # outer folds of the estimate (fewer when a class has fewer rows)
 INNER_FOLDS = 3  # folds that choose C (fewer when a class has fewer rows)
 MIN_CLASS_ROWS = 3  # of every class: one per outer fold left out, and two inner folds on the rest
@@ -114,8 +114,10 @@ def estimator(inner: int, kind: str = FEATURES):
     from sklearn.preprocessing import FunctionTransformer
 
     inner_cv = StratifiedKFold(n_splits=inner, shuffle=True, random_state=SEED)
-    search = GridSearchCV(LogisticRegression(max_iter=2000, random_state=SEED), {"C": list(C_GRID)}, cv=inner_cv,
-                          scoring="neg_log_loss")
+    # newton-cg: the same multinomial optimum as lbfgs, reached in a few steps on these few features
+    # (several times faster on the near-separable rows a good member gives)
+    model = LogisticRegression(solver="newton-cg", max_iter=1000, random_state=SEED)
+    search = GridSearchCV(model, {"C": list(C_GRID)}, cv=inner_cv, scoring="neg_log_loss")
     # the features made inside the pipeline, so cross-validation runs the very procedure the vote runs
     return make_pipeline(FunctionTransformer(_logged if kind == "log_proba" else None), search)
 
