@@ -210,3 +210,15 @@ def test_too_few_honest_rows_are_refused_naming_the_counts():
         stack.check_rows(truth, CLASSES, "15 hold-out rows")
     stack.check_rows(np.array([0, 1, 2] * 7), CLASSES, "21 hold-out rows")
     assert rules.VoteSpec("stack").uses_probabilities
+
+
+def test_a_two_class_stack_is_stored_as_softmax_rows_that_give_scikit_learns_probabilities():
+    rng = np.random.default_rng(3)
+    truth = np.repeat([0, 1], 20)
+    proba = [np.column_stack([1 - p, p]) for p in (np.clip(truth * 0.6 + rng.uniform(0, 0.4, 40), 0, 1),
+                                                   rng.uniform(0, 1, 40))]
+    model = stack.fit(proba, truth, ["a", "b"], ["no", "yes"])
+    assert model.coef.shape == (2, 4) and not model.coef[0].any() and model.intercept[0] == 0
+    _, fitted = by_hand(proba, truth, inner=3)
+    assert model.apply(proba) == pytest.approx(fitted.predict_proba(np.hstack(proba)), abs=1e-9)
+    assert reapply(model.as_json(), proba) == pytest.approx(model.apply(proba), abs=1e-12)

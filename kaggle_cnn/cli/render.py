@@ -122,8 +122,9 @@ def print_vote(outcome, explain: bool) -> None:
         click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
     elif "stack" in sidecar:
         stack = sidecar["stack"]
-        click.echo(f"meta-model: logistic regression on the members' "
-                   f"{'log-probabilities' if stack['features'] == 'log_proba' else 'probabilities'}, C {stack['C']:g} (chosen by its own inner folds)")
+        features = "log-probabilities" if stack["features"] == "log_proba" else "probabilities"
+        click.echo(f"meta-model: logistic regression on the members' {features}, C {stack['C']:g} "
+                   "(chosen by its own inner folds)")
     metric = sidecar.get("metric", "accuracy")
     if sidecar.get("val_accuracy") is not None:
         best, estimate = sidecar["best_member"], sidecar["val_estimate"]

@@ -21,8 +21,8 @@ def _renamed_weights(ctx, param, value):
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--method", type=click.Choice(VOTE_METHODS), default=None,
               help="hard: majority vote; soft: mean probability; weighted: by validation score (a loss: its "
-                   "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows; stack: a logistic regression on the members' "
-                   "probabilities, fitted on the validation rows "
+                   "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows; "
+                   "stack: a logistic regression on the members' probabilities, fitted on the validation rows "
                    "[default: hard; soft when the members are probabilities].")
 @click.option("--geometric", is_flag=True,
               help="Average probabilities geometrically (soft, weighted, greedy; not stack).")

@@ -18,12 +18,15 @@ from __future__ import annotations
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import get_metric
+
+if TYPE_CHECKING:
+    from kaggle_cnn.ensemble.pool import Pool
 
 # Raw probabilities: on a real slice (three one-epoch runs, 600 hold-out rows of the MNIST demo)
 # they gave out-of-fold accuracy 0.977 and log-loss 0.113, where log-probabilities gave 0.963 and
@@ -155,10 +158,10 @@ def estimate(val_proba: list[np.ndarray], truth: np.ndarray, metric: str | None,
             "folds": outer, "inner_folds": inner, "rows": int(len(truth)), "kind": "cross_val_predict"}
 
 
-def stack(pool, weights: np.ndarray, metric: str | None) -> Stack:
+def stack(pool: Pool, weights: np.ndarray, metric: str | None) -> Stack:
     """Fit the stack of the members with a non-zero weight on the pool's honest
     rows, and apply it to their test probabilities."""
-    active = [m for m in np.flatnonzero(np.asarray(weights) > 0)]
+    active = np.flatnonzero(np.asarray(weights) > 0).tolist()
     check_rows(pool.val.truth, pool.classes, pool.val.description)
     val = [pool.val.proba[m] for m in active]
     model = fit(val, pool.val.truth, [pool.members[m].name for m in active], list(pool.classes))

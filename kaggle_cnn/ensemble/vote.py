@@ -192,7 +192,8 @@ def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     needs_validation = (spec.method in ("greedy", "stack") or spec.keep_above is not None or spec.top is not None
                         or (spec.method == "weighted" and spec.fixed_weights is None))
     if needs_validation and pool.val is None:
-        what = {"greedy": "--method greedy", "stack": "--method stack", "weighted": "--method weighted (or give --member-weights FILE)"}.get(
+        what = {"greedy": "--method greedy", "stack": "--method stack",
+                "weighted": "--method weighted (or give --member-weights FILE)"}.get(
             spec.method, "--keep-above/--top")
         raise InputError(f"{what} needs validation predictions of every member; {pool.val_note}")
 
