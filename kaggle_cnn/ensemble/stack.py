@@ -83,7 +83,7 @@ class Stack:
 def features(proba: list[np.ndarray], kind: str = FEATURES) -> np.ndarray:
     """Members' probabilities side by side (rows x members*classes), logged for log_proba."""
     joined = np.hstack([np.asarray(p, dtype=np.float64) for p in proba])
-    return np.log(np.clip(joined, FLOOR, 1.0)) if kind == "log_proba" else joined
+    return _logged(joined) if kind == "log_proba" else joined
 
 
 def check_rows(truth: np.ndarray, classes: list[str], description: str) -> None:
