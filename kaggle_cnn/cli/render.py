@@ -120,12 +120,18 @@ def print_vote(outcome, explain: bool) -> None:
         click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
     elif sidecar["method"] == "weighted":
         click.echo("weights: " + ", ".join(f"{m['file']} {m['weight']:.4g}" for m in used))
+    elif "stack" in sidecar:
+        stack = sidecar["stack"]
+        features = "log-probabilities" if stack["features"] == "log_proba" else "probabilities"
+        click.echo(f"meta-model: logistic regression on the members' {features}, C {stack['C']:g} "
+                   "(chosen by its own inner folds)")
     metric = sidecar.get("metric", "accuracy")
     if sidecar.get("val_accuracy") is not None:
         best, estimate = sidecar["best_member"], sidecar["val_estimate"]
         value = "undefined" if estimate["value"] != estimate["value"] else f"{estimate['value']:.4f}"  # NaN: a fold of one class
+        chosen = "meta-model fitted" if "stack" in sidecar else "weights chosen"
         click.echo(f"validation {metric}: {sidecar['val_score']:.4f} in-sample, {value} "
-                   f"{estimate['folds']}-fold estimate (weights chosen on {estimate['folds'] - 1} folds, scored on the "
+                   f"{estimate['folds']}-fold estimate ({chosen} on {estimate['folds'] - 1} folds, scored on the "
                    f"one left out; best member {best['val_score']:.4f})")
         click.echo(f"validation rows: {sidecar['val_rows_described']}, where every member has honest predictions")
     else:

@@ -21,9 +21,11 @@ def _renamed_weights(ctx, param, value):
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--method", type=click.Choice(VOTE_METHODS), default=None,
               help="hard: majority vote; soft: mean probability; weighted: by validation score (a loss: its "
-                   "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows "
+                   "reciprocal; or --member-weights); greedy: Caruana forward selection on the validation rows; "
+                   "stack: a logistic regression on the members' probabilities, fitted on the validation rows "
                    "[default: hard; soft when the members are probabilities].")
-@click.option("--geometric", is_flag=True, help="Average probabilities geometrically (soft, weighted, greedy).")
+@click.option("--geometric", is_flag=True,
+              help="Average probabilities geometrically (soft, weighted, greedy; not stack).")
 @click.option("--member-weights", type=click.Path(path_type=Path), default=None,
               help="weighted: a CSV member,weight (one row per member) instead of validation accuracies.")
 @click.option("--weights", hidden=True, expose_value=False, callback=_renamed_weights)
@@ -55,13 +57,14 @@ def vote(ctx, directory, method, geometric, member_weights, keep_above, top, mod
     Members must share header, ids and id order. A member that is a kept run's
     own CSV brings the run's stored probabilities; any other CSV votes by its
     labels only. A hard-vote tie goes to the highest mean stored probability,
-    else the best member's vote, else the smallest label. Weights and selections
-    are chosen on the training rows where every member has honest predictions
-    (the hold-out split; for k-fold runs alone, every row out of fold); the
-    5-fold estimate printed beside the in-sample figure (chosen on 4 folds of
-    those rows, scored on the fifth) is the figure to trust before spending a
-    submission. Members written as probabilities (id,cat,dog) are voted as
-    probabilities and the vote is written in their layout; a hard vote is refused.
+    else the best member's vote, else the smallest label. Weights, selections
+    and a stack's meta-model are chosen on the training rows where every member
+    has honest predictions (the hold-out split; for k-fold runs alone, every row
+    out of fold); the 5-fold estimate printed beside the in-sample figure
+    (chosen on 4 folds of those rows, scored on the fifth) is the figure to
+    trust before spending a submission. Members written as probabilities
+    (id,cat,dog) are voted as probabilities and the vote is written in their
+    layout; a hard vote is refused.
     """
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_vote

@@ -56,7 +56,7 @@ class VoteSpec:
 
     @property
     def uses_probabilities(self) -> bool:
-        return self.method in ("soft", "greedy")
+        return self.method in ("soft", "greedy", "stack")
 
 
 def check_spec(spec: VoteSpec, n_members: int | None = None) -> None:
@@ -75,6 +75,8 @@ def check_spec(spec: VoteSpec, n_members: int | None = None) -> None:
         raise InputError(f"--init must be at least 1, got {spec.init}")
     if spec.fixed_weights is not None and spec.method != "weighted":
         raise InputError(f"--member-weights is for --method weighted, not {spec.method}")
+    if spec.geometric and spec.method == "stack":
+        raise InputError("--geometric is for soft, weighted and greedy: --method stack learns its own combination")
     if n_members is None:
         return
     if spec.method == "greedy" and spec.init > n_members:
@@ -144,7 +146,11 @@ def average_probabilities(proba: list[np.ndarray], weights: np.ndarray, geometri
 
 def probability_vote(proba: list[np.ndarray], weights: np.ndarray, geometric: bool = False) -> VoteResult:
     """Argmax of the averaged probabilities; exact ties go to the smallest label."""
-    mean = average_probabilities(proba, weights, geometric)
+    return top_class_vote(average_probabilities(proba, weights, geometric))
+
+
+def top_class_vote(mean: np.ndarray) -> VoteResult:
+    """Argmax of combined probabilities (rows x classes); exact ties go to the smallest label."""
     top = mean.max(axis=1, keepdims=True)
     tied = mean == top
     tie_rows = np.flatnonzero(tied.sum(axis=1) > 1)
@@ -212,7 +218,7 @@ def fit_weights(spec: VoteSpec, val_votes: np.ndarray | None, val_proba: list[np
     n_members = len(val_votes) if val_votes is not None else len(spec.fixed_weights or ())
     scores = member_scores(spec.metric, val_votes, val_proba, y) if val_votes is not None and y is not None else None
     eligible = _filter(spec, scores, n_members, keep_best=keep_best)
-    if spec.method in ("hard", "soft"):
+    if spec.method in ("hard", "soft", "stack"):  # a stack: the members it reads (kaggle_cnn.ensemble.stack)
         return eligible.astype(np.float64)
     if spec.method == "weighted":
         base = np.asarray(spec.fixed_weights, dtype=np.float64) if spec.fixed_weights is not None \

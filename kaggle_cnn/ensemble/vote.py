@@ -25,7 +25,8 @@ from kaggle_cnn.store.submissions import LABEL, Member
 from kaggle_cnn.store.validation import workspace_metric
 from kaggle_cnn.store.workspace import Workspace
 
-DEFAULT_NAMES = {"hard": "majority_vote", "soft": "soft_vote", "weighted": "weighted_vote", "greedy": "greedy_ensemble"}
+DEFAULT_NAMES = {"hard": "majority_vote", "soft": "soft_vote", "weighted": "weighted_vote", "greedy": "greedy_ensemble",
+                 "stack": "stacked_vote"}
 
 
 @dataclass
@@ -95,19 +96,27 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, across_d
     require(spec, pool, tta)
 
     weights, scores = choose_weights(spec, pool)
-    result = ensemble.combine(spec, weights, pool.votes, pool.proba, ensemble.goodness(spec.metric, scores),
-                              len(pool.classes))
+    stacked = None
+    if spec.method == "stack":  # scikit-learn is loaded for a stack only
+        from kaggle_cnn.ensemble.stack import stack
+
+        stacked = stack(pool, weights, spec.metric)
+        result = ensemble.top_class_vote(stacked.test_proba)
+    else:
+        result = ensemble.combine(spec, weights, pool.votes, pool.proba, ensemble.goodness(spec.metric, scores),
+                                  len(pool.classes))
     labels = [pool.classes[i] for i in result.predictions]
     first = pool.members[0]
     for notice in pool.notices or []:  # the vote goes ahead: now, and only now, the warnings
         warn(notice)
 
-    sidecar = _sidecar(name, spec, directory, pool, weights, scores, result, tta)
+    sidecar = _sidecar(name, spec, directory, pool, weights, scores, result, tta, stacked)
     if first.kind == LABEL:
         write_submission(csv_path, first.header, first.ids, labels)
     else:  # the competition takes probabilities: the members' weighted mean, in the members' layout
         write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes,
-                          ensemble.average_probabilities(pool.proba, weights, spec.geometric))
+                          stacked.test_proba if stacked else ensemble.average_probabilities(pool.proba, weights,
+                                                                                             spec.geometric))
     sidecar["csv_sha256"] = file_sha256(csv_path)  # readers trust the sidecar only for this CSV
     sidecar.update(_write_test_proba(csv_path, spec, pool, weights))
     fileio.write_json(json_path, sidecar)
@@ -191,16 +200,17 @@ def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     if first.kind != LABEL and spec.method == "hard":
         raise InputError(f"--method hard: the members are probability submissions ({','.join(first.header[:4])}"
                          f"{',...' if len(first.header) > 4 else ''}) and a hard vote has labels only; use --method "
-                         "soft, weighted or greedy")
+                         "soft, weighted, greedy or stack")
     require_probabilities(get_metric(spec.metric), [m.path.name for m, why in zip(pool.members, pool.lacking) if why])
     if tta and lacking:
         raise InputError(f"--tta needs test-time-augmented predictions (kcnn tta) of every member: {few(lacking)}")
     if spec.uses_probabilities and lacking:
         raise InputError(f"--method {spec.method} needs stored probabilities of every member: {few(lacking)}")
-    needs_validation = (spec.method == "greedy" or spec.keep_above is not None or spec.top is not None
+    needs_validation = (spec.method in ("greedy", "stack") or spec.keep_above is not None or spec.top is not None
                         or (spec.method == "weighted" and spec.fixed_weights is None))
     if needs_validation and pool.val is None:
-        what = {"greedy": "--method greedy", "weighted": "--method weighted (or give --member-weights FILE)"}.get(
+        what = {"greedy": "--method greedy", "stack": "--method stack",
+                "weighted": "--method weighted (or give --member-weights FILE)"}.get(
             spec.method, "--keep-above/--top")
         raise InputError(f"{what} needs validation predictions of every member; {pool.val_note}")
 
@@ -219,12 +229,14 @@ def choose_weights(spec: VoteSpec, pool: Pool) -> tuple[np.ndarray, list[float |
 # -- the sidecar: what was chosen, how good it is, why ----------------------------------
 
 
-def _sidecar(name, spec, directory, pool, weights, scores, result, tta) -> dict[str, Any]:
+def _sidecar(name, spec, directory, pool, weights, scores, result, tta, stacked=None) -> dict[str, Any]:
+    from kaggle_cnn.ensemble.stack import TIE_RULE as STACK_RULE
+
     first = pool.members[0]
     sidecar = {
         "name": name, "method": spec.method, "tta": tta,
-        "rule": ensemble.PROBABILITY_TIE_RULE if ensemble.combines_probabilities(spec, pool.proba, weights)
-        else ensemble.TIE_RULE,
+        "rule": STACK_RULE if stacked else ensemble.PROBABILITY_TIE_RULE
+        if ensemble.combines_probabilities(spec, pool.proba, weights) else ensemble.TIE_RULE,
         "options": {k: v for k, v in asdict(spec).items() if k != "method"},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "source_dir": str(directory), "rows": len(first.ids), "classes": pool.classes,
@@ -239,7 +251,9 @@ def _sidecar(name, spec, directory, pool, weights, scores, result, tta) -> dict[
     }
     if spec.method == "greedy":
         sidecar["multiplicities"] = {m.name: int(w) for m, w in zip(pool.members, weights) if w > 0}
-    sidecar.update(_validation_figures(spec, pool, weights, scores))
+    if stacked:
+        sidecar["stack"] = stacked.model.as_json()
+    sidecar.update(_validation_figures(spec, pool, weights, scores, stacked))
     return sidecar
 
 
@@ -258,18 +272,27 @@ def _accuracies(pool: Pool) -> list[float | None]:
     return [float(a) for a in ensemble.member_accuracies(pool.val.votes, pool.val.truth)]
 
 
-def _validation_figures(spec, pool: Pool, weights, scores) -> dict[str, Any]:
+def _validation_figures(spec, pool: Pool, weights, scores, stacked=None) -> dict[str, Any]:
     """In-sample figures (weights chosen on the rows they are scored on), and the
     K-fold estimate (chosen on K-1 folds of those rows, scored on the fold left out)."""
     if pool.val is None:
         return {"val_accuracy": None, "val_note": pool.val_note}
     val, n_classes = pool.val, len(pool.classes)
     ranked = ensemble.goodness(spec.metric, scores)
-    in_sample = ensemble.combine(spec, weights, val.votes, val.proba, ranked, n_classes)
+    if stacked:  # the meta-model on the rows it was fitted on; its estimate refits it fold by fold
+        from kaggle_cnn.evaluation.metric_registry import get_metric
+
+        in_sample = ensemble.top_class_vote(stacked.val_proba)
+        score = get_metric(spec.metric).value(val.truth, stacked.val_proba, in_sample.predictions, n_classes)
+        estimate = stacked.estimate
+    else:
+        in_sample = ensemble.combine(spec, weights, val.votes, val.proba, ranked, n_classes)
+        score = ensemble.ensemble_score(spec, weights, in_sample, val.proba, val.truth, n_classes)
+        estimate = ensemble.kfold_estimate(spec, val.votes, val.proba, val.truth, n_classes)
     return {
         "val_accuracy": accuracy(val.truth, in_sample.predictions),
-        "val_score": ensemble.ensemble_score(spec, weights, in_sample, val.proba, val.truth, n_classes),
-        "val_estimate": ensemble.kfold_estimate(spec, val.votes, val.proba, val.truth, n_classes),
+        "val_score": score,
+        "val_estimate": estimate,
         "val_rows": int(len(val.truth)), "val_rows_described": val.description,
         "val_row_numbers": val.rows, "val_ties": in_sample.ties, "fingerprint": val.fingerprint,
         "val_predictions": [pool.classes[i] for i in in_sample.predictions],
