@@ -222,3 +222,25 @@ def test_a_two_class_stack_is_stored_as_softmax_rows_that_give_scikit_learns_pro
     _, fitted = by_hand(proba, truth, inner=3)
     assert model.apply(proba) == pytest.approx(fitted.predict_proba(np.hstack(proba)), abs=1e-9)
     assert reapply(model.as_json(), proba) == pytest.approx(model.apply(proba), abs=1e-12)
+
+
+def test_a_stacked_votes_bundle_writes_its_csv_and_probabilities(digits, kcnn, tmp_path):
+    """The stack's meta-model travels in bundle.json: predict.py, where kaggle_cnn cannot be
+    imported, writes the stacked vote's CSV byte for byte; test_proba.npy holds the stack's probabilities."""
+    from test_export_inference import run_clean
+
+    assert kcnn("-w", digits.root, "vote", "--method", "stack").exit_code == 0
+    csv = digits.ensemble_dir / "stacked_vote.csv"
+    sidecar = json.loads(csv.with_suffix(".json").read_text())
+    saved = np.load(digits.ensemble_dir / "stacked_vote.test_proba.npy")
+    _, _, test = members(digits)
+    assert np.allclose(saved, stack.MetaModel(
+        sidecar["stack"]["members"], CLASSES, sidecar["stack"]["features"], sidecar["stack"]["C"],
+        np.array(sidecar["stack"]["coef"]), np.array(sidecar["stack"]["intercept"])).apply(test), atol=1e-6)
+    result = kcnn("-w", digits.root, "export-inference", csv, tmp_path / "bundle")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "bundle" / "bundle.json").read_text())["combine"] == "stack"
+    data = json.loads(next(digits.models_dir.glob("*/run.json")).read_text())["data"]["load_options"]["path"]
+    done = run_clean((tmp_path / "bundle", data, tmp_path / "out.csv"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out.csv").read_bytes() == csv.read_bytes()

@@ -159,7 +159,9 @@ def _bundle(vote_csv: Path, sidecar: dict, runs: list[tuple[Run, list[str]]]) ->
         "vote": sidecar.get("name", vote_csv.stem), "vote_csv_sha256": sidecar["csv_sha256"],
         "method": sidecar["method"], "geometric": bool((sidecar.get("options") or {}).get("geometric")),
         # The sidecar's rule says which way the vote combined: averaged probabilities, or weighted label votes.
-        "combine": "probability" if sidecar.get("rule") == PROBABILITY_TIE_RULE else "votes",
+        "combine": "stack" if sidecar["method"] == "stack" else
+        "probability" if sidecar.get("rule") == PROBABILITY_TIE_RULE else "votes",
+        "stack": _stack(sidecar, weighted),
         "rule": sidecar.get("rule"),
         "classes": [str(c) for c in sidecar["classes"]],
         "model_classes": [str(c) for c in first.classes],
@@ -182,3 +184,13 @@ def _bundle(vote_csv: Path, sidecar: dict, runs: list[tuple[Run, list[str]]]) ->
             "scaling": SCALING, "trained_on": one_line(str(data.get("source")), 200),
         },
     }
+
+
+def _stack(sidecar: dict[str, Any], weighted: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A stacked vote's meta-model, as predict.py applies it to the members (in the bundle's order)."""
+    if sidecar["method"] != "stack":
+        return None
+    stack = sidecar.get("stack") or {}
+    if [Path(m["file"]).stem for m in weighted] != [str(name) for name in stack.get("members", [])]:
+        raise InputError(f"{sidecar.get('name')}: damaged, its stack's members are not the vote's; {DOCTOR}")
+    return {key: stack[key] for key in ("features", "floor", "coef", "intercept")}

@@ -77,9 +77,32 @@ def weighted_vote(votes, n_classes, weights, proba, scores):
     return predictions  # (3) otherwise the smallest tied label
 
 
+def stacked(bundle, proba):
+    """A stacked vote's probabilities: softmax(features @ coef.T + intercept), features
+    each member's probability (logged for log_proba) of every class, member after member."""
+    stack = bundle["stack"]
+    joined = np.hstack([np.asarray(p, dtype=np.float64) for p in proba])
+    if stack["features"] == "log_proba":
+        joined = np.log(np.clip(joined, stack["floor"], 1.0))
+    logits = joined @ np.asarray(stack["coef"], dtype=np.float64).T + np.asarray(stack["intercept"], dtype=np.float64)
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def vote_probabilities(bundle, proba):
+    """The probabilities a probability submission gets: the stack's, or the members' weighted mean."""
+    if bundle["combine"] == "stack":
+        return stacked(bundle, proba)
+    return average_probabilities(proba, [m["weight"] for m in bundle["members"]], bundle["geometric"])
+
+
 def combine(bundle, proba, votes):
     """Class indices (in bundle['classes'] order) by the vote's rule."""
     weights = [m["weight"] for m in bundle["members"]]
+    if bundle["combine"] == "stack":
+        mean = stacked(bundle, proba)
+        return (mean == mean.max(axis=1, keepdims=True)).argmax(axis=1)
     if bundle["combine"] == "probability":
         return probability_vote(proba, weights, bundle["geometric"])
     scores = [m["tie_score"] for m in bundle["members"]]
@@ -290,8 +313,7 @@ def write_submission(bundle, path, ids, proba, predictions):
     if kind == "label":
         write_csv(path, pd.DataFrame({header[0]: list(ids), header[1]: [classes[i] for i in predictions]}))
         return
-    weights = [m["weight"] for m in bundle["members"]]
-    clipped = np.clip(average_probabilities(proba, weights, bundle["geometric"]), 1e-15, 1 - 1e-15)
+    clipped = np.clip(vote_probabilities(bundle, proba), 1e-15, 1 - 1e-15)
     position = {c: i for i, c in enumerate(classes)}
     if kind == "class_columns":
         columns = {column: clipped[:, position[column]] for column in header[1:]}

@@ -111,31 +111,32 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, across_d
         warn(notice)
 
     sidecar = _sidecar(name, spec, directory, pool, weights, scores, result, tta, stacked)
+    # The vote's probabilities: the stack's, or the members' weighted mean (None: some member has labels only).
+    test_proba = stacked.test_proba if stacked else None if any(p is None for p in pool.proba) else \
+        ensemble.average_probabilities(pool.proba, weights, spec.geometric)
     if first.kind == LABEL:
         write_submission(csv_path, first.header, first.ids, labels)
-    else:  # the competition takes probabilities: the members' weighted mean, in the members' layout
-        write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes,
-                          stacked.test_proba if stacked else ensemble.average_probabilities(pool.proba, weights,
-                                                                                             spec.geometric))
+    else:  # the competition takes probabilities: the vote's, in the members' layout
+        write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes, test_proba)
     sidecar["csv_sha256"] = file_sha256(csv_path)  # readers trust the sidecar only for this CSV
-    sidecar.update(_write_test_proba(csv_path, spec, pool, weights))
+    sidecar.update(_write_test_proba(csv_path, pool, test_proba))
     fileio.write_json(json_path, sidecar)
     return VoteOutcome(csv_path, json_path, sidecar)
 
 
-def _write_test_proba(csv_path: Path, spec: VoteSpec, pool: Pool, weights: np.ndarray) -> dict[str, Any]:
-    """<name>.test_proba.npy beside the CSV: the members' weighted mean probabilities
-    (rows as the CSV's, columns as the sidecar's classes), which pseudo-labels and
-    a distilled student learn from; and, for the sidecar, the file's sha256 and the
-    data the members' runs were trained on (None when they differ, or no member is a run)."""
+def _write_test_proba(csv_path: Path, pool: Pool, test_proba: np.ndarray | None) -> dict[str, Any]:
+    """<name>.test_proba.npy beside the CSV: the vote's probabilities (rows as the
+    CSV's, columns as the sidecar's classes), which pseudo-labels and a distilled
+    student learn from; and, for the sidecar, the file's sha256 and the data the
+    members' runs were trained on (None when they differ, or no member is a run)."""
     path = csv_path.with_name(csv_path.stem + ".test_proba.npy")
     fingerprints = {run.fingerprint for run in pool.runs if run is not None}
     found = {"data_fingerprint": fingerprints.pop() if len(fingerprints) == 1 else None, "test_proba": None}
-    if any(proba is None for proba in pool.proba):
+    if test_proba is None:
         path.unlink(missing_ok=True)  # an older vote's file of this name no longer belongs to this CSV
         return found
     with fileio.atomic_path(path) as temporary:
-        np.save(temporary, ensemble.average_probabilities(pool.proba, weights, spec.geometric).astype(np.float32))
+        np.save(temporary, np.asarray(test_proba).astype(np.float32))
     return {**found, "test_proba": {"file": path.name, "sha256": file_sha256(path)}}
 
 
