@@ -77,12 +77,20 @@ def test_predict_py_writes_the_votes_csv_without_kaggle_cnn(trained_copy, compet
     assert bundle["data"]["kind"] == "kaggle_csv" and bundle["data"]["image_shape"] == [28, 28, 1]
     assert json.loads((bundles["soft_vote"] / "bundle.json").read_text())["combine"] == "probability"
 
+    # One kept run's own submission (a distilled student's, say) is a bundle of one model.
+    single = trained_copy / "submissions" / f"{runs[0]}.csv"
+    result = kcnn("-w", trained_copy, "export-inference", single, tmp_path / "single")
+    assert result.exit_code == 0, result.output
+    assert [m["run_id"] for m in json.loads((tmp_path / "single" / "bundle.json").read_text())["members"]] == runs[:1]
+
     # A code competition's notebook: the competition folder, or its test file.
     workdir = tmp_path / "kaggle"
     workdir.mkdir()
     result = run_clean((bundles["soft_vote"], competition, workdir / "soft.csv"),
-                       (bundles["majority_vote"], competition / "test.csv", workdir / "hard.csv"), cwd=workdir)
+                       (bundles["majority_vote"], competition / "test.csv", workdir / "hard.csv"),
+                       (tmp_path / "single", competition, workdir / "single.csv"), cwd=workdir)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "single.csv").read_bytes() == single.read_bytes()
     assert (workdir / "soft.csv").read_bytes() == (ensemble / "soft_vote.csv").read_bytes()
     assert (workdir / "hard.csv").read_bytes() == (ensemble / "majority_vote.csv").read_bytes()
     assert (workdir / "hard.csv").read_bytes().startswith(b"ImageId,Label\r\n")
@@ -173,7 +181,7 @@ def _refused(kcnn, assert_refused, workspace, vote, out, *fragments):
 
 def test_refuses_a_csv_that_is_not_a_vote(voted, kcnn, assert_refused, tmp_path):
     workspace, vote = voted
-    member = next((workspace / "submissions").glob("*.csv"))
+    member = shutil.copyfile(next((workspace / "submissions").glob("*.csv")), tmp_path / "teammate.csv")
     _refused(kcnn, assert_refused, workspace, member, tmp_path / "out", member.name, "not a vote's CSV")
     vote.write_bytes(vote.read_bytes() + b"1,1\r\n")
     _refused(kcnn, assert_refused, workspace, vote, tmp_path / "out", "majority_vote.json", "checksum differs")

@@ -77,8 +77,10 @@ def export_inference(ctx, vote, directory):
     In a Kaggle notebook without internet, `python DIR/predict.py --test
     /kaggle/input/COMPETITION --out submission.csv` writes the submission the vote
     wrote, from the competition's test data, with TensorFlow, numpy and pandas only
-    (no kaggle_cnn). DIR must be new or empty; it appears only once complete. Votes
-    made with --tta are refused (predict.py does not augment)."""
+    (no kaggle_cnn). VOTE.csv may also be a kept run's own submission
+    (submissions/RUN_ID.csv, a distilled student's): a bundle of that one model.
+    DIR must be new or empty; it appears only once complete. Votes made with --tta
+    are refused (predict.py does not augment)."""
     from kaggle_cnn import api
     from kaggle_cnn.cli.options import workspace
 

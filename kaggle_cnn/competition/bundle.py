@@ -54,12 +54,13 @@ class InferenceBundle:
 
 def export_inference(workspace: Workspace, vote: str | os.PathLike, directory: str | os.PathLike) -> InferenceBundle:
     """Write DIR (new, or an empty folder): the models of the vote `vote` (a vote's CSV,
-    its sidecar beside it), predict.py and bundle.json. Built beside DIR and renamed
+    its sidecar beside it, or a kept run's own submission: one model, a distilled
+    student's), predict.py and bundle.json. Built beside DIR and renamed
     into place, so DIR is either complete or not there."""
     vote_csv, directory = Path(vote), Path(directory)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise InputError(f"{directory}: exists and is not an empty folder; give a new folder for the bundle")
-    sidecar = read_vote_csv(vote_csv)
+    sidecar = run_as_vote(workspace, vote_csv) or read_vote_csv(vote_csv)
     runs = _member_runs(workspace, vote_csv, sidecar)
     first = runs[0][0]
     kind = first.record["data"].get("kind")
@@ -87,13 +88,28 @@ def export_inference(workspace: Workspace, vote: str | os.PathLike, directory: s
                            [run.run_id for run, _ in runs], models, kind)
 
 
+def run_as_vote(workspace: Workspace, csv: Path) -> dict[str, Any] | None:
+    """A kept run's own submission (a distilled student's, say) as a vote of one member:
+    its top class, exact ties to the smallest label, as the run wrote it. None: not one."""
+    run_id = csv.stem
+    if csv.with_suffix(".json").is_file() or not csv.is_file() or run_id not in workspace.run_ids():
+        return None
+    run = workspace.load_run(run_id)
+    if file_sha256(csv) != file_sha256(run.path / "submission.csv"):
+        return None  # named like a run, but not its submission
+    return {"name": run_id, "method": "soft", "rule": PROBABILITY_TIE_RULE, "classes": run.classes,
+            "metric": run.record["scores"].get("metric"), "csv_sha256": file_sha256(csv),
+            "members": [{"file": csv.name, "run_id": run_id, "weight": 1.0, "val_score": None}]}
+
+
 def read_vote_csv(vote_csv: Path) -> dict[str, Any]:
     """The sidecar of a vote's CSV, trusted only when its checksum is the CSV's."""
     if not vote_csv.is_file():
         raise InputError(f"{vote_csv}: no such file")
     path = vote_csv.with_suffix(".json")
     if not path.is_file():
-        raise InputError(f"{vote_csv}: not a vote's CSV (no sidecar {path.name} beside it; kcnn vote writes both)")
+        raise InputError(f"{vote_csv}: not a vote's CSV (no sidecar {path.name} beside it; kcnn vote writes both) "
+                         "nor a kept run's own submission")
     sidecar = read_record(path, required=("method", "classes", "members"))
     value_at(sidecar, path, "classes", kind=list)
     members = value_at(sidecar, path, "members", kind=list)
