@@ -226,7 +226,7 @@ def _folds(y):
     (VoteSpec("weighted", fixed_weights=(1.0, float("nan"))), 2,
      "--member-weights: weights must be finite non-negative numbers, not all zero"),
     (VoteSpec("weighted", fixed_weights=(1.0, 2.0)), 3, "--member-weights: 2 weights for 3 members"),
-    (VoteSpec("vote"), None, "--method vote: choose one of hard, soft, weighted, greedy"),
+    (VoteSpec("vote"), None, "--method vote: choose one of hard, soft, weighted, greedy, stack"),
 ])
 def test_check_spec_refuses_what_no_vote_can_honour(spec, members, message):
     with pytest.raises(InputError) as refused:
