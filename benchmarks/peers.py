@@ -3,7 +3,7 @@
 scored once on the same hidden test labels.
 
     python benchmarks/peers.py [--sets mnist,cifar] [--minutes 2,8] [--tools kcnn,fastai,autokeras]
-                               [--rows 5000] [--test-rows N] [--peers-dir /work/peers]
+                               [--seeds 0] [--rows 5000] [--test-rows N] [--peers-dir /work/peers]
                                [--out peers-results.json] [--redo]
 
 Run it with kcnn's venv (/work/main/.venv/bin/python); fastai and AutoKeras
@@ -24,6 +24,10 @@ finished row is added to --out at once (atomically), so a long run stopped
 half-way resumes where it was: rows already there are not run again (--redo
 runs them again), and files from several runs can be merged by hand, row by
 row. Each subprocess's output is kept in --out's folder, under <out>-logs/.
+
+--seeds 0,1,2 runs each row once a seed (kcnn's --seed, the peers' own seed for
+their split, initialisation and search) and ends with each cell's mean, lowest
+and highest over the seeds on record.
 """
 
 from __future__ import annotations
@@ -75,14 +79,14 @@ def last_line(log: Path) -> str:
     return lines[-1][:200] if lines else "no output"
 
 
-def run_kcnn(data: Path, answers: Path, minutes: float, scratch: Path, log: Path, limit: float) -> dict:
+def run_kcnn(data: Path, answers: Path, minutes: float, seed: int, scratch: Path, log: Path, limit: float) -> dict:
     """`kcnn train --time-budget M` with every other setting at its default, then `kcnn vote`."""
     kcnn = Path(sys.executable).with_name("kcnn")
     kcnn = str(kcnn) if kcnn.exists() else shutil.which("kcnn") or "kcnn"
     workspace = scratch / "kcnn"
     shutil.rmtree(workspace, ignore_errors=True)
     status, seconds = timed([kcnn, "--workspace", str(workspace), "train", "--data", str(data),
-                             "--time-budget", f"{minutes:g}"], log, limit)
+                             "--time-budget", f"{minutes:g}"] + (["--seed", str(seed)] if seed else []), log, limit)
     if status != 0:
         return {"error": f"kcnn train failed ({status}): {last_line(log)}", "seconds": seconds}
     status, vote_seconds = timed([kcnn, "--workspace", str(workspace), "vote", "--name", "peers"], log, limit)
@@ -104,13 +108,13 @@ def run_kcnn(data: Path, answers: Path, minutes: float, scratch: Path, log: Path
     return {"accuracy": api.score(csv, answers)["accuracy"], "seconds": seconds, "how": how}
 
 
-def run_peer(tool: str, python: Path, data: Path, answers: Path, minutes: float, scratch: Path, log: Path,
-             limit: float) -> dict:
+def run_peer(tool: str, python: Path, data: Path, answers: Path, minutes: float, seed: int, scratch: Path,
+             log: Path, limit: float) -> dict:
     """One peer's runner in its own venv; its predictions written as a submission and scored like kcnn's."""
     result_path = scratch / f"{tool}.json"
     result_path.unlink(missing_ok=True)
     status, seconds = timed([str(python), str(RUNNERS / f"{tool}_run.py"), "--data", str(data),
-                             "--minutes", f"{minutes:g}", "--out", str(result_path)], log, limit)
+                             "--minutes", f"{minutes:g}", "--seed", str(seed), "--out", str(result_path)], log, limit)
     if status != 0 or not result_path.exists():
         return {"error": f"{tool} failed ({status}): {last_line(log)}", "seconds": seconds}
     result = json.loads(result_path.read_text())
@@ -125,7 +129,7 @@ def run_peer(tool: str, python: Path, data: Path, answers: Path, minutes: float,
 
 
 def key(row: dict) -> tuple:
-    return row["set"], row["rows"], row["test_rows"], float(row["minutes"]), row["tool"]
+    return row["set"], row["rows"], row["test_rows"], float(row["minutes"]), row["tool"], row.get("seed", 0)
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -144,8 +148,20 @@ def add_row(path: Path, row: dict) -> None:
 def print_row(row: dict) -> None:
     accuracy = "failed" if row.get("accuracy") is None else f"{row['accuracy']:.4f}"
     how = str(row["how"]).replace("|", "/")  # a "|" would split the markdown cell
-    print(f"| {row['set']} | {row['minutes']:g} | {row['tool']} | {accuracy} | {row['wall_minutes']:.2f} | {how} |",
-          flush=True)
+    print(f"| {row['set']} | {row['minutes']:g} | {row['tool']} | {row.get('seed', 0)} | {accuracy} | "
+          f"{row['wall_minutes']:.2f} | {how} |", flush=True)
+
+
+def print_summary(rows: list[dict]) -> None:
+    """Each cell over its seeds: mean, lowest and highest accuracy, longest wall clock."""
+    cells: dict[tuple, list[dict]] = {}
+    for row in rows:
+        cells.setdefault((row["set"], row["rows"], float(row["minutes"]), row["tool"]), []).append(row)
+    table_header("set", "budget (min)", "tool", "seeds", "hidden-test acc mean (lowest-highest)", "longest wall min")
+    for (name, _, minutes, tool), runs in sorted(cells.items()):
+        scores = [run["accuracy"] for run in runs]
+        print(f"| {name} | {minutes:g} | {tool} | {len(runs)} | {sum(scores) / len(scores):.4f} "
+              f"({min(scores):.4f}-{max(scores):.4f}) | {max(run['wall_minutes'] for run in runs):.2f} |")
 
 
 def main() -> None:
@@ -153,6 +169,7 @@ def main() -> None:
     set_options(parser, rows=5000, test_rows=None, data_dir=True)
     parser.add_argument("--minutes", default="2,8", help="Budgets in minutes, comma-separated.")
     parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--seeds", default="0", help="Seeds, comma-separated: each row runs once a seed.")
     parser.add_argument("--peers-dir", type=Path, default=PEERS_DIR, help="Where peers_setup.sh made the venvs.")
     parser.add_argument("--out", type=Path, default=Path("peers-results.json"), help="Results, one row per run.")
     parser.add_argument("--redo", action="store_true", help="Run again the rows --out already has.")
@@ -160,6 +177,7 @@ def main() -> None:
     set_names(parser, args.sets)
     tools = args.tools.split(",")
     budgets = [float(m) for m in args.minutes.split(",")]
+    seeds = [int(s) for s in args.seeds.split(",")]
     for tool in tools:
         if tool not in TOOLS:
             parser.error(f"--tools: {tool} is not one of {', '.join(TOOLS)}")
@@ -174,35 +192,36 @@ def main() -> None:
             del pythons[tool]
     print(f"machine: {host}; training images at most {args.rows}, test images "
           f"{'all' if args.test_rows is None else f'at most {args.test_rows}'}; logs in {logs}")
-    table_header("set", "budget (min)", "tool", "hidden-test acc", "wall min", "how")
+    table_header("set", "budget (min)", "tool", "seed", "hidden-test acc", "wall min", "how")
     done = {key(row): row for row in read_rows(args.out)}
     with tempfile.TemporaryDirectory(prefix="peers-") as folder:
         scratch = Path(folder)
         for name, data, answers in each_set(args, scratch):
-            for minutes in budgets:
-                for tool in tools:
-                    if tool != "kcnn" and tool not in pythons:
-                        continue
-                    row = {"set": name, "rows": args.rows, "test_rows": args.test_rows, "minutes": minutes,
-                           "tool": tool}
-                    if key(row) in done and not args.redo:
-                        print_row(done[key(row)])
-                        continue
-                    log = logs / f"{name}-{minutes:g}min-{tool}.log"
-                    log.unlink(missing_ok=True)
-                    limit = minutes * 60 * 3 + 600  # a tool this far past its budget has hung
-                    if tool == "kcnn":
-                        outcome = run_kcnn(data, answers, minutes, scratch, log, limit)
-                    else:
-                        outcome = run_peer(tool, pythons[tool], data, answers, minutes, scratch, log, limit)
-                    row.update(accuracy=outcome.get("accuracy"), wall_minutes=outcome["seconds"] / 60,
-                               how=outcome.get("how") or outcome["error"], machine=host,
-                               finished=datetime.now(UTC).isoformat(timespec="seconds"))
-                    if "error" in outcome:  # shown, not stored: a resumed run tries it again
-                        print_row(row)
-                        continue
-                    add_row(args.out, row)
+            for minutes, seed, tool in ((m, s, t) for m in budgets for s in seeds for t in tools):
+                if tool != "kcnn" and tool not in pythons:
+                    continue
+                row = {"set": name, "rows": args.rows, "test_rows": args.test_rows, "minutes": minutes,
+                       "tool": tool, "seed": seed}
+                if key(row) in done and not args.redo:
+                    print_row(done[key(row)])
+                    continue
+                log = logs / f"{name}-{minutes:g}min-{tool}-seed{seed}.log"
+                log.unlink(missing_ok=True)
+                limit = minutes * 60 * 3 + 600  # a tool this far past its budget has hung
+                if tool == "kcnn":
+                    outcome = run_kcnn(data, answers, minutes, seed, scratch, log, limit)
+                else:
+                    outcome = run_peer(tool, pythons[tool], data, answers, minutes, seed, scratch, log, limit)
+                row.update(accuracy=outcome.get("accuracy"), wall_minutes=outcome["seconds"] / 60,
+                           how=outcome.get("how") or outcome["error"], machine=host,
+                           finished=datetime.now(UTC).isoformat(timespec="seconds"))
+                if "error" in outcome:  # shown, not stored: a resumed run tries it again
                     print_row(row)
+                    continue
+                add_row(args.out, row)
+                print_row(row)
+    print_summary([row for row in read_rows(args.out) if row["set"] in args.sets.split(",")
+                   and float(row["minutes"]) in budgets and row["tool"] in tools and row["rows"] == args.rows])
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ PRECISIONS = {"GPU": "mixed_float16", "CPU": "mixed_bfloat16"}  # what --mixed-p
 @dataclass(frozen=True)
 class Device:
     """What one attempt trains on, and the choices made for it: XLA compiles the
-    training step on a GPU only (on a CPU it made these models 4-8x slower), and
+    training step on a GPU only (on a CPU it was no faster: benchmarks/cpu_speed.py), and
     mixed precision is float16 on a GPU, bfloat16 on a CPU."""
 
     kind: str  # "GPU" or "CPU"
