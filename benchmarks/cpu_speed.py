@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 from machine import machine
-from real_data import DATA_DIR, need
-from sets import FILES, set_names
+from sets import set_names, write_set
 
+from kaggle_cnn import api
 from kaggle_cnn.api import train_config
 from kaggle_cnn.training.fit import build_model, compile_model, dtype_policy, keras
 
@@ -45,10 +47,11 @@ VARIANTS = {  # name: (settings changed, xla, precision, pipeline)
 
 
 def images(name: str, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(need(DATA_DIR / FILES[name])) as source:
-        x = source["x_train"][:rows].astype(np.float32) / 255.0
-        y = source["y_train"].ravel()[:rows].astype(np.int64)
-    return (x[..., None] if x.ndim == 3 else x), y
+    """The first `rows` training images of set `name`, read and scaled as kcnn reads them."""
+    with tempfile.TemporaryDirectory() as folder:
+        data, _ = write_set(name, rows, Path(folder), test_rows=1)
+        dataset = api.load_data(data)
+    return dataset.x_train, dataset.y_train
 
 
 def epoch_seconds(variant: str, width: int, x: np.ndarray, y: np.ndarray, epochs: int) -> float:

@@ -177,7 +177,9 @@ def main() -> None:
     set_names(parser, args.sets)
     tools = args.tools.split(",")
     budgets = [float(m) for m in args.minutes.split(",")]
-    seeds = [int(s) for s in args.seeds.split(",")]
+    if not all(seed.isdigit() for seed in args.seeds.split(",")):
+        parser.error(f"--seeds: {args.seeds!r} is not a comma-separated list of whole numbers")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
     for tool in tools:
         if tool not in TOOLS:
             parser.error(f"--tools: {tool} is not one of {', '.join(TOOLS)}")
