@@ -39,8 +39,11 @@ def _print_image_folder(dataset, summary) -> None:
     click.echo(f"source:      {dataset.source} ({dataset.kind})")
     for number, line in enumerate(dataset.layout_notes or [_layout(dataset, summary)]):
         click.echo(f"{'layout:' if not number else '':<13}{line}")
+    channels = summary["channels"]
+    kind = (f"{channels} channel{'s' * (channels != 1)} from arrays" if summary.get("arrays")
+            else "grey" if channels == 1 else "colour")
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))} "
-               f"({'grey' if summary['channels'] == 1 else 'colour'}, every image resized to {_hw(summary['size'])})")
+               f"({kind}, every image resized to {_hw(summary['size'])})")
     click.echo(f"images:      train {counts['train']}   val {counts['val']}   test {counts['test']}")
     sizes = summary["sizes"]
     if len(sizes) == 1:

@@ -61,6 +61,7 @@ def folder_summary(dataset) -> dict[str, Any]:
         "largest": by_area[-1] if by_area else None,
         "most_common": sizes.most_common(1)[0] if sizes else None,
         "channels": x_train.channels,
+        "arrays": getattr(x_train, "array", None) is not None,
         "size": x_train.size,
         "skipped": list(dataset.skipped),
         "holdout_fraction": HOLDOUT_FRACTION,

@@ -1,7 +1,8 @@
 """Finding image files: a folder's visible files, an id matched to its file with or
 without the extension (`abc` or `abc.jpg`, as Kaggle labels CSVs spell them), the
 one-time check of many files in parallel threads, and the test images put in a
-sample submission's order."""
+sample submission's order. A `.npy` array (kaggle_cnn.data.loaders.arrays) is one
+more image format, found by the same rules."""
 
 from __future__ import annotations
 
@@ -10,11 +11,20 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from kaggle_cnn.data.loaders.arrays import (
+    ARRAY_EXTENSIONS,
+    array_layout,
+    check_array,
+    is_array_file,
+    same_shapes,
+)
 from kaggle_cnn.data.loaders.images import ImageFiles, check_file
 from kaggle_cnn.errors import InputError
 
 # What an image file may end with (case-insensitive).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif")
+# What an id may name: an image file or an image stored as an array.
+FILE_EXTENSIONS = IMAGE_EXTENSIONS + ARRAY_EXTENSIONS
 
 
 def visible(name: str) -> bool:
@@ -32,14 +42,18 @@ def files_under(folder: Path) -> list[str]:
 
 
 def check_all(folder: Path, relatives: list[str], target, workers: int | None = None) -> list:
-    """check_file on every path (relative to `folder`), in threads: hashing and
-    Pillow's decoders release the GIL."""
+    """check_file (check_array for a .npy) on every path (relative to `folder`), in
+    threads: hashing and Pillow's decoders release the GIL."""
     absolute = [os.path.join(folder, *r.split("/")) for r in relatives]
     workers = workers or min(8, (os.cpu_count() or 1) * 2)
     if workers <= 1 or len(absolute) < 16:
-        return [check_file(a, target) for a in absolute]
+        return [_check(a, target) for a in absolute]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(check_file, absolute, [target] * len(absolute), chunksize=16))
+        return list(pool.map(_check, absolute, [target] * len(absolute), chunksize=16))
+
+
+def _check(absolute: str, target):
+    return check_array(absolute, target) if is_array_file(absolute) else check_file(absolute, target)
 
 
 class ImageIndex:
@@ -48,7 +62,7 @@ class ImageIndex:
 
     def __init__(self, folder: Path, where: str) -> None:
         self.where = where  # the folder as messages name it
-        self.files = [f for f in files_under(folder) if f.lower().endswith(IMAGE_EXTENSIONS)]
+        self.files = [f for f in files_under(folder) if f.lower().endswith(FILE_EXTENSIONS)]
         self._by_key: dict[str, list[str]] = collections.defaultdict(list)
         for path in self.files:
             posix = PurePosixPath(path)
@@ -67,7 +81,7 @@ class ImageIndex:
         return hits[0] if hits else None
 
     def spelled_with_extension(self, image_id: str) -> bool:
-        return PurePosixPath(image_id).suffix.lower() in IMAGE_EXTENSIONS
+        return PurePosixPath(image_id).suffix.lower() in FILE_EXTENSIONS
 
 
 def match_ids(index: ImageIndex, ids: list[str], describe_row) -> list[str]:
@@ -93,11 +107,30 @@ def image_files(root: Path, parts: list[list], image_size: tuple[int, int] | Non
     `image_size` or the size every file shares, grey only when every file is grey,
     through Pillow when any file needs it."""
     everything = [entry for part in parts for entry in part]
+    if any(entry.array for entry in everything):
+        return _array_files(root, parts, image_size, source)
     size = image_size or _common_size(source, everything)
     channels = 1 if all(entry.grey for entry in everything) else 3
     pillow = any(entry.pillow for entry in everything)
     return [ImageFiles(root=str(root), files=tuple(e.path for e in part), digests=tuple(e.digest for e in part),
                        size=size, channels=channels, source_sizes=tuple(e.size for e in part), pillow=pillow)
+            for part in parts]
+
+
+def _array_files(root: Path, parts: list[list], image_size: tuple[int, int] | None, source: str) -> list:
+    """ImageFiles of .npy arrays: one shape (or one channel count, resized), one scale
+    decided from the training arrays (the first part)."""
+    everything = [entry for part in parts for entry in part]
+    images = [entry.path for entry in everything if not entry.array]
+    if images:
+        raise InputError(f"{source}: {images[0]} is an image file among .npy arrays; use one kind")
+    same_shapes([(entry.path, entry.array.shape) for entry in everything], source, resized=image_size is not None)
+    layout = array_layout([entry.array for entry in parts[0]])
+    first = everything[0]
+    channels = 1 if first.grey else (first.array.shape[0] if layout.channels_first else first.array.shape[-1])
+    return [ImageFiles(root=str(root), files=tuple(e.path for e in part), digests=tuple(e.digest for e in part),
+                       size=image_size or first.size, channels=channels, source_sizes=tuple(e.size for e in part),
+                       array=layout)
             for part in parts]
 
 

@@ -16,6 +16,7 @@ from numbers import Integral
 
 import numpy as np
 
+from kaggle_cnn.data.loaders.arrays import ArrayLayout, ArrayStats, read_array
 from kaggle_cnn.errors import one_line
 
 # What tf.io.decode_image reads, as Pillow names the formats.
@@ -36,10 +37,11 @@ _BMP_COMPRESSIONS = (0, 3)  # BI_RGB, BI_BITFIELDS
 
 
 @functools.cache
-def _decoder(size: tuple[int, int], channels: int, pillow: bool = False):
+def _decoder(size: tuple[int, int], channels: int, pillow: bool = False, array: ArrayLayout | None = None):
     """The one decode used everywhere (training, prediction, x[i]): path -> float32
     (H, W, C) in [0, 1], mapped over a tf.data.Dataset of paths. With `pillow`,
-    Pillow reads the files (formats TensorFlow has no decoder for)."""
+    Pillow reads the files (formats TensorFlow has no decoder for); with `array`,
+    numpy reads .npy files, memory-mapped, and `array` scales them."""
     from kaggle_cnn.backend import load_keras
 
     load_keras()
@@ -51,14 +53,18 @@ def _decoder(size: tuple[int, int], channels: int, pillow: bool = False):
     def decode(path):
         # Grey images are decoded as RGB and one channel kept: TensorFlow's BMP and
         # GIF decoders refuse channels=1, and for JPEG/PNG the values are the same.
-        if pillow:
+        if array is not None:
+            image = tf.numpy_function(functools.partial(read_array, layout=array), [path], tf.float32,
+                                      stateful=False)
+            image.set_shape([None, None, channels])
+        elif pillow:
             image = tf.numpy_function(functools.partial(_read_with_pillow, channels=channels), [path], tf.uint8,
                                       stateful=False)
             image.set_shape([None, None, channels])
         else:
             image = tf.io.decode_image(tf.io.read_file(path), channels=3 if channels == 1 else channels,
                                        expand_animations=False)
-        if channels == 1:
+        if channels == 1 and array is None:
             image = image[..., :1]
         shape = tf.shape(image)
         image = tf.cond(
@@ -66,7 +72,7 @@ def _decoder(size: tuple[int, int], channels: int, pillow: bool = False):
             lambda: tf.cast(image, tf.float32),
             lambda: tf.image.resize(image, (height, width), method="bilinear"),
         )
-        image = tf.ensure_shape(image / 255.0, (height, width, channels))
+        image = tf.ensure_shape(image if array is not None else image / 255.0, (height, width, channels))
         return image
 
     return decode
@@ -98,6 +104,7 @@ class ImageFiles:
     # (H, W) of each file as stored, for descriptions; not part of the identity.
     source_sizes: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
     pillow: bool = False  # decoded by Pillow: some files are in PILLOW_FORMATS
+    array: ArrayLayout | None = None  # .npy files, read by numpy and scaled so
 
     def __post_init__(self) -> None:
         if len(self.digests) != len(self.files):
@@ -152,6 +159,7 @@ class ImageFiles:
             channels=self.channels,
             source_sizes=tuple(self.source_sizes[r] for r in rows) if self.source_sizes else (),
             pillow=self.pillow,
+            array=self.array,
         )
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -191,7 +199,7 @@ class ImageFiles:
         Without shuffle_seed the rows keep their order (prediction); with it they
         are shuffled afresh each epoch, deterministically for the seed.
         """
-        decode = _decoder(self.size, self.channels, self.pillow)  # imports TensorFlow quietly first
+        decode = _decoder(self.size, self.channels, self.pillow, self.array)  # imports TensorFlow quietly first
         import tensorflow as tf
 
         paths = tf.constant(self.paths(), dtype=tf.string, shape=(len(self),))
@@ -228,7 +236,8 @@ class ImageFiles:
         """What identifies these images: the files' contents and how they are decoded."""
         identity = [list(self.files), list(self.digests), list(self.size), self.channels]
         # TensorFlow's decoders add nothing, so the fingerprints of existing workspaces still match
-        return json.dumps(identity + ["pillow"] * self.pillow).encode()
+        arrays = [["array", self.array.channels_first, self.array.low, self.array.span]] if self.array else []
+        return json.dumps(identity + ["pillow"] * self.pillow + arrays).encode()
 
 
 @dataclass(frozen=True)
@@ -241,6 +250,7 @@ class ImageEntry:
     size: tuple[int, int]  # (H, W) as stored
     grey: bool
     pillow: bool = False  # a format only Pillow decodes
+    array: ArrayStats | None = None  # a .npy file: its shape and values
 
 
 def check_file(absolute: str, target: tuple[int, int] | None) -> tuple[str, tuple[int, int], bool, bool] | str:

@@ -37,6 +37,7 @@ from kaggle_cnn.data.loaders.csv_files import (
     read_header,
     read_table,
 )
+from kaggle_cnn.data.loaders.arrays import ARRAY_EXTENSIONS, describe_layout, is_array_file
 from kaggle_cnn.data.loaders.image_lookup import (
     IMAGE_EXTENSIONS,
     ImageIndex,
@@ -117,13 +118,18 @@ def _first_labels(folder: Path) -> Path | None:
 
 def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
     """The first of `names` that is a folder holding image files directly (a class
-    folder layout's train/ holds folders, and is left to the image-folder loader)."""
+    folder layout's train/ holds folders, and is left to the image-folder loader),
+    or .npy arrays at any depth (SETI's train/<first character of the id>/<id>.npy)."""
     for name in names:
         candidate = folder / name
-        if candidate.is_dir() and any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
-                                      for e in os.scandir(candidate)):
+        if candidate.is_dir() and (any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
+                                       for e in os.scandir(candidate)) or _holds_arrays(candidate)):
             return candidate.resolve()
     return None
+
+
+def _holds_arrays(folder: Path) -> bool:
+    return any(name.lower().endswith(ARRAY_EXTENSIONS) for _, _, files in os.walk(folder) for name in files)
 
 
 # -------------------------------------------------------------------- loading
@@ -157,6 +163,8 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot)
     notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
                    from_where, skipped)
+    if x_train.array is not None:
+        notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
     return Dataset(
         x_train=x_train,
         y_train=np.array([label for _, label in train_entries], dtype=np.int64),
@@ -276,6 +284,8 @@ def _checked_train(root: Path, paths: list[str], y: np.ndarray, size) -> tuple[l
     """([(entry, label)] of the readable training images, [(path, why)] of the others)."""
     kept, skipped = [], []
     for path, label, result in zip(paths, y, check_all(root, paths, size)):
+        if isinstance(result, str) and is_array_file(path):  # arrays are made, not photographed: a bad one is a mistake
+            raise InputError(f"{path}: {result}")
         if isinstance(result, str):
             skipped.append((path, result))
         else:

@@ -1,0 +1,146 @@
+"""Images stored as arrays: a miniature of SETI Breakthrough Listen (a .npy per id in
+sub-folders named by the id's first character, channels first, float values of any
+range, graded by ROC AUC), built from MNIST digits, taken through `kcnn data`,
+`train`, `vote`, `check` and `score`; and each array that cannot be an image refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kaggle_cnn.data import load_dataset
+
+SETI_TRAIN, SETI_TEST = 160, 40
+CADENCES = 6  # channels per array, as SETI's six observations
+
+
+def csv(path: Path, frame: dict) -> None:
+    pd.DataFrame(frame).to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def digits(mnist) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(mnist) as data:
+        n = SETI_TRAIN + SETI_TEST
+        return data["x_train"][:n], data["y_train"][:n]
+
+
+@pytest.fixture(scope="module")
+def seti(tmp_path_factory, digits) -> Path:
+    """train_labels.csv (id,target: digit < 5), train/<id[0]>/<id>.npy and test/ alike,
+    each a 6 x 28 x 28 float16 stack of noisy copies of a digit around -2..5; a sample
+    of 0.5s in an order of its own."""
+    root = tmp_path_factory.mktemp("seti")
+    pixels, labels = digits
+    rng = np.random.default_rng(0)
+    ids = [f"{'0123456789abcdef'[i % 16]}{i:05x}e7" for i in range(len(pixels))]
+    for i, (name, digit) in enumerate(zip(ids, pixels)):
+        stack = np.stack([digit / 255 * 3 + rng.normal(0, 0.5, digit.shape) for _ in range(CADENCES)])
+        path = root / ("train" if i < SETI_TRAIN else "test") / name[0] / f"{name}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, stack.astype(np.float16))
+    csv(root / "train_labels.csv", {"id": ids[:SETI_TRAIN], "target": (labels[:SETI_TRAIN] < 5).astype(int)})
+    order = ids[SETI_TRAIN:][::3] + ids[SETI_TRAIN:][1::3] + ids[SETI_TRAIN:][2::3]
+    csv(root / "sample_submission.csv", {"id": order, "target": 0.5})
+    csv(root / "answers.csv", {"id": ids[SETI_TRAIN:], "target": (labels[SETI_TRAIN:] < 5).astype(int)})
+    return root
+
+
+def test_seti_arrays_are_found_by_id_and_read_channels_first(seti):
+    dataset = load_dataset(seti)
+    assert dataset.image_shape == (28, 28, CADENCES) and len(dataset.y_train) == SETI_TRAIN
+    assert dataset.submission_kind == "probability" and dataset.submission_header == ("id", "target")
+    first = dataset.x_train.files[0]
+    stored = np.load(seti / first).astype(np.float32)
+    low, span = dataset.x_train.array.low, dataset.x_train.array.span
+    assert low < 0 and span > 3  # the training range, not 0..1 nor 0..255
+    image = dataset.x_train[0]
+    assert image.shape == (28, 28, CADENCES) and 0 <= image.min() and image.max() <= 1
+    np.testing.assert_allclose(image[..., 2], (stored[2] - low) / span, rtol=1e-5, atol=1e-6)
+    test_ids = pd.read_csv(seti / "sample_submission.csv", dtype=str)["id"].tolist()
+    assert dataset.test_ids == test_ids
+    assert dataset.x_test.files[0] == f"test/{test_ids[0][0]}/{test_ids[0]}.npy"
+
+
+def test_seti_through_the_command_line(seti, tmp_path, kcnn):
+    """data -> train -> vote -> check -> score: the vote has the sample's header, ids and order."""
+    shown = kcnn("data", seti)
+    assert shown.exit_code == 0, shown.output
+    assert f"array images {CADENCES}x28x28 (channels first: {CADENCES} channels of 28x28)" in shown.output
+    assert "the training range" in shown.output and "probability of the second class" in shown.output
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", seti, "--model", "basic_cnn", "--epochs", 1,
+                  "--val-fraction", 0.25, "--metric", "roc_auc", "--batch-size", 32)
+    assert result.exit_code == 0, result.output
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0, result.output
+    (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
+    submission = pd.read_csv(voted, dtype=str)
+    sample = pd.read_csv(seti / "sample_submission.csv", dtype=str)
+    assert list(submission.columns) == list(sample.columns) and submission["id"].tolist() == sample["id"].tolist()
+    assert pd.to_numeric(submission["target"]).between(0, 1).all()
+    checked = kcnn("check", voted, "--data", seti)
+    assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
+    scored = kcnn("score", voted, "--answers", seti / "answers.csv", "--metric", "roc_auc")
+    assert scored.exit_code == 0 and "roc_auc" in scored.output, scored.output
+
+
+def test_seti_grader_roc_auc_on_a_hand_made_example(tmp_path, kcnn):
+    """AUC by hand: positives b (0.8), d (0.35); negatives a (0.1), c (0.4), e (0.35).
+    Pairs positive above negative: b beats all 3; d beats a, ties e (one half), loses
+    to c: (3 + 1.5) / 6 = 0.75."""
+    from kaggle_cnn import api
+
+    csv(tmp_path / "answers.csv", {"id": list("abcde"), "target": [0, 1, 0, 1, 0]})
+    csv(tmp_path / "sub.csv", {"id": list("edcba"), "target": [0.35, 0.35, 0.4, 0.8, 0.1]})
+    assert api.score(tmp_path / "sub.csv", tmp_path / "answers.csv", "roc_auc")["score"] == pytest.approx(0.75)
+    shown = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "roc_auc")
+    assert shown.exit_code == 0 and "roc_auc 0.7500 on 5 rows" in shown.output, shown.output
+
+
+# ---------------------------------------------------------------- arrays that cannot be images
+
+
+@pytest.fixture
+def spoilt(seti, tmp_path) -> Path:
+    """This test's own copy of the SETI miniature, to spoil."""
+    return Path(shutil.copytree(seti, tmp_path / "seti"))
+
+
+def _a_train_array(root: Path) -> Path:
+    name = pd.read_csv(root / "train_labels.csv", dtype=str)["id"][3]
+    return root / "train" / name[0] / f"{name}.npy"
+
+
+def test_arrays_of_different_shapes_are_refused_naming_both(spoilt, tmp_path, kcnn, assert_refused):
+    odd = _a_train_array(spoilt)
+    np.save(odd, np.zeros((3, 28, 28), dtype=np.float16))
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "train", "--data", spoilt, "--epochs", 1),
+                   "arrays differ in shape", f"is {CADENCES}x28x28", f"{odd.relative_to(spoilt).as_posix()} is 3x28x28")
+    assert not workspace.exists()
+
+
+@pytest.mark.parametrize("spoil, why", [
+    (lambda path: path.write_bytes(b"\x93NUMPY garbage"), "not a valid .npy file"),
+    (lambda path: np.save(path, np.zeros((2, 3, 28, 28))), "has 4 dimensions (2x3x28x28)"),
+    (lambda path: np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True), "object array"),
+    (lambda path: np.save(path, np.array(["a", "b"])), "not numbers"),
+])
+def test_arrays_that_are_no_image_are_refused(spoilt, tmp_path, kcnn, assert_refused, spoil, why):
+    bad = _a_train_array(spoilt)
+    spoil(bad)
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "train", "--data", spoilt, "--epochs", 1),
+                   bad.relative_to(spoilt).as_posix(), why)
+    assert not workspace.exists()
+
+
+def test_a_bad_test_array_is_refused(spoilt, kcnn, assert_refused):
+    name = pd.read_csv(spoilt / "sample_submission.csv", dtype=str)["id"][0]
+    np.save(spoilt / "test" / name[0] / f"{name}.npy", np.zeros((28,)))
+    assert_refused(kcnn("data", spoilt), f"test/{name[0]}/{name}.npy", "has 1 dimension (28)")
