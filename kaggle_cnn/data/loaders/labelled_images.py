@@ -30,6 +30,11 @@ import pandas as pd
 
 from kaggle_cnn.config import check_image_size
 from kaggle_cnn.data.dataset import Dataset
+from kaggle_cnn.data.loaders.arrays import (
+    ARRAY_EXTENSIONS,
+    describe_layout,
+    is_array_file,
+)
 from kaggle_cnn.data.loaders.csv_files import (
     file_line,
     find_file,
@@ -37,7 +42,6 @@ from kaggle_cnn.data.loaders.csv_files import (
     read_header,
     read_table,
 )
-from kaggle_cnn.data.loaders.arrays import ARRAY_EXTENSIONS, describe_layout, is_array_file
 from kaggle_cnn.data.loaders.image_lookup import (
     IMAGE_EXTENSIONS,
     ImageIndex,
