@@ -1,10 +1,14 @@
-"""Images stored as arrays: a miniature of SETI Breakthrough Listen (a .npy per id in
-sub-folders named by the id's first character, channels first, float values of any
-range, graded by ROC AUC), built from MNIST digits, taken through `kcnn data`,
-`train`, `vote`, `check` and `score`; and each array that cannot be an image refused."""
+"""Images stored as arrays, built from MNIST digits: a miniature of SETI Breakthrough
+Listen (a .npy per id in sub-folders named by the id's first character, channels
+first, float values of any range, graded by ROC AUC) and one of the Statoil/C-CORE
+Iceberg Classifier Challenge (train.json and test.json records with two radar bands
+as flat lists, graded by log-loss), each taken through `kcnn data`, `train`, `vote`,
+`check` and `score`; each array that cannot be an image is refused."""
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 from pathlib import Path
 
@@ -15,6 +19,7 @@ import pytest
 from kaggle_cnn.data import load_dataset
 
 SETI_TRAIN, SETI_TEST = 160, 40
+STATOIL_TRAIN, STATOIL_TEST = 120, 30
 CADENCES = 6  # channels per array, as SETI's six observations
 
 
@@ -144,3 +149,112 @@ def test_a_bad_test_array_is_refused(spoilt, kcnn, assert_refused):
     name = pd.read_csv(spoilt / "sample_submission.csv", dtype=str)["id"][0]
     np.save(spoilt / "test" / name[0] / f"{name}.npy", np.zeros((28,)))
     assert_refused(kcnn("data", spoilt), f"test/{name[0]}/{name}.npy", "has 1 dimension (28)")
+
+
+# ---------------------------------------------------------------- Statoil: records of bands
+
+
+@pytest.fixture(scope="module")
+def statoil(tmp_path_factory, mnist) -> Path:
+    """train.json records {id, band_1, band_2, inc_angle, is_iceberg}: each band a flat
+    list of 28 * 28 decibel-like floats (about -30..5) from a digit and its mirror image,
+    is_iceberg = digit < 5; test.json without the label; a sample of 0.5s in reverse order."""
+    root = tmp_path_factory.mktemp("statoil")
+    with np.load(mnist) as data:
+        pixels, labels = data["x_test"][:STATOIL_TRAIN + STATOIL_TEST], data["y_test"][:STATOIL_TRAIN + STATOIL_TEST]
+    rng = np.random.default_rng(1)
+    records = []
+    for i, (digit, label) in enumerate(zip(pixels, labels)):
+        band_1 = digit / 255 * 30 - 25 + rng.normal(0, 2, digit.shape)
+        band_2 = digit[:, ::-1] / 255 * 20 - 30 + rng.normal(0, 2, digit.shape)
+        records.append({"id": f"{i * 7919:08x}", "band_1": np.round(band_1, 4).ravel().tolist(),
+                        "band_2": np.round(band_2, 4).ravel().tolist(), "inc_angle": "na" if i % 9 == 0 else 39.2,
+                        "is_iceberg": int(label < 5)})
+    (root / "train.json").write_text(json.dumps(records[:STATOIL_TRAIN]))
+    test = records[STATOIL_TRAIN:]
+    (root / "test.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "is_iceberg"} for r in test]))
+    csv(root / "sample_submission.csv", {"id": [r["id"] for r in test][::-1], "is_iceberg": 0.5})
+    csv(root / "answers.csv", {"id": [r["id"] for r in test], "is_iceberg": [r["is_iceberg"] for r in test]})
+    return root
+
+
+def test_statoil_bands_are_stacked_as_channels(statoil):
+    dataset = load_dataset(statoil, image_fields="band_2,band_1")
+    assert dataset.image_shape == (28, 28, 2) and dataset.classes == [0, 1] and len(dataset.y_train) == STATOIL_TRAIN
+    assert dataset.submission_kind == "probability" and dataset.submission_header == ("id", "is_iceberg")
+    records = json.loads((statoil / "train.json").read_text())
+    low = min(min(r["band_1"] + r["band_2"]) for r in records)  # one map for every band: the training range
+    high = max(max(r["band_1"] + r["band_2"]) for r in records)
+    band_1, band_2 = (np.array(records[5][b], dtype=np.float32).reshape(28, 28) for b in ("band_1", "band_2"))
+    image = dataset.x_train[5]
+    assert dataset.y_train[5] == records[5]["is_iceberg"]
+    np.testing.assert_allclose(image[..., 0], (band_2 - low) / (high - low), atol=1e-5)
+    np.testing.assert_allclose(image[..., 1], (band_1 - low) / (high - low), atol=1e-5)
+    sample = pd.read_csv(statoil / "sample_submission.csv", dtype=str)["id"].tolist()
+    assert dataset.test_ids == sample
+    by_default = load_dataset(statoil)  # the fields holding lists, in the records' order
+    assert np.array_equal(by_default.x_train[5][..., ::-1], image)
+
+
+def test_statoil_through_the_command_line(statoil, tmp_path, kcnn):
+    shown = kcnn("data", statoil, "--image-fields", "band_1,band_2")
+    assert shown.exit_code == 0, shown.output
+    assert "image fields band_1, band_2 stacked as channels; inc_angle left out" in shown.output
+    assert "array images 28x28, 2 channels" in shown.output and "the training range" in shown.output
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", statoil, "--image-fields", "band_1,band_2", "--model",
+                  "basic_cnn", "--epochs", 1, "--val-fraction", 0.25, "--metric", "logloss", "--batch-size", 32)
+    assert result.exit_code == 0, result.output
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0, result.output
+    (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
+    submission = pd.read_csv(voted, dtype=str)
+    sample = pd.read_csv(statoil / "sample_submission.csv", dtype=str)
+    assert list(submission.columns) == list(sample.columns) and submission["id"].tolist() == sample["id"].tolist()
+    checked = kcnn("check", voted, "--data", statoil)
+    assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
+    scored = kcnn("score", voted, "--answers", statoil / "answers.csv", "--metric", "logloss")
+    assert scored.exit_code == 0 and "logloss" in scored.output, scored.output
+
+
+def test_statoil_grader_log_loss_on_a_hand_made_example(tmp_path, kcnn):
+    """Icebergs b, c; ships a, d: -(ln 0.75 + ln 0.8 + ln 0.5 + ln 0.5) / 4 = 0.474280."""
+    csv(tmp_path / "answers.csv", {"id": list("abcd"), "is_iceberg": [0, 1, 1, 0]})
+    csv(tmp_path / "sub.csv", {"id": list("dcba"), "is_iceberg": [0.5, 0.5, 0.8, 0.25]})
+    expected = -(math.log(0.75) + math.log(0.8) + 2 * math.log(0.5)) / 4
+    assert expected == pytest.approx(0.474280, abs=1e-6)
+    shown = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "logloss")
+    assert shown.exit_code == 0 and f"logloss {expected:.4f} on 4 rows" in shown.output, shown.output
+
+
+def _spoil_record(root: Path, number: int, **fields) -> None:
+    records = json.loads((root / "train.json").read_text())
+    for name, value in fields.items():
+        if value is None:
+            del records[number][name]
+        else:
+            records[number][name] = value
+    (root / "train.json").write_text(json.dumps(records))
+
+
+@pytest.mark.parametrize("fields, why", [
+    ({"band_2": -21.5}, "train.json record 4, field band_2: -21.5 is not an array"),
+    ({"band_1": [0.5] * 27 * 28}, "train.json record 4, field band_1: 756 values do not form a square image"),
+    ({"band_1": [0.5] * 27 * 27}, "train.json record 4, field band_1: 729 values (27x27), but record 1's band_1 "
+                                  "is 784 values (28x28)"),
+    ({"band_2": None}, "train.json record 4: no field 'band_2'"),
+    ({"band_1": ["a"] * 784}, "train.json record 4, field band_1: not an array of numbers"),
+])
+def test_records_that_are_no_image_are_refused(statoil, tmp_path, kcnn, assert_refused, fields, why):
+    root = Path(shutil.copytree(statoil, tmp_path / "statoil"))
+    _spoil_record(root, 3, **fields)
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "train", "--data", root, "--image-fields", "band_1,band_2", "--epochs", 1),
+                   why)
+    assert not workspace.exists()
+
+
+def test_image_fields_are_for_records_only(statoil, seti, kcnn, assert_refused):
+    assert_refused(kcnn("data", seti, "--image-fields", "band_1"), "--image-fields applies to a folder with train.json")
+    assert_refused(kcnn("data", statoil, "--image-fields", "band_1,band_3"), "record 1: no field 'band_3'")
+    assert_refused(kcnn("data", statoil, "--image-fields", "band_1,,band_2"), "--image-fields", "distinct field names")

@@ -40,11 +40,14 @@ def column_options(command):
                      help="Folder of the images the labels CSV names (default: train/, train_images/ or images/)."),
         click.option("--test-images", default=None, metavar="DIR",
                      help="Folder of the test images (default: test/, test_images/, or images/ shared with train)."),
+        click.option("--image-fields", default=None, metavar="A,B",
+                     help="train.json records: the array fields that are images, stacked as channels (default: "
+                          "every field holding a list), e.g. band_1,band_2."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images"))
+                               "test_images", "image_fields"))
 
 
 def _gathered(command, names):
@@ -59,8 +62,8 @@ def _gathered(command, names):
     return wrapper
 
 
-DATA_HELP = ("Competition folder (a labels CSV naming images in train/ and test/; or train.csv and test.csv of "
-             "pixels; [sample_submission.csv]), .npz, CIFAR batches, or an image folder (<class>/ folders, or "
+DATA_HELP = ("Competition folder (a labels CSV naming images or .npy arrays in train/ and test/; or train.csv and "
+             "test.csv of pixels; or train.json and test.json records of arrays; [sample_submission.csv]), .npz, CIFAR batches, or an image folder (<class>/ folders, or "
              "train/ [val/] [test/]). Default: the built-in MNIST demo.")
 
 

@@ -21,6 +21,8 @@ def print_description(description) -> None:
         _print_image_folder(dataset, description.folder)
         return
     click.echo(f"source:      {dataset.source} ({dataset.kind})")
+    for number, line in enumerate(dataset.layout_notes):
+        click.echo(f"{'layout:' if not number else '':<13}{line}")
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
     click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
     click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")

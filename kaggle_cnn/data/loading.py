@@ -26,6 +26,7 @@ def load_dataset(
     labels: str | os.PathLike | None = None,
     train_images: str | os.PathLike | None = None,
     test_images: str | os.PathLike | None = None,
+    image_fields: str | list[str] | None = None,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -34,13 +35,14 @@ def load_dataset(
     image_size (H, W) resizes image files (needed when their sizes differ); a list,
     as run.json gives it back, is accepted too. labels, train_images and test_images
     say where a labels CSV and its image folders are when the names are not the
-    usual ones (paths inside the competition folder, or anywhere).
+    usual ones (paths inside the competition folder, or anywhere). image_fields
+    ("band_1,band_2") names the array fields of train.json's records that are images.
     """
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -49,6 +51,10 @@ def load_dataset(
     # Only when given, so other kinds' recorded options stay as they were.
     if image_size is not None:
         options["image_size"] = list(image_size)
+    if image_fields is not None:
+        from kaggle_cnn.data.loaders.json_records import parse_image_fields
+
+        options["image_fields"] = parse_image_fields(image_fields)
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -65,6 +71,7 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None) ->
     without opening an image or parsing a pixel: from a labels CSV, the class folders'
     names, or train.csv's label column (.npz files and CIFAR batches are read whole)."""
     from kaggle_cnn.data.loaders.folders import folder_classes
+    from kaggle_cnn.data.loaders.json_records import json_classes
     from kaggle_cnn.data.loaders.kaggle_csv import kaggle_classes
     from kaggle_cnn.data.loaders.labelled_images import labelled_classes
 
@@ -73,6 +80,8 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None) ->
         return labelled_classes(layout, label_column=label_column)
     if kind == "image_folder":
         return folder_classes(target)
+    if kind == "json_records":
+        return json_classes(target, label_column=label_column)
     if kind == "kaggle_csv":
         return kaggle_classes(target, label_column=label_column)
     return _load(path, label_column, None, None).classes
@@ -84,6 +93,7 @@ def _identify(path, files: dict):
     from kaggle_cnn.data.demo import demo_path
     from kaggle_cnn.data.loaders.cifar import is_cifar_folder
     from kaggle_cnn.data.loaders.folders import is_image_folder
+    from kaggle_cnn.data.loaders.json_records import is_json_records
     from kaggle_cnn.data.loaders.labelled_images import find_layout
 
     source = "demo" if path is None else os.fspath(path)
@@ -96,16 +106,19 @@ def _identify(path, files: dict):
         layout = find_layout(target, source, **files)
         if layout:
             return "labelled_images", target, source, layout
+        if is_json_records(target):
+            return "json_records", target, source, None
         return ("image_folder" if is_image_folder(target) else "kaggle_csv"), target, source, None
     return ("npz" if target.name.lower().endswith(".npz") else "other"), target, source, None
 
 
-def _load(path, label_column, id_column, image_shape, image_size=None, files=None) -> Dataset:
+def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
     from kaggle_cnn.data.loaders.cifar import load_cifar_folder
     from kaggle_cnn.data.loaders.folders import load_image_folder
+    from kaggle_cnn.data.loaders.json_records import load_json_records
     from kaggle_cnn.data.loaders.kaggle_csv import load_kaggle_folder
     from kaggle_cnn.data.loaders.labelled_images import load_labelled_images
     from kaggle_cnn.data.loaders.npz import load_npz
@@ -114,6 +127,15 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
     if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
+    if image_fields is not None and kind != "json_records":
+        raise InputError(f"{source}: --image-fields applies to a folder with train.json (records whose array "
+                         "fields are images)")
+    if kind == "json_records":
+        if image_shape is not None or image_size is not None:
+            raise InputError(f"{source}: --image-shape and --image-size do not apply to train.json's records; "
+                             "their arrays have their own shape")
+        return load_json_records(target, source=source, image_fields=image_fields, label_column=label_column,
+                                 id_column=id_column)
     if kind == "labelled_images":
         if image_shape is not None:
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "

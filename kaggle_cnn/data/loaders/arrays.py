@@ -157,7 +157,12 @@ def describe_layout(shape: tuple[int, ...], layout: ArrayLayout) -> str:
     order = ("one channel" if len(shape) == 2 else
              f"channels first: {channels} channels of {height}x{width}" if layout.channels_first else
              f"channels last: {channels} channels of {height}x{width}")
-    scale = ("kept as they are (0..1)" if (layout.low, layout.span) == (0.0, 1.0) else
-             "divided by 255" if (layout.low, layout.span) == (0.0, 255.0) else
-             f"mapped from {layout.low:g}..{layout.low + layout.span:g} (the training range) to 0..1")
-    return f"array images {shape_text(shape)} ({order}); values {scale}"
+    return f"array images {shape_text(shape)} ({order}); values {describe_scale(layout)}"
+
+
+def describe_scale(layout: ArrayLayout) -> str:
+    if (layout.low, layout.span) == (0.0, 1.0):
+        return "kept as they are (0..1)"
+    if (layout.low, layout.span) == (0.0, 255.0):
+        return "divided by 255"
+    return f"mapped from {layout.low:g}..{layout.low + layout.span:g} (the training range) to 0..1"
