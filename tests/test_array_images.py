@@ -227,6 +227,28 @@ def test_statoil_grader_log_loss_on_a_hand_made_example(tmp_path, kcnn):
     assert shown.exit_code == 0 and f"logloss {expected:.4f} on 4 rows" in shown.output, shown.output
 
 
+def test_check_and_score_take_probabilities_as_the_graders_do(statoil, tmp_path, kcnn, assert_refused):
+    """Both graders read one column of numbers in [0, 1]: 0s and 1s pass (AUC by hand:
+    positives b, d at 1; negatives a, e at 0 and c at 1: (2 + 0.5) * 2 / 6 = 5/6);
+    1.2 is refused, by check against the sample and by score."""
+    sample = pd.read_csv(statoil / "sample_submission.csv", dtype=str)
+    hard = sample.assign(is_iceberg=[i % 2 for i in range(len(sample))])
+    hard.to_csv(tmp_path / "hard.csv", index=False)
+    checked = kcnn("check", tmp_path / "hard.csv", "--data", statoil)
+    assert checked.exit_code == 0 and "probabilities" in checked.output, checked.output
+    over = sample.assign(is_iceberg=["0.5"] * 3 + ["1.2"] + ["0.5"] * (len(sample) - 4))
+    over.to_csv(tmp_path / "over.csv", index=False)
+    assert_refused(kcnn("check", tmp_path / "over.csv", "--data", statoil),
+                   "over.csv line 5, column is_iceberg: '1.2' is not a probability between 0 and 1")
+    csv(tmp_path / "answers.csv", {"id": list("abcde"), "is_iceberg": [0, 1, 0, 1, 0]})
+    csv(tmp_path / "sub.csv", {"id": list("abcde"), "is_iceberg": [0, 1, 1, 1, 0]})
+    shown = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "roc_auc")
+    assert shown.exit_code == 0 and f"roc_auc {5 / 6:.4f} on 5 rows" in shown.output, shown.output
+    csv(tmp_path / "sub.csv", {"id": list("abcde"), "is_iceberg": [0, 1, 1.5, 1, 0]})
+    assert_refused(kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv", "--metric", "logloss"),
+                   "sub.csv line 4, column is_iceberg: '1.5' is not a probability between 0 and 1")
+
+
 def _spoil_record(root: Path, number: int, **fields) -> None:
     records = json.loads((root / "train.json").read_text())
     for name, value in fields.items():

@@ -18,6 +18,7 @@ from kaggle_cnn.store.submissions import (
     PROBABILITY,
     Member,
     check_submission,
+    probabilities,
     read_member,
 )
 
@@ -38,8 +39,9 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
         classes = [str(c) for c in load_classes(data)]  # no image decoded: any image size will do
     check_submission(member, sample=sample_member, classes=classes, name=str(submission))
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
+    kind = PROBABILITY if sample_member is not None and sample_member.kind == PROBABILITY else member.kind
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
-               + ([what[member.kind]] if classes or member.kind != LABEL else []))
+               + ([what[kind]] if classes or kind != LABEL else []))
     return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
 
 
@@ -69,6 +71,9 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     by_id = dict(zip(answer.ids, answer.labels))
     classes = sorted_labels(answer.labels)
     truth = np.array([classes.index(by_id[i]) for i in predicted.ids])
+    if chosen.needs_probabilities and predicted.kind == LABEL and len(classes) == 2:
+        # graders of ROC AUC and log-loss read one column of numbers in [0, 1], 0s and 1s included
+        predicted = _as_probability(predicted, str(submission), chosen.name)
     proba = _class_probabilities(predicted, classes, submission)
     index = {c: i for i, c in enumerate(classes)}
     labels = proba.argmax(axis=1) if proba is not None else np.array([index.get(label, -1) for label in predicted.labels])
@@ -82,6 +87,11 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
         result["metric"] = chosen.name
         result["score"] = chosen.value(truth, proba, labels, n_classes=len(classes))
     return result
+
+
+def _as_probability(member: Member, name: str, metric: str) -> Member:
+    values = probabilities(member, name, f"{metric} scores the second class's probability")
+    return Member(member.path, member.header, member.ids, member.labels, PROBABILITY, values[:, None])
 
 
 def _class_probabilities(member, classes: list[str], submission) -> np.ndarray | None:

@@ -154,15 +154,16 @@ def margins(histogram: dict, title: str) -> Figure:
 
 
 def augmentation_grid(grid: np.ndarray, spec: str) -> Figure:
-    """Rows of (original, augmented copies); grid is (rows, 1 + copies, H, W, C) in [0, 1]."""
+    """Rows of (original, augmented copies); grid is (rows, 1 + copies, H, W, C) in [0, 1].
+    Colour for 3 channels; otherwise grey (the mean of the channels of an array image)."""
     rows, columns = grid.shape[:2]
     fig = Figure(figsize=(1.3 * columns, 1.3 * rows + 0.6), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
-    grey = grid.shape[-1] == 1
+    grey = grid.shape[-1] != 3
     for r in range(rows):
         for c in range(columns):
             ax = axes[r, c]
-            image = grid[r, c, ..., 0] if grey else grid[r, c]
+            image = grid[r, c].mean(axis=-1) if grey else grid[r, c]
             ax.imshow(image, cmap="gray" if grey else None, vmin=0, vmax=1)
             ax.set_xticks([])
             ax.set_yticks([])

@@ -171,6 +171,9 @@ def check_submission(
         seen[value] = row
     if sample is not None:
         _check_against(name, member, sample, reference or sample.path.name, same_order)
+        if sample.kind == PROBABILITY and member.kind == LABEL:  # 0s and 1s are probabilities too; 1.2 is not
+            probabilities(member, name, f"{reference or sample.path.name} holds probabilities")
+            return
     if classes is None:
         return
     names = [str(c) for c in classes]
@@ -184,6 +187,21 @@ def check_submission(
             row = outside[0]
             raise InputError(f"{name} line {row + 2}: label {_q(member.labels[row])} is not one of the "
                              f"{len(names)} classes ({_few(names)})")
+
+
+def probabilities(member: Member, name: str, why: str) -> np.ndarray:
+    """A one-column member's values as probabilities (a column of 0s and 1s is read
+    as labels, yet graders of ROC AUC and log-loss take it); a value that is not a
+    number in [0, 1] is refused, naming its line and column, and `why` it must be."""
+    if member.kind == PROBABILITY:
+        return member.proba[:, 0]
+    values = pd.to_numeric(pd.Series(member.labels), errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(~((values >= 0) & (values <= 1)))
+    if bad.size:
+        row = bad[0]
+        raise InputError(f"{name} line {row + 2}, column {member.header[1]}: {_q(member.labels[row])} is not a "
+                         f"probability between 0 and 1 ({why})")
+    return values
 
 
 def _check_against(name: str, member: Member, sample: Member, reference: str, same_order: bool) -> None:
