@@ -71,6 +71,48 @@ def test_seti_arrays_are_found_by_id_and_read_channels_first(seti):
     assert dataset.x_test.files[0] == f"test/{test_ids[0][0]}/{test_ids[0]}.npy"
 
 
+@pytest.mark.parametrize("shape, image", [
+    ((6, 273, 256), (273, 256, 6)),  # SETI: channels first
+    ((3, 28, 28), (28, 28, 3)),
+    ((64, 64, 3), (64, 64, 3)),  # channels last
+    ((8, 8, 3), (8, 8, 3)),  # both axes small: channels last
+    ((9, 40, 40), (9, 40, 40)),  # a first axis above 8 is a height
+    ((28, 28), (28, 28, 1)),
+])
+def test_the_channels_order_rule(shape, image):
+    from kaggle_cnn.data.loaders.arrays import image_shape
+
+    assert image_shape(shape) == image
+
+
+def test_channels_last_whole_numbers_are_divided_by_255(tmp_path, digits):
+    """uint8 arrays of H x W x 3, and ids spelled with .npy: one more image format."""
+    pixels, labels = digits
+    ids = [f"img{i:02d}.npy" for i in range(24)]
+    for i, name in enumerate(ids):
+        (tmp_path / "train").mkdir(exist_ok=True)
+        np.save(tmp_path / "train" / name, np.repeat(pixels[i][..., None], 3, axis=-1))
+    csv(tmp_path / "train.csv", {"id": ids, "label": labels[:24]})
+    dataset = load_dataset(tmp_path)
+    assert dataset.image_shape == (28, 28, 3) and (dataset.x_train.array.low, dataset.x_train.array.span) == (0, 255)
+    np.testing.assert_allclose(dataset.x_train[4][..., 1], pixels[4] / 255, atol=1e-6)
+
+
+def test_describing_arrays_needs_no_tensorflow(seti, statoil):
+    """`kcnn data` and `kcnn check` on array images, in a fresh interpreter: TensorFlow is never imported."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom click.testing import CliRunner\nfrom kaggle_cnn.cli import cli\n"
+            f"for path in ({str(seti)!r}, {str(statoil)!r}):\n"
+            "    assert CliRunner().invoke(cli, ['data', path]).exit_code == 0\n"
+            f"assert CliRunner().invoke(cli, ['check', {str(seti / 'sample_submission.csv')!r}, '--data', "
+            f"{str(seti)!r}]).exit_code == 0\n"
+            "print('tensorflow' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
+
+
 def test_seti_through_the_command_line(seti, tmp_path, kcnn):
     """data -> train -> vote -> check -> score: the vote has the sample's header, ids and order."""
     shown = kcnn("data", seti)
@@ -92,6 +134,8 @@ def test_seti_through_the_command_line(seti, tmp_path, kcnn):
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
     scored = kcnn("score", voted, "--answers", seti / "answers.csv", "--metric", "roc_auc")
     assert scored.exit_code == 0 and "roc_auc" in scored.output, scored.output
+    preview = kcnn("-w", workspace, "data", "preview", seti, "--augment", "hflip", "--n", 2, "--copies", 1)
+    assert preview.exit_code == 0 and (workspace / "reports" / "plots" / "augment-preview.png").is_file(), preview.output
 
 
 def test_seti_grader_roc_auc_on_a_hand_made_example(tmp_path, kcnn):
