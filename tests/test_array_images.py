@@ -98,6 +98,21 @@ def test_channels_last_whole_numbers_are_divided_by_255(tmp_path, digits):
     np.testing.assert_allclose(dataset.x_train[4][..., 1], pixels[4] / 255, atol=1e-6)
 
 
+def test_class_folders_of_arrays(tmp_path, digits, kcnn, assert_refused):
+    """<class>/<name>.npy: class folders hold arrays as they hold image files; a bad
+    array among them is refused, not skipped as an unreadable photo is."""
+    pixels, labels = digits
+    for i in range(40):
+        path = tmp_path / "cf" / ("small" if labels[i] < 5 else "big") / f"{i:03d}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, np.stack([pixels[i], pixels[i].T]).astype(np.float32) / 255)
+    dataset = load_dataset(tmp_path / "cf")
+    assert dataset.kind == "image_folder" and dataset.image_shape == (28, 28, 2) and dataset.classes == ["big", "small"]
+    assert len(dataset.y_train) + len(dataset.x_test) == 40
+    (tmp_path / "cf" / "big" / "zzz.npy").write_bytes(b"no array")
+    assert_refused(kcnn("data", tmp_path / "cf"), "big/zzz.npy: not a valid .npy file")
+
+
 def test_describing_arrays_needs_no_tensorflow(seti, statoil):
     """`kcnn data` and `kcnn check` on array images, in a fresh interpreter: TensorFlow is never imported."""
     import subprocess

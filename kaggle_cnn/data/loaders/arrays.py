@@ -27,6 +27,7 @@ from kaggle_cnn.errors import InputError, one_line
 ARRAY_EXTENSIONS = (".npy",)
 CHANNELS_FIRST_MAX = 8
 DIGEST_CHARS = 16
+NPY_MAGIC = b"\x93NUMPY"
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,11 @@ def check_array(absolute: str, target=None) -> tuple | str:
     gives an image's, else why it cannot be used. Read memory-mapped: one pass."""
     try:
         with open(absolute, "rb") as handle:
-            digest = hashlib.sha256(handle.read()).hexdigest()[:DIGEST_CHARS]
+            data = handle.read()
+        if not data.startswith(NPY_MAGIC):  # np.load would take it for a pickle
+            return "not a valid .npy file (no .npy header)"
+        digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
+        del data
         array = np.load(absolute, mmap_mode="r", allow_pickle=False)
     except OSError as error:
         return f"cannot read: {one_line(error.strerror or error, 80)}"

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from kaggle_cnn.config import check_image_size
+from kaggle_cnn.data.loaders.arrays import is_array_file
 from kaggle_cnn.data.loaders.image_lookup import (
     ImageIndex,
     check_all,
@@ -167,6 +168,8 @@ def scan_folder(folder: Path, *, source: str | None = None, target: tuple[int, i
     files_per_group: collections.Counter = collections.Counter()
     for (part, group, relative, label), result in zip(listing, results):
         files_per_group[group] += 1
+        if isinstance(result, str) and is_array_file(relative):  # a bad array is a mistake to fix, not a bad photo
+            raise InputError(f"{scan.where(relative)}: {result}")
         if isinstance(result, str):
             scan.skipped.append((relative, result))
             continue
