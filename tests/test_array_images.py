@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from kaggle_cnn.data import load_dataset
+from kaggle_cnn.errors import InputError
 
 SETI_TRAIN, SETI_TEST = 160, 40
 STATOIL_TRAIN, STATOIL_TEST = 120, 30
@@ -187,6 +188,14 @@ def test_arrays_of_different_shapes_are_refused_naming_both(spoilt, tmp_path, kc
     assert_refused(kcnn("-w", workspace, "train", "--data", spoilt, "--epochs", 1),
                    "arrays differ in shape", f"is {CADENCES}x28x28", f"{odd.relative_to(spoilt).as_posix()} is 3x28x28")
     assert not workspace.exists()
+    np.save(odd, np.ones((CADENCES, 40, 40), dtype=np.float16))  # the same channels, another size: resized
+    assert_refused(kcnn("data", spoilt), f"is {CADENCES}x40x40", "pass --image-size")
+    dataset = load_dataset(spoilt, image_size=(28, 28))
+    row = dataset.x_train.files.index(odd.relative_to(spoilt).as_posix())
+    assert dataset.x_train[row].shape == (28, 28, CADENCES)
+    np.save(odd, np.ones((40, 40, CADENCES), dtype=np.float16))  # channels last among channels first
+    with pytest.raises(InputError, match="the same channels, in the same order"):
+        load_dataset(spoilt, image_size=(28, 28))
 
 
 @pytest.mark.parametrize("spoil, why", [

@@ -38,7 +38,7 @@ class Dataset:
     test_ids: list[str]  # ids exactly as written in the source, submission order
     submission_header: tuple[str, ...]  # (id column, label column), or (id column, one column per class)
     source: str  # path as given, or "demo"
-    kind: str  # "kaggle_csv", "npz", "cifar_batches", "image_folder" or "labelled_images"
+    kind: str  # "kaggle_csv", "npz", "cifar_batches", "image_folder", "labelled_images" or "json_records"
     # How to load it again (absolute path, column options): recorded in run.json
     # so that `kcnn predict` can rebuild a run's validation and test inputs.
     load_options: dict = field(default_factory=dict)

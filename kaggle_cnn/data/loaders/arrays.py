@@ -146,14 +146,18 @@ def array_layout(train: list[ArrayStats]) -> ArrayLayout:
 
 
 def same_shapes(named: list[tuple[str, tuple[int, ...]]], source: str, resized: bool) -> None:
-    """Every array the shape of the first (with --image-size: the same channels);
-    else refused, naming both files and shapes."""
+    """Every array the shape of the first (with --image-size: the same channels, in the
+    same order); else refused, naming both files and shapes."""
     first_name, first = named[0]
+    kind = lambda shape: (len(shape), channels_first(shape), image_shape(shape)[2])  # noqa: E731
     for name, shape in named:
-        differs = image_shape(shape)[2] != image_shape(first)[2] if resized else shape != first
+        differs = kind(shape) != kind(first) if resized else shape != first
         if differs:
+            fix = ("; pass --image-size N or HxW to resize them" if not resized and kind(shape) == kind(first)
+                   else "; every array image needs the same channels, in the same order" if resized
+                   else "; every array image needs the same shape")
             raise InputError(f"{source}: arrays differ in shape ({first_name} is {shape_text(first)}, "
-                             f"{name} is {shape_text(shape)}); every array image needs the same shape")
+                             f"{name} is {shape_text(shape)}){fix}")
 
 
 def describe_layout(shape: tuple[int, ...], layout: ArrayLayout) -> str:
