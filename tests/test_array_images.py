@@ -200,6 +200,7 @@ def test_arrays_of_different_shapes_are_refused_naming_both(spoilt, tmp_path, kc
 
 @pytest.mark.parametrize("spoil, why", [
     (lambda path: path.write_bytes(b"\x93NUMPY garbage"), "not a valid .npy file"),
+    (lambda path: path.write_bytes(path.read_bytes()[:300]), "not a valid .npy file (EOF"),
     (lambda path: np.save(path, np.zeros((2, 3, 28, 28))), "has 4 dimensions (2x3x28x28)"),
     (lambda path: np.save(path, np.array([{"a": 1}, None], dtype=object), allow_pickle=True), "object array"),
     (lambda path: np.save(path, np.array(["a", "b"])), "not numbers"),

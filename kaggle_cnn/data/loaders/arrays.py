@@ -18,6 +18,7 @@ would not.
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,17 +106,20 @@ def stats(array: np.ndarray) -> ArrayStats | str:
 
 def check_array(absolute: str, target=None) -> tuple | str:
     """(digest, (H, W), grey, needs Pillow, ArrayStats) of a .npy file, as check_file
-    gives an image's, else why it cannot be used. Read memory-mapped: one pass."""
+    gives an image's, else why it cannot be used: the file is read once, hashed and
+    parsed from the same bytes (training reads it again, memory-mapped, batch by batch)."""
     try:
         with open(absolute, "rb") as handle:
             data = handle.read()
-        if not data.startswith(NPY_MAGIC):  # np.load would take it for a pickle
-            return "not a valid .npy file (no .npy header)"
-        digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
-        del data
-        array = np.load(absolute, mmap_mode="r", allow_pickle=False)
     except OSError as error:
         return f"cannot read: {one_line(error.strerror or error, 80)}"
+    if not data.startswith(NPY_MAGIC):  # np.load would take it for a pickle
+        return "not a valid .npy file (no .npy header)"
+    digest = hashlib.sha256(data).hexdigest()[:DIGEST_CHARS]
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+    except EOFError:
+        return "not a valid .npy file (cut short)"
     except ValueError as error:
         if "allow_pickle" in str(error) or "Python objects" in str(error):
             return "holds an object array (Python objects, not numbers)"
