@@ -129,7 +129,7 @@ def test_describing_arrays_needs_no_tensorflow(seti, statoil):
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
 
 
-def test_seti_through_the_command_line(seti, tmp_path, kcnn):
+def test_seti_through_the_command_line(seti, tmp_path, kcnn, assert_refused):
     """data -> train -> vote -> check -> score: the vote has the sample's header, ids and order."""
     shown = kcnn("data", seti)
     assert shown.exit_code == 0, shown.output
@@ -150,6 +150,9 @@ def test_seti_through_the_command_line(seti, tmp_path, kcnn):
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
     scored = kcnn("score", voted, "--answers", seti / "answers.csv", "--metric", "roc_auc")
     assert scored.exit_code == 0 and "roc_auc" in scored.output, scored.output
+    # a Kaggle notebook bundle's predict.py reads image files, not arrays: refused, nothing written
+    assert_refused(kcnn("-w", workspace, "export-inference", voted, tmp_path / "bundle"), "trained on .npy arrays")
+    assert not (tmp_path / "bundle").exists()
     preview = kcnn("-w", workspace, "data", "preview", seti, "--augment", "hflip", "--n", 2, "--copies", 1)
     assert preview.exit_code == 0 and (workspace / "reports" / "plots" / "augment-preview.png").is_file(), preview.output
 
@@ -265,7 +268,7 @@ def test_statoil_bands_are_stacked_as_channels(statoil):
     assert np.array_equal(by_default.x_train[5][..., ::-1], image)
 
 
-def test_statoil_through_the_command_line(statoil, tmp_path, kcnn):
+def test_statoil_through_the_command_line(statoil, tmp_path, kcnn, assert_refused):
     shown = kcnn("data", statoil, "--image-fields", "band_1,band_2")
     assert shown.exit_code == 0, shown.output
     assert "image fields band_1, band_2 stacked as channels; inc_angle left out" in shown.output
@@ -284,6 +287,8 @@ def test_statoil_through_the_command_line(statoil, tmp_path, kcnn):
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
     scored = kcnn("score", voted, "--answers", statoil / "answers.csv", "--metric", "logloss")
     assert scored.exit_code == 0 and "logloss" in scored.output, scored.output
+    assert_refused(kcnn("-w", workspace, "export-inference", voted, tmp_path / "bundle"), "json_records data")
+    assert not (tmp_path / "bundle").exists()
 
 
 def test_statoil_grader_log_loss_on_a_hand_made_example(tmp_path, kcnn):

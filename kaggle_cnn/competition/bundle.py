@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kaggle_cnn import fileio
+from kaggle_cnn.data.loaders.arrays import holds_arrays
 from kaggle_cnn.data.loaders.image_lookup import IMAGE_EXTENSIONS
 from kaggle_cnn.data.loaders.kaggle_csv import ID_CANDIDATES, LABEL_CANDIDATES
 from kaggle_cnn.data.loaders.labelled_images import TEST_FOLDERS
@@ -67,6 +68,10 @@ def export_inference(workspace: Workspace, vote: str | os.PathLike, directory: s
     if kind not in KINDS:
         raise InputError(f"{vote_csv}: its runs were trained on {kind} data; predict.py reads "
                          f"{', '.join(KINDS)} (a Kaggle pixel CSV, an .npz, image files named by a sample submission)")
+    trained_on = (first.record["data"].get("load_options") or {}).get("path")
+    if kind in IMAGE_KINDS and trained_on and Path(trained_on).is_dir() and holds_arrays(Path(trained_on)):
+        raise InputError(f"{vote_csv}: its runs were trained on .npy arrays ({trained_on}); predict.py reads image "
+                         "files, not arrays")
     bundle = _bundle(vote_csv, sidecar, runs)
     directory.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -61,6 +63,15 @@ class ArrayLayout:
 
 def is_array_file(path: str) -> bool:
     return path.lower().endswith(ARRAY_EXTENSIONS)
+
+
+def holds_arrays(folder: Path) -> bool:
+    """Whether a .npy file lies anywhere below `folder` (hidden folders aside)."""
+    for _, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(is_array_file(name) for name in files):
+            return True
+    return False
 
 
 def channels_first(shape: tuple[int, ...]) -> bool:

@@ -30,11 +30,7 @@ import pandas as pd
 
 from kaggle_cnn.config import check_image_size
 from kaggle_cnn.data.dataset import Dataset
-from kaggle_cnn.data.loaders.arrays import (
-    ARRAY_EXTENSIONS,
-    describe_layout,
-    is_array_file,
-)
+from kaggle_cnn.data.loaders.arrays import describe_layout, holds_arrays, is_array_file
 from kaggle_cnn.data.loaders.csv_files import (
     file_line,
     find_file,
@@ -127,13 +123,10 @@ def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
     for name in names:
         candidate = folder / name
         if candidate.is_dir() and (any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
-                                       for e in os.scandir(candidate)) or _holds_arrays(candidate)):
+                                       for e in os.scandir(candidate)) or holds_arrays(candidate)):
             return candidate.resolve()
     return None
 
-
-def _holds_arrays(folder: Path) -> bool:
-    return any(name.lower().endswith(ARRAY_EXTENSIONS) for _, _, files in os.walk(folder) for name in files)
 
 
 # -------------------------------------------------------------------- loading
