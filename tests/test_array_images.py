@@ -268,6 +268,17 @@ def test_statoil_bands_are_stacked_as_channels(statoil):
     assert np.array_equal(by_default.x_train[5][..., ::-1], image)
 
 
+def test_gzipped_records_read_the_same(statoil, tmp_path):
+    import gzip
+
+    root = tmp_path / "statoil"
+    root.mkdir()
+    shutil.copy(statoil / "sample_submission.csv", root)
+    for name in ("train.json", "test.json"):
+        (root / f"{name}.gz").write_bytes(gzip.compress((statoil / name).read_bytes()))
+    assert load_dataset(root).fingerprint() == load_dataset(statoil).fingerprint()
+
+
 def test_statoil_through_the_command_line(statoil, tmp_path, kcnn, assert_refused):
     shown = kcnn("data", statoil, "--image-fields", "band_1,band_2")
     assert shown.exit_code == 0, shown.output

@@ -3,7 +3,7 @@ Iceberg Classifier Challenge ships its radar bands:
 
     ROOT/train.json              [{"id": ..., "band_1": [5625 floats], "band_2": [...],
                                    "inc_angle": ..., "is_iceberg": 0 or 1}, ...]
-    ROOT/test.json               the same records without the label
+    ROOT/test.json               the same records without the label (either may be gzipped: .json.gz)
     ROOT/sample_submission.csv   id,is_iceberg: the test ids' order and the header
 
 The image fields (`--image-fields band_1,band_2`; by default every field that
@@ -18,6 +18,7 @@ or a usual id name. Values are scaled to [0, 1] as .npy arrays are
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from pathlib import Path
@@ -78,10 +79,10 @@ def load_json_records(folder: Path, *, source: str, image_fields=None, label_col
     for x in (x_train, x_test):
         np.clip((x - np.float32(layout.low)) / np.float32(layout.span), 0.0, 1.0, out=x)
     ignored = [f for f in train[0] if f not in (*fields, id_field, label)]
-    notes = (f"{TRAIN_NAME}: {len(train)} records (id field {id_field}, label {label}); image fields "
+    notes = (f"{train_path.name}: {len(train)} records (id field {id_field}, label {label}); image fields "
              f"{', '.join(fields)} stacked as channels" + (f"; {', '.join(ignored)} left out" if ignored else ""),
-             f"test: {len(test_ids)} records of {TEST_NAME}" + (f" in {SAMPLE_NAME}'s order" if sample else "")
-             if test_path else "test: no test.json",
+             f"test: {len(test_ids)} records of {test_path.name}" + (f" in {SAMPLE_NAME}'s order" if sample else "")
+             if test_path else f"test: no {TEST_NAME}",
              f"array images {shape[0]}x{shape[1]}, {shape[2]} channel{'s' * (shape[2] != 1)} (one per image field); "
              f"values {describe_scale(layout)}")
     return Dataset(
@@ -102,10 +103,11 @@ def json_classes(folder: Path, *, label_column: str | None = None, id_column: st
 
 
 def _records(path: Path) -> list[dict]:
+    opener = gzip.open if path.name.endswith(".gz") else open
     try:
-        with open(path, encoding="utf-8") as handle:
+        with opener(path, "rt", encoding="utf-8") as handle:
             records = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InputError(f"{path.name}: cannot be read as JSON ({one_line(error, 100)})") from None
     if not isinstance(records, list) or not records:
         found = "an empty list" if records == [] else f"a JSON {type(records).__name__}"
