@@ -129,6 +129,16 @@ def test_describing_arrays_needs_no_tensorflow(seti, statoil):
     assert done.returncode == 0 and done.stdout.strip() == "False", done.stderr[-2000:]
 
 
+def test_without_a_sample_the_test_ids_are_the_file_names(seti, tmp_path):
+    """As the labels CSV spells them: the id, not test/<first character>/<id>."""
+    root = Path(shutil.copytree(seti, tmp_path / "seti"))
+    (root / "sample_submission.csv").unlink()
+    dataset = load_dataset(root)
+    names = sorted(p.stem for p in (root / "test").glob("*/*.npy"))
+    assert sorted(dataset.test_ids) == names and dataset.x_test.files[0] == f"test/{dataset.test_ids[0][0]}/" \
+        f"{dataset.test_ids[0]}.npy"
+
+
 def test_seti_through_the_command_line(seti, tmp_path, kcnn, assert_refused):
     """data -> train -> vote -> check -> score: the vote has the sample's header, ids and order."""
     shown = kcnn("data", seti)

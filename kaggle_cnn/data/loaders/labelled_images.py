@@ -274,6 +274,9 @@ def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None
     files = [f for f in index.files if f not in train_files]
     with_extension = index.spelled_with_extension(train_ids[0])
     ids = [f if with_extension else str(PurePosixPath(f).with_suffix("")) for f in files]
+    if "/" not in train_ids[0]:  # ids name files, not paths (SETI's test/a/a1b2.npy is id a1b2)
+        names = [PurePosixPath(i).name for i in ids]
+        ids = names if len(set(names)) == len(names) else ids
     return ids, files, f"{index.where}/"
 
 
