@@ -40,11 +40,14 @@ def column_options(command):
                      help="Folder of the images the labels CSV names (default: train/, train_images/ or images/)."),
         click.option("--test-images", default=None, metavar="DIR",
                      help="Folder of the test images (default: test/, test_images/, or images/ shared with train)."),
+        click.option("--multi-label", is_flag=True, default=False,
+                     help="Any number of labels per image: the label column holds space-separated tags (one-hot "
+                          "rows with several 1s are multi-label without it)."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images"))
+                               "test_images", "multi_label"))
 
 
 def _gathered(command, names):

@@ -26,6 +26,7 @@ def load_dataset(
     labels: str | os.PathLike | None = None,
     train_images: str | os.PathLike | None = None,
     test_images: str | os.PathLike | None = None,
+    multi_label: bool = False,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -34,13 +35,14 @@ def load_dataset(
     image_size (H, W) resizes image files (needed when their sizes differ); a list,
     as run.json gives it back, is accepted too. labels, train_images and test_images
     say where a labels CSV and its image folders are when the names are not the
-    usual ones (paths inside the competition folder, or anywhere).
+    usual ones (paths inside the competition folder, or anywhere). multi_label: a
+    labels CSV's label column holds space-separated tags, any number per image.
     """
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, multi_label)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -49,6 +51,8 @@ def load_dataset(
     # Only when given, so other kinds' recorded options stay as they were.
     if image_size is not None:
         options["image_size"] = list(image_size)
+    if multi_label:
+        options["multi_label"] = True
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -60,7 +64,7 @@ def _beside(path, value: str) -> Path:
     return inside if inside is not None and inside.exists() else Path(value)
 
 
-def load_classes(path: str | os.PathLike, *, label_column: str | None = None) -> list:
+def load_classes(path: str | os.PathLike, *, label_column: str | None = None, multi_label: bool = False) -> list:
     """The classes of the competition at `path`, as its Dataset would hold them, read
     without opening an image or parsing a pixel: from a labels CSV, the class folders'
     names, or train.csv's label column (.npz files and CIFAR batches are read whole)."""
@@ -70,7 +74,7 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None) ->
 
     kind, target, _, layout = _identify(path, {})
     if kind == "labelled_images":
-        return labelled_classes(layout, label_column=label_column)
+        return labelled_classes(layout, label_column=label_column, multi_label=multi_label)
     if kind == "image_folder":
         return folder_classes(target)
     if kind == "kaggle_csv":
@@ -100,7 +104,7 @@ def _identify(path, files: dict):
     return ("npz" if target.name.lower().endswith(".npz") else "other"), target, source, None
 
 
-def _load(path, label_column, id_column, image_shape, image_size=None, files=None) -> Dataset:
+def _load(path, label_column, id_column, image_shape, image_size=None, files=None, multi_label=False) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -118,7 +122,11 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
         if image_shape is not None:
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
-        return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size)
+        return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
+                                    multi_label=multi_label)
+    if multi_label:
+        raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
+                         "or one-hot columns)")
     if image_size is not None and kind != "image_folder":
         raise InputError(f"{source}: --image-size applies to image files (class folders, or a labels CSV "
                          "naming image files)")
