@@ -50,3 +50,100 @@ def test_single_label_truth_under_the_multi_label_metrics():
     assert get_metric("f1_samples").value(truth, proba) == pytest.approx(0.75)
     # class 2's column: positives 0.3 and 0.8 against negatives 0.1, 0.1: AUC 1; classes 0 and 1 also 1
     assert get_metric("mean_auc").value(truth, proba) == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- miniatures
+
+CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+VEHICLES = {"airplane", "automobile", "ship", "truck"}
+N_TRAIN, N_TEST = 240, 80
+# RANZCR CLiP's label columns, a few of its 11: each image's class sets two of them
+RANZCR = ["ETT - Abnormal", "ETT - Normal", "NGT - Normal", "CVC - Normal", "Swan Ganz Catheter Present"]
+
+
+def tags_of(label: int) -> list[str]:
+    """Two tags per image: what it is (animal or vehicle), and its CIFAR-10 class."""
+    name = CIFAR[int(label)]
+    return ["vehicle" if name in VEHICLES else "animal", name]
+
+
+def ranzcr_row(label: int) -> list[int]:
+    """RANZCR-like findings: label 0/1 of column k, two 1s per row (vehicles vs animals, and class mod 3)."""
+    row = [0] * len(RANZCR)
+    row[0 if CIFAR[int(label)] in VEHICLES else 1] = 1
+    row[2 + int(label) % 3] = 1
+    return row
+
+
+@pytest.fixture(scope="module")
+def cifar_images(shared_data):
+    path = shared_data / "cifar10_subset.npz"
+    if not path.exists():
+        pytest.skip(f"needs the real dataset {path}")
+    data = np.load(path)
+    return data["x_train"][: N_TRAIN + N_TEST], data["y_train"][: N_TRAIN + N_TEST]
+
+
+def save_images(folder, names, pixels, ext="jpg"):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, image in zip(names, pixels):
+        Image.fromarray(image).save(folder / f"{name}.{ext}")
+
+
+@pytest.fixture(scope="module")
+def planet(tmp_path_factory, cifar_images):
+    """Planet's layout: train_v2.csv (image_name,tags), train-jpg/, test-jpg/, sample_submission_v2.csv
+    (every row 'primary clear'-like: two tags), and the hidden answers in Planet's own layout."""
+    import pandas as pd
+
+    pixels, labels = cifar_images
+    root = tmp_path_factory.mktemp("planet")
+    train = [f"train_{i}" for i in range(N_TRAIN)]
+    test = [f"test_{i}" for i in range(N_TEST)][::-1]  # the sample's order is not the files' order
+    save_images(root / "train-jpg", train, pixels[:N_TRAIN])
+    save_images(root / "test-jpg", [f"test_{i}" for i in range(N_TEST)], pixels[N_TRAIN:])
+    pd.DataFrame({"image_name": train, "tags": [" ".join(tags_of(y)) for y in labels[:N_TRAIN]]}).to_csv(
+        root / "train_v2.csv", index=False)
+    pd.DataFrame({"image_name": test, "tags": "animal cat"}).to_csv(root / "sample_submission_v2.csv", index=False)
+    answers = pd.DataFrame({"image_name": [f"test_{i}" for i in range(N_TEST)],
+                            "tags": [" ".join(tags_of(y)) for y in labels[N_TRAIN:]]})
+    answers.to_csv(tmp_path_factory.getbasetemp() / "planet_answers.csv", index=False)
+    return root, test, tmp_path_factory.getbasetemp() / "planet_answers.csv"
+
+
+@pytest.fixture(scope="module")
+def ranzcr(tmp_path_factory, cifar_images):
+    """RANZCR CLiP's layout: train.csv (StudyInstanceUID, the label columns, PatientID), train/, test/,
+    a sample of one probability column per label, and the hidden answers as the grader reads them."""
+    import pandas as pd
+
+    pixels, labels = cifar_images
+    root = tmp_path_factory.mktemp("ranzcr")
+    uids = [f"1.2.826.0.1.{i}" for i in range(N_TRAIN + N_TEST)]
+    save_images(root / "train", uids[:N_TRAIN], pixels[:N_TRAIN])
+    save_images(root / "test", uids[N_TRAIN:], pixels[N_TRAIN:])
+    rows = np.array([ranzcr_row(y) for y in labels])
+    frame = pd.DataFrame({"StudyInstanceUID": uids, **{c: rows[:, k] for k, c in enumerate(RANZCR)},
+                          "PatientID": [f"p{i % 37:03d}" for i in range(len(uids))]})
+    frame[:N_TRAIN].to_csv(root / "train.csv", index=False)
+    sample = frame[N_TRAIN:][["StudyInstanceUID", *RANZCR]].assign(**{c: 0 for c in RANZCR})
+    sample.to_csv(root / "sample_submission.csv", index=False)
+    frame[N_TRAIN:].to_csv(tmp_path_factory.getbasetemp() / "ranzcr_answers.csv", index=False)
+    return root, uids[N_TRAIN:], tmp_path_factory.getbasetemp() / "ranzcr_answers.csv"
+
+
+def test_planet_and_ranzcr_read_as_multi_label(planet, ranzcr):
+    from kaggle_cnn.data import load_dataset
+
+    root, test, _ = planet
+    dataset = load_dataset(root, multi_label=True)
+    assert dataset.task == "multi_label" and dataset.classes == sorted({"animal", "vehicle", *CIFAR})
+    assert dataset.y_train.shape == (N_TRAIN, 12) and (dataset.y_train.sum(axis=1) == 2).all()
+    assert dataset.submission_header == ("image_name", "tags") and dataset.submission_kind == "tags"
+    assert dataset.test_ids == test and dataset.x_test.files[0] == f"test-jpg/{test[0]}.jpg"
+    root, uids, _ = ranzcr
+    dataset = load_dataset(root)  # rows of two 1s: multi-label without the option; PatientID is no label
+    assert dataset.task == "multi_label" and dataset.classes == sorted(RANZCR)
+    assert dataset.submission_kind == "class_columns" and dataset.test_ids == uids

@@ -44,10 +44,9 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
 
 
 def _sample_beside(data: Path) -> Path | None:
-    from kaggle_cnn.data.loaders.csv_files import find_file
-    from kaggle_cnn.data.loaders.sample import SAMPLE_NAME
+    from kaggle_cnn.data.loaders.sample import find_sample
 
-    return find_file(data, SAMPLE_NAME) if data.is_dir() else None
+    return find_sample(data) if data.is_dir() else None
 
 
 def score(submission: str | Path, answers: str | Path | None = None, metric: str | None = None) -> dict[str, Any]:

@@ -50,13 +50,13 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
-from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, Sample, read_sample
+from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, normalise_labels, sorted_labels
 
-LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv")
-TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs")
-TEST_FOLDERS = ("test", "test_images", "test_imgs", "images")
+LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv", "train_v2.csv")
+TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs", "train-jpg")
+TEST_FOLDERS = ("test", "test_images", "test_imgs", "test-jpg", "images")
 ID_CANDIDATES = ("id", "Id", "ID", "id_code", "image_id", "ImageId", "image", "image_name", "file", "filename")
 KIND = "labelled_images"
 _ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True}
@@ -105,7 +105,7 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
         test = next((f for f in (_first_images(folder, (n,)) for n in TEST_FOLDERS if n != train.name) if f), None)
         test = test or (train if train.name == "images" else None)  # Plant Pathology: one folder for both
     resolved = lambda path: path.resolve() if path is not None else None  # noqa: E731
-    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_file(folder, SAMPLE_NAME)),
+    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_sample(folder)),
                   test_csv=resolved(find_file(folder, "test.csv")), source=source)
 
 
@@ -143,7 +143,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         image_size = check_image_size(image_size)
     labels_path = layout.labels
     id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
-                                                                       multi_label)
+                                                                       multi_label, _sample_columns(layout))
 
     train_index = ImageIndex(layout.train, layout.name(layout.train))
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
@@ -184,7 +184,12 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
                      multi_label: bool = False) -> list:
     """The classes, read from the labels CSV alone: no image is opened."""
-    return _read_labels(layout.labels, label_column, id_column, multi_label).classes
+    return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout)).classes
+
+
+def _sample_columns(layout: Layout) -> list[str]:
+    """The sample submission's columns after its id (none without a sample)."""
+    return read_header(layout.sample)[1:] if layout.sample else []
 
 
 class _Labels(NamedTuple):
@@ -199,14 +204,15 @@ class _Labels(NamedTuple):
     multi_label: bool
 
 
-def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False) -> _Labels:
+def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False,
+                 sample_columns: list[str] = ()) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
     id_col = _id_column(path, header, id_column)
     ids = read_ids(path, table, id_col)
-    label_cols, one_hot = _label_columns(path, header, id_col, label_column)
+    label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
     if one_hot:
         classes, y = _one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
@@ -225,9 +231,12 @@ def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
     return next((c for c in ID_CANDIDATES if c in header), header[0])
 
 
-def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None) -> tuple[list[str], bool]:
+def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None,
+                   sample_columns: list[str] = ()) -> tuple[list[str], bool]:
     """([label column], False), or (the one-hot columns, True): the given column, the
-    only other column, a usual label name, or else every other column if all hold 0/1."""
+    only other column, a usual label name, the sample's columns when it has one per
+    class (RANZCR CLiP's train.csv also holds a PatientID the sample has not), or
+    else every other column if all hold 0/1."""
     others = [c for c in header if c != id_col]
     if wanted is not None:
         if wanted not in header or wanted == id_col:
@@ -238,7 +247,10 @@ def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | Non
     if len(others) == 1:
         return others, False
     named = next((c for c in LABEL_CANDIDATES if c in others), None)
-    return ([named], False) if named else (others, True)
+    if named:
+        return [named], False
+    per_class = [c for c in others if c in sample_columns]
+    return (per_class, True) if len(per_class) > 1 else (others, True)
 
 
 def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
@@ -290,7 +302,7 @@ def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None
     """(test ids, their files relative to the test folder, where the ids came from)."""
     if sample is not None or layout.test_csv is not None:
         if sample is not None:
-            ids, where, describe = sample.ids, SAMPLE_NAME, sample.row
+            ids, where, describe = sample.ids, sample.path.name, sample.row
         else:
             path = layout.test_csv
             table = read_table(path, text_columns=read_header(path))
@@ -335,7 +347,7 @@ def _checked_test(layout: Layout, root: Path, paths: list[str], size, where: str
 def _unlisted(layout: Layout, root: Path, train_index: ImageIndex, test_index: ImageIndex | None,
               train_files: set[str], test_files: set[str], sample: Sample | None) -> list[tuple[str, str]]:
     """Images in the folders that no labels row (train) or test id names: listed, not fatal."""
-    test_list = SAMPLE_NAME if sample else "test.csv"
+    test_list = sample.path.name if sample else "test.csv"
     no_row, not_listed = f"no row in {layout.labels.name}", f"not in {test_list}"
     if test_index is train_index:  # one folder for both
         reasons = [(train_index, layout.train, train_files | test_files, f"{no_row} nor in {test_list}")]

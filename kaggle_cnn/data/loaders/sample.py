@@ -15,6 +15,15 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import normalise_label
 
 SAMPLE_NAME = "sample_submission.csv"
+# A labels CSV's competition may name its sample otherwise (Planet: sample_submission_v2.csv).
+SAMPLE_NAMES = (SAMPLE_NAME, "sample_submission_v2.csv")
+
+
+def find_sample(folder: Path) -> Path | None:
+    """The competition folder's sample submission, by any of its usual names."""
+    from kaggle_cnn.data.loaders.csv_files import find_file
+
+    return next((found for name in SAMPLE_NAMES if (found := find_file(folder, name))), None)
 
 
 @dataclass(frozen=True)
