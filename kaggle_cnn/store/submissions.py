@@ -56,15 +56,21 @@ def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str],
     fileio.write_csv(path, pd.DataFrame({header[0]: list(ids), **columns}), float_format="%.6g")
 
 
-def tag_strings(proba: np.ndarray, classes: Sequence, thresholds: float | np.ndarray = 0.5) -> list[str]:
-    """Each row's labels at or above their thresholds, joined by spaces in the
-    classes' order. A row where none reaches its threshold gets its likeliest label:
+def decisions(proba: np.ndarray, thresholds: float | np.ndarray = 0.5) -> np.ndarray:
+    """Multi-label decisions as a submission writes them: each label at or above its
+    threshold (one, or one per label), and where none is, the likeliest label alone:
     graders that average a score over images (Planet's F2) give an empty row 0."""
     proba = np.asarray(proba, dtype=np.float64)
     chosen = proba >= np.asarray(thresholds, dtype=np.float64)
-    chosen[np.arange(len(proba)), proba.argmax(axis=1)] |= ~chosen.any(axis=1)
+    if len(proba):
+        chosen[np.arange(len(proba)), proba.argmax(axis=1)] |= ~chosen.any(axis=1)
+    return chosen
+
+
+def tag_strings(proba: np.ndarray, classes: Sequence, thresholds: float | np.ndarray = 0.5) -> list[str]:
+    """Each row's decided labels (`decisions`), joined by spaces in the classes' order."""
     names = [str(c) for c in classes]
-    return [" ".join(n for n, on in zip(names, row) if on) for row in chosen]
+    return [" ".join(n for n, on in zip(names, row) if on) for row in decisions(proba, thresholds)]
 
 
 @dataclass(frozen=True)
