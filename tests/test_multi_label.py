@@ -147,3 +147,146 @@ def test_planet_and_ranzcr_read_as_multi_label(planet, ranzcr):
     dataset = load_dataset(root)  # rows of two 1s: multi-label without the option; PatientID is no label
     assert dataset.task == "multi_label" and dataset.classes == sorted(RANZCR)
     assert dataset.submission_kind == "class_columns" and dataset.test_ids == uids
+
+
+# ---------------------------------------------------------------- the graders
+
+
+def write(path, frame):
+    import pandas as pd
+
+    pd.DataFrame(frame).to_csv(path, index=False)
+    return path
+
+
+def test_planet_grader_mean_f2_over_images(tmp_path, kcnn):
+    from kaggle_cnn import api
+
+    answers = write(tmp_path / "answers.csv", {"image_name": ["a", "b", "c"],
+                                               "tags": ["clear primary", "haze", "cloudy"]})
+    # in another order; a: tp 2, fp 1 -> P 2/3, R 1, F2 = 5 * 2/3 / (8/3 + 1) = 10/11;
+    # b: 'road' is a tag the answers never hold: tp 0 -> F2 0; c: exact -> 1
+    sub = write(tmp_path / "sub.csv", {"image_name": ["c", "b", "a"], "tags": ["cloudy", "road", "clear primary water"]})
+    result = api.score(sub, answers, multi_label=True)
+    assert result["metric"] == "f2_samples" and result["score"] == pytest.approx((10 / 11 + 0 + 1) / 3)
+    assert result["accuracy"] == pytest.approx(1 / 3)  # c alone has every tag right
+    shown = kcnn("score", sub, "--answers", answers, "--multi-label")
+    assert shown.exit_code == 0 and f"f2_samples {(10 / 11 + 1) / 3:.4f} on 3 rows" in shown.output, shown.output
+    f1 = kcnn("score", sub, "--answers", answers, "--multi-label", "--metric", "f1_samples")
+    assert f"f1_samples {(0.8 + 0 + 1) / 3:.4f}" in f1.output, f1.output  # a: F1 = 2 * 2/3 / (5/3) = 4/5
+
+
+def test_ranzcr_grader_mean_column_auc(tmp_path, kcnn, assert_refused):
+    from kaggle_cnn import api
+
+    uids = ["1.1", "1.2", "1.3", "1.4"]
+    answers = write(tmp_path / "answers.csv", {"StudyInstanceUID": uids, "ETT - Normal": [1, 0, 1, 0],
+                                               "CVC - Normal": [0, 0, 1, 1], "PatientID": ["p1", "p1", "p2", "p3"]})
+    # ETT: positives 0.9, 0.4 vs negatives 0.5, 0.1: 3 of 4 pairs ordered -> 0.75
+    # CVC: positives 0.8, 0.2 vs negatives 0.3, 0.6: 2 of 4 pairs -> 0.5; mean 0.625
+    sub = write(tmp_path / "sub.csv", {"StudyInstanceUID": uids[::-1], "ETT - Normal": [0.1, 0.4, 0.5, 0.9],
+                                       "CVC - Normal": [0.2, 0.8, 0.3, 0.6]})
+    result = api.score(sub, answers)  # a 0/1 answers column per submission column: multi-label without the option
+    assert result["metric"] == "mean_auc" and result["score"] == pytest.approx(0.625)
+    shown = kcnn("score", sub, "--answers", answers)
+    assert shown.exit_code == 0 and "mean_auc 0.6250 on 4 rows" in shown.output, shown.output
+    write(tmp_path / "bad.csv", {"StudyInstanceUID": uids, "ETT - Normal": [1, 0, 2, 0],
+                                 "CVC - Normal": [0, 0, 1, 1]})
+    assert_refused(kcnn("score", sub, "--answers", tmp_path / "bad.csv"), "bad.csv line 4, column ETT - Normal",
+                   "'2' is not 0 or 1")
+
+
+# ---------------------------------------------------------------- through the command line
+
+
+def voted_and_sidecar(workspace):
+    import json
+
+    import pandas as pd
+
+    voted = workspace / "submissions" / "ensemble" / "soft_vote.csv"
+    return voted, pd.read_csv(voted, dtype=str, keep_default_na=False), json.loads(voted.with_suffix(".json").read_text())
+
+
+def test_planet_data_train_vote_check_score(planet, tmp_path, kcnn, assert_refused):
+    import pandas as pd
+    from sklearn.metrics import fbeta_score
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    root, test, answers = planet
+    shown = kcnn("data", root, "--multi-label")
+    assert shown.exit_code == 0 and "task:        multi-label" in shown.output, shown.output
+    assert "image_name,tags  (the labels that apply, joined by spaces)" in shown.output
+    workspace = tmp_path / "ws"
+    assert_refused(kcnn("-w", workspace, "train", "--data", root, "--multi-label", "--folds", 3),
+                   "--folds 3: k-fold training takes one label per row; this data is multi-label")
+    result = kcnn("-w", workspace, "train", "--data", root, "--multi-label", "--model", "basic_cnn", "--epochs", 1,
+                  "--repeat", 2, "--metric", "f2_samples", "--val-fraction", 0.25)
+    assert result.exit_code == 0 and "val_f2_samples" in result.output, result.output
+    assert_refused(kcnn("-w", workspace, "vote", "--method", "hard"), "--method hard: a multi-label vote averages")
+    assert not (workspace / "submissions" / "ensemble").exists()
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0 and "decision thresholds (fitted on 60 hold-out rows)" in result.output, result.output
+    voted, submission, sidecar = voted_and_sidecar(workspace)
+    sample = pd.read_csv(root / "sample_submission_v2.csv", dtype=str)
+    assert list(submission.columns) == list(sample.columns) and submission["image_name"].tolist() == test
+    classes = sorted({"animal", "vehicle", *CIFAR})
+    assert sidecar["task"] == "multi_label" and sidecar["classes"] == classes and len(sidecar["members"]) == 2
+    assert sorted(sidecar["thresholds"]) == classes and all(0 < t < 1 for t in sidecar["thresholds"].values())
+    assert sidecar["val_score"] >= sidecar["val_score_at_0.5"]  # the fit starts from 0.5 and only moves up
+    assert all(tags and set(tags.split()) <= set(classes) for tags in submission["tags"])
+    checked = kcnn("check", voted, "--data", root, "--multi-label")
+    assert checked.exit_code == 0 and "id set and order" in checked.output and "tags" in checked.output
+    scored = kcnn("score", voted, "--answers", answers, "--multi-label")
+    assert scored.exit_code == 0, scored.output
+    truth = pd.read_csv(answers, dtype=str).set_index("image_name").loc[submission["image_name"], "tags"]
+    binarizer = MultiLabelBinarizer(classes=classes)
+    expected = fbeta_score(binarizer.fit_transform(truth.str.split()), binarizer.transform(submission["tags"].str.split()),
+                           beta=2, average="samples")
+    assert f"f2_samples {expected:.4f} on {N_TEST} rows" in scored.output, scored.output
+
+
+def test_ranzcr_data_train_vote_check_score(ranzcr, tmp_path, kcnn):
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    root, uids, answers = ranzcr
+    shown = kcnn("data", root)
+    assert shown.exit_code == 0 and "task:        multi-label" in shown.output, shown.output
+    workspace = tmp_path / "ws"
+    result = kcnn("-w", workspace, "train", "--data", root, "--model", "basic_cnn", "--epochs", 1,
+                  "--metric", "mean_auc", "--val-fraction", 0.25)
+    assert result.exit_code == 0 and "val_mean_auc" in result.output, result.output
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0 and "validation mean_auc" in result.output, result.output
+    voted, submission, sidecar = voted_and_sidecar(workspace)
+    sample = pd.read_csv(root / "sample_submission.csv", dtype=str)
+    assert list(submission.columns) == list(sample.columns) and submission["StudyInstanceUID"].tolist() == uids
+    assert sidecar["thresholds"] is None  # ROC AUC ranks probabilities: no decisions to fit
+    checked = kcnn("check", voted, "--data", root)
+    assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
+    scored = kcnn("score", voted, "--answers", answers)
+    assert scored.exit_code == 0, scored.output
+    truth, proba = pd.read_csv(answers), pd.read_csv(voted)
+    expected = np.mean([roc_auc_score(truth[c], proba[c]) for c in RANZCR])  # the mle-bench grader's arithmetic
+    assert f"mean_auc {expected:.4f} on {N_TEST} rows" in scored.output, scored.output
+
+
+def test_tags_unknown_to_training_are_refused(planet, tmp_path, kcnn, assert_refused):
+    import shutil
+
+    import pandas as pd
+
+    root = tmp_path / "planet"
+    shutil.copytree(planet[0], root)
+    sample = pd.read_csv(root / "sample_submission_v2.csv", dtype=str)
+    sample.loc[1, "tags"] = "animal haze"
+    sample.to_csv(root / "sample_submission_v2.csv", index=False)
+    assert_refused(kcnn("data", root, "--multi-label"),
+                   "sample_submission_v2.csv line 3, column tags: tag 'haze' never occurs in training")
+    sample.loc[1, "tags"] = "animal cat"
+    sample.to_csv(root / "sample_submission_v2.csv", index=False)
+    sample.loc[2, "tags"] = "cat haze"
+    sample.to_csv(tmp_path / "sub.csv", index=False)
+    assert_refused(kcnn("check", tmp_path / "sub.csv", "--data", root, "--multi-label"),
+                   "sub.csv line 4, column tags: tag 'haze' is not a label of the training data")
