@@ -22,7 +22,12 @@ from kaggle_cnn.evaluation.metric_registry import Metric, get_metric
 from kaggle_cnn.labels import MULTI_LABEL
 from kaggle_cnn.store.files import file_sha256
 from kaggle_cnn.store.run import Run
-from kaggle_cnn.store.submissions import TAGS, decisions, find_members, read_member, write_predictions
+from kaggle_cnn.store.submissions import (
+    decisions,
+    find_members,
+    read_member,
+    write_predictions,
+)
 from kaggle_cnn.store.validation import honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Workspace
 

@@ -22,7 +22,13 @@ from kaggle_cnn.data.loaders.sample import check_tags
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import get_metric
 from kaggle_cnn.labels import normalise_labels
-from kaggle_cnn.store.submissions import CLASS_COLUMNS, LABEL, Member, check_submission, read_member
+from kaggle_cnn.store.submissions import (
+    CLASS_COLUMNS,
+    LABEL,
+    Member,
+    check_submission,
+    read_member,
+)
 
 # What each layout is graded by when no --metric is given.
 DEFAULT_METRICS = {LABEL: "f2_samples", CLASS_COLUMNS: "mean_auc"}

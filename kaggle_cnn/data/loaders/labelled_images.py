@@ -274,7 +274,6 @@ def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
     wrong = np.flatnonzero(counts != 1)
     if len(wrong):
         row = int(wrong[0])
-        hot = [c for c, on in zip(columns, ones[row]) if on]
         raise InputError(f"{path.name} line {file_line(path, row)}: none of {list_columns(columns)} is 1; each "
                          "row needs exactly one 1 (or several, or with --multi-label any number, for multi-label)")
     rank = np.array([classes.index(c) for c in columns], dtype=np.int64)
