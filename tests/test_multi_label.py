@@ -224,6 +224,7 @@ def test_planet_data_train_vote_check_score(planet, tmp_path, kcnn, assert_refus
                   "--repeat", 2, "--metric", "f2_samples", "--val-fraction", 0.25)
     assert result.exit_code == 0 and "val_f2_samples" in result.output, result.output
     assert_refused(kcnn("-w", workspace, "vote", "--method", "hard"), "--method hard: a multi-label vote averages")
+    assert_refused(kcnn("-w", workspace, "vote", "--top", 1), "--top: a multi-label vote averages every member's")
     assert not (workspace / "submissions" / "ensemble").exists()
     result = kcnn("-w", workspace, "vote")
     assert result.exit_code == 0 and "decision thresholds (fitted on 60 hold-out rows)" in result.output, result.output
@@ -235,6 +236,8 @@ def test_planet_data_train_vote_check_score(planet, tmp_path, kcnn, assert_refus
     assert sorted(sidecar["thresholds"]) == classes and all(0 < t < 1 for t in sidecar["thresholds"].values())
     assert sidecar["val_score"] >= sidecar["val_score_at_0.5"]  # the fit starts from 0.5 and only moves up
     assert all(tags and set(tags.split()) <= set(classes) for tags in submission["tags"])
+    tables = kcnn("-w", workspace, "metrics")  # a row per label, counted on its own
+    assert tables.exit_code == 0 and "tp  fp  fn  tn" in tables.output, tables.output
     checked = kcnn("check", voted, "--data", root, "--multi-label")
     assert checked.exit_code == 0 and "id set and order" in checked.output and "tags" in checked.output
     scored = kcnn("score", voted, "--answers", answers, "--multi-label")

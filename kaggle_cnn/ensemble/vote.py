@@ -57,9 +57,14 @@ def vote(
         _require_kept_runs(directory)
     directory = Path(directory)
     multi_label = multi_label_runs(workspace, directory)
-    if multi_label and (tta or member_weights is not None):
-        raise InputError(f"{'--tta' if tta else '--member-weights'}: a multi-label vote averages the members' "
-                         "stored probabilities (--method soft) and takes neither")
+    if multi_label:
+        given = [option for option, value in (("--tta", tta), ("--member-weights", member_weights is not None),
+                                              ("--keep-above", spec.keep_above is not None),
+                                              ("--top", spec.top is not None), ("--geometric", spec.geometric))
+                 if value]
+        if given:
+            raise InputError(f"{given[0]}: a multi-label vote averages every member's stored probabilities per label "
+                             "(--method soft), and takes no selection or weighting options")
     requested = spec.method
     method = spec.method or ("soft" if multi_label else _default_method(directory))
     spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
