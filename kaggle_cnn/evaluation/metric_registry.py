@@ -21,7 +21,8 @@ the metrics that need them, one probability column per class in the same order:
 Multi-label truth (a bool rows x labels matrix, kaggle_cnn.labels.is_multi_label)
 is scored against per-label probabilities, not normalised across labels: a label
 is predicted when its probability reaches its decision threshold (0.5, or the
-per-label thresholds a vote fits). There accuracy is the share of rows whose
+per-label thresholds a vote fits), and a row where none does gets its likeliest
+label, as submissions are written. There accuracy is the share of rows whose
 labels are all right, log-loss the mean binary cross-entropy of every cell, and
 roc_auc the same column-wise mean as mean_auc. Single-label truth scored by the
 multi-label metrics is one-hot: f1_micro is then accuracy.
@@ -69,12 +70,16 @@ def log_loss(truth: np.ndarray, proba: np.ndarray) -> float:
 
 
 def decide(proba: np.ndarray, thresholds: float | np.ndarray = 0.5) -> np.ndarray:
-    """Multi-label decisions: each label whose probability reaches its threshold
-    (one for all, or one per label column). Decisions given as booleans pass through."""
+    """Multi-label decisions as a submission writes them (store.submissions.decisions):
+    each label whose probability reaches its threshold (one for all, or one per label
+    column), and the likeliest where none does, so a run is scored on what it would
+    submit. Decisions given as booleans pass through."""
+    from kaggle_cnn.store.submissions import decisions
+
     proba = np.asarray(proba)
     if proba.dtype == bool:
         return proba
-    return proba >= np.asarray(thresholds, dtype=np.float64)
+    return decisions(proba, thresholds)
 
 
 @dataclass(frozen=True)
