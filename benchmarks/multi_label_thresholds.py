@@ -94,7 +94,7 @@ def main() -> None:
                          "test_thresholds": test_f2(ensemble / "thresholds.csv", answers)})
             print(rows[-1], flush=True)
         table = pd.DataFrame(rows)
-        print(table.to_markdown(index=False, floatfmt=".4f"))
+        print(table.to_string(index=False, float_format="%.4f"))
         print(f"mean gain on the test rows: {(table['test_thresholds'] - table['test_at_0.5']).mean():+.4f}")
 
 
