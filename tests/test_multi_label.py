@@ -293,3 +293,4 @@ def test_tags_unknown_to_training_are_refused(planet, tmp_path, kcnn, assert_ref
     sample.to_csv(tmp_path / "sub.csv", index=False)
     assert_refused(kcnn("check", tmp_path / "sub.csv", "--data", root, "--multi-label"),
                    "sub.csv line 4, column tags: tag 'haze' is not a label of the training data")
+    assert_refused(kcnn("check", tmp_path / "sub.csv", "--data", root), "for tags joined by spaces pass --multi-label")

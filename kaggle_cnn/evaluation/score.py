@@ -48,7 +48,12 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
         checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                    + ([what.get(member.kind, "labels")] if classes else []))
         return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
-    check_submission(member, sample=sample_member, classes=classes, name=str(submission))
+    try:
+        check_submission(member, sample=sample_member, classes=classes, name=str(submission))
+    except InputError as error:
+        if classes and member.kind == LABEL and any(" " in label for label in member.labels):
+            raise InputError(f"{error}; for tags joined by spaces pass --multi-label") from None
+        raise
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[member.kind]] if classes or member.kind != LABEL else []))
