@@ -236,6 +236,10 @@ def test_planet_data_train_vote_check_score(planet, tmp_path, kcnn, assert_refus
     assert sorted(sidecar["thresholds"]) == classes and all(0 < t < 1 for t in sidecar["thresholds"].values())
     assert sidecar["val_score"] >= sidecar["val_score_at_0.5"]  # the fit starts from 0.5 and only moves up
     assert all(tags and set(tags.split()) <= set(classes) for tags in submission["tags"])
+    from kaggle_cnn.training.teacher import read_vote
+
+    with pytest.raises(InputError, match="a multi-label vote; pseudo-labels and distillation learn from single-label"):
+        read_vote(voted, None)
     tables = kcnn("-w", workspace, "metrics")  # a row per label, counted on its own
     assert tables.exit_code == 0 and "tp  fp  fn  tn" in tables.output, tables.output
     checked = kcnn("check", voted, "--data", root, "--multi-label")
