@@ -236,6 +236,11 @@ def test_planet_data_train_vote_check_score(planet, tmp_path, kcnn, assert_refus
     assert sorted(sidecar["thresholds"]) == classes and all(0 < t < 1 for t in sidecar["thresholds"].values())
     assert sidecar["val_score"] >= sidecar["val_score_at_0.5"]  # the fit starts from 0.5 and only moves up
     assert all(tags and set(tags.split()) <= set(classes) for tags in submission["tags"])
+    # the thresholds are what the test rows were decided by: the members' mean probabilities against them
+    mean = np.mean([np.load(workspace / "models" / m["run_id"] / "test_proba.npy") for m in sidecar["members"]], axis=0)
+    cut = np.array([sidecar["thresholds"][c] for c in classes])
+    decided = (mean >= cut) | ((mean >= cut).sum(axis=1, keepdims=True) == 0) & (mean == mean.max(axis=1, keepdims=True))
+    assert submission["tags"].tolist() == [" ".join(c for c, on in zip(classes, row) if on) for row in decided]
     from kaggle_cnn.training.teacher import read_vote
 
     with pytest.raises(InputError, match="a multi-label vote; pseudo-labels and distillation learn from single-label"):
