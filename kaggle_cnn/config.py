@@ -24,7 +24,7 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
 # What runs are judged, kept and voted by (kaggle_cnn.evaluation.metric_registry has their definitions).
-METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk")
+METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc")
 # Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
 # submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
 PROBABILITY_CLIP = 1e-15

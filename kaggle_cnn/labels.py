@@ -40,3 +40,25 @@ def sorted_labels(labels: Iterable[str]) -> list[str]:
         return sorted(distinct, key=float)
     except ValueError:
         return distinct
+
+
+# Task kinds: one class per row, or any number of labels per row (tags).
+SINGLE_LABEL = "single_label"
+MULTI_LABEL = "multi_label"
+
+
+def is_multi_label(y) -> bool:
+    """Whether targets are a multi-label indicator matrix (rows x labels of
+    booleans). Single-label targets are class indices; a teacher's soft targets
+    are float probabilities, so the boolean dtype is what tells the two apart."""
+    return getattr(y, "ndim", 0) == 2 and y.dtype == bool
+
+
+def label_counts(y, n_classes: int) -> list[int]:
+    """Training rows per class (single-label) or per label (multi-label)."""
+    import numpy as np
+
+    y = np.asarray(y)
+    if is_multi_label(y):
+        return y.sum(axis=0).astype(int).tolist()
+    return np.bincount(y, minlength=n_classes).tolist()

@@ -214,15 +214,22 @@ def test_bad_labels_csvs_and_image_folders(tmp_path, digits):
     refused(root, r"sample_submission.csv line 2, column id: id 'nowhere.jpg' matches no image in .*test")
 
 
-def test_one_hot_rows_need_exactly_one(tmp_path, digits):
+def test_one_hot_rows_of_several_ones_are_multi_label_and_of_none_need_the_option(tmp_path, digits):
     root, _ = plant_pathology(tmp_path / "plants", digits)
     table = pd.read_csv(root / "train.csv")
     table.loc[2, ONE_HOT] = [0, 0, 1, 1]
     table.to_csv(root / "train.csv", index=False)
-    refused(root, r"train.csv line 4: rust and scab are all 1; each row needs exactly one 1")
+    dataset = load_dataset(root)
+    assert dataset.task == "multi_label" and dataset.y_train.dtype == bool
+    assert dataset.y_train[2].tolist() == [False, False, True, True]
+    assert dataset.y_train.sum(axis=1).tolist() == [1, 1, 2] + [1] * (TRAIN - 3)
     table.loc[2, ONE_HOT] = [0, 0, 0, 0]
     table.to_csv(root / "train.csv", index=False)
-    refused(root, r"train.csv line 4: none of healthy, multiple_diseases, rust, scab is 1")
+    refused(root, r"train.csv line 4: none of healthy, multiple_diseases, rust, scab is 1; each row needs exactly "
+                  r"one 1 \(or several, or with --multi-label any number, for multi-label\)")
+    dataset = load_dataset(root, multi_label=True)
+    assert dataset.task == "multi_label" and not dataset.y_train[2].any()
+    assert dataset.load_options["multi_label"] is True
 
 
 def test_unreadable_images_skipped_in_train_fatal_in_test(tmp_path, digits):

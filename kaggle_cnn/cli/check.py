@@ -16,12 +16,14 @@ from kaggle_cnn.cli.options import data_path_option
 @click.option("--sample", type=click.Path(path_type=Path), default=None,
               help="The competition's sample_submission.csv [default: the one in --data's folder].")
 @data_path_option("The competition (its training labels are the allowed labels).")
-def check(submission, sample, data_path):
+@click.option("--multi-label", is_flag=True, default=False,
+              help="The label column holds space-separated tags (a multi-label competition, e.g. Planet).")
+def check(submission, sample, data_path, multi_label):
     """Check a submission as a grader would: header, ids, order, rows, labels."""
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_check
 
-    print_check(api.check(submission, sample, data_path))
+    print_check(api.check(submission, sample, data_path, multi_label=multi_label))
 
 
 @cli.command()
@@ -30,10 +32,13 @@ def check(submission, sample, data_path):
               help="CSV of true labels (id, label), or an image folder with labelled test images. "
                    "Default: the demo competition's hidden answers.")
 @click.option("--metric", default=None, type=click.Choice(METRICS), help="Also score by this metric (accuracy always).")
-def score(submission, answers, metric):
+@click.option("--multi-label", is_flag=True, default=False,
+              help="Tags joined by spaces on both sides, graded by F2 over images by default (answers with a 0/1 "
+                   "column per label are multi-label without it, graded by mean column-wise ROC AUC).")
+def score(submission, answers, metric, multi_label):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api
 
-    result = api.score(submission, answers, metric)
+    result = api.score(submission, answers, metric, multi_label=multi_label)
     also = f", {result['metric']} {result['score']:.4f}" if "metric" in result else ""
     click.echo(f"{submission}: accuracy {result['accuracy']:.4f}{also} on {result['rows']} rows")

@@ -43,11 +43,14 @@ def column_options(command):
         click.option("--image-fields", default=None, metavar="A,B",
                      help="train.json records: the array fields that are images, stacked as channels (default: "
                           "every field holding a list), e.g. band_1,band_2."),
+        click.option("--multi-label", is_flag=True, default=False,
+                     help="Any number of labels per image: the label column holds space-separated tags (one-hot "
+                          "rows with several 1s are multi-label without it)."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images", "image_fields"))
+                               "test_images", "image_fields", "multi_label"))
 
 
 def _gathered(command, names):

@@ -111,6 +111,9 @@ def console() -> Console:
 def print_vote(outcome, explain: bool) -> None:
     """What `kcnn vote` says: the method, members, ties, and the validation figures."""
     sidecar = outcome.sidecar
+    if sidecar.get("task") == "multi_label":
+        _print_multi_label_vote(outcome)
+        return
     used = [m for m in sidecar["members"] if m["weight"] > 0]
     by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
     click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
@@ -138,6 +141,22 @@ def print_vote(outcome, explain: bool) -> None:
         click.echo(f"validation {metric}: unknown ({sidecar['val_note']})")
     if explain:
         print_diagnostics(sidecar)
+    click.echo(f"submission: {outcome.csv_path}")
+    click.echo(f"details:    {outcome.json_path}")
+
+
+def _print_multi_label_vote(outcome) -> None:
+    sidecar, metric = outcome.sidecar, outcome.sidecar["metric"]
+    click.echo(f"method: soft (probabilities averaged per label)   members: {len(sidecar['members'])}   "
+               f"rows: {sidecar['rows']}")
+    number = lambda value: "undefined" if value is None else f"{value:.4f}"  # noqa: E731
+    if sidecar["thresholds"] is not None:
+        shown = ", ".join(f"{label} {value:g}" for label, value in sidecar["thresholds"].items())
+        click.echo(f"decision thresholds (fitted on {sidecar['thresholds_fitted_on']}): {shown}")
+        click.echo(f"validation {metric}: {number(sidecar['val_score'])} with them (in-sample), "
+                   f"{number(sidecar['val_score_at_0.5'])} at 0.5")
+    else:
+        click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} hold-out rows")
     click.echo(f"submission: {outcome.csv_path}")
     click.echo(f"details:    {outcome.json_path}")
 

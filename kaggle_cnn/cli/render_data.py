@@ -8,7 +8,15 @@ import click
 SHOWN_SKIPPED = 10
 # What `kcnn data` says a submission holds (kaggle_cnn.store.submissions' layouts).
 SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column per class)",
-                    "probability": "  (the probability of the second class)"}
+                    "probability": "  (the probability of the second class)",
+                    "tags": "  (the labels that apply, joined by spaces)"}
+# Said only for multi-label data: single-label is what every other dataset is.
+MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs, binary cross-entropy)"
+
+
+def _task(dataset) -> None:
+    if dataset.task == "multi_label":
+        click.echo(f"task:        {MULTI_LABEL_LINE}")
 
 
 def _header(header) -> str:
@@ -25,6 +33,7 @@ def print_description(description) -> None:
         click.echo(f"{'layout:' if not number else '':<13}{line}")
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
     click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
+    _task(dataset)
     click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
     click.echo(f"classes:     {dataset.n_classes}")
     for label, count in zip(dataset.classes, description.counts):
@@ -54,6 +63,7 @@ def _print_image_folder(dataset, summary) -> None:
         common, times = summary["most_common"]
         click.echo(f"sizes seen:  {len(sizes)} sizes (HxW), smallest {_hw(summary['smallest'])}, largest "
                    f"{_hw(summary['largest'])}, most common {_hw(common)} ({times} images)")
+    _task(dataset)
     click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
     parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
     click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))

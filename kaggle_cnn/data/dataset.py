@@ -19,6 +19,7 @@ import numpy as np
 
 from kaggle_cnn.config import ImageShape, parse_image_shape  # noqa: F401  (parse_image_shape: re-exported)
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import SINGLE_LABEL, is_multi_label
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,7 +33,7 @@ class Dataset:
     # float32 (n, H, W, C) in [0, 1]; for image folders an ImageFiles
     # (kaggle_cnn.data.loaders.folders), which decodes on demand and streams through tf.data
     x_train: np.ndarray
-    y_train: np.ndarray  # int64 indices into `classes`
+    y_train: np.ndarray  # int64 indices into `classes`; multi-label: bool rows x classes (labels.is_multi_label)
     classes: list  # sorted original label values: all int, or all str
     x_test: np.ndarray  # float32 (m, H, W, C), rows in submission order
     test_ids: list[str]  # ids exactly as written in the source, submission order
@@ -55,6 +56,8 @@ class Dataset:
     # What the loader found, one line each, for `kcnn data` (a labels CSV's columns,
     # how many ids matched an image file, where the test ids came from).
     layout_notes: tuple[str, ...] = ()
+    # labels.SINGLE_LABEL, or labels.MULTI_LABEL: any number of labels (tags) per row.
+    task: str = SINGLE_LABEL
 
     @property
     def image_shape(self) -> ImageShape:
@@ -88,7 +91,10 @@ class Dataset:
 
         section("shape", json.dumps(list(self.image_shape)).encode())
         section("x_train", _image_bytes(self.x_train))
-        labels = [self.classes[int(i)] for i in np.asarray(self.y_train)]
+        if is_multi_label(self.y_train):  # each row's tags; a single-label row stays one value
+            labels = [[self.classes[int(i)] for i in np.flatnonzero(row)] for row in self.y_train]
+        else:
+            labels = [self.classes[int(i)] for i in np.asarray(self.y_train)]
         section("y_train", json.dumps(labels).encode())
         section("x_test", _image_bytes(self.x_test))
         section("test_ids", json.dumps(list(self.test_ids)).encode())

@@ -14,6 +14,7 @@ import numpy as np
 from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.loaders.folders import HOLDOUT_FRACTION
 from kaggle_cnn.data.loading import load_dataset
+from kaggle_cnn.labels import label_counts
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class DataDescription:
 def describe_data(path: str | os.PathLike | None = None, **load_options) -> DataDescription:
     """Load the dataset at `path` (default the demo) and describe it."""
     dataset = load_dataset(path, **load_options)
-    counts = np.bincount(dataset.y_train, minlength=dataset.n_classes).tolist()
+    counts = label_counts(dataset.y_train, dataset.n_classes)
     files = dataset.kind in ("image_folder", "labelled_images")
     return DataDescription(dataset, counts, folder_summary(dataset) if files else None)
 
@@ -44,8 +45,8 @@ def folder_summary(dataset) -> dict[str, Any]:
     if dataset.val_rows is not None:
         val_mask[dataset.val_rows] = True
     per_class = {
-        "train": np.bincount(y[~val_mask], minlength=dataset.n_classes).tolist(),
-        "val": np.bincount(y[val_mask], minlength=dataset.n_classes).tolist(),
+        "train": label_counts(y[~val_mask], dataset.n_classes),
+        "val": label_counts(y[val_mask], dataset.n_classes),
     }
     if dataset.test_labels is not None:
         index = {c: i for i, c in enumerate(dataset.classes)}

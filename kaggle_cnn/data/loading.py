@@ -27,6 +27,7 @@ def load_dataset(
     train_images: str | os.PathLike | None = None,
     test_images: str | os.PathLike | None = None,
     image_fields: str | list[str] | None = None,
+    multi_label: bool = False,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -37,12 +38,13 @@ def load_dataset(
     say where a labels CSV and its image folders are when the names are not the
     usual ones (paths inside the competition folder, or anywhere). image_fields
     ("band_1,band_2") names the array fields of train.json's records that are images.
+    multi_label: a labels CSV's label column holds space-separated tags, any number per image.
     """
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -55,6 +57,8 @@ def load_dataset(
         from kaggle_cnn.data.loaders.json_records import parse_image_fields
 
         options["image_fields"] = parse_image_fields(image_fields)
+    if multi_label:
+        options["multi_label"] = True
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -66,7 +70,7 @@ def _beside(path, value: str) -> Path:
     return inside if inside is not None and inside.exists() else Path(value)
 
 
-def load_classes(path: str | os.PathLike, *, label_column: str | None = None) -> list:
+def load_classes(path: str | os.PathLike, *, label_column: str | None = None, multi_label: bool = False) -> list:
     """The classes of the competition at `path`, as its Dataset would hold them, read
     without opening an image or parsing a pixel: from a labels CSV, the class folders'
     names, or train.csv's label column (.npz files and CIFAR batches are read whole)."""
@@ -77,7 +81,7 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None) ->
 
     kind, target, _, layout = _identify(path, {})
     if kind == "labelled_images":
-        return labelled_classes(layout, label_column=label_column)
+        return labelled_classes(layout, label_column=label_column, multi_label=multi_label)
     if kind == "image_folder":
         return folder_classes(target)
     if kind == "json_records":
@@ -112,7 +116,8 @@ def _identify(path, files: dict):
     return ("npz" if target.name.lower().endswith(".npz") else "other"), target, source, None
 
 
-def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None) -> Dataset:
+def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None,
+          multi_label=False) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -131,6 +136,9 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
         raise InputError(f"{source}: --image-fields applies to a folder with train.json (records whose array "
                          "fields are images)")
     if kind == "json_records":
+        if multi_label:
+            raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one "
+                             "column, or one-hot columns)")
         if image_shape is not None or image_size is not None:
             raise InputError(f"{source}: --image-shape and --image-size do not apply to train.json's records; "
                              "their arrays have their own shape")
@@ -140,7 +148,11 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
         if image_shape is not None:
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
-        return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size)
+        return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
+                                    multi_label=multi_label)
+    if multi_label:
+        raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
+                         "or one-hot columns)")
     if image_size is not None and kind != "image_folder":
         raise InputError(f"{source}: --image-size applies to image files (class folders, or a labels CSV "
                          "naming image files)")

@@ -14,6 +14,7 @@ from numbers import Real
 import numpy as np
 
 from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.labels import is_multi_label
 
 
 def split_arrays(dataset, val_indices: np.ndarray) -> dict[str, np.ndarray]:
@@ -41,6 +42,8 @@ def make_split(
         train_test_split,  # heavy import, only when splitting
     )
 
+    if is_multi_label(np.asarray(y)):
+        return _random_split(np.asarray(y), fraction, seed, where)
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""
     if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
@@ -77,6 +80,20 @@ def make_split(
     return np.sort(np.asarray(val, dtype=np.int64))
 
 
+def _random_split(y: np.ndarray, fraction: float, seed: int, where: str | None) -> np.ndarray:
+    """Multi-label rows: a plain shuffled split (a row has several labels, so
+    there is no one class to stratify by)."""
+    from sklearn.model_selection import train_test_split
+
+    prefix = f"{where}: " if where else ""
+    if isinstance(fraction, bool) or not isinstance(fraction, Real) or not 0 < fraction < 1:
+        raise InputError(f"validation fraction must be between 0 and 1 (exclusive), got {fraction}")
+    if len(y) < 2:
+        raise InputError(f"{prefix}cannot make a validation split of {len(y)} row{'s' * (len(y) != 1)}")
+    _, val = train_test_split(np.arange(len(y)), test_size=float(fraction), random_state=seed)
+    return np.sort(np.asarray(val, dtype=np.int64))
+
+
 def make_folds(
     y: np.ndarray, k: int, seed: int, *, classes: Sequence | None = None, where: str | None = None
 ) -> np.ndarray:
@@ -86,6 +103,9 @@ def make_folds(
         StratifiedKFold,  # heavy import, only when assigning
     )
 
+    if is_multi_label(np.asarray(y)):
+        raise InputError(f"--folds {k}: k-fold training takes one label per row; this data is multi-label "
+                         "(train on the hold-out split instead)")
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""
     values, counts = np.unique(y, return_counts=True)

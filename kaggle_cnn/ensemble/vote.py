@@ -16,6 +16,7 @@ import numpy as np
 from kaggle_cnn import fileio
 from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.choices import NAME_LENGTH
+from kaggle_cnn.ensemble.multi_label import multi_label_runs, vote_multi_label
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
@@ -55,9 +56,20 @@ def vote(
         directory = workspace.submissions_dir
         _require_kept_runs(directory)
     directory = Path(directory)
-    method = spec.method or _default_method(directory)
+    multi_label = multi_label_runs(workspace, directory)
+    if multi_label:
+        given = [option for option, value in (("--tta", tta), ("--member-weights", member_weights is not None),
+                                              ("--keep-above", spec.keep_above is not None),
+                                              ("--top", spec.top is not None), ("--geometric", spec.geometric))
+                 if value]
+        if given:
+            raise InputError(f"{given[0]}: a multi-label vote averages every member's stored probabilities per label "
+                             "(--method soft), and takes no selection or weighting options")
+    requested = spec.method
+    method = spec.method or ("soft" if multi_label else _default_method(directory))
     spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
-    check_spec(spec)
+    if not multi_label:
+        check_spec(spec)
     name = name or DEFAULT_NAMES[spec.method] + ("_tta" if tta else "")
     if not is_plain_name(name, NAME_LENGTH):
         raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
@@ -65,6 +77,10 @@ def vote(
         raise InputError(f"--member-weights is for --method weighted, not {spec.method}")
     csv_path, json_path = workspace.ensemble_dir / f"{name}.csv", workspace.ensemble_dir / f"{name}.json"
     _check_not_output(workspace, directory)
+    if multi_label:
+        with workspace.hold_if_idle():
+            return VoteOutcome(*vote_multi_label(workspace, directory, method=requested, metric=spec.metric, name=name,
+                                                 model=model))
     # Held while reading and writing when free, so the repair never meets another
     # vote's temporary files; a vote during a long train goes on without it.
     with workspace.hold_if_idle():

@@ -11,6 +11,21 @@ the metrics that need them, one probability column per class in the same order:
                more classes: one-vs-rest, macro-averaged
     qwk        Cohen's kappa with quadratic weights, classes    higher is better
                in their sorted order (ordinal labels: grades)
+    f1_micro   F1 of every (row, label) decision pooled         higher is better
+    f1_samples F1 of each row's labels, averaged over rows      higher is better
+    f2_samples F2 (recall weighted 4x) of each row's labels,    higher is better
+               averaged over rows (Planet's metric)
+    mean_auc   ROC AUC of each label's column, averaged         higher is better
+               (RANZCR CLiP's metric)
+
+Multi-label truth (a bool rows x labels matrix, kaggle_cnn.labels.is_multi_label)
+is scored against per-label probabilities, not normalised across labels: a label
+is predicted when its probability reaches its decision threshold (0.5, or the
+per-label thresholds a vote fits), and a row where none does gets its likeliest
+label, as submissions are written. There accuracy is the share of rows whose
+labels are all right, log-loss the mean binary cross-entropy of every cell, and
+roc_auc the same column-wise mean as mean_auc. Single-label truth scored by the
+multi-label metrics is one-hot: f1_micro is then accuracy.
 
 A workspace records the metric its runs were judged by (kaggle_cnn.store.validation),
 so every run and vote in it compares on the same scale. Every score the toolkit
@@ -28,12 +43,16 @@ import numpy as np
 
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.labels import is_multi_label
 
 
 def accuracy(truth: np.ndarray, predictions: np.ndarray) -> float:
     """Share of rows whose prediction is the true class index. `predictions`:
-    class indices, or rows x classes probabilities (their top class)."""
+    class indices, or rows x classes probabilities (their top class). Multi-label
+    truth: the share of rows whose every label is decided right (probabilities at 0.5)."""
     predictions = np.asarray(predictions)
+    if is_multi_label(np.asarray(truth)):
+        return float(np.mean((decide(predictions) == truth).all(axis=1)))
     if predictions.ndim == 2:
         predictions = predictions.argmax(axis=1)
     return float(np.mean(predictions == np.asarray(truth)))
@@ -41,9 +60,26 @@ def accuracy(truth: np.ndarray, predictions: np.ndarray) -> float:
 
 def log_loss(truth: np.ndarray, proba: np.ndarray) -> float:
     """Mean -log p(true class) of rows x classes probabilities, each clipped to
-    [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP]."""
+    [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP]. Multi-label truth: the mean binary
+    cross-entropy of every (row, label) cell, as the sigmoid head is trained by."""
+    if is_multi_label(np.asarray(truth)):
+        p = np.clip(np.asarray(proba, dtype=np.float64), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
+        return float(-np.mean(np.where(truth, np.log(p), np.log(1 - p))))
     picked = np.asarray(proba, dtype=np.float64)[np.arange(len(truth)), np.asarray(truth, dtype=np.int64)]
     return float(-np.mean(np.log(np.clip(picked, PROBABILITY_CLIP, 1 - PROBABILITY_CLIP))))
+
+
+def decide(proba: np.ndarray, thresholds: float | np.ndarray = 0.5) -> np.ndarray:
+    """Multi-label decisions as a submission writes them (store.submissions.decisions):
+    each label whose probability reaches its threshold (one for all, or one per label
+    column), and the likeliest where none does, so a run is scored on what it would
+    submit. Decisions given as booleans pass through."""
+    from kaggle_cnn.store.submissions import decisions
+
+    proba = np.asarray(proba)
+    if proba.dtype == bool:
+        return proba
+    return decisions(proba, thresholds)
 
 
 @dataclass(frozen=True)
@@ -54,6 +90,9 @@ class Metric:
     needs_probabilities: bool
     low: float  # the values it can take (a --keep-above outside them is refused)
     high: float
+    # Scores yes/no decisions of multi-label probabilities: per-label decision
+    # thresholds fitted on honest predictions can raise it (a vote fits them).
+    thresholded: bool = False
 
     @property
     def keeps(self) -> str:
@@ -83,7 +122,11 @@ class Metric:
     def value(self, truth: np.ndarray, proba: np.ndarray | None = None, predicted: np.ndarray | None = None,
               n_classes: int | None = None) -> float:
         """The metric of predictions against true class indices. `proba`: rows x
-        classes; `predicted`: class indices (default the top class of `proba`)."""
+        classes; `predicted`: class indices (default the top class of `proba`).
+        Multi-label truth (bool rows x labels): `proba` per label, `predicted` the
+        decisions (default each probability at 0.5)."""
+        if is_multi_label(np.asarray(truth)):
+            return self._multi_label_value(np.asarray(truth), proba, predicted)
         truth = np.asarray(truth, dtype=np.int64)
         if proba is not None:
             proba = np.asarray(proba, dtype=np.float64)  # float32 rows sum to 1 only nearly
@@ -101,6 +144,20 @@ class Metric:
                 warnings.simplefilter("ignore", UserWarning)
                 return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
+            raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
+
+    def _multi_label_value(self, truth: np.ndarray, proba, predicted) -> float:
+        if self.name == "qwk":
+            raise InputError("the qwk metric is for one ordinal label per row, and these rows are multi-label")
+        if self.needs_probabilities and proba is None:
+            raise InputError(f"the {self.name} metric needs probabilities, and these predictions are labels only")
+        proba = None if proba is None else np.asarray(proba, dtype=np.float64)
+        decided = decide(proba if predicted is None else predicted)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                return float(_MULTI_LABEL_SCORERS[self.name](truth, decided, proba))
+        except ValueError as error:  # e.g. a label column with one value only: its AUC is undefined
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
 
 
@@ -132,7 +189,45 @@ def _qwk(truth, predicted, proba, n_classes):
     return cohen_kappa_score(truth, predicted, weights="quadratic", labels=np.arange(n_classes))
 
 
-_SCORERS = {"accuracy": _accuracy, "logloss": _logloss, "f1_macro": _f1_macro, "roc_auc": _roc_auc, "qwk": _qwk}
+def _one_hot(n_classes, *indices):
+    return [np.eye(n_classes, dtype=bool)[np.asarray(i, dtype=np.int64)] for i in indices]
+
+
+def _f_score(average: str, beta: float = 1.0):
+    def score(truth, predicted, proba, n_classes):
+        return _f_multi_label(average, beta)(*_one_hot(n_classes, truth, predicted), proba)
+    return score
+
+
+def _f_multi_label(average: str, beta: float = 1.0):
+    def score(truth, decided, proba):
+        from sklearn.metrics import fbeta_score
+
+        return fbeta_score(truth, decided, beta=beta, average=average, zero_division=0)
+    return score
+
+
+def _mean_auc(truth, decided, proba):
+    """Each label column's ROC AUC, averaged (scikit-learn's macro average of a multi-label matrix)."""
+    from sklearn.metrics import roc_auc_score
+
+    return roc_auc_score(truth, proba, average="macro")
+
+
+def _mean_auc_single(truth, predicted, proba, n_classes):
+    return _mean_auc(_one_hot(n_classes, truth)[0], None, proba)
+
+
+_SCORERS = {"accuracy": _accuracy, "logloss": _logloss, "f1_macro": _f1_macro, "roc_auc": _roc_auc, "qwk": _qwk,
+            "f1_micro": _f_score("micro"), "f1_samples": _f_score("samples"),
+            "f2_samples": _f_score("samples", 2.0), "mean_auc": _mean_auc_single}
+_MULTI_LABEL_SCORERS = {
+    "accuracy": lambda truth, decided, proba: accuracy(truth, decided),
+    "logloss": lambda truth, decided, proba: log_loss(truth, proba),
+    "f1_macro": _f_multi_label("macro"), "roc_auc": _mean_auc,
+    "f1_micro": _f_multi_label("micro"), "f1_samples": _f_multi_label("samples"),
+    "f2_samples": _f_multi_label("samples", 2.0), "mean_auc": _mean_auc,
+}
 
 REGISTRY: dict[str, Metric] = {
     "accuracy": Metric("accuracy", "accuracy", True, False, 0.0, 1.0),
@@ -140,6 +235,10 @@ REGISTRY: dict[str, Metric] = {
     "f1_macro": Metric("f1_macro", "macro F1", True, False, 0.0, 1.0),
     "roc_auc": Metric("roc_auc", "ROC AUC", True, True, 0.0, 1.0),
     "qwk": Metric("qwk", "quadratic weighted kappa", True, False, -1.0, 1.0),
+    "f1_micro": Metric("f1_micro", "micro F1", True, False, 0.0, 1.0, thresholded=True),
+    "f1_samples": Metric("f1_samples", "F1 averaged over rows", True, False, 0.0, 1.0, thresholded=True),
+    "f2_samples": Metric("f2_samples", "F2 averaged over rows", True, False, 0.0, 1.0, thresholded=True),
+    "mean_auc": Metric("mean_auc", "mean column-wise ROC AUC", True, True, 0.0, 1.0),
 }
 if tuple(REGISTRY) != METRICS:
     raise RuntimeError("kaggle_cnn.config.METRICS and the metric registry must name the same metrics")

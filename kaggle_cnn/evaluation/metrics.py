@@ -22,7 +22,8 @@ import pandas as pd
 
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
-from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
+from kaggle_cnn.evaluation.metric_registry import accuracy, decide, get_metric
+from kaggle_cnn.labels import is_multi_label
 from kaggle_cnn.store.files import (
     DOCTOR,
     RUN_ID_LIMIT,
@@ -44,11 +45,18 @@ def classification_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequen
     classification_report with zero_division=0): the accuracy row carries its value
     in the f1 column and the row count as support. Computed from the confusion
     matrix here because importing scikit-learn alone takes longer than the whole
-    `kcnn metrics` may.
+    `kcnn metrics` may. Multi-label rows (bool rows x labels on both sides): one row
+    per label, its decisions counted on their own; accuracy is every label right.
     """
     names = [str(c) for c in classes]
-    matrix = confusion_counts(y_true, y_pred, len(classes)).astype(np.float64)
-    hits, predicted, support = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    if is_multi_label(np.asarray(y_true)):
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred, dtype=bool)
+        hits, predicted, support = ((y_true & y_pred).sum(axis=0), y_pred.sum(axis=0),
+                                    y_true.sum(axis=0))
+        hits, predicted, support = (np.asarray(v, dtype=np.float64) for v in (hits, predicted, support))
+    else:
+        matrix = confusion_counts(y_true, y_pred, len(classes)).astype(np.float64)
+        hits, predicted, support = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
     precision, recall = _share(hits, predicted), _share(hits, support)
     f1 = _share(2 * hits, predicted + support)
     rows = [{"class": name, "precision": precision[i], "recall": recall[i], "f1": f1[i], "support": int(support[i])}
@@ -74,8 +82,13 @@ def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
 
 
 def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence) -> pd.DataFrame:
-    """Rows: true class; columns: predicted class."""
+    """Rows: true class; columns: predicted class. Multi-label: one row per label,
+    its true and false positives and negatives."""
     names = [str(c) for c in classes]
+    if is_multi_label(np.asarray(y_true)):
+        t, p = np.asarray(y_true), np.asarray(y_pred, dtype=bool)
+        counts = {"tp": t & p, "fp": ~t & p, "fn": t & ~p, "tn": ~t & ~p}
+        return pd.DataFrame({k: v.sum(axis=0) for k, v in counts.items()}, index=pd.Index(names, name="label"))
     matrix = confusion_counts(y_true, y_pred, len(classes))
     return pd.DataFrame(matrix, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted"))
 
@@ -229,7 +242,8 @@ def _prediction_sources(workspace: Workspace, sources: list[str] | None, votes: 
         try:
             honest = honest_predictions(workspace, run)
             score = get_metric(metric).value(honest.truth, honest.proba)
-            found.append((run.run_id, honest.truth, honest.proba.argmax(axis=1), run.classes, score, None))
+            decided = decide(honest.proba) if is_multi_label(honest.truth) else honest.proba.argmax(axis=1)
+            found.append((run.run_id, honest.truth, decided, run.classes, score, None))
         except InputError as error:
             if sources:
                 raise

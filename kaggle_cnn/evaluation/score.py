@@ -23,11 +23,13 @@ from kaggle_cnn.store.submissions import (
 )
 
 
-def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None) -> dict[str, Any]:
+def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None,
+          multi_label: bool = False) -> dict[str, Any]:
     """Check a submission CSV (against the sample submission, and the labels of the
     competition at `data`, when given); returns its row count and what was checked.
     A problem raises a one-line InputError. With `data` and no `sample`, the
-    competition folder's own sample_submission.csv is the sample."""
+    competition folder's own sample_submission.csv is the sample. `multi_label`:
+    the label column holds space-separated tags, each a label of `data`."""
     if sample is None and data is not None:
         sample = _sample_beside(Path(data))
     member = read_member(submission)
@@ -36,8 +38,23 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     if data is not None:
         from kaggle_cnn.data import load_classes
 
-        classes = [str(c) for c in load_classes(data)]  # no image decoded: any image size will do
-    check_submission(member, sample=sample_member, classes=classes, name=str(submission))
+        classes = [str(c) for c in load_classes(data, multi_label=multi_label)]  # no image decoded
+    if multi_label:
+        from kaggle_cnn.evaluation.multi_label_score import check_tag_submission
+
+        check_submission(member, sample=sample_member, name=str(submission))
+        if classes is not None:
+            check_tag_submission(member, classes, str(submission))
+        what = {LABEL: "tags", CLASS_COLUMNS: "a probability column per label"}
+        checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
+                   + ([what.get(member.kind, "labels")] if classes else []))
+        return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
+    try:
+        check_submission(member, sample=sample_member, classes=classes, name=str(submission))
+    except InputError as error:
+        if classes and member.kind == LABEL and any(" " in label for label in member.labels):
+            raise InputError(f"{error}; for tags joined by spaces pass --multi-label") from None
+        raise
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
     kind = PROBABILITY if sample_member is not None and sample_member.kind == PROBABILITY else member.kind
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
@@ -46,19 +63,26 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
 
 
 def _sample_beside(data: Path) -> Path | None:
-    from kaggle_cnn.data.loaders.csv_files import find_file
-    from kaggle_cnn.data.loaders.sample import SAMPLE_NAME
+    from kaggle_cnn.data.loaders.sample import find_sample
 
-    return find_file(data, SAMPLE_NAME) if data.is_dir() else None
+    return find_sample(data) if data.is_dir() else None
 
 
-def score(submission: str | Path, answers: str | Path | None = None, metric: str | None = None) -> dict[str, Any]:
+def score(submission: str | Path, answers: str | Path | None = None, metric: str | None = None,
+          multi_label: bool = False) -> dict[str, Any]:
     """A submission CSV against an answers CSV (id, label) or an image folder with
     labelled test images (default the demo competition's answers): its accuracy
     and, when `metric` names another, that metric. A probability submission's
-    label is its most likely class (the second class above 0.5 for one column)."""
+    label is its most likely class (the second class above 0.5 for one column).
+    Multi-label (`multi_label`, or answers with a 0/1 column per label beside the
+    id): graded as the competition does (kaggle_cnn.evaluation.multi_label_score),
+    by default F2 over images for tags and mean column-wise ROC AUC for columns."""
     from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 
+    if answers is not None and (multi_label or _one_hot_answers(submission, answers)):
+        from kaggle_cnn.evaluation.multi_label_score import score_multi_label
+
+        return score_multi_label(submission, answers, metric)
     chosen = get_metric(metric)
     if answers is None:
         from kaggle_cnn.data import demo_answers_path
@@ -92,6 +116,17 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
 def _as_probability(member: Member, name: str, metric: str) -> Member:
     values = probabilities(member, name, f"{metric} scores the second class's probability")
     return Member(member.path, member.header, member.ids, member.labels, PROBABILITY, values[:, None])
+def _one_hot_answers(submission: str | Path, answers: str | Path) -> bool:
+    """A probability column per label in the submission, and the answers a 0/1
+    column of each name (RANZCR's, beside an id and a PatientID): graded column by column."""
+    import pandas as pd
+
+    try:
+        header = pd.read_csv(submission, nrows=0).columns
+        known = set(pd.read_csv(answers, nrows=0).columns)
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+        return False  # read_member says what is wrong with either
+    return len(header) > 2 and set(header) <= known
 
 
 def _class_probabilities(member, classes: list[str], submission) -> np.ndarray | None:

@@ -81,7 +81,8 @@ def _mark_phases(panel, history: pd.DataFrame) -> None:
 
 
 def confusion(matrix: pd.DataFrame, title: str) -> Figure:
-    """Counts in every cell, shaded by the share of the true class (row-normalised)."""
+    """Counts in every cell, shaded by the share of the true class (row-normalised).
+    Multi-label (rows indexed by label): each label's true and false positives and negatives."""
     counts = matrix.to_numpy()
     rows = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, rows, out=np.zeros(counts.shape, dtype=float), where=rows > 0)
@@ -91,9 +92,10 @@ def confusion(matrix: pd.DataFrame, title: str) -> Figure:
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     labels = [str(c) for c in matrix.columns]
     ax.set_xticks(range(len(labels)), labels, rotation=45 if max(map(len, labels)) > 3 else 0, ha="right")
-    ax.set_yticks(range(len(labels)), [str(c) for c in matrix.index])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_yticks(range(len(matrix.index)), [str(c) for c in matrix.index])
+    per_label = matrix.index.name == "label"
+    ax.set_xlabel("decisions" if per_label else "predicted")
+    ax.set_ylabel("label" if per_label else "true")
     ax.set_title(title)
     for (i, j), count in np.ndenumerate(counts):
         if count:

@@ -59,11 +59,21 @@ class Split:
     fraction: float
     seed: int
     val_indices: np.ndarray  # sorted row numbers in the training set
-    val_labels: np.ndarray  # class indices of those rows
+    val_labels: np.ndarray  # class indices of those rows; multi-label: bool rows x labels
     classes: list
 
     def train_indices(self, n_rows: int) -> np.ndarray:
         return np.setdiff1d(np.arange(n_rows), self.val_indices, assume_unique=True)
+
+
+def _labels_array(values) -> np.ndarray:
+    """A split's recorded labels: class indices, or (multi-label) rows of 0/1 per label."""
+    labels = np.asarray(values, dtype=np.int64)
+    if labels.ndim == 2:
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError("multi-label rows hold 0s and 1s")
+        return labels.astype(bool)
+    return labels
 
 
 class Workspace:
@@ -94,13 +104,13 @@ class Workspace:
                 fraction=float(data["fraction"]),
                 seed=int(data["seed"]),
                 val_indices=np.asarray(data["val_indices"], dtype=np.int64),
-                val_labels=np.asarray(data["val_labels"], dtype=np.int64),
+                val_labels=_labels_array(data["val_labels"]),
                 classes=list(data["classes"]),
             )
         except (TypeError, ValueError):
             raise InputError(f"{path}: damaged, its values are not numbers where numbers belong; {DOCTOR}") from None
         if (split.fingerprint != fingerprint or split.val_indices.ndim != 1
-                or split.val_indices.shape != split.val_labels.shape or not len(split.val_indices)
+                or split.val_indices.shape != split.val_labels.shape[:1] or not len(split.val_indices)
                 or split.val_labels.min() < 0 or split.val_labels.max() >= len(split.classes)):
             raise InputError(f"{path}: damaged, its rows, labels and classes do not agree; {DOCTOR}")
         return split
@@ -114,7 +124,7 @@ class Workspace:
                 "seed": split.seed,
                 "classes": split.classes,
                 "val_indices": split.val_indices,
-                "val_labels": split.val_labels,
+                "val_labels": split.val_labels.astype(np.int64),  # multi-label: rows of 0/1, as JSON writes them
             },
         )
 

@@ -20,6 +20,7 @@ import numpy as np
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
 from kaggle_cnn.evaluation.metric_registry import accuracy, log_loss
+from kaggle_cnn.labels import is_multi_label
 
 keras = load_keras()
 
@@ -143,12 +144,16 @@ def fit_one(
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
+    multi_label = is_multi_label(y_train)  # a sigmoid per label, binary cross-entropy (architectures.heads)
     with dtype_policy(device.precision):
-        model = build_model(config, x_train.shape[1:], n_classes, seed)
+        model = build_model(config, x_train.shape[1:], n_classes, seed, multi_label)
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
-    soft = np.ndim(y_train) == 2  # class probabilities (a teacher's targets): cross-entropy on those
+    # class probabilities (a teacher's targets): cross-entropy on those
+    soft = np.ndim(y_train) == 2 and not multi_label
+    if multi_label:  # Keras' binary cross-entropy takes numbers, not booleans
+        y_train, y_val = y_train.astype(np.float32), np.asarray(y_val).astype(np.float32)
     train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu, mix=config.mix,
                             n_classes=n_classes)
     # A refit on every training row has no validation rows: nothing to score, the schedule watches the loss.
@@ -161,6 +166,7 @@ def fit_one(
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
                               val_input=val_input, on_epoch=on_epoch, curves=curves, soft=soft,
+                              multi_label=multi_label,
                               steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
     history, epochs, cut = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
                                  auto=config.auto_epochs, seconds=seconds)
@@ -170,6 +176,7 @@ def fit_one(
             history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs,
                              seconds=seconds)[0]
     val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
+    truth = np.asarray(y_val).astype(bool) if multi_label else y_val
     start = time.perf_counter()
     test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
     predict_seconds = time.perf_counter() - start
@@ -178,8 +185,8 @@ def fit_one(
         history=history,
         val_proba=val_proba.astype(np.float32),
         test_proba=test_proba.astype(np.float32),
-        val_accuracy=accuracy(y_val, val_proba) if validated else float("nan"),
-        val_loss=log_loss(y_val, val_proba) if validated else float("nan"),
+        val_accuracy=accuracy(truth, val_proba) if validated else float("nan"),
+        val_loss=log_loss(truth, val_proba) if validated else float("nan"),
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
         device=device.record(),
@@ -188,11 +195,13 @@ def fit_one(
     )
 
 
-def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int):
-    """config's network for these images, with its augmentation layers in front."""
+def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int, multi_label: bool = False):
+    """config's network for these images, with its augmentation layers in front;
+    `multi_label`: ending with a sigmoid unit per label."""
     from kaggle_cnn.architectures import build
+    from kaggle_cnn.architectures.heads import multi_label_head
 
-    with own_python_random(seed):
+    with own_python_random(seed), multi_label_head(multi_label):
         model = build(config.model, input_shape, n_classes, **config.model_options)
         if config.augment:
             from kaggle_cnn.training.augment import with_augmentation
@@ -201,16 +210,19 @@ def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int):
     return model
 
 
-def compile_model(model, config: TrainConfig, lr: float, xla: bool = False, soft: bool = False) -> None:
+def compile_model(model, config: TrainConfig, lr: float, xla: bool = False, soft: bool = False,
+                  multi_label: bool = False) -> None:
     """Compile with config's optimizer and loss (a two-class model has one sigmoid unit);
-    `soft`: the labels are class probabilities."""
+    `soft`: the labels are class probabilities; `multi_label`: rows of 0/1 per label."""
     from kaggle_cnn.training import schedules
 
-    binary = model.output_shape[-1] == 1  # two classes: one sigmoid unit (architectures.heads)
+    binary = model.output_shape[-1] == 1 or multi_label  # one sigmoid unit, or one per label (architectures.heads)
+    # Multi-label: the share of (image, label) decisions right, under the name epochs' rows use.
+    accuracy_metric = keras.metrics.BinaryAccuracy(name="accuracy") if multi_label else "accuracy"
     model.compile(
         optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
         loss=schedules.loss(config, binary, soft),
-        metrics=["accuracy"],
+        metrics=[accuracy_metric],
         jit_compile=xla,
     )
 
@@ -251,7 +263,7 @@ def dtype_policy(name: str):
 
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
                xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, curves: str | None,
-               steps_per_epoch: int, soft: bool = False,
+               steps_per_epoch: int, soft: bool = False, multi_label: bool = False,
                started: float, reserve: float, auto: bool = False, seconds: float | None = None,
                ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Compile (again: trainable layers may have changed) and fit epochs
@@ -260,7 +272,7 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
     whether the time allowance ended it before its epochs were done."""
     from kaggle_cnn.training import schedules
 
-    compile_model(model, config, lr, xla, soft)
+    compile_model(model, config, lr, xla, soft, multi_label)
     timer = EpochTimer()
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn import fileio
+from kaggle_cnn.labels import SINGLE_LABEL
 from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
 
@@ -110,6 +111,7 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             "submission_header": list(dataset.submission_header),
             "submission_kind": submission_kind(dataset, judged["metric"]),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
+            **({"task": dataset.task} if dataset.task != SINGLE_LABEL else {}),  # single-label runs: as before
         },
         "scores": {
             "metric": judged["metric"], "score": judged["score"],

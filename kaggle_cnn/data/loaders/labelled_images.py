@@ -7,7 +7,11 @@
 
 The label is one column (id,has_cactus; id_code,diagnosis; id,breed) or one-hot
 columns (image_id,healthy,multiple_diseases,rust,scab) read as one label whose
-classes are the column names. An id names its file with or without the extension
+classes are the column names. Multi-label competitions (any number of labels per
+image) come as one-hot columns with rows of several 1s (RANZCR CLiP: StudyInstanceUID
+and 11 label columns), multi-label without asking, or, with `multi_label`
+(--multi-label), as space-separated tags in one column (Planet: image_name,tags);
+their targets are a boolean matrix, rows x labels. An id names its file with or without the extension
 (image_lookup.ImageIndex). The test ids and their order come from the sample
 submission, else from test.csv's id column, else from the test folder's files
 (those no labels row names), spelled as the labels CSV spells its ids.
@@ -47,12 +51,13 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
-from kaggle_cnn.data.loaders.sample import SAMPLE_NAME, Sample, read_sample
+from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, normalise_labels, sorted_labels
 
-LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv")
-TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs")
-TEST_FOLDERS = ("test", "test_images", "test_imgs", "images")
+LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv", "train_v2.csv")
+TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs", "train-jpg")
+TEST_FOLDERS = ("test", "test_images", "test_imgs", "test-jpg", "images")
 ID_CANDIDATES = ("id", "Id", "ID", "id_code", "image_id", "ImageId", "image", "image_name", "file", "filename")
 KIND = "labelled_images"
 _ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True}
@@ -101,7 +106,7 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
         test = next((f for f in (_first_images(folder, (n,)) for n in TEST_FOLDERS if n != train.name) if f), None)
         test = test or (train if train.name == "images" else None)  # Plant Pathology: one folder for both
     resolved = lambda path: path.resolve() if path is not None else None  # noqa: E731
-    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_file(folder, SAMPLE_NAME)),
+    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_sample(folder)),
                   test_csv=resolved(find_file(folder, "test.csv")), source=source)
 
 
@@ -133,38 +138,41 @@ def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
-                         image_size: tuple[int, int] | None = None) -> Dataset:
-    """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles."""
+                         image_size: tuple[int, int] | None = None, multi_label: bool = False) -> Dataset:
+    """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
+    `multi_label`: the label column holds space-separated tags (one-hot rows of
+    several 1s are multi-label without it)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
-    id_col, ids, label_cols, one_hot, classes, y = _read_labels(labels_path, label_column, id_column)
+    id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
+                                                                       multi_label, _sample_columns(layout))
 
     train_index = ImageIndex(layout.train, layout.name(layout.train))
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
     test_index = train_index if layout.test == layout.train else \
         ImageIndex(layout.test, layout.name(layout.test)) if layout.test else None
-    sample = read_sample(layout.sample, classes) if layout.sample else None
+    sample = read_sample(layout.sample, classes, multi_label=multi) if layout.sample else None
     test_ids, test_files, from_where = _test_images(layout, sample, test_index, set(train_files), ids)
 
     # Paths are kept relative to the competition folder (or the folder holding every part).
     root = Path(os.path.commonpath([Path(layout.source).resolve(), layout.train, *([layout.test] if layout.test else [])]))
     relative = lambda folder, files: [(folder.relative_to(root) / f).as_posix() for f in files]  # noqa: E731
     train_paths, test_paths = relative(layout.train, train_files), relative(layout.test or root, test_files)
-    train_entries, skipped = _checked_train(root, train_paths, y, image_size)
+    train_entries, skipped = _checked_train(root, train_paths, image_size)
     test_entries = _checked_test(layout, root, test_paths, image_size, from_where)
     skipped += _unlisted(layout, root, train_index, test_index, set(train_files), set(test_files), sample)
 
     x_train, x_test = image_files(root, [[entry for entry, _ in train_entries], test_entries], image_size,
                                   layout.source)
-    submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot)
+    submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot, multi)
     notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
-                   from_where, skipped)
+                   from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
     return Dataset(
         x_train=x_train,
-        y_train=np.array([label for _, label in train_entries], dtype=np.int64),
+        y_train=y[[row for _, row in train_entries]],
         classes=classes,
         x_test=x_test,
         test_ids=test_ids,
@@ -174,12 +182,19 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         kind=KIND,
         skipped=tuple(sorted(skipped)),
         layout_notes=notes,
+        task=MULTI_LABEL if multi else SINGLE_LABEL,
     )
 
 
-def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None) -> list:
+def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
+                     multi_label: bool = False) -> list:
     """The classes, read from the labels CSV alone: no image is opened."""
-    return _read_labels(layout.labels, label_column, id_column).classes
+    return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout)).classes
+
+
+def _sample_columns(layout: Layout) -> list[str]:
+    """The sample submission's columns after its id (none without a sample)."""
+    return read_header(layout.sample)[1:] if layout.sample else []
 
 
 class _Labels(NamedTuple):
@@ -190,19 +205,27 @@ class _Labels(NamedTuple):
     label_cols: list[str]  # one label column, or the one-hot columns
     one_hot: bool
     classes: list
-    y: np.ndarray  # int64 indices into classes, one per row
+    y: np.ndarray  # int64 indices into classes, one per row; multi-label: bool rows x classes
+    multi_label: bool
 
 
-def _read_labels(path: Path, label_column: str | None, id_column: str | None) -> _Labels:
+def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False,
+                 sample_columns: list[str] = ()) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
     id_col = _id_column(path, header, id_column)
     ids = read_ids(path, table, id_col)
-    label_cols, one_hot = _label_columns(path, header, id_col, label_column)
-    classes, y = _one_hot_labels(path, table, label_cols) if one_hot else encode_labels(path, table, label_cols[0])
-    return _Labels(id_col, ids, label_cols, one_hot, classes, y)
+    label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
+    if one_hot:
+        classes, y = _one_hot_labels(path, table, label_cols, multi_label)
+        multi_label = y.ndim == 2
+    elif multi_label:
+        classes, y = _tag_labels(path, table, label_cols[0])
+    else:
+        classes, y = encode_labels(path, table, label_cols[0])
+    return _Labels(id_col, ids, label_cols, one_hot, classes, y, multi_label)
 
 
 def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
@@ -213,9 +236,12 @@ def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
     return next((c for c in ID_CANDIDATES if c in header), header[0])
 
 
-def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None) -> tuple[list[str], bool]:
+def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None,
+                   sample_columns: list[str] = ()) -> tuple[list[str], bool]:
     """([label column], False), or (the one-hot columns, True): the given column, the
-    only other column, a usual label name, or else every other column if all hold 0/1."""
+    only other column, a usual label name, the sample's columns when it has one per
+    class (RANZCR CLiP's train.csv also holds a PatientID the sample has not), or
+    else every other column if all hold 0/1."""
     others = [c for c in header if c != id_col]
     if wanted is not None:
         if wanted not in header or wanted == id_col:
@@ -226,12 +252,17 @@ def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | Non
     if len(others) == 1:
         return others, False
     named = next((c for c in LABEL_CANDIDATES if c in others), None)
-    return ([named], False) if named else (others, True)
+    if named:
+        return [named], False
+    per_class = [c for c in others if c in sample_columns]
+    return (per_class, True) if len(per_class) > 1 else (others, True)
 
 
-def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str]) -> tuple[list, np.ndarray]:
+def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
+                    multi_label: bool = False) -> tuple[list, np.ndarray]:
     """One-hot columns as one label: classes are the column names (sorted); every row
-    needs exactly one 1."""
+    needs exactly one 1. With `multi_label`, or when some row has several 1s, the
+    rows are a multi-label indicator matrix (bool, columns in the classes' order)."""
     values = table[columns].astype(object)
     known = values.isin(list(_ONE_HOT))
     if not known.to_numpy().all():
@@ -242,15 +273,32 @@ def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str]) -> tupl
             "(or pass --label-column)")
     ones = values.replace(_ONE_HOT).to_numpy(dtype=bool)
     counts = ones.sum(axis=1)
+    classes = sorted(columns)
+    if multi_label or (counts > 1).any():  # RANZCR CLiP, Plant Pathology 2021: several findings per image
+        return classes, ones[:, [columns.index(c) for c in classes]]
     wrong = np.flatnonzero(counts != 1)
     if len(wrong):
         row = int(wrong[0])
-        hot = [c for c, on in zip(columns, ones[row]) if on]
-        problem = f"{' and '.join(hot)} are all 1" if hot else f"none of {list_columns(columns)} is 1"
-        raise InputError(f"{path.name} line {file_line(path, row)}: {problem}; each row needs exactly one 1")
-    classes = sorted(columns)
+        raise InputError(f"{path.name} line {file_line(path, row)}: none of {list_columns(columns)} is 1; each "
+                         "row needs exactly one 1 (or several, or with --multi-label any number, for multi-label)")
     rank = np.array([classes.index(c) for c in columns], dtype=np.int64)
     return classes, rank[ones.argmax(axis=1)]
+
+
+def _tag_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
+    """Space-separated tags in one column (Planet's `clear primary road`): the
+    classes are every tag seen (sorted), the targets a bool rows x classes matrix.
+    A row without tags is allowed: none of the labels applies."""
+    from sklearn.preprocessing import MultiLabelBinarizer
+
+    text = table[column].fillna("").astype(str)
+    tags = [normalise_labels(cell.split()) for cell in text]
+    binarizer = MultiLabelBinarizer(classes=sorted_labels(t for row in tags for t in row))
+    classes = list(binarizer.classes)
+    if len(classes) < 2:
+        raise InputError(f"{path.name}: column {column} has only {len(classes)} tag{'s' * (len(classes) != 1)}"
+                         f"{f' ({classes[0]!r})' if classes else ''}; need at least 2")
+    return classes, binarizer.fit_transform(tags).astype(bool)
 
 
 def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None, train_files: set[str],
@@ -258,7 +306,7 @@ def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None
     """(test ids, their files relative to the test folder, where the ids came from)."""
     if sample is not None or layout.test_csv is not None:
         if sample is not None:
-            ids, where, describe = sample.ids, SAMPLE_NAME, sample.row
+            ids, where, describe = sample.ids, sample.path.name, sample.row
         else:
             path = layout.test_csv
             table = read_table(path, text_columns=read_header(path))
@@ -280,16 +328,16 @@ def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None
     return ids, files, f"{index.where}/"
 
 
-def _checked_train(root: Path, paths: list[str], y: np.ndarray, size) -> tuple[list, list[tuple[str, str]]]:
-    """([(entry, label)] of the readable training images, [(path, why)] of the others)."""
+def _checked_train(root: Path, paths: list[str], size) -> tuple[list, list[tuple[str, str]]]:
+    """([(entry, labels row)] of the readable training images, [(path, why)] of the others)."""
     kept, skipped = [], []
-    for path, label, result in zip(paths, y, check_all(root, paths, size)):
+    for row, (path, result) in enumerate(zip(paths, check_all(root, paths, size))):
         if isinstance(result, str) and is_array_file(path):  # arrays are made, not photographed: a bad one is a mistake
             raise InputError(f"{path}: {result}")
         if isinstance(result, str):
             skipped.append((path, result))
         else:
-            kept.append((ImageEntry(path, None, *result), int(label)))
+            kept.append((ImageEntry(path, None, *result), row))
     if not kept:
         raise InputError(f"{root}: no readable training image ({len(paths)} skipped, e.g. {skipped[0][0]}: "
                          f"{skipped[0][1]})")
@@ -308,7 +356,7 @@ def _checked_test(layout: Layout, root: Path, paths: list[str], size, where: str
 def _unlisted(layout: Layout, root: Path, train_index: ImageIndex, test_index: ImageIndex | None,
               train_files: set[str], test_files: set[str], sample: Sample | None) -> list[tuple[str, str]]:
     """Images in the folders that no labels row (train) or test id names: listed, not fatal."""
-    test_list = SAMPLE_NAME if sample else "test.csv"
+    test_list = sample.path.name if sample else "test.csv"
     no_row, not_listed = f"no row in {layout.labels.name}", f"not in {test_list}"
     if test_index is train_index:  # one folder for both
         reasons = [(train_index, layout.train, train_files | test_files, f"{no_row} nor in {test_list}")]
@@ -323,17 +371,23 @@ def _unlisted(layout: Layout, root: Path, train_index: ImageIndex, test_index: I
     return skipped
 
 
-def _submission_layout(sample: Sample | None, id_col: str, label_cols: list[str], one_hot: bool):
+def _submission_layout(sample: Sample | None, id_col: str, label_cols: list[str], one_hot: bool, multi: bool):
     if sample is not None:
         return sample.header, sample.kind
+    if multi and not one_hot:
+        return (id_col, label_cols[0]), "tags"  # the labels CSV's own layout: tags joined by spaces
     if one_hot:
         return (id_col, *label_cols), "class_columns"  # the labels CSV's own one-hot layout, as probabilities
     return (id_col, label_cols[0]), "label"
 
 
-def _notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index, n_test, from_where, skipped) -> tuple:
+def _notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index, n_test, from_where, skipped,
+           multi=False) -> tuple:
     """What `kcnn data` says about the layout: the files used and how the ids matched."""
     label = f"one-hot {', '.join(label_cols)}" if one_hot else f"label {label_cols[0]}"
+    if multi:
+        label = (f"multi-label one-hot {', '.join(label_cols)}" if one_hot
+                 else f"multi-label tags in {label_cols[0]}, space-separated")
     unreadable = sum(1 for _, why in skipped if not why.startswith(("no row", "not in")))
     unlabelled = sum(1 for _, why in skipped if why.startswith("no row"))
     notes = [f"labels CSV {layout.inside(layout.labels)} (id column {id_col}, {label}) naming images in "

@@ -15,13 +15,22 @@ from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import normalise_label
 
 SAMPLE_NAME = "sample_submission.csv"
+# A labels CSV's competition may name its sample otherwise (Planet: sample_submission_v2.csv).
+SAMPLE_NAMES = (SAMPLE_NAME, "sample_submission_v2.csv")
+
+
+def find_sample(folder: Path) -> Path | None:
+    """The competition folder's sample submission, by any of its usual names."""
+    from kaggle_cnn.data.loaders.csv_files import find_file
+
+    return next((found for name in SAMPLE_NAMES if (found := find_file(folder, name))), None)
 
 
 @dataclass(frozen=True)
 class Sample:
     path: Path
     header: tuple[str, ...]  # (id column, label column) or (id column, a column per class)
-    kind: str  # kaggle_cnn.store.submissions' layouts: "label", "class_columns", "probability"
+    kind: str  # kaggle_cnn.store.submissions' layouts: "label", "class_columns", "probability", "tags"
     ids: list[str]  # as written, in order
 
     def cell(self, row: int, problem: str) -> str:
@@ -33,9 +42,11 @@ class Sample:
         return self.cell(row, "").rstrip(": ")
 
 
-def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_from: str | None = None) -> Sample:
+def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_from: str | None = None,
+                multi_label: bool = False) -> Sample:
     """Read and check a sample submission. Its id column is `id_column` when given
-    (the test file's), else its first column; ids must be present and unique."""
+    (the test file's), else its first column; ids must be present and unique.
+    `multi_label`: one label column holds space-separated tags, each one of `classes`."""
     with reading(path):
         sample = pd.read_csv(path, dtype=str, index_col=False, keep_default_na=False)
     columns = [str(c) for c in sample.columns]
@@ -57,6 +68,9 @@ def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_
     # Writers emit the id first even where the sample has it elsewhere.
     label_col = next(c for c in columns if c != sample_id)
     header, kind = sample_layout(path, sample, sample_id, label_col, classes)
+    if multi_label and kind != "class_columns":
+        check_tags(path, sample[label_col].tolist(), label_col, classes, "never occurs in training")
+        kind = "tags"
     return Sample(path, header, kind, [str(i) for i in ids])
 
 
@@ -79,3 +93,14 @@ def sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label
         if numbers.notna().all() and numbers.between(0, 1).all():
             return (sample_id, label_col), "probability"
     return (sample_id, label_col), "label"
+
+
+def check_tags(path: Path, cells: list, column: str, classes: list, why: str) -> None:
+    """Every space-separated tag in `cells` is one of `classes`; the first that is
+    not is named by file, line and column."""
+    known = {str(c) for c in classes}
+    for row, cell in enumerate(cells):
+        unknown = [tag for tag in (normalise_label(t) for t in str(cell).split()) if tag not in known]
+        if unknown:
+            raise InputError(cell_error(path, row, column, f"tag {unknown[0]!r} {why} (tags: "
+                                        f"{list_columns(sorted(known))})"))
