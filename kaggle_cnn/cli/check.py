@@ -29,7 +29,8 @@ def check(submission, sample, data_path):
 @click.option("--answers", type=click.Path(path_type=Path), default=None,
               help="CSV of true labels (id, label), or an image folder with labelled test images. "
                    "Default: the demo competition's hidden answers.")
-@click.option("--metric", default=None, type=click.Choice(METRICS), help="Also score by this metric (accuracy always).")
+@click.option("--metric", default=None, metavar="NAME",
+              help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5).")
 def score(submission, answers, metric):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api

@@ -11,6 +11,12 @@ the metrics that need them, one probability column per class in the same order:
                more classes: one-vs-rest, macro-averaged
     qwk        Cohen's kappa with quadratic weights, classes    higher is better
                in their sorted order (ordinal labels: grades)
+    map@K      mean average precision at K of the K likeliest   higher is better
+               classes against the true one: 1/rank when it is
+               among them, else 0 (whale-categorization: map@5)
+
+map@K is a family: any whole K of at least 1 (map@5), parsed here once
+(get_metric), and never more than the number of classes (Metric.check_classes).
 
 A workspace records the metric its runs were judged by (kaggle_cnn.store.validation),
 so every run and vote in it compares on the same scale. Every score the toolkit
@@ -20,13 +26,14 @@ val_loss too), and which way is better (`Metric.greater_is_better`).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
+from kaggle_cnn.config import METRICS, PROBABILITY_CLIP, metric_family
 from kaggle_cnn.errors import InputError, one_line
 
 
@@ -54,6 +61,12 @@ class Metric:
     needs_probabilities: bool
     low: float  # the values it can take (a --keep-above outside them is refused)
     high: float
+    k: int | None = None  # map@K: how many ranked classes a row's answer holds
+
+    def check_classes(self, n_classes: int, option: str = "--metric") -> None:
+        """Refuse a map@K whose K is above the number of classes it would rank."""
+        if self.k is not None and self.k > n_classes:
+            raise InputError(f"{option} {self.name}: K is {self.k}, more than the {n_classes} classes to rank")
 
     @property
     def keeps(self) -> str:
@@ -99,7 +112,8 @@ class Metric:
             # raw warnings; the value is NaN and the caller says so, once, in its own line
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
+                scorer = _SCORERS[self.name] if self.k is None else functools.partial(_map_at_k, k=self.k)
+                return float(scorer(truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
 
@@ -132,14 +146,29 @@ def _qwk(truth, predicted, proba, n_classes):
     return cohen_kappa_score(truth, predicted, weights="quadratic", labels=np.arange(n_classes))
 
 
+def top_classes(proba: np.ndarray, k: int) -> np.ndarray:
+    """rows x k class indices, likeliest first (ties: the lower class index first),
+    as a top-k submission lists them."""
+    return np.argsort(-np.asarray(proba, dtype=np.float64), axis=1, kind="stable")[:, :k]
+
+
+def _map_at_k(truth, predicted, proba, n_classes, k):
+    # One true class a row: its average precision at k is 1/rank among the k
+    # likeliest (distinct) classes, or 0: mle-bench's average_precision_at_k.
+    hits = top_classes(proba, k) == truth[:, None]
+    return float(np.mean((hits / np.arange(1, hits.shape[1] + 1)).sum(axis=1)))
+
+
 _SCORERS = {"accuracy": _accuracy, "logloss": _logloss, "f1_macro": _f1_macro, "roc_auc": _roc_auc, "qwk": _qwk}
 
+MAP_AT = "map@K"
 REGISTRY: dict[str, Metric] = {
     "accuracy": Metric("accuracy", "accuracy", True, False, 0.0, 1.0),
     "logloss": Metric("logloss", "log-loss", False, True, 0.0, math.inf),
     "f1_macro": Metric("f1_macro", "macro F1", True, False, 0.0, 1.0),
     "roc_auc": Metric("roc_auc", "ROC AUC", True, True, 0.0, 1.0),
     "qwk": Metric("qwk", "quadratic weighted kappa", True, False, -1.0, 1.0),
+    MAP_AT: Metric(MAP_AT, "MAP@K", True, True, 0.0, 1.0),  # a family: get_metric makes map@5
 }
 if tuple(REGISTRY) != METRICS:
     raise RuntimeError("kaggle_cnn.config.METRICS and the metric registry must name the same metrics")
@@ -149,9 +178,22 @@ def get_metric(name: str | None, option: str = "--metric") -> Metric:
     """A metric by name (None: accuracy); an unknown name is one line naming the choices."""
     if name is None:
         return REGISTRY["accuracy"]
-    if name not in REGISTRY:
-        raise InputError(f"{option} {one_line(str(name), 40)}: choose one of {', '.join(METRICS)}")
+    family = metric_family(name)
+    if family is None or name == MAP_AT:
+        raise InputError(f"{option} {one_line(str(name), 40)}: choose one of {', '.join(METRICS)} (map@K: e.g. map@5)")
+    if family == MAP_AT:
+        return _map_metric(name, option)
     return REGISTRY[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _map_metric(name: str, option: str) -> Metric:
+    k = name.split("@", 1)[1]
+    if not (k.isascii() and k.isdigit()) or int(k) < 1:
+        raise InputError(f"{option} {one_line(name, 40)}: K of map@K must be a whole number of at least 1 (map@5)")
+    k = int(k)
+    name = f"map@{k}"  # map@05 is map@5
+    return Metric(name, f"MAP@{k}", True, True, 0.0, 1.0, k)
 
 
 def check_threshold(metric: Metric, value: float | None, option: str = "--keep-above") -> float | None:
