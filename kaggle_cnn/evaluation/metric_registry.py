@@ -35,6 +35,7 @@ import numpy as np
 
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP, metric_family
 from kaggle_cnn.errors import InputError, one_line
+from kaggle_cnn.store.submissions import top_classes
 
 
 def accuracy(truth: np.ndarray, predictions: np.ndarray) -> float:
@@ -146,15 +147,10 @@ def _qwk(truth, predicted, proba, n_classes):
     return cohen_kappa_score(truth, predicted, weights="quadratic", labels=np.arange(n_classes))
 
 
-def top_classes(proba: np.ndarray, k: int) -> np.ndarray:
-    """rows x k class indices, likeliest first (ties: the lower class index first),
-    as a top-k submission lists them."""
-    return np.argsort(-np.asarray(proba, dtype=np.float64), axis=1, kind="stable")[:, :k]
-
-
 def _map_at_k(truth, predicted, proba, n_classes, k):
     # One true class a row: its average precision at k is 1/rank among the k
-    # likeliest (distinct) classes, or 0: mle-bench's average_precision_at_k.
+    # likeliest (distinct) classes, or 0: mle-bench's average_precision_at_k
+    # (kaggle_cnn.evaluation.top_k) on rows as a top-k submission lists them.
     hits = top_classes(proba, k) == truth[:, None]
     return float(np.mean((hits / np.arange(1, hits.shape[1] + 1)).sum(axis=1)))
 

@@ -23,7 +23,8 @@ from kaggle_cnn.labels import normalise_labels
 LABEL = "label"  # id,label: the predicted class
 CLASS_COLUMNS = "class_columns"  # id,cat,dog: a probability per class, columns in the sample's order
 PROBABILITY = "probability"  # id,label of a two-class task: the second class's probability
-KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY)
+TOP_K = "top_k"  # id,label holding the K likeliest labels, space-separated, likeliest first (MAP@K)
+KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY, TOP_K)
 
 
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
@@ -36,11 +37,16 @@ def write_submission(path: str | os.PathLike, header: Sequence[str], ids: Sequen
 
 
 def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str], ids: Sequence[str],
-                      classes: Sequence, proba: np.ndarray) -> None:
+                      classes: Sequence, proba: np.ndarray, top_k: int | None = None) -> None:
     """A submission of `proba` (rows x classes, in `classes` order) in the
-    competition's layout: the top class's label, or probabilities."""
+    competition's layout: the top class's label, the `top_k` likeliest labels
+    (TOP_K), or probabilities."""
     if kind == LABEL:
         write_submission(path, header, ids, [classes[i] for i in np.asarray(proba).argmax(axis=1)])
+        return
+    if kind == TOP_K:
+        ranked = top_classes(proba, top_k)
+        write_submission(path, header, ids, [" ".join(str(classes[i]) for i in row) for row in ranked])
         return
     clipped = np.clip(np.asarray(proba, dtype=np.float64), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
     position = {str(c): i for i, c in enumerate(classes)}
@@ -49,6 +55,12 @@ def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str],
     else:
         columns = {header[1]: clipped[:, 1]}
     fileio.write_csv(path, pd.DataFrame({header[0]: list(ids), **columns}), float_format="%.6g")
+
+
+def top_classes(proba: np.ndarray, k: int) -> np.ndarray:
+    """rows x k class indices, likeliest first (ties: the lower class index first):
+    what a top-k row lists, and what MAP@K scores."""
+    return np.argsort(-np.asarray(proba, dtype=np.float64), axis=1, kind="stable")[:, :k]
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,7 @@ class Member:
     labels: np.ndarray  # str; for a probability member, the probability as written
     kind: str = LABEL  # KINDS
     proba: np.ndarray | None = None  # probability members: the values, columns in header order
+    ranked: np.ndarray | None = None  # TOP_K members: rows x K labels, likeliest first (labels: the first)
 
     @property
     def name(self) -> str:
@@ -103,7 +116,20 @@ def read_member(path: str | os.PathLike, option: str | None = None, *, labels_on
     blank = np.flatnonzero(labels == "")
     if blank.size:
         raise InputError(f"{path} line {blank[0] + 2}, column {frame.columns[1]}: empty label")
+    ranked = None if labels_only else _ranked(labels)
+    if ranked is not None:
+        return Member(path, header, ids, ranked[:, 0], TOP_K, ranked=ranked)
     return Member(path, header, ids, labels)
+
+
+def _ranked(labels: np.ndarray) -> np.ndarray | None:
+    """rows x K labels when every cell holds the same number K >= 2 of
+    space-separated labels (a top-k submission), else None."""
+    split = [cell.split() for cell in labels]
+    k = len(split[0])
+    if k < 2 or any(len(row) != k for row in split):
+        return None
+    return np.array([normalise_labels(row) for row in split], dtype=str)
 
 
 def _written_probabilities(values: np.ndarray) -> bool:
@@ -171,6 +197,8 @@ def check_submission(
         seen[value] = row
     if sample is not None:
         _check_against(name, member, sample, reference or sample.path.name, same_order)
+        if sample.kind == TOP_K:
+            _check_top_k(name, member, sample.ranked.shape[1], reference or sample.path.name)
     if classes is None:
         return
     names = [str(c) for c in classes]
@@ -178,12 +206,28 @@ def check_submission(
         if sorted(member.header[1:]) != sorted(names):
             raise InputError(f"{name}: columns {','.join(member.header[1:])} are not one per class "
                              f"({_few(sorted(names))})")
-    elif member.kind == LABEL:
-        outside = np.flatnonzero(~np.isin(member.labels, names))
+    elif member.kind in (LABEL, TOP_K):
+        labels = member.labels if member.ranked is None else member.ranked
+        outside = np.argwhere(~np.isin(labels, names).reshape(len(labels), -1))
         if outside.size:
-            row = outside[0]
-            raise InputError(f"{name} line {row + 2}: label {_q(member.labels[row])} is not one of the "
+            row, position = outside[0]
+            label = labels[row] if member.ranked is None else labels[row, position]
+            raise InputError(f"{name} line {row + 2}: label {_q(label)} is not one of the "
                              f"{len(names)} classes ({_few(names)})")
+
+
+def _check_top_k(name: str, member: Member, k: int, reference: str) -> None:
+    """Each row of a top-k submission holds k distinct labels, as the sample's rows do."""
+    held = 1 if member.ranked is None else member.ranked.shape[1]
+    if member.kind not in (LABEL, TOP_K) or held != k:
+        what = f"{held} label{'s' * (held != 1)} a row" if member.kind in (LABEL, TOP_K) else "probabilities"
+        raise InputError(f"{name}: holds {what}; {reference} asks for {k} space-separated labels a row, "
+                         "likeliest first")
+    for row, labels in enumerate(member.ranked):
+        if len(set(labels)) != k:
+            repeated = next(label for label in labels if list(labels).count(label) > 1)
+            raise InputError(f"{name} line {row + 2}: label {_q(repeated)} is listed twice; the {k} labels of a "
+                             "row are distinct")
 
 
 def _check_against(name: str, member: Member, sample: Member, reference: str, same_order: bool) -> None:

@@ -165,6 +165,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         test_ids=test_ids,
         submission_header=submission_header,
         submission_kind=submission_kind,
+        top_k=sample.top_k if sample else None,
         source=layout.source,
         kind=KIND,
         skipped=tuple(sorted(skipped)),
