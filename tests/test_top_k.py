@@ -156,6 +156,10 @@ def test_the_metric_equals_the_grader_on_probabilities():
     assert metric.greater_is_better and metric.passes(0.5, 0.4) and not metric.passes(0.3, 0.4)
     hand = np.array([[0.5, 0.3, 0.2, 0.0], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1]])
     assert metric.value(np.array([0, 0, 1]), hand) == pytest.approx((1 + 0 + 1 / 2) / 3)
+    # ranks 1, 1, 1 (a tie goes to the lower class), 2, miss, 2, 1, 1 among the top 2: 6 / 8
+    proba = np.array([[.7, .2, .1], [.1, .6, .3], [.2, .2, .6], [.5, .1, .4], [.3, .3, .4], [.4, .5, .1],
+                      [.1, .1, .8], [.2, .7, .1]])
+    assert get_metric("map@2").value(np.array([0, 1, 2, 2, 1, 0, 2, 1]), proba) == pytest.approx(0.75)
 
 
 @pytest.mark.parametrize("name, fragment", [("map@0", "--metric map@0: K of map@K must be a whole number"),
@@ -175,3 +179,14 @@ def test_map_metric_names(tmp_path):
     for bad in ("map@K", "map@-1", "map@1.5", "mapk"):
         with pytest.raises(InputError, match=r"^--metric "):
             get_metric(bad)
+
+
+def test_votes_that_cannot_rank_are_refused(voted, kcnn, assert_refused):
+    workspace, csv = voted
+    before = sorted((p, p.stat().st_mtime_ns) for p in (workspace / "submissions").rglob("*"))
+    assert_refused(kcnn("-w", workspace, "vote", "--metric", "map@11", "--name", "eleven"),
+                   "--metric map@11: K is 11, more than the 10 classes")
+    assert_refused(kcnn("-w", workspace, "vote", "--metric", "map@0", "--name", "zero"), "--metric map@0")
+    assert_refused(kcnn("-w", workspace, "vote", "--method", "hard", "--name", "hard"),
+                   "--method hard", "rows of 5 labels (likeliest first)")
+    assert sorted((p, p.stat().st_mtime_ns) for p in (workspace / "submissions").rglob("*")) == before
