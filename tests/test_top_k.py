@@ -190,3 +190,21 @@ def test_votes_that_cannot_rank_are_refused(voted, kcnn, assert_refused):
     assert_refused(kcnn("-w", workspace, "vote", "--method", "hard", "--name", "hard"),
                    "--method hard", "rows of 5 labels (likeliest first)")
     assert sorted((p, p.stat().st_mtime_ns) for p in (workspace / "submissions").rglob("*")) == before
+
+
+def test_the_inference_bundle_writes_the_votes_top_k_csv(whales, voted, kcnn, tmp_path):
+    """predict.py, run where kaggle_cnn is not importable, writes the vote's CSV byte for byte."""
+    import os
+    import subprocess
+    import sys
+
+    workspace, csv = voted
+    result = kcnn("-w", workspace, "export-inference", csv, tmp_path / "bundle")
+    assert result.exit_code == 0, result.output
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    ran = subprocess.run([sys.executable, "-I", str(tmp_path / "bundle" / "predict.py"), "--test", str(whales),
+                          "--out", str(tmp_path / "out.csv")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    assert (tmp_path / "out.csv").read_bytes() == csv.read_bytes()
