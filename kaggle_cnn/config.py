@@ -24,7 +24,9 @@ OPTIMIZERS = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSpro
 SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
 # What runs are judged, kept and voted by (kaggle_cnn.evaluation.metric_registry has their definitions).
-METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc")
+# map@K is a family: map@5 is mean average precision at 5 (any whole K >= 1, checked by the registry).
+METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc",
+           "map@K")
 # Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
 # submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
 PROBABILITY_CLIP = 1e-15
@@ -74,6 +76,8 @@ class Check:
             return value if isinstance(value, str) and value.strip() else None
         if self.kind == "choice":
             return value if isinstance(value, str) and value in self.choices else None
+        if self.kind == "metric":
+            return value if metric_family(value) else None
         if isinstance(value, bool) or not isinstance(value, Real):  # bool is not a number here
             return None
         if not isinstance(value, Integral) and not math.isfinite(value):
@@ -114,7 +118,7 @@ class Check:
             return "true or false"
         if self.kind == "text":
             return "a non-empty text"
-        if self.kind == "choice":
+        if self.kind in ("choice", "metric"):
             return f"one of {', '.join(map(str, self.choices))}"
         what = "an integer" if self.kind == "int" else "a finite number"
         words = f", or {' or '.join(self.choices)}" if self.choices else ""
@@ -146,6 +150,18 @@ def number(low: float | None = None, high: float | None = None, *, low_open: boo
 
 def choice(*values: str) -> Check:
     return Check("choice", choices=tuple(values))
+
+
+def metric_family(name: Any) -> str | None:
+    """The METRICS entry a metric name belongs to: the name itself, or map@K for any
+    map@... (its K is checked by kaggle_cnn.evaluation.metric_registry); None for
+    a name that is none of them."""
+    if not isinstance(name, str):
+        return None
+    if name in METRICS:
+        return name
+    family = name.split("@", 1)[0] + "@K" if "@" in name else None
+    return family if family in METRICS else None
 
 
 def text(*, optional: bool = False) -> Check:
@@ -227,7 +243,7 @@ TRAIN_CHECKS: dict[str, Check] = {
 RUN_CHECKS: dict[str, Check] = {
     "seed": integer(0, MAX_SEED),
     "keep_above": number(optional=True),  # None: keep every run;  # its range is the metric's (kaggle_cnn.evaluation.metric_registry.check_threshold)
-    "metric": choice(*METRICS),
+    "metric": Check("metric", choices=METRICS),  # a name, or map@K's family: metric_family
     "folds": integer(2, optional=True),
     "refit": flag(),
     "val_fraction": number(0, 1, low_open=True, high_open=True, optional=True),

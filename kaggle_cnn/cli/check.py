@@ -31,7 +31,8 @@ def check(submission, sample, data_path, multi_label):
 @click.option("--answers", type=click.Path(path_type=Path), default=None,
               help="CSV of true labels (id, label), or an image folder with labelled test images. "
                    "Default: the demo competition's hidden answers.")
-@click.option("--metric", default=None, type=click.Choice(METRICS), help="Also score by this metric (accuracy always).")
+@click.option("--metric", default=None, metavar="NAME",
+              help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5).")
 @click.option("--multi-label", is_flag=True, default=False,
               help="Tags joined by spaces on both sides, graded by F2 over images by default (answers with a 0/1 "
                    "column per label are multi-label without it, graded by mean column-wise ROC AUC).")

@@ -19,6 +19,18 @@ def _task(dataset) -> None:
         click.echo(f"task:        {MULTI_LABEL_LINE}")
 
 
+def _print_submission(dataset) -> None:
+    """The submission's header and what it holds; for a top-k sample, the task and the metric it is graded by."""
+    if dataset.submission_kind == "top_k":
+        k = dataset.top_k
+        click.echo(f"task:        top-{k} answers (single-label training; each row lists the {k} likeliest labels)")
+        click.echo(f"metric:      map@{k} (mean average precision at {k}): pass --metric map@{k} to kcnn train")
+        click.echo(f"submission:  {_header(dataset.submission_header)}  ({k} space-separated labels a row, "
+                   "likeliest first)")
+        return
+    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
+
+
 def _header(header) -> str:
     return ",".join(header[:6]) + (",..." if len(header) > 6 else "")
 
@@ -34,7 +46,7 @@ def print_description(description) -> None:
     click.echo(f"image shape: {'x'.join(map(str, dataset.image_shape))}")
     click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
     _task(dataset)
-    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
+    _print_submission(dataset)
     click.echo(f"classes:     {dataset.n_classes}")
     for label, count in zip(dataset.classes, description.counts):
         click.echo(f"  {label!s:>12}  {count}")
@@ -64,7 +76,7 @@ def _print_image_folder(dataset, summary) -> None:
         click.echo(f"sizes seen:  {len(sizes)} sizes (HxW), smallest {_hw(summary['smallest'])}, largest "
                    f"{_hw(summary['largest'])}, most common {_hw(common)} ({times} images)")
     _task(dataset)
-    click.echo(f"submission:  {_header(dataset.submission_header)}{SUBMISSION_KINDS[dataset.submission_kind]}")
+    _print_submission(dataset)
     parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
     click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
     for i, label in enumerate(dataset.classes):

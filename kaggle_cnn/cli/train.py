@@ -90,7 +90,8 @@ def setting(*declarations, **attributes):
          help="Keep a run when its validation score is at or above this (for --metric logloss: at or below) "
               "[default: keep every run].")
 @click.option("--metric", default=None, metavar="NAME",
-              help=f"What runs are judged and kept by: {', '.join(METRICS)}; recorded by the workspace, so every "
+              help=f"What runs are judged and kept by: {', '.join(METRICS)} (map@K: mean average precision at K, e.g. "
+                   "map@5, and each submission row holds the K likeliest labels); recorded by the workspace, so every "
                    "run and vote in it compares [default: the workspace's, else accuracy].")
 @setting("--folds", metavar="K",
          help="Each run is K fold models (stratified, the same folds for every run of the workspace), judged on "

@@ -194,7 +194,8 @@ def _bundle(vote_csv: Path, sidecar: dict, runs: list[tuple[Run, list[str]]]) ->
              "batch_size": int(run.record["config"].get("batch_size") or 32)}
             for member, (run, names) in zip(weighted, runs)
         ],
-        "submission": {"header": header, "kind": data.get("submission_kind", "label"), "id_column": header[0]},
+        "submission": {"header": header, "kind": data.get("submission_kind", "label"), "id_column": header[0],
+                       **({"top_k": data["top_k"]} if data.get("top_k") else {})},
         "data": {
             "kind": data["kind"], "image_shape": list(data["image_shape"]),
             "id_column": options.get("id_column"), "id_columns": list(ID_CANDIDATES),

@@ -313,6 +313,12 @@ def write_submission(bundle, path, ids, proba, predictions):
     if kind == "label":
         write_csv(path, pd.DataFrame({header[0]: list(ids), header[1]: [classes[i] for i in predictions]}))
         return
+    if kind == "top_k":  # the K likeliest labels, likeliest first (ties: the lower class index first)
+        ranked = np.argsort(-np.asarray(vote_probabilities(bundle, proba), dtype=np.float64), axis=1,
+                            kind="stable")[:, :bundle["submission"]["top_k"]]
+        write_csv(path, pd.DataFrame({header[0]: list(ids), header[1]: [" ".join(classes[i] for i in row)
+                                                                         for row in ranked]}))
+        return
     clipped = np.clip(vote_probabilities(bundle, proba), 1e-15, 1 - 1e-15)
     position = {c: i for i, c in enumerate(classes)}
     if kind == "class_columns":

@@ -51,8 +51,11 @@ class Dataset:
     # Files the loader left out, as (path, reason): reported, never silently dropped.
     skipped: tuple[tuple[str, str], ...] = ()
     # What a submission holds (kaggle_cnn.store.submissions.KINDS): a label, a
-    # probability per class column, or one probability column (two classes).
+    # probability per class column, one probability column (two classes), or the
+    # K likeliest labels ("top_k").
     submission_kind: str = "label"
+    # "top_k": how many labels, likeliest first, each submission row holds (the sample's).
+    top_k: int | None = None
     # What the loader found, one line each, for `kcnn data` (a labels CSV's columns,
     # how many ids matched an image file, where the test ids came from).
     layout_notes: tuple[str, ...] = ()

@@ -88,7 +88,7 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
 
 def _members(workspace: Workspace, directory: Path, model: str | None):
     """The member CSVs and their runs: every member must be a kept run on the same data."""
-    members = [read_member(path) for path in find_members(directory)]
+    members = [read_member(path, tags=True) for path in find_members(directory)]
     kept = set(workspace.run_ids())
     outside = [m.path.name for m in members if m.name not in kept]
     if outside:

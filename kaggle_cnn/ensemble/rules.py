@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
+from kaggle_cnn.config import PROBABILITY_CLIP
 from kaggle_cnn.ensemble.choices import MAX_ROUNDS, METHODS
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import (
@@ -64,11 +64,9 @@ def check_spec(spec: VoteSpec, n_members: int | None = None) -> None:
     what these members cannot (greedy's --init, the weights' count)."""
     if spec.method not in METHODS:
         raise InputError(f"--method {spec.method}: choose one of {', '.join(METHODS)}")
-    if spec.metric is not None and spec.metric not in METRICS:
-        raise InputError(f"--metric {spec.metric}: choose one of {', '.join(METRICS)}")
     if spec.top is not None and spec.top < 1:
         raise InputError(f"--top must be at least 1, got {spec.top}")
-    check_threshold(get_metric(spec.metric), spec.keep_above)  # NaN fails too
+    check_threshold(get_metric(spec.metric), spec.keep_above)  # NaN fails too; an unknown metric is refused
     if not 0 <= spec.rounds <= MAX_ROUNDS:
         raise InputError(f"--rounds must be between 0 and {MAX_ROUNDS}, got {spec.rounds}")
     if spec.init < 1:

@@ -22,7 +22,7 @@ from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.evaluation.metric_registry import accuracy
 from kaggle_cnn.store.files import file_sha256, is_plain_name
-from kaggle_cnn.store.submissions import LABEL, Member
+from kaggle_cnn.store.submissions import LABEL, TOP_K, Member
 from kaggle_cnn.store.validation import workspace_metric
 from kaggle_cnn.store.workspace import Workspace
 
@@ -132,8 +132,9 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, across_d
         ensemble.average_probabilities(pool.proba, weights, spec.geometric)
     if first.kind == LABEL:
         write_submission(csv_path, first.header, first.ids, labels)
-    else:  # the competition takes probabilities: the vote's, in the members' layout
-        write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes, test_proba)
+    else:  # the competition takes probabilities, or the K likeliest labels: from the vote's probabilities
+        write_predictions(csv_path, first.kind, first.header, first.ids, pool.classes, test_proba,
+                          top_k=None if first.ranked is None else first.ranked.shape[1])
     sidecar["csv_sha256"] = file_sha256(csv_path)  # readers trust the sidecar only for this CSV
     sidecar.update(_write_test_proba(csv_path, pool, test_proba))
     fileio.write_json(json_path, sidecar)
@@ -157,7 +158,8 @@ def _write_test_proba(csv_path: Path, pool: Pool, test_proba: np.ndarray | None)
 
 
 def _default_method(directory: Path) -> str:
-    """hard, or soft for members written as probabilities (a hard vote has labels only)."""
+    """hard, or soft for members written as probabilities or as the K likeliest
+    labels (a hard vote has one label a row, and no ranking)."""
     from kaggle_cnn.store.submissions import find_members, read_member
 
     return "hard" if read_member(find_members(directory)[0]).kind == LABEL else "soft"
@@ -215,10 +217,16 @@ def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     lacking = [why for why in pool.lacking if why]
     first = pool.members[0]
     if first.kind != LABEL and spec.method == "hard":
-        raise InputError(f"--method hard: the members are probability submissions ({','.join(first.header[:4])}"
-                         f"{',...' if len(first.header) > 4 else ''}) and a hard vote has labels only; use --method "
+        what = (f"rows of {first.ranked.shape[1]} labels (likeliest first)" if first.kind == TOP_K else
+                f"probability submissions ({','.join(first.header[:4])}{',...' if len(first.header) > 4 else ''})")
+        raise InputError(f"--method hard: the members are {what} and a hard vote has labels only; use --method "
                          "soft, weighted, greedy or stack")
-    require_probabilities(get_metric(spec.metric), [m.path.name for m, why in zip(pool.members, pool.lacking) if why])
+    metric = get_metric(spec.metric)
+    metric.check_classes(len(pool.classes))
+    require_probabilities(metric, [m.path.name for m, why in zip(pool.members, pool.lacking) if why])
+    if first.kind == TOP_K and lacking:
+        raise InputError(f"the members' rows hold {first.ranked.shape[1]} labels, likeliest first: ranking them "
+                         f"needs stored probabilities of every member: {few(lacking)}")
     if tta and lacking:
         raise InputError(f"--tta needs test-time-augmented predictions (kcnn tta) of every member: {few(lacking)}")
     if spec.uses_probabilities and lacking:

@@ -26,6 +26,12 @@ label, as submissions are written. There accuracy is the share of rows whose
 labels are all right, log-loss the mean binary cross-entropy of every cell, and
 roc_auc the same column-wise mean as mean_auc. Single-label truth scored by the
 multi-label metrics is one-hot: f1_micro is then accuracy.
+    map@K      mean average precision at K of the K likeliest   higher is better
+               classes against the true one: 1/rank when it is
+               among them, else 0 (whale-categorization: map@5)
+
+map@K is a family: any whole K of at least 1 (map@5), parsed here once
+(get_metric), and never more than the number of classes (Metric.check_classes).
 
 A workspace records the metric its runs were judged by (kaggle_cnn.store.validation),
 so every run and vote in it compares on the same scale. Every score the toolkit
@@ -35,15 +41,17 @@ val_loss too), and which way is better (`Metric.greater_is_better`).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS, PROBABILITY_CLIP
+from kaggle_cnn.config import METRICS, PROBABILITY_CLIP, metric_family
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.store.submissions import top_classes
 
 
 def accuracy(truth: np.ndarray, predictions: np.ndarray) -> float:
@@ -93,6 +101,12 @@ class Metric:
     # Scores yes/no decisions of multi-label probabilities: per-label decision
     # thresholds fitted on honest predictions can raise it (a vote fits them).
     thresholded: bool = False
+    k: int | None = None  # map@K: how many ranked classes a row's answer holds
+
+    def check_classes(self, n_classes: int, option: str = "--metric") -> None:
+        """Refuse a map@K whose K is above the number of classes it would rank."""
+        if self.k is not None and self.k > n_classes:
+            raise InputError(f"{option} {self.name}: K is {self.k}, more than the {n_classes} classes to rank")
 
     @property
     def keeps(self) -> str:
@@ -142,13 +156,15 @@ class Metric:
             # raw warnings; the value is NaN and the caller says so, once, in its own line
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                return float(_SCORERS[self.name](truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
+                scorer = _SCORERS[self.name] if self.k is None else functools.partial(_map_at_k, k=self.k)
+                return float(scorer(truth, np.asarray(predicted, dtype=np.int64), proba, n_classes))
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
 
     def _multi_label_value(self, truth: np.ndarray, proba, predicted) -> float:
-        if self.name == "qwk":
-            raise InputError("the qwk metric is for one ordinal label per row, and these rows are multi-label")
+        if self.name == "qwk" or self.k is not None:
+            what = "one ordinal label" if self.k is None else "one true label, ranked among the K likeliest,"
+            raise InputError(f"the {self.name} metric is for {what} per row, and these rows are multi-label")
         if self.needs_probabilities and proba is None:
             raise InputError(f"the {self.name} metric needs probabilities, and these predictions are labels only")
         proba = None if proba is None else np.asarray(proba, dtype=np.float64)
@@ -228,6 +244,14 @@ _MULTI_LABEL_SCORERS = {
     "f1_micro": _f_multi_label("micro"), "f1_samples": _f_multi_label("samples"),
     "f2_samples": _f_multi_label("samples", 2.0), "mean_auc": _mean_auc,
 }
+def _map_at_k(truth, predicted, proba, n_classes, k):
+    # One true class a row: its average precision at k is 1/rank among the k
+    # likeliest (distinct) classes, or 0: mle-bench's average_precision_at_k
+    # (kaggle_cnn.evaluation.top_k) on rows as a top-k submission lists them.
+    hits = top_classes(proba, k) == truth[:, None]
+    return float(np.mean((hits / np.arange(1, hits.shape[1] + 1)).sum(axis=1)))
+
+
 
 REGISTRY: dict[str, Metric] = {
     "accuracy": Metric("accuracy", "accuracy", True, False, 0.0, 1.0),
@@ -240,7 +264,9 @@ REGISTRY: dict[str, Metric] = {
     "f2_samples": Metric("f2_samples", "F2 averaged over rows", True, False, 0.0, 1.0, thresholded=True),
     "mean_auc": Metric("mean_auc", "mean column-wise ROC AUC", True, True, 0.0, 1.0),
 }
-if tuple(REGISTRY) != METRICS:
+MAP_AT = "map@K"  # a family, not a metric: get_metric("map@5") makes one
+FAMILIES = (MAP_AT,)
+if (*REGISTRY, *FAMILIES) != METRICS:
     raise RuntimeError("kaggle_cnn.config.METRICS and the metric registry must name the same metrics")
 
 
@@ -248,9 +274,22 @@ def get_metric(name: str | None, option: str = "--metric") -> Metric:
     """A metric by name (None: accuracy); an unknown name is one line naming the choices."""
     if name is None:
         return REGISTRY["accuracy"]
-    if name not in REGISTRY:
-        raise InputError(f"{option} {one_line(str(name), 40)}: choose one of {', '.join(METRICS)}")
+    family = metric_family(name)
+    if family is None or name in FAMILIES:
+        raise InputError(f"{option} {one_line(str(name), 40)}: choose one of {', '.join(METRICS)} (map@K: e.g. map@5)")
+    if family == MAP_AT:
+        return _map_metric(name, option)
     return REGISTRY[name]
+
+
+@functools.lru_cache(maxsize=None)
+def _map_metric(name: str, option: str) -> Metric:
+    k = name.split("@", 1)[1]
+    if not (k.isascii() and k.isdigit()) or int(k) < 1:
+        raise InputError(f"{option} {one_line(name, 40)}: K of map@K must be a whole number of at least 1 (map@5)")
+    k = int(k)
+    name = f"map@{k}"  # map@05 is map@5
+    return Metric(name, f"MAP@{k}", True, True, 0.0, 1.0, k=k)
 
 
 def check_threshold(metric: Metric, value: float | None, option: str = "--keep-above") -> float | None:

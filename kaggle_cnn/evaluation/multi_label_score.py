@@ -43,7 +43,7 @@ def check_tag_submission(member: Member, classes: list, name: str) -> None:
 
 def score_multi_label(submission: str | Path, answers: str | Path, metric: str | None) -> dict[str, Any]:
     """A multi-label submission against the answers CSV, as the grader scores it."""
-    predicted = read_member(submission)
+    predicted = read_member(submission, tags=True)
     if predicted.kind not in DEFAULT_METRICS:
         raise InputError(f"{submission}: a multi-label submission holds tags (id,tags) or one probability column "
                          "per label")

@@ -1,6 +1,7 @@
 """Judging a submission as a grader would: `check` (header, ids, order, rows,
-labels) and `score` (accuracy against known answers: the demo competition's
-hidden labels, an image folder's labelled test images, or any hold-out you keep).
+labels; a top-k submission's K labels a row) and `score` (accuracy against known
+answers: the demo competition's hidden labels, an image folder's labelled test
+images, or any hold-out you keep; MAP@K as kaggle_cnn.evaluation.top_k grades it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kaggle_cnn.store.submissions import (
     CLASS_COLUMNS,
     LABEL,
     PROBABILITY,
+    TOP_K,
     Member,
     check_submission,
     probabilities,
@@ -32,8 +34,8 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     the label column holds space-separated tags, each a label of `data`."""
     if sample is None and data is not None:
         sample = _sample_beside(Path(data))
-    member = read_member(submission)
-    sample_member = read_member(sample, "--sample") if sample is not None else None
+    member = read_member(submission, tags=multi_label)
+    sample_member = read_member(sample, "--sample", tags=multi_label) if sample is not None else None
     classes = None
     if data is not None:
         from kaggle_cnn.data import load_classes
@@ -52,10 +54,12 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     try:
         check_submission(member, sample=sample_member, classes=classes, name=str(submission))
     except InputError as error:
-        if classes and member.kind == LABEL and any(" " in label for label in member.labels):
+        spaced = member.kind == TOP_K or (member.kind == LABEL and any(" " in label for label in member.labels))
+        if classes and spaced:  # as the sample's rows may be read as ranked answers when they hold as many tags
             raise InputError(f"{error}; for tags joined by spaces pass --multi-label") from None
         raise
-    what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities"}
+    what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities",
+            TOP_K: f"{0 if member.ranked is None else member.ranked.shape[1]} distinct labels a row"}
     kind = PROBABILITY if sample_member is not None and sample_member.kind == PROBABILITY else member.kind
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[kind]] if classes or kind != LABEL else []))
@@ -103,6 +107,11 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     labels = proba.argmax(axis=1) if proba is not None else np.array([index.get(label, -1) for label in predicted.labels])
     result = {"submission": str(submission), "answers": str(answers), "rows": len(truth),
               "accuracy": accuracy(truth, labels)}
+    if chosen.k is not None:  # the ranked labels against the answers, as the grader reads them
+        from kaggle_cnn.evaluation.top_k import grade_top_k
+
+        ranked = predicted.ranked if predicted.ranked is not None else predicted.labels[:, None]
+        return {**result, "metric": chosen.name, "score": grade_top_k(predicted.ids, ranked, by_id, chosen.k)}
     if chosen.name != "accuracy":
         if labels.min() < 0:
             label = str(predicted.labels[labels.argmin()])

@@ -24,7 +24,8 @@ LABEL = "label"  # id,label: the predicted class
 CLASS_COLUMNS = "class_columns"  # id,cat,dog: a probability per class, columns in the sample's order
 PROBABILITY = "probability"  # id,label of a two-class task: the second class's probability
 TAGS = "tags"  # id,tags of a multi-label task: the labels that apply, joined by spaces
-KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY, TAGS)
+TOP_K = "top_k"  # id,label holding the K likeliest labels, space-separated, likeliest first (MAP@K)
+KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY, TAGS, TOP_K)
 
 
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
@@ -37,15 +38,21 @@ def write_submission(path: str | os.PathLike, header: Sequence[str], ids: Sequen
 
 
 def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str], ids: Sequence[str],
-                      classes: Sequence, proba: np.ndarray, thresholds: float | np.ndarray = 0.5) -> None:
+                      classes: Sequence, proba: np.ndarray, thresholds: float | np.ndarray = 0.5,
+                      top_k: int | None = None) -> None:
     """A submission of `proba` (rows x classes, in `classes` order) in the
-    competition's layout: the top class's label, probabilities, or (multi-label)
-    the tags whose probability reaches its threshold (`thresholds`: one, or one per class)."""
+    competition's layout: the top class's label, the `top_k` likeliest labels
+    (TOP_K), probabilities, or (multi-label) the tags whose probability reaches its
+    threshold (`thresholds`: one, or one per class)."""
     if kind == TAGS:
         write_submission(path, header, ids, tag_strings(proba, classes, thresholds))
         return
     if kind == LABEL:
         write_submission(path, header, ids, [classes[i] for i in np.asarray(proba).argmax(axis=1)])
+        return
+    if kind == TOP_K:
+        ranked = top_classes(proba, top_k)
+        write_submission(path, header, ids, [" ".join(str(classes[i]) for i in row) for row in ranked])
         return
     clipped = np.clip(np.asarray(proba, dtype=np.float64), PROBABILITY_CLIP, 1 - PROBABILITY_CLIP)
     position = {str(c): i for i, c in enumerate(classes)}
@@ -71,6 +78,10 @@ def tag_strings(proba: np.ndarray, classes: Sequence, thresholds: float | np.nda
     """Each row's decided labels (`decisions`), joined by spaces in the classes' order."""
     names = [str(c) for c in classes]
     return [" ".join(n for n, on in zip(names, row) if on) for row in decisions(proba, thresholds)]
+def top_classes(proba: np.ndarray, k: int) -> np.ndarray:
+    """rows x k class indices, likeliest first (ties: the lower class index first):
+    what a top-k row lists, and what MAP@K scores."""
+    return np.argsort(-np.asarray(proba, dtype=np.float64), axis=1, kind="stable")[:, :k]
 
 
 @dataclass(frozen=True)
@@ -83,16 +94,20 @@ class Member:
     labels: np.ndarray  # str; for a probability member, the probability as written
     kind: str = LABEL  # KINDS
     proba: np.ndarray | None = None  # probability members: the values, columns in header order
+    ranked: np.ndarray | None = None  # TOP_K members: rows x K labels, likeliest first (labels: the first)
 
     @property
     def name(self) -> str:
         return self.path.stem
 
 
-def read_member(path: str | os.PathLike, option: str | None = None, *, labels_only: bool = False) -> Member:
+def read_member(path: str | os.PathLike, option: str | None = None, *, labels_only: bool = False,
+                tags: bool = False) -> Member:
     """A submission CSV (or a sample or answers file: `option` names the option that
     gave it, for the message), read as text, labels normalised (kaggle_cnn.labels).
-    `labels_only`: the file must be id,label (an answers file), never probabilities."""
+    `labels_only`: the file must be id,label (an answers file), never probabilities.
+    `tags`: a multi-label file, whose space-separated labels are a set, never a
+    ranked top-k answer (even when every row holds as many)."""
     path = Path(path)
     where = f"{option} {path}" if option else str(path)
     if not path.exists():
@@ -125,7 +140,20 @@ def read_member(path: str | os.PathLike, option: str | None = None, *, labels_on
     blank = np.flatnonzero(labels == "")
     if blank.size:
         raise InputError(f"{path} line {blank[0] + 2}, column {frame.columns[1]}: empty label")
+    ranked = None if labels_only or tags else _ranked(labels)
+    if ranked is not None:
+        return Member(path, header, ids, ranked[:, 0], TOP_K, ranked=ranked)
     return Member(path, header, ids, labels)
+
+
+def _ranked(labels: np.ndarray) -> np.ndarray | None:
+    """rows x K labels when every cell holds the same number K >= 2 of
+    space-separated labels (a top-k submission), else None."""
+    split = [cell.split() for cell in labels]
+    k = len(split[0])
+    if k < 2 or any(len(row) != k for row in split):
+        return None
+    return np.array([normalise_labels(row) for row in split], dtype=str)
 
 
 def _written_probabilities(values: np.ndarray) -> bool:
@@ -196,6 +224,8 @@ def check_submission(
         if sample.kind == PROBABILITY and member.kind == LABEL:  # 0s and 1s are probabilities too; 1.2 is not
             probabilities(member, name, f"{reference or sample.path.name} holds probabilities")
             return
+        if sample.kind == TOP_K:
+            _check_top_k(name, member, sample.ranked.shape[1], reference or sample.path.name)
     if classes is None:
         return
     names = [str(c) for c in classes]
@@ -203,11 +233,13 @@ def check_submission(
         if sorted(member.header[1:]) != sorted(names):
             raise InputError(f"{name}: columns {','.join(member.header[1:])} are not one per class "
                              f"({_few(sorted(names))})")
-    elif member.kind == LABEL:
-        outside = np.flatnonzero(~np.isin(member.labels, names))
+    elif member.kind in (LABEL, TOP_K):
+        labels = member.labels if member.ranked is None else member.ranked
+        outside = np.argwhere(~np.isin(labels, names).reshape(len(labels), -1))
         if outside.size:
-            row = outside[0]
-            raise InputError(f"{name} line {row + 2}: label {_q(member.labels[row])} is not one of the "
+            row, position = outside[0]
+            label = labels[row] if member.ranked is None else labels[row, position]
+            raise InputError(f"{name} line {row + 2}: label {_q(label)} is not one of the "
                              f"{len(names)} classes ({_few(names)})")
 
 
@@ -224,6 +256,18 @@ def probabilities(member: Member, name: str, why: str) -> np.ndarray:
         raise InputError(f"{name} line {row + 2}, column {member.header[1]}: {_q(member.labels[row])} is not a "
                          f"probability between 0 and 1 ({why})")
     return values
+def _check_top_k(name: str, member: Member, k: int, reference: str) -> None:
+    """Each row of a top-k submission holds k distinct labels, as the sample's rows do."""
+    held = 1 if member.ranked is None else member.ranked.shape[1]
+    if member.kind not in (LABEL, TOP_K) or held != k:
+        what = f"{held} label{'s' * (held != 1)} a row" if member.kind in (LABEL, TOP_K) else "probabilities"
+        raise InputError(f"{name}: holds {what}; {reference} asks for {k} space-separated labels a row, "
+                         "likeliest first")
+    for row, labels in enumerate(member.ranked):
+        if len(set(labels)) != k:
+            repeated = next(label for label in labels if list(labels).count(label) > 1)
+            raise InputError(f"{name} line {row + 2}: label {_q(repeated)} is listed twice; the {k} labels of a "
+                             "row are distinct")
 
 
 def _check_against(name: str, member: Member, sample: Member, reference: str, same_order: bool) -> None:

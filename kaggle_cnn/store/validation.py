@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.config import METRICS
+from kaggle_cnn.config import metric_family
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.store.files import DOCTOR, read_record, value_at
 
@@ -43,7 +43,7 @@ def recorded_metric(workspace: "Workspace") -> str | None:
         return None
     record = read_record(path, required=("metric",))
     metric = value_at(record, path, "metric", kind=str)
-    if metric not in METRICS:
+    if not metric_family(metric):
         raise InputError(f"{path}: damaged, unknown metric {metric!r}; {DOCTOR}")
     return metric
 

@@ -39,6 +39,7 @@ def check_train_options(*, repeat: int | None, until_kept: int | None, max_attem
              "max_attempts": max_attempts, "seed": seed, "val_fraction": val_fraction, "time_budget": time_budget,
              "metric": metric, "folds": folds, "refit": refit}
     checked = {name: check_setting(name, value, OPTIONS) for name, value in given.items()}
+    checked["metric"] = get_metric(checked["metric"]).name  # map@05 is map@5
     checked["keep_above"] = check_threshold(get_metric(checked["metric"]), checked["keep_above"])
     if repeat is not None and checked["until_kept"] is not None:
         raise InputError("give --repeat N or --until-kept K, not both")

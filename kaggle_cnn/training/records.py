@@ -110,6 +110,7 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             "image_shape": list(dataset.image_shape), "classes": list(dataset.classes),
             "submission_header": list(dataset.submission_header),
             "submission_kind": submission_kind(dataset, judged["metric"]),
+            **({"top_k": k} if (k := submission_top_k(dataset, judged["metric"])) else {}),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
             **({"task": dataset.task} if dataset.task != SINGLE_LABEL else {}),  # single-label runs: as before
         },
@@ -145,9 +146,21 @@ def submission_kind(dataset: "Dataset", metric: str) -> str:
     throw the ranking the grader scores away."""
     from kaggle_cnn.evaluation.metric_registry import get_metric
 
+    if submission_top_k(dataset, metric):  # map@K, or a sample whose rows hold K labels: the K likeliest
+        return "top_k"
     if dataset.submission_kind == "label" and dataset.n_classes == 2 and get_metric(metric).needs_probabilities:
         return "probability"
     return dataset.submission_kind
+
+
+def submission_top_k(dataset: "Dataset", metric: str) -> int | None:
+    """How many labels, likeliest first, a submission row holds: map@K's K, else
+    the sample's (its rows hold K space-separated labels), else None (one answer)."""
+    from kaggle_cnn.evaluation.metric_registry import get_metric
+
+    if dataset.submission_kind not in ("label", "top_k"):
+        return None
+    return get_metric(metric).k or dataset.top_k
 
 
 def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result: "FitResult",
@@ -169,7 +182,8 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
         if (curves := workspace.live_curves(record["run_id"])).is_dir():  # --tensorboard: renamed in with the run
             shutil.move(curves, folder / "tensorboard")
         write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
-                          dataset.test_ids, dataset.classes, result.test_proba)
+                          dataset.test_ids, dataset.classes, result.test_proba,
+                          top_k=record["data"].get("top_k"))
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
 

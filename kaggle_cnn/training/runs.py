@@ -266,10 +266,13 @@ def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCon
     or with --folds (split, the fold assignment). Every check (each config, its
     model built for these images, the split, the folds, the metric) comes before
     the first write."""
+    from kaggle_cnn.evaluation.metric_registry import get_metric
+
     judging = judging or {"metric": None, "folds": None}
     for each in config_list(config):
         check_config(each, dataset.image_shape, dataset.n_classes)
     metric, new_metric = check_metric(workspace, judging["metric"])
+    get_metric(metric).check_classes(dataset.n_classes)  # map@K ranks K of the classes
     split, new_split = plan_split(workspace, dataset, val_fraction)
     folds, new_folds = None, False
     if judging["folds"]:

@@ -284,6 +284,7 @@ def load_image_folder(folder: Path, *, image_size: tuple[int, int] | None = None
         test_ids=test_ids,
         submission_header=sample.header if sample else SUBMISSION_HEADER,
         submission_kind=sample.kind if sample else "label",
+        top_k=sample.top_k if sample else None,
         source=source,
         kind="image_folder",
         val_rows=np.arange(len(train), len(train) + len(val), dtype=np.int64) if val else None,

@@ -80,6 +80,10 @@ class ImageIndex:
             raise InputError(f"{self.where}: two files for id {image_id!r} ({hits[0]}, {hits[1]}); keep one")
         return hits[0] if hits else None
 
+    def names_files(self, values) -> bool:
+        """Whether every value names a file here (with or without its extension)."""
+        return all(str(value) in self._by_key for value in values)
+
     def spelled_with_extension(self, image_id: str) -> bool:
         return PurePosixPath(image_id).suffix.lower() in FILE_EXTENSIONS
 

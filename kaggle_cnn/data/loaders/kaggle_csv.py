@@ -69,10 +69,10 @@ def load_kaggle_folder(
     x_test = _pixel_matrix(test_path, test, test_pixels)
     classes, y_train = encode_labels(train_path, train, label)
     test_ids = read_ids(test_path, test, id_col)
-    header, kind = (id_col or DEFAULT_ID_HEADER, label), "label"
+    header, kind, top_k = (id_col or DEFAULT_ID_HEADER, label), "label", None
 
     if sample_path is not None:
-        header, kind, order = _sample_order(sample_path, id_col, test_path, test_ids, classes)
+        header, kind, top_k, order = _sample_order(sample_path, id_col, test_path, test_ids, classes)
         x_test = x_test[order]
         test_ids = [test_ids[i] for i in order]
 
@@ -84,6 +84,7 @@ def load_kaggle_folder(
         test_ids=test_ids,
         submission_header=header,
         submission_kind=kind,
+        top_k=top_k,
         source=source,
         kind="kaggle_csv",
     )
@@ -276,8 +277,8 @@ def read_ids(path: Path, table: pd.DataFrame, column: str | None) -> list[str]:
 
 def _sample_order(
     sample_path: Path, id_col: str | None, test_path: Path, test_ids: list[str], classes: list
-) -> tuple[tuple[str, ...], str, list[int]]:
-    """Submission header, its kind (kaggle_cnn.store.submissions' layouts) and the
+) -> tuple[tuple[str, ...], str, int | None, list[int]]:
+    """Submission header, its kind (kaggle_cnn.store.submissions' layouts), the labels a top-k row holds, and the
     permutation putting test rows in the sample's id order."""
     sample = read_sample(sample_path, classes, id_column=id_col, ids_from=test_path.name)
     position = {tid: i for i, tid in enumerate(test_ids)}
@@ -293,4 +294,4 @@ def _sample_order(
             f"{sample_path.name}: lacks id {test_ids[row]!r} from {test_path.name} "
             f"line {file_line(test_path, row)}"
         )
-    return sample.header, sample.kind, order
+    return sample.header, sample.kind, sample.top_k, order

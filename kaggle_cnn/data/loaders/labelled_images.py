@@ -145,10 +145,11 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
-    id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
-                                                                       multi_label, _sample_columns(layout))
-
     train_index = ImageIndex(layout.train, layout.name(layout.train))
+    id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
+                                                                       multi_label, _sample_columns(layout),
+                                                                       train_index)
+
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
     test_index = train_index if layout.test == layout.train else \
         ImageIndex(layout.test, layout.name(layout.test)) if layout.test else None
@@ -178,6 +179,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         test_ids=test_ids,
         submission_header=submission_header,
         submission_kind=submission_kind,
+        top_k=sample.top_k if sample else None,
         source=layout.source,
         kind=KIND,
         skipped=tuple(sorted(skipped)),
@@ -188,8 +190,9 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
 
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
                      multi_label: bool = False) -> list:
-    """The classes, read from the labels CSV alone: no image is opened."""
-    return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout)).classes
+    """The classes, read from the labels CSV (and the training folder's file names): no image is opened."""
+    index = ImageIndex(layout.train, layout.name(layout.train))
+    return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout), index).classes
 
 
 def _sample_columns(layout: Layout) -> list[str]:
@@ -210,12 +213,12 @@ class _Labels(NamedTuple):
 
 
 def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False,
-                 sample_columns: list[str] = ()) -> _Labels:
+                 sample_columns: list[str] = (), images: ImageIndex | None = None) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
-    id_col = _id_column(path, header, id_column)
+    id_col = _id_column(path, header, id_column, table, images)
     ids = read_ids(path, table, id_col)
     label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
     if one_hot:
@@ -228,12 +231,20 @@ def _read_labels(path: Path, label_column: str | None, id_column: str | None, mu
     return _Labels(id_col, ids, label_cols, one_hot, classes, y, multi_label)
 
 
-def _id_column(path: Path, header: list[str], wanted: str | None) -> str:
+def _id_column(path: Path, header: list[str], wanted: str | None, table: pd.DataFrame | None = None,
+               images: ImageIndex | None = None) -> str:
+    """The given column; else a usual id name (or the first column), unless its values
+    name no image files and exactly one other column's all do: the column naming the
+    files is the id (whale-categorization's Image,Id, where Id is the whale)."""
     if wanted is not None:
         if wanted not in header:
             raise InputError(f"{path.name}: no id column {wanted!r} (columns: {list_columns(header)})")
         return wanted
-    return next((c for c in ID_CANDIDATES if c in header), header[0])
+    usual = next((c for c in ID_CANDIDATES if c in header), header[0])
+    if images is None or table is None or images.names_files(table[usual].dropna()):
+        return usual
+    naming = [c for c in header if c != usual and table[c].notna().all() and images.names_files(table[c])]
+    return naming[0] if len(naming) == 1 else usual
 
 
 def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None,

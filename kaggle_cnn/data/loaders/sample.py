@@ -1,7 +1,7 @@
 """The competition's sample submission: its header, what a submission holds (a
-label, a probability per class, or one probability column), and the test ids in
-the order and spelling the grader expects. Every loader with a test set reads it
-the same way."""
+label, a probability per class, one probability column, or the K likeliest
+labels), and the test ids in the order and spelling the grader expects. Every
+loader with a test set reads it the same way."""
 
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def find_sample(folder: Path) -> Path | None:
 class Sample:
     path: Path
     header: tuple[str, ...]  # (id column, label column) or (id column, a column per class)
-    kind: str  # kaggle_cnn.store.submissions' layouts: "label", "class_columns", "probability", "tags"
+    kind: str  # kaggle_cnn.store.submissions' layouts: "label", "class_columns", "probability", "tags", "top_k"
     ids: list[str]  # as written, in order
+    top_k: int | None = None  # "top_k": how many space-separated labels a row holds
 
     def cell(self, row: int, problem: str) -> str:
         """A one-line message about the id on data row `row`."""
@@ -68,10 +69,21 @@ def read_sample(path: Path, classes: list, *, id_column: str | None = None, ids_
     # Writers emit the id first even where the sample has it elsewhere.
     label_col = next(c for c in columns if c != sample_id)
     header, kind = sample_layout(path, sample, sample_id, label_col, classes)
-    if multi_label and kind != "class_columns":
+    if multi_label and kind != "class_columns":  # tags first: a multi-label row is never a ranked answer
         check_tags(path, sample[label_col].tolist(), label_col, classes, "never occurs in training")
-        kind = "tags"
-    return Sample(path, header, kind, [str(i) for i in ids])
+        return Sample(path, header, "tags", [str(i) for i in ids])
+    top_k = answers_per_row(sample[label_col], classes) if kind == "label" else None
+    return Sample(path, header, "top_k" if top_k else kind, [str(i) for i in ids], top_k)
+
+
+def answers_per_row(values: pd.Series, classes: list) -> int | None:
+    """K when every cell holds the same number K >= 2 of space-separated labels and
+    no class has a space in its name: a top-K answer (whale-categorization's
+    "new_whale w_1287fbc w_98baff9 w_7554f44 w_1eafe46"); else None."""
+    if any(" " in str(c) for c in classes):
+        return None
+    counts = values.astype(str).str.split().map(len)
+    return int(counts.iloc[0]) if len(counts) and counts.iloc[0] >= 2 and (counts == counts.iloc[0]).all() else None
 
 
 def sample_layout(sample_path: Path, sample: pd.DataFrame, sample_id: str, label_col: str,
