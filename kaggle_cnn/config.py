@@ -219,7 +219,7 @@ TRAIN_CHECKS: dict[str, Check] = {
     "model": text(),  # a registered name: kaggle_cnn.architectures says which
     "epochs": integer(1, words=(AUTO,)),
     "max_epochs": integer(1),
-    "batch_size": integer(1),
+    "batch_size": integer(1, optional=True),
     "lr": number(0, low_open=True),
     "optimizer": choice(*OPTIMIZERS),
     "weight_decay": number(0, optional=True),
@@ -296,7 +296,7 @@ class TrainConfig:
 
     model: str = "small_resnet"
     epochs: int | str = 12  # or "auto": until validation stops improving, at most max_epochs
-    batch_size: int = 128
+    batch_size: int | None = None  # None: 128, smaller for small training sets (training.options)
     lr: float = 3e-3
     optimizer: str = "adamw"  # one of OPTIMIZERS; sgd uses momentum 0.9
     weight_decay: float | None = 0.05  # decoupled weight decay, as Keras optimizers apply it (times the rate)

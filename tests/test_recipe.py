@@ -32,6 +32,17 @@ def test_the_default_recipe_is_what_kcnn_train_trains_and_run_json_records_it(kc
         ("adamw", "cosine", TrainConfig.label_smoothing, TrainConfig.augment)
     assert config["model_options"] == {"width": 4, "stages": 2}
     assert record["epochs_chosen"] is None and int(row["epochs"]) == 1
+    assert config["batch_size"] == 32  # left open on 300 labelled images: fitted to the small set
+
+
+@pytest.mark.parametrize("rows, typed, batch", [(300, None, 32), (1000, None, 32), (1024, None, 64), (2047, None, 64),
+                                                (2048, None, 128), (60000, None, 128), (300, 128, 128), (60000, 8, 8)])
+def test_a_batch_size_left_open_is_fitted_to_a_small_training_set(rows, typed, batch):
+    from kaggle_cnn.training.options import batch_size_for, with_batch_size
+
+    config = TrainConfig(batch_size=typed)
+    assert batch_size_for(config, rows) == batch
+    assert with_batch_size(config, rows).batch_size == batch
 
 
 def test_epochs_auto_cools_down_when_validation_stalls_and_records_it(kcnn, competition, tmp_path):

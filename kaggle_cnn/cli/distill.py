@@ -9,7 +9,7 @@ import click
 from kaggle_cnn.api import OPTIMIZERS, PRESETS
 from kaggle_cnn.cli import cli
 from kaggle_cnn.cli.options import column_options, data_path_option, workspace
-from kaggle_cnn.cli.train import _typed, recipe_option, setting
+from kaggle_cnn.cli.train import BATCH_SIZE_HELP, _typed, recipe_option, setting
 from kaggle_cnn.config import TRAIN_OPTIONS
 
 
@@ -23,7 +23,7 @@ from kaggle_cnn.config import TRAIN_OPTIONS
               help="Soften the vote's probabilities: p^(1/T), renormalised (1 keeps them, above 1 softens).")
 @setting("--keep-above", help="Keep the student when its validation score clears this [default: keep it].")
 @setting("--epochs", metavar="N|auto")
-@setting("--batch-size")
+@setting("--batch-size", show_default=False, help=BATCH_SIZE_HELP)
 @setting("--lr", help="Learning rate (the peak, after warm-up).")
 @recipe_option("--optimizer", type=click.Choice(list(OPTIMIZERS)))
 @recipe_option("--augment", metavar="SPEC|none", help="Augmentation layers, as for kcnn train.")

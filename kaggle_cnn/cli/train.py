@@ -64,6 +64,10 @@ def recipe_option(*declarations, **attributes):
     return click.option(*declarations, cls=SettingOption, default=None, recipe_default=recipe(name), **attributes)
 
 
+BATCH_SIZE_HELP = ("Images a training step. Left out: 128, halved (down to 32) while an epoch would take fewer than "
+                   "16 steps, as on a small training set.")
+
+
 def setting(*declarations, **attributes):
     """click.option for a setting of kaggle_cnn.config's table (its name from the option's);
     a TrainConfig field shows the default recipe's value as its default."""
@@ -103,7 +107,7 @@ def setting(*declarations, **attributes):
          help="Epochs of each attempt; auto: the schedule ends when the validation loss stalls (at most --max-epochs; "
               "with --time-budget, as many as each attempt's share of it holds). Left out with --time-budget: auto.")
 @setting("--max-epochs", help="The most epochs --epochs auto trains.")
-@setting("--batch-size")
+@setting("--batch-size", show_default=False, help=BATCH_SIZE_HELP)
 @setting("--lr", help="Learning rate (the peak, after warm-up).")
 @recipe_option("--optimizer", type=click.Choice(list(OPTIMIZERS)), help="sgd uses momentum 0.9.")
 @setting("--weight-decay", help="Decoupled weight decay (0: none).")

@@ -36,6 +36,7 @@ import numpy as np
 
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import accuracy
+from kaggle_cnn.training.options import batch_size_for
 
 if TYPE_CHECKING:
     from kaggle_cnn.config import TrainConfig
@@ -242,7 +243,7 @@ def measure(config: "TrainConfig", arrays: dict, n_classes: int) -> Measured:
     from kaggle_cnn.training.fit import build_model, compile_model, fit_input
 
     x, y = arrays["x_train"], arrays["y_train"]
-    batch = config.batch_size
+    batch = batch_size_for(config, len(y) + len(arrays["y_val"]))
     rows = min(len(y), batch * (TIMED_STEPS + 1))
     started = time.perf_counter()
     model = build_model(config, x.shape[1:], n_classes, seed=0)

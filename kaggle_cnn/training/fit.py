@@ -21,6 +21,7 @@ from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
 from kaggle_cnn.evaluation.metric_registry import accuracy, log_loss
 from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.training.options import with_batch_size
 
 keras = load_keras()
 
@@ -141,6 +142,7 @@ def fit_one(
     from kaggle_cnn.architectures.backbones import find_backbone
 
     started = time.perf_counter()
+    config = with_batch_size(config, len(x_train) + len(x_val))  # kcnn train fixed it already; the API may not
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)

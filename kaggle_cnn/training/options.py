@@ -17,7 +17,32 @@ if TYPE_CHECKING:
     from kaggle_cnn.data import Dataset
 
 DEFAULT_VAL_FRACTION = 0.1
+# A batch size left open is 128, halved (down to 32) while an epoch of the training
+# rows would take fewer than SMALL_SET_STEPS steps: on a few hundred images a batch of
+# 128 makes an epoch 3 steps, and a short run ends before the network has learnt
+# (benchmarks/RESULTS.md, "A small training set").
+DEFAULT_BATCH_SIZE = 128
+SMALLEST_FITTED_BATCH = 32
+SMALL_SET_STEPS = 16
 SPLIT_SEED = 0  # one fixed split per dataset; recorded, so it can change later without breaking old workspaces
+
+
+def batch_size_for(config, rows: int) -> int:
+    """The batch size `config` trains `rows` training images with: its own, or, left
+    open (None), the default fitted to a small set."""
+    if config.batch_size is not None:
+        return int(config.batch_size)
+    batch = DEFAULT_BATCH_SIZE
+    while batch > SMALLEST_FITTED_BATCH and rows < batch * SMALL_SET_STEPS:
+        batch //= 2
+    return batch
+
+
+def with_batch_size(config, rows: int):
+    """`config` with its batch size fixed for `rows` training images, as run.json records it."""
+    from dataclasses import replace
+
+    return config if config.batch_size is not None else replace(config, batch_size=batch_size_for(config, rows))
 
 
 def attempt_seed(base_seed: int, attempt: int) -> int:

@@ -36,7 +36,12 @@ from kaggle_cnn.training import plans, teacher
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, open_engine
 from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
-from kaggle_cnn.training.options import attempt_seed, check_train_options, plan_split
+from kaggle_cnn.training.options import (
+    attempt_seed,
+    check_train_options,
+    plan_split,
+    with_batch_size,
+)
 from kaggle_cnn.training.records import (
     Attempt,
     new_record,
@@ -101,7 +106,8 @@ def train(
     they finish, so a kill -9 loses only the attempts in flight (and those
     finished behind them)."""
     clock = time.monotonic()  # a budget counts from here: its measurement is part of it
-    configs = config_list(config)
+    # batch sizes left open are fixed here, for every labelled row, so the plan and run.json record them
+    configs = [with_batch_size(each, len(dataset.y_train)) for each in config_list(config)]
     metric, _ = check_metric(workspace, metric)
     checked = check_train_options(repeat=repeat, until_kept=until_kept,
                                   max_attempts=max_attempts, keep_above=keep_above, seed=seed,

@@ -155,7 +155,7 @@ def _predict_run(workspace: Workspace, run: Run, dataset: Dataset, transforms, s
 
     split = workspace.find_split(run.fingerprint)
     model = load_model(run.path / "model.keras")
-    batch_size = int(run.record["config"].get("batch_size", 128))
+    batch_size = int(run.record["config"].get("batch_size") or 128)
     val_proba = predict_tta(model, dataset.x_train[split.val_indices], transforms, batch_size)
     test_proba = predict_tta(model, dataset.x_test, transforms, batch_size)
     plain = accuracy(split.val_labels, run.val_proba())
