@@ -357,6 +357,23 @@ def test_tta_then_vote_tta(kcnn, assert_refused, workspace4):
     _, _, _, _, test_tta = stored(workspace, "_tta")
     assert labels_of(workspace.ensemble_dir / "soft_vote_tta.csv") == [str(c) for c in np.mean(test_tta, 0).argmax(1)]
 
+    # Neither --tta nor --no-tta: both soft votes scored on the validation rows, the better one used
+    result = kcnn("-w", workspace4, "vote", "--method", "soft", "--name", "chosen")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((workspace.ensemble_dir / "chosen.json").read_text())
+    runs = list(workspace.runs())
+    truth = workspace.find_split(runs[0].fingerprint).val_labels
+    plain = np.mean(np.mean([run.val_proba() for run in runs], axis=0).argmax(axis=1) == truth)
+    augmented = np.mean(np.mean([np.load(run.path / "val_proba_tta.npy") for run in runs], axis=0).argmax(1) == truth)
+    assert sidecar["tta_choice"] == {"plain": pytest.approx(plain), "tta": pytest.approx(augmented),
+                                     "used": bool(augmented > plain)}
+    assert sidecar["tta"] is bool(augmented > plain)
+    assert ("used" if augmented > plain else "not used") in result.output
+    result = kcnn("-w", workspace4, "vote", "--method", "soft", "--no-tta", "--name", "plain")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((workspace.ensemble_dir / "plain.json").read_text())
+    assert sidecar["tta"] is False and "tta_choice" not in sidecar
+
 
 def test_tta_of_one_run_and_the_old_predict_spelling(kcnn, workspace4):
     """`kcnn predict RUNS --tta SPEC` still works (hidden), as `kcnn tta RUNS --transforms SPEC`."""

@@ -119,6 +119,11 @@ def print_vote(outcome, explain: bool) -> None:
     click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
                f"{len(sidecar['members'])}   rows: {sidecar['rows']}   ties: {sidecar['ties']}"
                + (f" ({by_rule})" if by_rule else ""))
+    if "tta_choice" in sidecar:
+        choice = sidecar["tta_choice"]
+        click.echo(f"tta: on the validation rows the members' soft vote scores {choice['tta']:.4f} with their "
+                   f"test-time-augmented predictions, {choice['plain']:.4f} without: "
+                   + ("used" if choice["used"] else "not used (--tta to use them)"))
     if "multiplicities" in sidecar:
         click.echo("chosen: " + ", ".join(f"{name} x{n}" for name, n in sidecar["multiplicities"].items()))
     elif sidecar["method"] == "weighted":

@@ -41,7 +41,9 @@ def _renamed_weights(ctx, param, value):
               help=f"What members are judged, filtered (--keep-above, --top), weighted and greedily selected by: "
                    f"{', '.join(METRICS)} [default: the workspace's, else accuracy]. Ties in greedy selection go "
                    "to the lower log-loss.")
-@click.option("--tta", is_flag=True, help="Use the members' test-time-augmented predictions (kcnn tta).")
+@click.option("--tta/--no-tta", default=None,
+              help="Use the members' test-time-augmented predictions (kcnn tta), or not [default: when every member "
+                   "has them and their soft vote scores better on the validation rows].")
 @click.option("--across-data", is_flag=True,
               help="Vote members whose runs were trained on different data (refused otherwise); the vote then "
                    "has no shared validation rows.")

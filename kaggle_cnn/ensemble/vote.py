@@ -19,6 +19,7 @@ from kaggle_cnn.ensemble.choices import NAME_LENGTH
 from kaggle_cnn.ensemble.multi_label import multi_label_runs, vote_multi_label
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
+from kaggle_cnn.ensemble.tta_choice import choose_tta
 from kaggle_cnn.errors import InputError, one_line, warn
 from kaggle_cnn.evaluation.metric_registry import accuracy
 from kaggle_cnn.store.files import file_sha256, is_plain_name
@@ -45,13 +46,15 @@ def vote(
     name: str | None = None,
     model: str | None = None,
     member_weights: str | Path | None = None,
-    tta: bool = False,
+    tta: bool | None = None,
     across_data: bool = False,
 ) -> VoteOutcome:
     """Combine the member CSVs in `directory` (default the workspace's submissions/)
     by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar.
     A method of None is hard, or soft when the members are probabilities. Members
-    whose runs were trained on different data are refused unless `across_data`."""
+    whose runs were trained on different data are refused unless `across_data`.
+    `tta`: use the members' test-time-augmented predictions (kcnn tta); None: when
+    every member has them and they score better on validation (ensemble.tta_choice)."""
     if directory is None:
         directory = workspace.submissions_dir
         _require_kept_runs(directory)
@@ -68,8 +71,12 @@ def vote(
     requested = spec.method
     method = spec.method or ("soft" if multi_label else _default_method(directory))
     spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
+    tta_choice = None
     if not multi_label:
         check_spec(spec)
+        if tta is None:
+            tta_choice = choose_tta(workspace, directory, spec.metric, model=model, across_data=across_data)
+            tta = bool(tta_choice and tta_choice["used"])
     name = name or DEFAULT_NAMES[spec.method] + ("_tta" if tta else "")
     if not is_plain_name(name, NAME_LENGTH):
         raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
@@ -84,7 +91,9 @@ def vote(
     # Held while reading and writing when free, so the repair never meets another
     # vote's temporary files; a vote during a long train goes on without it.
     with workspace.hold_if_idle():
-        return _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path, json_path)
+        outcome = _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path,
+                        json_path, tta_choice)
+    return outcome
 
 
 def _require_kept_runs(submissions: Path) -> None:
@@ -101,7 +110,7 @@ def _require_kept_runs(submissions: Path) -> None:
 
 
 def _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path,
-          json_path) -> VoteOutcome:
+          json_path, tta_choice=None) -> VoteOutcome:
     from kaggle_cnn.store.submissions import write_predictions, write_submission
 
     pool = gather(workspace, directory, model=model, tta=tta, across_data=across_data)
@@ -127,6 +136,8 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, across_d
         warn(notice)
 
     sidecar = _sidecar(name, spec, directory, pool, weights, scores, result, tta, stacked)
+    if tta_choice is not None:  # both soft votes' validation scores, and which was used
+        sidecar["tta_choice"] = tta_choice
     # The vote's probabilities: the stack's, or the members' weighted mean (None: some member has labels only).
     test_proba = stacked.test_proba if stacked else None if any(p is None for p in pool.proba) else \
         ensemble.average_probabilities(pool.proba, weights, spec.geometric)
