@@ -149,12 +149,7 @@ def test_seti_through_the_command_line(seti, tmp_path, kcnn, assert_refused):
     result = kcnn("-w", workspace, "train", "--data", seti, "--model", "basic_cnn", "--epochs", 1,
                   "--val-fraction", 0.25, "--metric", "roc_auc", "--batch-size", 32)
     assert result.exit_code == 0, result.output
-    result = kcnn("-w", workspace, "vote")
-    assert result.exit_code == 0, result.output
-    (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
-    submission = pd.read_csv(voted, dtype=str)
-    sample = pd.read_csv(seti / "sample_submission.csv", dtype=str)
-    assert list(submission.columns) == list(sample.columns) and submission["id"].tolist() == sample["id"].tolist()
+    voted, submission = _vote_as_the_sample_asks(kcnn, workspace, seti)
     assert pd.to_numeric(submission["target"]).between(0, 1).all()
     checked = kcnn("check", voted, "--data", seti)
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
@@ -298,12 +293,7 @@ def test_statoil_through_the_command_line(statoil, tmp_path, kcnn, assert_refuse
     result = kcnn("-w", workspace, "train", "--data", statoil, "--image-fields", "band_1,band_2", "--model",
                   "basic_cnn", "--epochs", 1, "--val-fraction", 0.25, "--metric", "logloss", "--batch-size", 32)
     assert result.exit_code == 0, result.output
-    result = kcnn("-w", workspace, "vote")
-    assert result.exit_code == 0, result.output
-    (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
-    submission = pd.read_csv(voted, dtype=str)
-    sample = pd.read_csv(statoil / "sample_submission.csv", dtype=str)
-    assert list(submission.columns) == list(sample.columns) and submission["id"].tolist() == sample["id"].tolist()
+    voted, submission = _vote_as_the_sample_asks(kcnn, workspace, statoil)
     checked = kcnn("check", voted, "--data", statoil)
     assert checked.exit_code == 0 and "id set and order" in checked.output, checked.output
     scored = kcnn("score", voted, "--answers", statoil / "answers.csv", "--metric", "logloss")
@@ -375,3 +365,14 @@ def test_image_fields_are_for_records_only(statoil, seti, kcnn, assert_refused):
     assert_refused(kcnn("data", seti, "--image-fields", "band_1"), "--image-fields applies to a folder with train.json")
     assert_refused(kcnn("data", statoil, "--image-fields", "band_1,band_3"), "record 1: no field 'band_3'")
     assert_refused(kcnn("data", statoil, "--image-fields", "band_1,,band_2"), "--image-fields", "distinct field names")
+
+
+def _vote_as_the_sample_asks(kcnn, workspace, data):
+    """kcnn vote on the workspace's runs: its CSV, whose header, ids and order are the sample's."""
+    result = kcnn("-w", workspace, "vote")
+    assert result.exit_code == 0, result.output
+    (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
+    submission = pd.read_csv(voted, dtype=str)
+    sample = pd.read_csv(data / "sample_submission.csv", dtype=str)
+    assert list(submission.columns) == list(sample.columns) and submission["id"].tolist() == sample["id"].tolist()
+    return voted, submission
