@@ -46,11 +46,17 @@ def column_options(command):
         click.option("--multi-label", is_flag=True, default=False,
                      help="Any number of labels per image: the label column holds space-separated tags (one-hot "
                           "rows with several 1s are multi-label without it)."),
+        click.option("--regression", is_flag=True, default=False,
+                     help="The label column is a number per image (a score, e.g. PetFinder's Pawpularity): one "
+                          "linear output trained on the standardised target (--metric rmse or mae imply it)."),
+        click.option("--ordinal", is_flag=True, default=False,
+                     help="The label column is a whole grade per image whose order matters (e.g. APTOS's 0-4): "
+                          "trained as regression; the vote fits cut-points between grades for --metric qwk."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images", "image_fields", "multi_label"))
+                               "test_images", "image_fields", "multi_label", "regression", "ordinal"))
 
 
 def _gathered(command, names):

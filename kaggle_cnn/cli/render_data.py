@@ -9,14 +9,31 @@ SHOWN_SKIPPED = 10
 # What `kcnn data` says a submission holds (kaggle_cnn.store.submissions' layouts).
 SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column per class)",
                     "probability": "  (the probability of the second class)",
-                    "tags": "  (the labels that apply, joined by spaces)"}
+                    "tags": "  (the labels that apply, joined by spaces)",
+                    "value": "  (one number per id; a whole grade for ordinal data)"}
 # Said only for multi-label data: single-label is what every other dataset is.
 MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs, binary cross-entropy)"
+
+
+# Numeric targets: the task and the metric the competitions grade it by.
+NUMERIC_LINES = {
+    "regression": ("regression (a number per image: one linear output, mean squared error on the standardised "
+                   "target)", "rmse (root mean squared error; mae also fits): --metric rmse"),
+    "ordinal": ("ordinal (a whole grade per image: trained as regression, grades cut at fitted thresholds)",
+                "qwk (quadratic weighted kappa): --metric qwk"),
+}
 
 
 def _task(dataset) -> None:
     if dataset.task == "multi_label":
         click.echo(f"task:        {MULTI_LABEL_LINE}")
+    if dataset.task in NUMERIC_LINES:
+        task, metric = NUMERIC_LINES[dataset.task]
+        y = dataset.y_train
+        click.echo(f"task:        {task}")
+        click.echo(f"metric:      {metric}")
+        click.echo(f"target:      {dataset.classes[0]}: {min(y):g} to {max(y):g}, mean {y.mean():.4g}, "
+                   f"std {y.std():.4g}")
 
 
 def _print_submission(dataset) -> None:

@@ -28,6 +28,8 @@ def load_dataset(
     test_images: str | os.PathLike | None = None,
     image_fields: str | list[str] | None = None,
     multi_label: bool = False,
+    regression: bool = False,
+    ordinal: bool = False,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -39,12 +41,16 @@ def load_dataset(
     usual ones (paths inside the competition folder, or anywhere). image_fields
     ("band_1,band_2") names the array fields of train.json's records that are images.
     multi_label: a labels CSV's label column holds space-separated tags, any number per image.
+    regression / ordinal: a labels CSV's label column is a number (a score; a whole grade) per image.
     """
+    from kaggle_cnn.data.loaders.numeric_targets import numeric_task
+
+    numeric = numeric_task(regression, ordinal, multi_label, "demo" if path is None else os.fspath(path))
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label, numeric)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -59,6 +65,8 @@ def load_dataset(
         options["image_fields"] = parse_image_fields(image_fields)
     if multi_label:
         options["multi_label"] = True
+    if numeric:
+        options[numeric] = True  # regression or ordinal
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -117,7 +125,7 @@ def _identify(path, files: dict):
 
 
 def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None,
-          multi_label=False) -> Dataset:
+          multi_label=False, numeric=None) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -129,6 +137,8 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
     from kaggle_cnn.data.loaders.npz import load_npz
 
     kind, target, source, layout = _identify(path, files or {})
+    if numeric and kind != "labelled_images":
+        raise InputError(f"{source}: --{numeric} applies to a labels CSV naming image files (a number per image)")
     if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
@@ -149,7 +159,7 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
         return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
-                                    multi_label=multi_label)
+                                    multi_label=multi_label, numeric=numeric)
     if multi_label:
         raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
                          "or one-hot columns)")

@@ -51,6 +51,7 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
+from kaggle_cnn.data.loaders.numeric_targets import read_numeric_targets
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, normalise_labels, sorted_labels
@@ -138,17 +139,19 @@ def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
-                         image_size: tuple[int, int] | None = None, multi_label: bool = False) -> Dataset:
+                         image_size: tuple[int, int] | None = None, multi_label: bool = False,
+                         numeric: str | None = None) -> Dataset:
     """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
     `multi_label`: the label column holds space-separated tags (one-hot rows of
-    several 1s are multi-label without it)."""
+    several 1s are multi-label without it). `numeric` (labels.REGRESSION or
+    ORDINAL): the label column is a number per image (loaders.numeric_targets)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
     train_index = ImageIndex(layout.train, layout.name(layout.train))
     id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
                                                                        multi_label, _sample_columns(layout),
-                                                                       train_index)
+                                                                       train_index, numeric)
 
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
     test_index = train_index if layout.test == layout.train else \
@@ -178,13 +181,13 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         x_test=x_test,
         test_ids=test_ids,
         submission_header=submission_header,
-        submission_kind=submission_kind,
-        top_k=sample.top_k if sample else None,
+        submission_kind="value" if numeric else submission_kind,  # one number (or grade) per id
+        top_k=sample.top_k if sample and not numeric else None,
         source=layout.source,
         kind=KIND,
         skipped=tuple(sorted(skipped)),
         layout_notes=notes,
-        task=MULTI_LABEL if multi else SINGLE_LABEL,
+        task=MULTI_LABEL if multi else numeric or SINGLE_LABEL,
     )
 
 
@@ -213,14 +216,23 @@ class _Labels(NamedTuple):
 
 
 def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False,
-                 sample_columns: list[str] = (), images: ImageIndex | None = None) -> _Labels:
+                 sample_columns: list[str] = (), images: ImageIndex | None = None,
+                 numeric: str | None = None) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
     id_col = _id_column(path, header, id_column, table, images)
     ids = read_ids(path, table, id_col)
+    if numeric and label_column is None and len(sample_columns) == 1 and sample_columns[0] in header:
+        label_column = sample_columns[0]  # PetFinder's train.csv also holds metadata columns: the sample's target
     label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
+    if numeric:
+        if one_hot:
+            raise InputError(f"{path.name}: columns {list_columns(label_cols)}; --{numeric} needs one target "
+                             "column (pass --label-column)")
+        return _Labels(id_col, ids, label_cols, False, [label_cols[0]],
+                       read_numeric_targets(path, table, label_cols[0], numeric), False)
     if one_hot:
         classes, y = _one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
