@@ -6,7 +6,6 @@ built from real MNIST digits written as image files and taken through `kcnn data
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.labels import SINGLE_LABEL
+from kaggle_cnn.labels import ORDINAL, SINGLE_LABEL
 from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
 
@@ -113,6 +113,9 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             **({"top_k": k} if (k := submission_top_k(dataset, judged["metric"])) else {}),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
             **({"task": dataset.task} if dataset.task != SINGLE_LABEL else {}),  # single-label runs: as before
+            # numeric targets: the training rows' mean and std the network learnt on, and the range of the target
+            **({"target": {**result.target_scale, "low": float(dataset.y_train.min()),
+                           "high": float(dataset.y_train.max())}} if result.target_scale else {}),
         },
         "scores": {
             "metric": judged["metric"], "score": judged["score"],
@@ -183,9 +186,16 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
             shutil.move(curves, folder / "tensorboard")
         write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
                           dataset.test_ids, dataset.classes, result.test_proba,
-                          top_k=record["data"].get("top_k"))
+                          top_k=record["data"].get("top_k"), grading=run_grading(record["data"]))
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
+
+
+def run_grading(data: dict) -> dict | None:
+    """An ordinal run's grades (its training range), for its submission; None otherwise."""
+    if data.get("task") != ORDINAL:
+        return None
+    return {"low": int(data["target"]["low"]), "high": int(data["target"]["high"])}
 
 
 def save_model(result: "FitResult", path) -> None:
