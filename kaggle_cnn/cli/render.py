@@ -114,6 +114,9 @@ def print_vote(outcome, explain: bool) -> None:
     if sidecar.get("task") == "multi_label":
         _print_multi_label_vote(outcome)
         return
+    if sidecar.get("task") in ("regression", "ordinal"):
+        _print_numeric_vote(outcome)
+        return
     used = [m for m in sidecar["members"] if m["weight"] > 0]
     by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
     click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "
@@ -162,6 +165,26 @@ def _print_multi_label_vote(outcome) -> None:
                    f"{number(sidecar['val_score_at_0.5'])} at 0.5")
     else:
         click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} hold-out rows")
+    click.echo(f"submission: {outcome.csv_path}")
+    click.echo(f"details:    {outcome.json_path}")
+
+
+def _print_numeric_vote(outcome) -> None:
+    sidecar, metric = outcome.sidecar, outcome.sidecar["metric"]
+    number = lambda value: "undefined" if value is None else f"{value:.4f}"  # noqa: E731
+    click.echo(f"method: mean (the members' predicted numbers averaged)   members: {len(sidecar['members'])}   "
+               f"rows: {sidecar['rows']}")
+    grading = sidecar.get("grading")
+    if grading and grading.get("cut_points") is not None:
+        shown = ", ".join(f"{value:.3f}" for value in grading["cut_points"])
+        click.echo(f"cut-points between grades (fitted on {grading['fitted_on']}): {shown}")
+        click.echo(f"validation {metric}: {number(grading['val_score_cut_points'])} with cut-points (in-sample), "
+                   f"{number(grading['val_score_rounding'])} rounding: "
+                   + ("cut-points used" if grading["used"] == "cut_points" else "rounding kept"))
+    elif grading:
+        click.echo(f"grades: predictions rounded to the nearest of {grading['low']}..{grading['high']}")
+    click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} rows "
+               "every member has honest predictions for")
     click.echo(f"submission: {outcome.csv_path}")
     click.echo(f"details:    {outcome.json_path}")
 
