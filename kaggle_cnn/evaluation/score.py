@@ -26,14 +26,24 @@ from kaggle_cnn.store.submissions import (
 
 
 def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None,
-          multi_label: bool = False) -> dict[str, Any]:
+          multi_label: bool = False, numeric: str | None = None) -> dict[str, Any]:
     """Check a submission CSV (against the sample submission, and the labels of the
     competition at `data`, when given); returns its row count and what was checked.
     A problem raises a one-line InputError. With `data` and no `sample`, the
     competition folder's own sample_submission.csv is the sample. `multi_label`:
-    the label column holds space-separated tags, each a label of `data`."""
+    the label column holds space-separated tags, each a label of `data`. `numeric`
+    (regression, ordinal): every value a number, or a whole grade of `data`'s."""
     if sample is None and data is not None:
         sample = _sample_beside(Path(data))
+    if numeric:
+        from kaggle_cnn.evaluation.numeric_score import check_numeric
+
+        grades = None
+        if numeric == "ordinal" and data is not None:
+            from kaggle_cnn.data import load_classes
+
+            grades = load_classes(data)  # the training grades, read as classes
+        return check_numeric(submission, sample, numeric, grades)
     member = read_member(submission, tags=multi_label)
     sample_member = read_member(sample, "--sample", tags=multi_label) if sample is not None else None
     classes = None
@@ -83,6 +93,14 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     by default F2 over images for tags and mean column-wise ROC AUC for columns."""
     from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 
+    if answers is not None and metric in ("rmse", "mae", "qwk"):
+        from kaggle_cnn.evaluation.numeric_score import (
+            answers_are_numbers,
+            score_numeric,
+        )
+
+        if metric != "qwk" or answers_are_numbers(answers):  # grades: graded as numbers, as APTOS's grader does
+            return score_numeric(submission, answers, metric)
     if answers is not None and (multi_label or _one_hot_answers(submission, answers)):
         from kaggle_cnn.evaluation.multi_label_score import score_multi_label
 
