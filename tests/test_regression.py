@@ -263,3 +263,11 @@ def test_rmse_refused_on_classes():
     with pytest.raises(InputError, match="numeric targets"):
         get_metric("rmse").value(np.array([0, 1]), np.array([[0.2, 0.8], [0.6, 0.4]]))
     assert get_metric("rmse").keeps == "at or below" and get_metric("mae").passes(1.0, 1.5)
+
+
+def test_folds_are_refused_on_numeric_targets(petfinder, tmp_path, kcnn, assert_refused):
+    workspace = tmp_path / "ws"
+    refused = kcnn("-w", workspace, "train", "--data", petfinder, "--regression", "--folds", 3, "--model", "cnn1",
+                   "--epochs", 1)
+    assert_refused(refused, "--folds 3", "a number per row")
+    assert not (workspace / "models").exists() or not any((workspace / "models").rglob("run.json"))

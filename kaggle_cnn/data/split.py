@@ -106,6 +106,9 @@ def make_folds(
     if is_multi_label(np.asarray(y)):
         raise InputError(f"--folds {k}: k-fold training takes one label per row; this data is multi-label "
                          "(train on the hold-out split instead)")
+    if is_numeric_target(np.asarray(y)):
+        raise InputError(f"--folds {k}: k-fold training takes class labels; this data is a number per row "
+                         "(--regression, --ordinal): train on the hold-out split instead")
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""
     values, counts = np.unique(y, return_counts=True)
