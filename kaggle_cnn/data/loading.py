@@ -30,6 +30,7 @@ def load_dataset(
     multi_label: bool = False,
     regression: bool = False,
     ordinal: bool = False,
+    metric: str | None = None,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -42,8 +43,11 @@ def load_dataset(
     ("band_1,band_2") names the array fields of train.json's records that are images.
     multi_label: a labels CSV's label column holds space-separated tags, any number per image.
     regression / ordinal: a labels CSV's label column is a number (a score; a whole grade) per image.
+    metric: what the runs will be judged by; rmse and mae imply `regression` (unless `ordinal`).
     """
     from kaggle_cnn.data.loaders.numeric_targets import numeric_task
+
+    regression = regression or (metric in ("rmse", "mae") and not ordinal)
 
     numeric = numeric_task(regression, ordinal, multi_label, "demo" if path is None else os.fspath(path))
     if image_size is not None:

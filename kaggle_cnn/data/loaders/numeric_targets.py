@@ -47,10 +47,3 @@ def read_numeric_targets(path: Path, table: pd.DataFrame, column: str, task: str
         raise InputError(f"{path.name}: column {column} holds one value only ({values[0]:g}); nothing to learn")
     return values
 
-
-def implied_by_metric(load_options: dict, metric: str | None) -> dict:
-    """The load options with --regression added when the metric scores numbers
-    (rmse, mae) and neither --regression nor --ordinal was given: `--metric rmse` says it."""
-    if metric in ("rmse", "mae") and not (load_options.get("regression") or load_options.get("ordinal")):
-        return {**load_options, "regression": True}
-    return load_options
