@@ -213,6 +213,7 @@ def quadratic_kappa(truth: np.ndarray, grades: np.ndarray) -> float:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # one grade only: 0/0, NaN
+        warnings.simplefilter("ignore", UserWarning)
         return float(cohen_kappa_score(truth, grades, weights="quadratic"))
 
 
