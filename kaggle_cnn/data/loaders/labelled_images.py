@@ -51,6 +51,7 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
+from kaggle_cnn.data.loaders.layout_notes import layout_notes
 from kaggle_cnn.data.loaders.numeric_targets import read_numeric_targets
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
@@ -170,7 +171,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     x_train, x_test = image_files(root, [[entry for entry, _ in train_entries], test_entries], image_size,
                                   layout.source)
     submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot, multi)
-    notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
+    notes = layout_notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
                    from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
@@ -402,29 +403,3 @@ def _submission_layout(sample: Sample | None, id_col: str, label_cols: list[str]
     if one_hot:
         return (id_col, *label_cols), "class_columns"  # the labels CSV's own one-hot layout, as probabilities
     return (id_col, label_cols[0]), "label"
-
-
-def _notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index, n_test, from_where, skipped,
-           multi=False) -> tuple:
-    """What `kcnn data` says about the layout: the files used and how the ids matched."""
-    label = f"one-hot {', '.join(label_cols)}" if one_hot else f"label {label_cols[0]}"
-    if multi:
-        label = (f"multi-label one-hot {', '.join(label_cols)}" if one_hot
-                 else f"multi-label tags in {label_cols[0]}, space-separated")
-    unreadable = sum(1 for _, why in skipped if not why.startswith(("no row", "not in")))
-    unlabelled = sum(1 for _, why in skipped if why.startswith("no row"))
-    notes = [f"labels CSV {layout.inside(layout.labels)} (id column {id_col}, {label}) naming images in "
-             f"{layout.inside(layout.train)}/",
-             f"train: all {n_ids} ids matched an image" + (f", {unreadable} unreadable (skipped)" if unreadable else "")
-             + f"; {unlabelled} image{'s' * (unlabelled != 1)} with no row (skipped)"]
-    if test_index is None:
-        notes.append("test: no test images")
-    else:
-        unlisted = sum(1 for _, why in skipped if why.startswith("not in"))
-        folder = layout.inside(layout.test)
-        notes.append(f"test: {n_test} ids from {from_where} matched in {folder}/" if from_where != f"{test_index.where}/"
-                     else f"test: the {n_test} images of {folder}/ no labels row names, ids spelled as in "
-                          f"{layout.labels.name}")
-        if unlisted:
-            notes[-1] += f"; {unlisted} image{'s' * (unlisted != 1)} not in it (skipped)"
-    return tuple(notes)
