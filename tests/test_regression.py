@@ -271,3 +271,18 @@ def test_folds_are_refused_on_numeric_targets(petfinder, tmp_path, kcnn, assert_
                    "--epochs", 1)
     assert_refused(refused, "--folds 3", "a number per row")
     assert not (workspace / "models").exists() or not any((workspace / "models").rglob("run.json"))
+
+
+def test_tta_is_refused_on_runs_of_a_numeric_target(petfinder, tmp_path, kcnn, assert_refused):
+    workspace = tmp_path / "ws"
+    trained = kcnn("-w", workspace, "train", "--data", petfinder, "--metric", "mae", "--model", "cnn1", "--epochs", 1,
+                   "--keep-above", 1000)
+    assert trained.exit_code == 0, trained.output
+    from kaggle_cnn.store.workspace import Workspace
+
+    (run,) = Workspace(workspace).runs()  # kept: its mae is at or below 1000
+    assert run.record["scores"]["metric"] == "mae" and run.record["scores"]["score"] <= 1000
+    assert run.record["data"]["task"] == "regression"  # --metric mae implied --regression
+    before = sorted(p.name for p in run.path.iterdir())
+    assert_refused(kcnn("-w", workspace, "tta", "--transforms", "hflip"), run.run_id, "predicts a number per image")
+    assert sorted(p.name for p in run.path.iterdir()) == before
