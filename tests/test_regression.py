@@ -164,6 +164,11 @@ def test_aptos_goes_data_train_vote_check_score(aptos, kcnn, tmp_path):
 
     expected = cohen_kappa_score(written, [by_id[i] for i in submission["id_code"]], weights="quadratic")
     assert f"qwk {expected:.4f}" in scored.output
+    from kaggle_cnn.errors import InputError
+    from kaggle_cnn.training.teacher import read_vote
+
+    with pytest.raises(InputError, match="an ordinal vote; pseudo-labels and distillation learn from single-label"):
+        read_vote(csv, None)
 
 
 # -- the graders, on hand-made examples ----------------------------------------------
@@ -273,7 +278,7 @@ def test_folds_are_refused_on_numeric_targets(petfinder, tmp_path, kcnn, assert_
     assert not (workspace / "models").exists() or not any((workspace / "models").rglob("run.json"))
 
 
-def test_tta_is_refused_on_runs_of_a_numeric_target(petfinder, tmp_path, kcnn, assert_refused):
+def test_tta_and_metrics_are_refused_on_runs_of_a_numeric_target(petfinder, tmp_path, kcnn, assert_refused):
     workspace = tmp_path / "ws"
     trained = kcnn("-w", workspace, "train", "--data", petfinder, "--metric", "mae", "--model", "cnn1", "--epochs", 1,
                    "--keep-above", 1000)
@@ -286,3 +291,5 @@ def test_tta_is_refused_on_runs_of_a_numeric_target(petfinder, tmp_path, kcnn, a
     before = sorted(p.name for p in run.path.iterdir())
     assert_refused(kcnn("-w", workspace, "tta", "--transforms", "hflip"), run.run_id, "predicts a number per image")
     assert sorted(p.name for p in run.path.iterdir()) == before
+    assert_refused(kcnn("-w", workspace, "metrics"), run.run_id, "per-class tables do not apply")
+    assert not (workspace / "reports").exists() or not any((workspace / "reports").iterdir())

@@ -130,6 +130,10 @@ def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
     for kept runs and vote outputs (named `ensemble/<name>`); default all of them
     (`votes`: the sidecars `vote_sidecars` read already). Reads only: `write_metrics`
     writes the tables."""
+    numeric = next((run for run in workspace.runs() if run.numeric), None)
+    if numeric is not None:  # no classes to count decisions of: their scores are in index.csv and the vote's sidecar
+        raise InputError(f"run {numeric.run_id} predicts a number per image (regression, ordinal): per-class "
+                         "tables do not apply; its score is in models/index.csv, a vote's in its sidecar")
     tables, confusions, summary = {}, {}, []
     metric = workspace_metric(workspace)
     for source, y_true, y_pred, classes, score, estimate in _prediction_sources(workspace, sources, votes, metric):
