@@ -293,3 +293,13 @@ def test_tta_and_metrics_are_refused_on_runs_of_a_numeric_target(petfinder, tmp_
     assert sorted(p.name for p in run.path.iterdir()) == before
     assert_refused(kcnn("-w", workspace, "metrics"), run.run_id, "per-class tables do not apply")
     assert not (workspace / "reports").exists() or not any((workspace / "reports").iterdir())
+
+
+def test_check_of_numbers_without_the_option_says_which_to_pass(aptos, tmp_path, kcnn, assert_refused):
+    sample = pd.read_csv(aptos / "sample_submission.csv", dtype=str)
+    sample.assign(diagnosis="1.5").to_csv(tmp_path / "sub.csv", index=False)
+    assert_refused(kcnn("check", tmp_path / "sub.csv", "--data", aptos), "sub.csv line 2", "'1.5' is not one of",
+                   "pass --regression")
+    refused = kcnn("check", tmp_path / "sub.csv", "--data", aptos, "--ordinal")
+    assert_refused(refused, "sub.csv line 2, column diagnosis", "'1.5' is not a whole grade")
+    assert kcnn("check", tmp_path / "sub.csv", "--data", aptos, "--regression").exit_code == 0

@@ -67,6 +67,8 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
         spaced = member.kind == TOP_K or (member.kind == LABEL and any(" " in label for label in member.labels))
         if classes and spaced:  # as the sample's rows may be read as ranked answers when they hold as many tags
             raise InputError(f"{error}; for tags joined by spaces pass --multi-label") from None
+        if classes and member.kind == LABEL and "is not one of the" in str(error) and _numbers(member.labels):
+            raise InputError(f"{error}; for a number per id pass --regression (a whole grade: --ordinal)") from None
         raise
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities",
             TOP_K: f"{0 if member.ranked is None else member.ranked.shape[1]} distinct labels a row"}
@@ -74,6 +76,13 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[kind]] if classes or kind != LABEL else []))
     return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
+
+
+def _numbers(labels) -> bool:
+    try:
+        return bool(np.isfinite(np.asarray(labels, dtype=np.float64)).all())
+    except ValueError:
+        return False
 
 
 def _sample_beside(data: Path) -> Path | None:
