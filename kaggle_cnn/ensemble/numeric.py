@@ -76,6 +76,7 @@ def vote_numeric(workspace: Workspace, directory: Path, task: str, *, method: st
                     for m, r, h in zip(members, runs, (honest_predictions(workspace, r) for r in runs))],
         "val_rows": int(len(val_rows)),
         "val_score": _score(chosen, truth, val[:, 0], cuts),
+        "val_note": "a vote of numbers: its validation score is val_score, per-class tables do not apply",
         **({"grading": grading} if grading else {}),
         "csv_sha256": file_sha256(csv_path),
     }
