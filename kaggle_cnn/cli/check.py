@@ -17,7 +17,8 @@ from kaggle_cnn.cli.options import data_path_option
               help="The competition's sample_submission.csv [default: the one in --data's folder].")
 @data_path_option("The competition (its training labels are the allowed labels).")
 @click.option("--multi-label", is_flag=True, default=False,
-              help="The label column holds space-separated tags (a multi-label competition, e.g. Planet).")
+              help="The label column holds space-separated tags (a multi-label competition, e.g. Planet; "
+                   "--data's tags are read as tags without it when they show it).")
 def check(submission, sample, data_path, multi_label):
     """Check a submission as a grader would: header, ids, order, rows, labels."""
     from kaggle_cnn import api
@@ -34,8 +35,9 @@ def check(submission, sample, data_path, multi_label):
 @click.option("--metric", default=None, metavar="NAME",
               help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5).")
 @click.option("--multi-label", is_flag=True, default=False,
-              help="Tags joined by spaces on both sides, graded by F2 over images by default (answers with a 0/1 "
-                   "column per label are multi-label without it, graded by mean column-wise ROC AUC).")
+              help="Tags joined by spaces on both sides, graded by F2 over images by default (answers whose tags "
+                   "show it, or with a 0/1 column per label, are multi-label without it; the latter graded by "
+                   "mean column-wise ROC AUC).")
 def score(submission, answers, metric, multi_label):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api

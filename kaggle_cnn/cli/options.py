@@ -44,8 +44,8 @@ def column_options(command):
                      help="train.json records: the array fields that are images, stacked as channels (default: "
                           "every field holding a list), e.g. band_1,band_2."),
         click.option("--multi-label", is_flag=True, default=False,
-                     help="Any number of labels per image: the label column holds space-separated tags (one-hot "
-                          "rows with several 1s are multi-label without it)."),
+                     help="Any number of labels per image: the label column holds space-separated tags (tags that "
+                          "show it, and one-hot rows with several 1s, are multi-label without it)."),
     ]
     for option in reversed(options):
         command = option(command)

@@ -91,6 +91,17 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None, mu
     return _load(path, label_column, None, None).classes
 
 
+def load_task(path: str | os.PathLike, *, label_column: str | None = None) -> str:
+    """labels.MULTI_LABEL when the competition at `path` is multi-label as its labels
+    CSV shows it (one-hot rows of several 1s, or tags), else labels.SINGLE_LABEL;
+    read without opening an image."""
+    from kaggle_cnn.data.loaders.labelled_images import labelled_task
+    from kaggle_cnn.labels import SINGLE_LABEL
+
+    kind, _, _, layout = _identify(path, {})
+    return labelled_task(layout, label_column=label_column) if kind == "labelled_images" else SINGLE_LABEL
+
+
 def _identify(path, files: dict):
     """(kind, path, the path as given, a labels CSV's Layout or None): what the path
     holds (None: the packaged demo), found from file and folder names alone."""

@@ -9,8 +9,9 @@ The label is one column (id,has_cactus; id_code,diagnosis; id,breed) or one-hot
 columns (image_id,healthy,multiple_diseases,rust,scab) read as one label whose
 classes are the column names. Multi-label competitions (any number of labels per
 image) come as one-hot columns with rows of several 1s (RANZCR CLiP: StudyInstanceUID
-and 11 label columns), multi-label without asking, or, with `multi_label`
-(--multi-label), as space-separated tags in one column (Planet: image_name,tags);
+and 11 label columns), multi-label without asking, or as space-separated tags in
+one column (Planet: image_name,tags), multi-label when they look like tags
+(labels.looks_like_tags) or with `multi_label` (--multi-label);
 their targets are a boolean matrix, rows x labels. An id names its file with or without the extension
 (image_lookup.ImageIndex). The test ids and their order come from the sample
 submission, else from test.csv's id column, else from the test folder's files
@@ -53,7 +54,13 @@ from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, normalise_labels, sorted_labels
+from kaggle_cnn.labels import (
+    MULTI_LABEL,
+    SINGLE_LABEL,
+    looks_like_tags,
+    normalise_labels,
+    sorted_labels,
+)
 
 LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv", "train_v2.csv")
 TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs", "train-jpg")
@@ -94,7 +101,8 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
     paths are looked up inside the competition folder first, then as given."""
     given = labels or train_images or test_images
     labels_path = _given(folder, labels, "--labels", file=True) if labels else _first_labels(folder)
-    train = _given(folder, train_images, "--train-images") if train_images else _first_images(folder, TRAIN_FOLDERS)
+    train = (_given(folder, train_images, "--train-images") if train_images
+             else _first_images(folder, TRAIN_FOLDERS, labels_path))
     if labels_path is None or train is None:
         if given:
             missing = "a labels CSV (--labels)" if labels_path is None else "a folder of training images (--train-images)"
@@ -121,16 +129,32 @@ def _first_labels(folder: Path) -> Path | None:
     return next((found for name in LABELS_NAMES if (found := find_file(folder, name))), None)
 
 
-def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
+def _first_images(folder: Path, names: tuple[str, ...], labels_path: Path | None = None) -> Path | None:
     """The first of `names` that is a folder holding image files directly (a class
     folder layout's train/ holds folders, and is left to the image-folder loader),
-    or .npy arrays at any depth (SETI's train/<first character of the id>/<id>.npy)."""
+    .npy arrays at any depth (SETI's train/<first character of the id>/<id>.npy),
+    or images in sub-folders that the labels CSV names by file (Hotel-ID's
+    train_images/<chain>/<image>)."""
     for name in names:
         candidate = folder / name
         if candidate.is_dir() and (any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
-                                       for e in os.scandir(candidate)) or holds_arrays(candidate)):
+                                       for e in os.scandir(candidate)) or holds_arrays(candidate)
+                                   or (labels_path is not None and _names_nested_files(labels_path, candidate))):
             return candidate.resolve()
     return None
+
+
+def _names_nested_files(labels_path: Path, folder: Path) -> bool:
+    """Whether a column of the labels CSV's first rows names files below `folder`
+    by their file names: then the sub-folders are not classes but storage."""
+    try:
+        head = pd.read_csv(labels_path, nrows=20, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError):
+        return False  # the labels CSV's own reader names what is wrong with it
+    if head.empty:
+        return False
+    index = ImageIndex(folder, folder.name)
+    return any(index.names_files(head[column]) for column in head.columns)
 
 
 
@@ -195,6 +219,13 @@ def labelled_classes(layout: Layout, *, label_column: str | None = None, id_colu
     return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout), index).classes
 
 
+def labelled_task(layout: Layout, *, label_column: str | None = None) -> str:
+    """MULTI_LABEL or SINGLE_LABEL, as the labels CSV reads without the option."""
+    index = ImageIndex(layout.train, layout.name(layout.train))
+    labels = _read_labels(layout.labels, label_column, None, False, _sample_columns(layout), index)
+    return MULTI_LABEL if labels.multi_label else SINGLE_LABEL
+
+
 def _sample_columns(layout: Layout) -> list[str]:
     """The sample submission's columns after its id (none without a sample)."""
     return read_header(layout.sample)[1:] if layout.sample else []
@@ -224,8 +255,9 @@ def _read_labels(path: Path, label_column: str | None, id_column: str | None, mu
     if one_hot:
         classes, y = _one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
-    elif multi_label:
+    elif multi_label or looks_like_tags(table[label_cols[0]].dropna()):
         classes, y = _tag_labels(path, table, label_cols[0])
+        multi_label = True
     else:
         classes, y = encode_labels(path, table, label_cols[0])
     return _Labels(id_col, ids, label_cols, one_hot, classes, y, multi_label)
@@ -250,9 +282,9 @@ def _id_column(path: Path, header: list[str], wanted: str | None, table: pd.Data
 def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None,
                    sample_columns: list[str] = ()) -> tuple[list[str], bool]:
     """([label column], False), or (the one-hot columns, True): the given column, the
-    only other column, a usual label name, the sample's columns when it has one per
-    class (RANZCR CLiP's train.csv also holds a PatientID the sample has not), or
-    else every other column if all hold 0/1."""
+    only other column, a usual label name, the sample's one answer column, the sample's
+    columns when it has one per class (RANZCR CLiP's train.csv also holds a PatientID
+    the sample has not), or else every other column if all hold 0/1."""
     others = [c for c in header if c != id_col]
     if wanted is not None:
         if wanted not in header or wanted == id_col:
@@ -265,8 +297,10 @@ def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | Non
     named = next((c for c in LABEL_CANDIDATES if c in others), None)
     if named:
         return [named], False
-    per_class = [c for c in others if c in sample_columns]
-    return (per_class, True) if len(per_class) > 1 else (others, True)
+    in_sample = [c for c in others if c in sample_columns]
+    if len(in_sample) == 1:  # Hotel-ID: train.csv image,chain,hotel_id; the sample answers hotel_id
+        return in_sample, False
+    return (in_sample, True) if len(in_sample) > 1 else (others, True)
 
 
 def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
