@@ -35,6 +35,7 @@ from real_data import DATA_DIR, need
 from sets import each_set, set_options
 
 from kaggle_cnn.cli import cli
+from kaggle_cnn.ensemble.finishing import scale_temperature
 from kaggle_cnn.evaluation.metric_registry import log_loss
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -47,13 +48,15 @@ def kcnn(*args) -> str:
     return result.output
 
 
-def test_log_loss(ensemble: Path, name: str, answers: Path) -> float:
-    """The vote's test probabilities (rows as its CSV, columns as its sidecar's classes) by log-loss."""
+def test_log_loss(ensemble: Path, name: str, answers: Path, temperature: float = 1.0) -> float:
+    """The vote's test probabilities (rows as its CSV, columns as its sidecar's classes), scaled by
+    `temperature`, by log-loss."""
     sidecar = json.loads((ensemble / f"{name}.json").read_text())
     ids = pd.read_csv(ensemble / f"{name}.csv", dtype=str).iloc[:, 0]
     truth = pd.read_csv(answers, dtype=str).set_index(ids.name).iloc[:, 0].loc[ids]
     position = {label: i for i, label in enumerate(sidecar["classes"])}
-    return log_loss(np.array([position[t] for t in truth]), np.load(ensemble / f"{name}.test_proba.npy"))
+    proba = scale_temperature(np.load(ensemble / f"{name}.test_proba.npy"), temperature)
+    return log_loss(np.array([position[t] for t in truth]), proba)
 
 
 def digit_tags(digit: int) -> str:
@@ -83,11 +86,14 @@ def test_f2(submission: Path, answers: Path) -> float:
     return float(re.search(r"f2_samples (\d\.\d+)", shown).group(1))
 
 
-def row(set_name: str, metric: str, seed: str, figures: dict, plain: float, finished: float, better) -> dict:
+def row(set_name: str, metric: str, seed: str, figures: dict, plain: float, finished: float, better,
+        always: float | None = None) -> dict:
+    """`always`: the test score had the step been applied even where its cross-fitted figure said no."""
     won = better(finished, plain)
+    always = finished if always is None else always
     print(f"| {set_name} | {metric} | {seed} | {figures['parameters']} | {figures['val_before']:.4f} | "
           f"{figures['val_cross']:.4f} | {'yes' if figures['applied'] else 'no'} | {plain:.4f} | {finished:.4f} | "
-          f"{'yes' if won else 'no'} |", flush=True)
+          f"{always:.4f} | {'yes' if won else 'no'} |", flush=True)
     return {"set": set_name, "metric": metric, "plain": plain, "finished": finished, "won": won}
 
 
@@ -109,7 +115,7 @@ def main() -> None:
     start = time.perf_counter()
     print(f"machine: {machine()}; {args.repeat} runs of {args.epochs} epoch(s) a seed, seeds {args.seeds}")
     print("| set | metric | seed | fitted | val plain | val finished (cross-fitted) | applied | test plain | "
-          "test finished | finished won |\n|" + " --- |" * 10, flush=True)
+          "test finished | test, step always applied | finished won |\n|" + " --- |" * 11, flush=True)
     results = []
     lower, higher = (lambda a, b: a < b), (lambda a, b: a > b)
     with tempfile.TemporaryDirectory() as scratch:
@@ -122,9 +128,11 @@ def main() -> None:
                 kcnn("-w", workspace, "vote", "--method", "soft", "--no-finish", "--name", "plain")
                 kcnn("-w", workspace, "vote", "--method", "soft", "--finish", "--name", "finished")
                 ensemble = workspace / "submissions" / "ensemble"
+                temperature = json.loads((ensemble / "finished.json").read_text())["finishing"]["parameters"]
                 results.append(row(f"{name} {args.rows}", "logloss", seed, figures_of(ensemble, "finished"),
                                    test_log_loss(ensemble, "plain", answers),
-                                   test_log_loss(ensemble, "finished", answers), lower))
+                                   test_log_loss(ensemble, "finished", answers), lower,
+                                   test_log_loss(ensemble, "plain", answers, temperature["temperature"])))
         if args.planet_rows:
             root = scratch / "planet"
             answers = write_planet(root, args.planet_rows, args.test_rows)
