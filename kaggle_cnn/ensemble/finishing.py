@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from kaggle_cnn.config import PROBABILITY_CLIP
+from kaggle_cnn.config import DECISION_METRICS, PROBABILITY_CLIP
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import Metric
 from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL
@@ -123,9 +123,7 @@ TEMPERATURE = Step(
 # -- the registry: (task, metric) -> step ------------------------------------------------
 
 STEPS: dict[tuple[str, str], Step] = {
-    (MULTI_LABEL, "f1_micro"): THRESHOLDS,
-    (MULTI_LABEL, "f1_samples"): THRESHOLDS,
-    (MULTI_LABEL, "f2_samples"): THRESHOLDS,
+    **{(MULTI_LABEL, name): THRESHOLDS for name in DECISION_METRICS},
     (SINGLE_LABEL, "logloss"): TEMPERATURE,
 }
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from kaggle_cnn.config import DECISION_METRICS
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import (
     MULTI_LABEL,
@@ -153,7 +154,7 @@ def _tag_answers(answers: str | Path, metric: str | None) -> bool:
         return False
     column = frame.iloc[:, 1]
     spaced = column.str.strip().str.contains(" ").any()
-    return looks_like_tags(column) or (spaced and metric is not None and get_metric(metric).thresholded)
+    return looks_like_tags(column) or (spaced and metric is not None and get_metric(metric).name in DECISION_METRICS)
 
 
 def _one_hot_answers(submission: str | Path, answers: str | Path) -> bool:
