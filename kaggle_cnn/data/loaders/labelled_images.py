@@ -138,10 +138,12 @@ def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
-                         image_size: tuple[int, int] | None = None, multi_label: bool = False) -> Dataset:
+                         image_size: tuple[int, int] | None = None, multi_label: bool = False,
+                         tabular_columns: str | None = None) -> Dataset:
     """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
     `multi_label`: the label column holds space-separated tags (one-hot rows of
-    several 1s are multi-label without it)."""
+    several 1s are multi-label without it). `tabular_columns` ("a,b" or "auto"):
+    table columns joined to each image (kaggle_cnn.data.loaders.with_table)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
@@ -171,7 +173,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
                    from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
-    return Dataset(
+    dataset = Dataset(
         x_train=x_train,
         y_train=y[[row for _, row in train_entries]],
         classes=classes,
@@ -186,6 +188,12 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         layout_notes=notes,
         task=MULTI_LABEL if multi else SINGLE_LABEL,
     )
+    if tabular_columns is None:
+        return dataset
+    from kaggle_cnn.data.loaders.with_table import join_table
+
+    return join_table(dataset, layout, tabular_columns, id_col, label_cols, [row for _, row in train_entries],
+                      sample.row if sample else lambda position: from_where)
 
 
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
