@@ -23,7 +23,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kaggle_cnn.data.loaders.csv_files import file_line, list_columns, read_header, read_table
+from kaggle_cnn.data.loaders.csv_files import (
+    file_line,
+    list_columns,
+    read_header,
+    read_table,
+)
 from kaggle_cnn.errors import InputError
 
 AUTO = "auto"

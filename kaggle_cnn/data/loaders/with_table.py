@@ -19,7 +19,12 @@ import numpy as np
 from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.loaders.csv_files import read_header, read_table
 from kaggle_cnn.data.loaders.images import ImageFiles
-from kaggle_cnn.data.loaders.tabular import choose_columns, describe_encoding, fit_encoding, test_rows
+from kaggle_cnn.data.loaders.tabular import (
+    choose_columns,
+    describe_encoding,
+    fit_encoding,
+    test_rows,
+)
 
 
 @dataclass(frozen=True, eq=False)
