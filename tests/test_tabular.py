@@ -209,3 +209,29 @@ def test_bad_table_columns_are_refused(small, tmp_path, kcnn, assert_refused):
                    f"test id '{test['image_name'][0]}' has no row in test.csv")
     assert not workspace.exists() or not any(workspace.rglob("*.json"))
     shutil.rmtree(small)
+
+
+# ---------------------------------------------------------------- the network
+
+
+def test_every_architecture_joins_the_table_before_its_classifier():
+    """Every registered network (its weights not allocated) takes (images, table rows)
+    and ends with the heads' classifier, reading the joined features: a softmax, one
+    sigmoid unit for two classes, a sigmoid per label for multi-label."""
+    from kaggle_cnn.architectures import names, registry
+    from kaggle_cnn.architectures.heads import multi_label_head
+    from kaggle_cnn.architectures.table_join import TABLE_UNITS, with_table
+    from kaggle_cnn.backend import load_keras
+
+    for name in names():
+        options = {"weights": "none"} if "weights" in registry.options(name) else {}
+        for n_classes, multi in ((2, False), (5, False), (5, True)):
+            with registry._weights_deferred(load_keras()), multi_label_head(multi):
+                model = registry.build(name, (32, 32, 3), n_classes, **options)
+                features = model.get_layer("predictions").input.shape[-1]
+                joined = with_table(model, 7, n_classes)
+            head = joined.get_layer("predictions")
+            assert [tuple(i.shape) for i in joined.inputs] == [(None, 32, 32, 3), (None, 7)], name
+            assert head.input.shape[-1] == features + TABLE_UNITS, name
+            assert head.units == (1 if n_classes == 2 else 5), name
+            assert head.activation.__name__ == ("softmax" if n_classes == 5 and not multi else "sigmoid"), name
