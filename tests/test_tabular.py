@@ -5,6 +5,7 @@ check -> score through the CLI, predicted again from its saved model, and the ba
 inputs."""
 
 import json
+import pickle
 import shutil
 from pathlib import Path
 
@@ -167,6 +168,7 @@ def test_siim_data_train_vote_check_score(melanoma, tmp_path, kcnn):
     np.testing.assert_allclose(again, np.load(runs[0].parent / "test_proba.npy"), atol=1e-5)
     assert np.load(runs[0].parent / "test_proba_tta.npy").shape == (N_TEST, 2)
     assert dataset.x_test.table.shape == (N_TEST, 8)
+    assert pickle.loads(pickle.dumps(dataset.x_test)).table.tobytes() == dataset.x_test.table.tobytes()  # to workers
     assert_exported = kcnn("-w", workspace, "export-inference", voted, tmp_path / "bundle")
     assert assert_exported.exit_code == 2 and "table columns" in assert_exported.stderr
 
@@ -195,6 +197,8 @@ def test_bad_table_columns_are_refused(small, tmp_path, kcnn, assert_refused):
     assert_refused(kcnn(*train, "--tabular-columns", "sex,diagnosis"),
                    "--tabular-columns diagnosis: in train.csv but not in test.csv")
     assert_refused(kcnn(*train, "--tabular-columns", "target"), "--tabular-columns target: the id or label column")
+    assert_refused(kcnn(*train, "--tabular-columns", "sex", "--mix", "mixup=0.2"),
+                   "--mix mixup=0.2: it blends images, not their table rows")
     edit(small / "train.csv", 3, "age_approx", "seventy")
     assert_refused(kcnn(*train, "--tabular-columns", "auto"),
                    "train.csv line 5, column age_approx: 'seventy' is not a number")
