@@ -46,11 +46,15 @@ def column_options(command):
         click.option("--multi-label", is_flag=True, default=False,
                      help="Any number of labels per image: the label column holds space-separated tags (tags that "
                           "show it, and one-hot rows with several 1s, are multi-label without it)."),
+        click.option("--tabular-columns", default=None, metavar="A,B|auto",
+                     help="Labels CSV naming images: table columns joined to each image's network (numbers "
+                          "standardised, text one-hot; test rows from test.csv by id); auto: every usable column "
+                          "but the id and label(s)."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images", "image_fields", "multi_label"))
+                               "test_images", "image_fields", "multi_label", "tabular_columns"))
 
 
 def _gathered(command, names):

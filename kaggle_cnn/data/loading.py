@@ -28,6 +28,7 @@ def load_dataset(
     test_images: str | os.PathLike | None = None,
     image_fields: str | list[str] | None = None,
     multi_label: bool = False,
+    tabular_columns: str | None = None,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -39,12 +40,15 @@ def load_dataset(
     usual ones (paths inside the competition folder, or anywhere). image_fields
     ("band_1,band_2") names the array fields of train.json's records that are images.
     multi_label: a labels CSV's label column holds space-separated tags, any number per image.
+    tabular_columns ("a,b,c" or "auto"): a labels CSV's table columns joined to each image
+    (kaggle_cnn.data.loaders.tabular).
     """
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label,
+                    tabular_columns)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -59,6 +63,8 @@ def load_dataset(
         options["image_fields"] = parse_image_fields(image_fields)
     if multi_label:
         options["multi_label"] = True
+    if tabular_columns is not None:
+        options["tabular_columns"] = tabular_columns
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -128,7 +134,7 @@ def _identify(path, files: dict):
 
 
 def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None,
-          multi_label=False) -> Dataset:
+          multi_label=False, tabular_columns=None) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -143,6 +149,9 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
     if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
+    if tabular_columns is not None and kind != "labelled_images":
+        raise InputError(f"{source}: --tabular-columns applies to a labels CSV naming image files (its other "
+                         "columns, and test.csv's, beside each image)")
     if image_fields is not None and kind != "json_records":
         raise InputError(f"{source}: --image-fields applies to a folder with train.json (records whose array "
                          "fields are images)")
@@ -160,7 +169,7 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
         return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
-                                    multi_label=multi_label)
+                                    multi_label=multi_label, tabular_columns=tabular_columns)
     if multi_label:
         raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
                          "or one-hot columns)")

@@ -52,22 +52,16 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
+from kaggle_cnn.data.loaders.label_columns import one_hot_labels, tag_labels
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.labels import (
-    MULTI_LABEL,
-    SINGLE_LABEL,
-    looks_like_tags,
-    normalise_labels,
-    sorted_labels,
-)
+from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, looks_like_tags
 
 LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv", "train_v2.csv")
 TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs", "train-jpg")
 TEST_FOLDERS = ("test", "test_images", "test_imgs", "test-jpg", "images")
 ID_CANDIDATES = ("id", "Id", "ID", "id_code", "image_id", "ImageId", "image", "image_name", "file", "filename")
 KIND = "labelled_images"
-_ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True}
 
 
 @dataclass(frozen=True)
@@ -162,10 +156,12 @@ def _names_nested_files(labels_path: Path, folder: Path) -> bool:
 
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
-                         image_size: tuple[int, int] | None = None, multi_label: bool = False) -> Dataset:
+                         image_size: tuple[int, int] | None = None, multi_label: bool = False,
+                         tabular_columns: str | None = None) -> Dataset:
     """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
     `multi_label`: the label column holds space-separated tags (one-hot rows of
-    several 1s are multi-label without it)."""
+    several 1s are multi-label without it). `tabular_columns` ("a,b" or "auto"):
+    table columns joined to each image (kaggle_cnn.data.loaders.with_table)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
@@ -195,7 +191,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
                    from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
-    return Dataset(
+    dataset = Dataset(
         x_train=x_train,
         y_train=y[[row for _, row in train_entries]],
         classes=classes,
@@ -210,6 +206,12 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         layout_notes=notes,
         task=MULTI_LABEL if multi else SINGLE_LABEL,
     )
+    if tabular_columns is None:
+        return dataset
+    from kaggle_cnn.data.loaders.with_table import join_table
+
+    return join_table(dataset, layout, tabular_columns, id_col, label_cols, [row for _, row in train_entries],
+                      sample.row if sample else lambda position: from_where)
 
 
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
@@ -253,10 +255,10 @@ def _read_labels(path: Path, label_column: str | None, id_column: str | None, mu
     ids = read_ids(path, table, id_col)
     label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
     if one_hot:
-        classes, y = _one_hot_labels(path, table, label_cols, multi_label)
+        classes, y = one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
     elif multi_label or looks_like_tags(table[label_cols[0]].dropna()):
-        classes, y = _tag_labels(path, table, label_cols[0])
+        classes, y = tag_labels(path, table, label_cols[0])
         multi_label = True
     else:
         classes, y = encode_labels(path, table, label_cols[0])
@@ -301,49 +303,6 @@ def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | Non
     if len(in_sample) == 1:  # Hotel-ID: train.csv image,chain,hotel_id; the sample answers hotel_id
         return in_sample, False
     return (in_sample, True) if len(in_sample) > 1 else (others, True)
-
-
-def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
-                    multi_label: bool = False) -> tuple[list, np.ndarray]:
-    """One-hot columns as one label: classes are the column names (sorted); every row
-    needs exactly one 1. With `multi_label`, or when some row has several 1s, the
-    rows are a multi-label indicator matrix (bool, columns in the classes' order)."""
-    values = table[columns].astype(object)
-    known = values.isin(list(_ONE_HOT))
-    if not known.to_numpy().all():
-        row, position = np.argwhere(~known.to_numpy())[0]
-        raise InputError(
-            f"{path.name} line {file_line(path, row)}, column {columns[position]}: {values.iloc[row, position]!r} "
-            f"is not 0 or 1; with several label columns ({list_columns(columns)}) each row is one-hot "
-            "(or pass --label-column)")
-    ones = values.replace(_ONE_HOT).to_numpy(dtype=bool)
-    counts = ones.sum(axis=1)
-    classes = sorted(columns)
-    if multi_label or (counts > 1).any():  # RANZCR CLiP, Plant Pathology 2021: several findings per image
-        return classes, ones[:, [columns.index(c) for c in classes]]
-    wrong = np.flatnonzero(counts != 1)
-    if len(wrong):
-        row = int(wrong[0])
-        raise InputError(f"{path.name} line {file_line(path, row)}: none of {list_columns(columns)} is 1; each "
-                         "row needs exactly one 1 (or several, or with --multi-label any number, for multi-label)")
-    rank = np.array([classes.index(c) for c in columns], dtype=np.int64)
-    return classes, rank[ones.argmax(axis=1)]
-
-
-def _tag_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
-    """Space-separated tags in one column (Planet's `clear primary road`): the
-    classes are every tag seen (sorted), the targets a bool rows x classes matrix.
-    A row without tags is allowed: none of the labels applies."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    text = table[column].fillna("").astype(str)
-    tags = [normalise_labels(cell.split()) for cell in text]
-    binarizer = MultiLabelBinarizer(classes=sorted_labels(t for row in tags for t in row))
-    classes = list(binarizer.classes)
-    if len(classes) < 2:
-        raise InputError(f"{path.name}: column {column} has only {len(classes)} tag{'s' * (len(classes) != 1)}"
-                         f"{f' ({classes[0]!r})' if classes else ''}; need at least 2")
-    return classes, binarizer.fit_transform(tags).astype(bool)
 
 
 def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None, train_files: set[str],
