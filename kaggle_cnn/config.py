@@ -27,6 +27,8 @@ AUTO = "auto"  # --epochs auto: train until validation stops improving
 # map@K is a family: map@5 is mean average precision at 5 (any whole K >= 1, checked by the registry).
 METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc", "rmse", "mae",
            "map@K")
+# The metrics that grade each (image, tag) yes/no decision of a multi-label answer.
+DECISION_METRICS = ("f1_micro", "f1_samples", "f2_samples")
 # Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
 # submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
 PROBABILITY_CLIP = 1e-15

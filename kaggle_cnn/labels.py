@@ -54,6 +54,21 @@ def is_multi_label(y) -> bool:
     return getattr(y, "ndim", 0) == 2 and y.dtype == bool
 
 
+def looks_like_tags(values: Iterable) -> bool:
+    """Whether a label column holds space-separated tags (Planet's `clear primary`,
+    Plant Pathology 2021's `scab frog_eye_leaf_spot`, iMet's `13 405 1092`) rather
+    than class names with spaces (`Common Chickweed`): some value holds several
+    words, and either those words are fewer than the distinct values (tags combine;
+    names rarely share words) or a word of such a value is a value on its own
+    (`scab` and `scab frog_eye_leaf_spot`)."""
+    distinct = {str(v).strip() for v in values}
+    several = [v.split() for v in distinct if len(v.split()) > 1]
+    if not several:
+        return False
+    words = {w for v in distinct for w in v.split()}
+    return len(words) < len(distinct) or any(w in distinct for split in several for w in split)
+
+
 def label_counts(y, n_classes: int) -> list[int]:
     """Training rows per class (single-label) or per label (multi-label)."""
     import numpy as np

@@ -401,7 +401,12 @@ def test_vote_with_no_run_kept_says_so(kcnn, assert_refused, tmp_path):
 
 def test_score_names_the_extra_answers_column(kcnn, assert_refused, tmp_path):
     submission([1, 2], [7, 3]).to_csv(tmp_path / "sub.csv", index=False)
+    # answers holding the submission's two columns among others are read by those names, as graders do
     submission([1, 2], [7, 3]).assign(note=["x", "y"]).to_csv(tmp_path / "answers.csv", index=False)
+    read = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv")
+    assert read.exit_code == 0 and "accuracy 1.0000 on 2 rows" in read.output, read.output
+    submission([1, 2], [7, 3]).rename(columns={"Label": "Answer"}).assign(note=["x", "y"]).to_csv(
+        tmp_path / "answers.csv", index=False)
     result = kcnn("score", tmp_path / "sub.csv", "--answers", tmp_path / "answers.csv")
     assert_refused(result, f"--answers {tmp_path / 'answers.csv'}: column 'note' is one too many")
     assert "column Label" not in result.stderr

@@ -17,7 +17,8 @@ from kaggle_cnn.cli.options import data_path_option
               help="The competition's sample_submission.csv [default: the one in --data's folder].")
 @data_path_option("The competition (its training labels are the allowed labels).")
 @click.option("--multi-label", is_flag=True, default=False,
-              help="The label column holds space-separated tags (a multi-label competition, e.g. Planet).")
+              help="The label column holds space-separated tags (a multi-label competition, e.g. Planet; "
+                   "--data's tags are read as tags without it when they show it).")
 @click.option("--regression", is_flag=True, default=False,
               help="The label column holds a number per id (e.g. PetFinder's Pawpularity).")
 @click.option("--ordinal", is_flag=True, default=False,
@@ -40,8 +41,9 @@ def check(submission, sample, data_path, multi_label, regression, ordinal):
               help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5). "
                    "rmse and mae grade numbers; qwk on answers of numbers grades whole grades.")
 @click.option("--multi-label", is_flag=True, default=False,
-              help="Tags joined by spaces on both sides, graded by F2 over images by default (answers with a 0/1 "
-                   "column per label are multi-label without it, graded by mean column-wise ROC AUC).")
+              help="Tags joined by spaces on both sides, graded by F2 over images by default (answers whose tags "
+                   "show it, or with a 0/1 column per label, are multi-label without it; the latter graded by "
+                   "mean column-wise ROC AUC).")
 def score(submission, answers, metric, multi_label):
     """Score a submission against known answers: a local leaderboard."""
     from kaggle_cnn import api

@@ -44,8 +44,12 @@ def column_options(command):
                      help="train.json records: the array fields that are images, stacked as channels (default: "
                           "every field holding a list), e.g. band_1,band_2."),
         click.option("--multi-label", is_flag=True, default=False,
-                     help="Any number of labels per image: the label column holds space-separated tags (one-hot "
-                          "rows with several 1s are multi-label without it)."),
+                     help="Any number of labels per image: the label column holds space-separated tags (tags that "
+                          "show it, and one-hot rows with several 1s, are multi-label without it)."),
+        click.option("--tabular-columns", default=None, metavar="A,B|auto",
+                     help="Labels CSV naming images: table columns joined to each image's network (numbers "
+                          "standardised, text one-hot; test rows from test.csv by id); auto: every usable column "
+                          "but the id and label(s)."),
         click.option("--regression", is_flag=True, default=False,
                      help="The label column is a number per image (a score, e.g. PetFinder's Pawpularity): one "
                           "linear output trained on the standardised target (--metric rmse or mae imply it)."),
@@ -56,7 +60,8 @@ def column_options(command):
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images", "image_fields", "multi_label", "regression", "ordinal"))
+                               "test_images", "image_fields", "multi_label", "tabular_columns", "regression",
+                               "ordinal"))
 
 
 def _gathered(command, names):

@@ -147,6 +147,7 @@ def print_vote(outcome, explain: bool) -> None:
         click.echo(f"validation rows: {sidecar['val_rows_described']}, where every member has honest predictions")
     else:
         click.echo(f"validation {metric}: unknown ({sidecar['val_note']})")
+    print_finishing(sidecar.get("finishing"))
     if explain:
         print_diagnostics(sidecar)
     click.echo(f"submission: {outcome.csv_path}")
@@ -165,6 +166,7 @@ def _print_multi_label_vote(outcome) -> None:
                    f"{number(sidecar['val_score_at_0.5'])} at 0.5")
     else:
         click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} hold-out rows")
+    print_finishing(sidecar.get("finishing"))
     click.echo(f"submission: {outcome.csv_path}")
     click.echo(f"details:    {outcome.json_path}")
 
@@ -187,6 +189,23 @@ def _print_numeric_vote(outcome) -> None:
                "every member has honest predictions for")
     click.echo(f"submission: {outcome.csv_path}")
     click.echo(f"details:    {outcome.json_path}")
+
+
+def print_finishing(finishing) -> None:
+    """The finishing step in one line: applied, with its validation score before,
+    in-sample and cross-fitted; or why it was not."""
+    if finishing is None:
+        return
+    if "val_score_before" not in finishing:
+        click.echo(f"finishing: {finishing['step']} not fitted ({finishing['skipped']})")
+        return
+    number = lambda value: "undefined" if value is None else f"{value:.4f}"  # noqa: E731
+    shown = finishing["parameters_shown"]
+    scores = (f"validation {finishing['metric']} {number(finishing['val_score_before'])} -> "
+              f"{number(finishing['val_score_after_cross_fitted'])} cross-fitted (fitted on one half, scored on the "
+              f"other; {number(finishing['val_score_after'])} in-sample)")
+    verdict = "applied" if finishing["applied"] else f"not applied: {finishing['skipped']}"
+    click.echo(f"finishing: {finishing['step']} {shown}, {scores}; {verdict}")
 
 
 def print_diagnostics(sidecar) -> None:

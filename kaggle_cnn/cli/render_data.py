@@ -15,6 +15,9 @@ SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column 
 MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs, binary cross-entropy)"
 
 
+# The metrics multi-label competitions are graded by, for the layout their submission asks for.
+MULTI_LABEL_METRICS = {"tags": "f2_samples (Planet), f1_micro (iMet, Plant Pathology 2021) or f1_samples",
+                       "class_columns": "mean_auc (RANZCR CLiP)"}
 # Numeric targets: the task and the metric the competitions grade it by.
 NUMERIC_LINES = {
     "regression": ("regression (a number per image: one linear output, mean squared error on the standardised "
@@ -27,6 +30,9 @@ NUMERIC_LINES = {
 def _task(dataset) -> None:
     if dataset.task == "multi_label":
         click.echo(f"task:        {MULTI_LABEL_LINE}")
+        graded = MULTI_LABEL_METRICS.get(dataset.submission_kind, MULTI_LABEL_METRICS["tags"])
+        click.echo(f"metric:      pass the competition's to kcnn train: --metric {graded}; "
+                   "without one, runs are kept by exact-match accuracy")
     if dataset.task in NUMERIC_LINES:
         task, metric = NUMERIC_LINES[dataset.task]
         y = dataset.y_train

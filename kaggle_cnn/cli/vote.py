@@ -44,6 +44,10 @@ def _renamed_weights(ctx, param, value):
 @click.option("--tta/--no-tta", default=None,
               help="Use the members' test-time-augmented predictions (kcnn tta), or not [default: when every member "
                    "has them and their soft vote scores better on the validation rows].")
+@click.option("--finish/--no-finish", default=None,
+              help="Fit the metric's finishing step on the validation rows and apply it to the test rows: per-label "
+                   "decision thresholds for multi-label F1/F2, a temperature for logloss [default: when the metric "
+                   "has one]. Recorded in the sidecar with its cross-fitted validation score.")
 @click.option("--across-data", is_flag=True,
               help="Vote members whose runs were trained on different data (refused otherwise); the vote then "
                    "has no shared validation rows.")
@@ -53,7 +57,7 @@ def _renamed_weights(ctx, param, value):
                    "[default: by method].")
 @click.pass_context
 def vote(ctx, directory, method, geometric, member_weights, keep_above, top, model, rounds, init, metric, tta,
-         across_data, explain, name):
+         finish, across_data, explain, name):
     """Combine the submission CSVs in DIRECTORY (default submissions/) into one.
 
     Members must share header, ids and id order. A member that is a kept run's
@@ -74,5 +78,5 @@ def vote(ctx, directory, method, geometric, member_weights, keep_above, top, mod
     spec = api.VoteSpec(method=method, geometric=geometric, keep_above=keep_above, top=top, rounds=rounds, init=init,
                         metric=metric)
     outcome = api.vote(workspace(ctx), directory, spec=spec, name=name, model=model, member_weights=member_weights,
-                       tta=tta, across_data=across_data)
+                       tta=tta, across_data=across_data, finish=finish)
     print_vote(outcome, explain)

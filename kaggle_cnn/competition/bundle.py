@@ -75,6 +75,9 @@ def export_inference(workspace: Workspace, vote: str | os.PathLike, directory: s
     if kind in IMAGE_KINDS and trained_on and Path(trained_on).is_dir() and holds_arrays(Path(trained_on)):
         raise InputError(f"{vote_csv}: its runs were trained on .npy arrays ({trained_on}); predict.py reads image "
                          "files, not arrays")
+    if "tabular" in first.record["data"]:
+        raise InputError(f"{vote_csv}: its runs read table columns beside the images (--tabular-columns); "
+                         "predict.py reads images alone")
     bundle = _bundle(vote_csv, sidecar, runs)
     directory.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))

@@ -8,7 +8,12 @@ when data is actually loaded or split.
 
 from kaggle_cnn.data.dataset import Dataset
 from kaggle_cnn.data.demo import demo_answers_path, demo_path
-from kaggle_cnn.data.loading import load_classes, load_dataset, reload_dataset
+from kaggle_cnn.data.loading import (
+    load_classes,
+    load_dataset,
+    load_task,
+    reload_dataset,
+)
 from kaggle_cnn.data.split import cut_arrays, make_folds, make_split, split_arrays
 
 __all__ = [
@@ -16,6 +21,7 @@ __all__ = [
     "demo_answers_path",
     "demo_path",
     "load_classes",
+    "load_task",
     "load_dataset",
     "cut_arrays",
     "make_folds",

@@ -28,6 +28,7 @@ def load_dataset(
     test_images: str | os.PathLike | None = None,
     image_fields: str | list[str] | None = None,
     multi_label: bool = False,
+    tabular_columns: str | None = None,
     regression: bool = False,
     ordinal: bool = False,
     metric: str | None = None,
@@ -42,19 +43,21 @@ def load_dataset(
     usual ones (paths inside the competition folder, or anywhere). image_fields
     ("band_1,band_2") names the array fields of train.json's records that are images.
     multi_label: a labels CSV's label column holds space-separated tags, any number per image.
+    tabular_columns ("a,b,c" or "auto"): a labels CSV's table columns joined to each image
+    (kaggle_cnn.data.loaders.tabular).
     regression / ordinal: a labels CSV's label column is a number (a score; a whole grade) per image.
     metric: what the runs will be judged by; rmse and mae imply `regression` (unless `ordinal`).
     """
     from kaggle_cnn.data.loaders.numeric_targets import numeric_task
 
     regression = regression or (metric in ("rmse", "mae") and not ordinal)
-
     numeric = numeric_task(regression, ordinal, multi_label, "demo" if path is None else os.fspath(path))
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
-    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label, numeric)
+    dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label,
+                    tabular_columns, numeric)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -69,6 +72,8 @@ def load_dataset(
         options["image_fields"] = parse_image_fields(image_fields)
     if multi_label:
         options["multi_label"] = True
+    if tabular_columns is not None:
+        options["tabular_columns"] = tabular_columns
     if numeric:
         options[numeric] = True  # regression or ordinal
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
@@ -103,6 +108,17 @@ def load_classes(path: str | os.PathLike, *, label_column: str | None = None, mu
     return _load(path, label_column, None, None).classes
 
 
+def load_task(path: str | os.PathLike, *, label_column: str | None = None) -> str:
+    """labels.MULTI_LABEL when the competition at `path` is multi-label as its labels
+    CSV shows it (one-hot rows of several 1s, or tags), else labels.SINGLE_LABEL;
+    read without opening an image."""
+    from kaggle_cnn.data.loaders.labelled_images import labelled_task
+    from kaggle_cnn.labels import SINGLE_LABEL
+
+    kind, _, _, layout = _identify(path, {})
+    return labelled_task(layout, label_column=label_column) if kind == "labelled_images" else SINGLE_LABEL
+
+
 def _identify(path, files: dict):
     """(kind, path, the path as given, a labels CSV's Layout or None): what the path
     holds (None: the packaged demo), found from file and folder names alone."""
@@ -129,7 +145,7 @@ def _identify(path, files: dict):
 
 
 def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None,
-          multi_label=False, numeric=None) -> Dataset:
+          multi_label=False, tabular_columns=None, numeric=None) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -146,6 +162,9 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
     if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
+    if tabular_columns is not None and kind != "labelled_images":
+        raise InputError(f"{source}: --tabular-columns applies to a labels CSV naming image files (its other "
+                         "columns, and test.csv's, beside each image)")
     if image_fields is not None and kind != "json_records":
         raise InputError(f"{source}: --image-fields applies to a folder with train.json (records whose array "
                          "fields are images)")
@@ -163,7 +182,7 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
         return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
-                                    multi_label=multi_label, numeric=numeric)
+                                    multi_label=multi_label, tabular_columns=tabular_columns, numeric=numeric)
     if multi_label:
         raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
                          "or one-hot columns)")

@@ -1,7 +1,8 @@
 """`kcnn vote` on multi-label runs: the members' probabilities averaged per label,
-and, for the metrics that score yes/no decisions (F1, F2), a decision threshold
-per label fitted on the validation rows every member has honest predictions for,
-recorded in the sidecar and applied to the test rows.
+and, for the metrics that score yes/no decisions (F1, F2), the finishing step
+(kaggle_cnn.ensemble.finishing): a decision threshold per label fitted on the
+validation rows every member has honest predictions for, recorded in the sidecar
+and applied to the test rows.
 
 A multi-label vote needs each member's stored probabilities, so its members are
 kept runs of this workspace (their own CSVs in submissions/). No TensorFlow here.
@@ -17,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn import fileio
+from kaggle_cnn.ensemble.finishing import finish_step
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.evaluation.metric_registry import Metric, get_metric
 from kaggle_cnn.labels import MULTI_LABEL
@@ -30,10 +32,6 @@ from kaggle_cnn.store.submissions import (
 )
 from kaggle_cnn.store.validation import honest_predictions, workspace_metric
 from kaggle_cnn.store.workspace import Workspace
-
-# The thresholds tried for each label; 0.5 stays unless another scores strictly better.
-THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.05), 2)
-THRESHOLD_PASSES = 2  # coordinate ascent: each label once, then once more with the others fitted
 
 
 def multi_label_runs(workspace: Workspace, directory: Path) -> bool:
@@ -49,10 +47,12 @@ def multi_label_runs(workspace: Workspace, directory: Path) -> bool:
 
 
 def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | None, metric: str | None,
-                     name: str, model: str | None = None) -> tuple[Path, Path, dict[str, Any]]:
+                     name: str, model: str | None = None, finish: bool | None = None
+                     ) -> tuple[Path, Path, dict[str, Any]]:
     """Average the member runs' probabilities into submissions/ensemble/<name>.csv
     (tags joined by spaces, or one probability column per label, as the runs'
-    submissions are) and its sidecar <name>.json; returns (csv, json, sidecar)."""
+    submissions are) and its sidecar <name>.json; returns (csv, json, sidecar).
+    `finish`: fit the metric's finishing step (None: when it has one; False: never)."""
     if method not in (None, "soft"):
         raise InputError(f"--method {method}: a multi-label vote averages the members' probabilities per label "
                          "(--method soft)")
@@ -62,11 +62,14 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
     rows = len(members[0].ids)
     test_proba = np.mean([run.required_proba("test_proba.npy", rows) for run in runs], axis=0)
     truth, val_proba, val_rows = shared_validation(workspace, runs)
-    thresholds = fit_thresholds(chosen, truth, val_proba) if chosen.thresholded else None
+    finishing = finish_step(chosen, True, truth, val_proba, finish=finish, rows=f"{len(val_rows)} hold-out rows")
+    finished = finishing.apply(test_proba)
+    thresholds = finished.thresholds if finishing.applied and finishing.step.name == "thresholds" else None
     kind = first.record["data"]["submission_kind"]
     csv_path, json_path = workspace.ensemble_dir / f"{name}.csv", workspace.ensemble_dir / f"{name}.json"
     cut = 0.5 if thresholds is None else thresholds
-    write_predictions(csv_path, kind, members[0].header, members[0].ids, first.classes, test_proba, cut)
+    write_predictions(csv_path, kind, members[0].header, members[0].ids, first.classes, finished.proba,
+                      finished.thresholds)
     sidecar = {
         "name": name, "method": "soft", "task": MULTI_LABEL, "metric": chosen.name,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -80,6 +83,7 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
         "val_score_at_0.5": _score(chosen, truth, val_proba),
         # In-sample: the thresholds were chosen on these rows, so this is optimistic.
         "val_score": _score(chosen, truth, val_proba, cut),
+        "finishing": finishing.record,
         "csv_sha256": file_sha256(csv_path),
     }
     fileio.write_json(json_path, sidecar)
@@ -136,19 +140,3 @@ def _score(metric: Metric, truth: np.ndarray, proba: np.ndarray, thresholds=0.5)
         return metric.value(truth, proba, decisions(proba, thresholds))
     except InputError:  # e.g. ROC AUC of a label absent from these rows
         return None
-
-
-def fit_thresholds(metric: Metric, truth: np.ndarray, proba: np.ndarray) -> np.ndarray:
-    """One decision threshold per label that maximises `metric` on these (honest)
-    rows, by coordinate ascent over THRESHOLD_GRID, starting from 0.5 everywhere."""
-    thresholds = np.full(proba.shape[1], 0.5)
-    best = metric.value(truth, proba, decisions(proba, thresholds))
-    for _ in range(THRESHOLD_PASSES):
-        for label in range(proba.shape[1]):
-            for candidate in THRESHOLD_GRID:
-                trial = thresholds.copy()
-                trial[label] = candidate
-                value = metric.value(truth, proba, decisions(proba, trial))
-                if metric.goodness(value) > metric.goodness(best) + 1e-12:
-                    thresholds, best = trial, value
-    return thresholds

@@ -16,13 +16,14 @@ import numpy as np
 from kaggle_cnn import fileio
 from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.choices import NAME_LENGTH
+from kaggle_cnn.ensemble.finishing import check_finish, finish_pool
 from kaggle_cnn.ensemble.multi_label import multi_label_runs, vote_multi_label
 from kaggle_cnn.ensemble.numeric import numeric_task_of, vote_numeric
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.ensemble.tta_choice import choose_tta
 from kaggle_cnn.errors import InputError, one_line, warn
-from kaggle_cnn.evaluation.metric_registry import accuracy
+from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 from kaggle_cnn.store.files import file_sha256, is_plain_name
 from kaggle_cnn.store.submissions import LABEL, TOP_K, Member
 from kaggle_cnn.store.validation import workspace_metric
@@ -49,13 +50,16 @@ def vote(
     member_weights: str | Path | None = None,
     tta: bool | None = None,
     across_data: bool = False,
+    finish: bool | None = None,
 ) -> VoteOutcome:
     """Combine the member CSVs in `directory` (default the workspace's submissions/)
     by `spec.method` into submissions/ensemble/<name>.csv and its JSON sidecar.
     A method of None is hard, or soft when the members are probabilities. Members
     whose runs were trained on different data are refused unless `across_data`.
     `tta`: use the members' test-time-augmented predictions (kcnn tta); None: when
-    every member has them and they score better on validation (ensemble.tta_choice)."""
+    every member has them and they score better on validation (ensemble.tta_choice).
+    `finish`: fit the metric's finishing step on the validation rows and apply it
+    (ensemble.finishing; None: when the metric has one, False: never)."""
     if directory is None:
         directory = workspace.submissions_dir
         _require_kept_runs(directory)
@@ -77,6 +81,7 @@ def vote(
             return VoteOutcome(*vote_numeric(workspace, directory, numeric, method=spec.method, metric=spec.metric,
                                              name=name or "mean", model=model))
     requested = spec.method
+    check_finish(get_metric(spec.metric or workspace_metric(workspace)), multi_label, finish)
     method = spec.method or ("soft" if multi_label else _default_method(directory))
     spec = VoteSpec(**{**asdict(spec), "method": method, "metric": spec.metric or workspace_metric(workspace)})
     tta_choice = None
@@ -95,12 +100,12 @@ def vote(
     if multi_label:
         with workspace.hold_if_idle():
             return VoteOutcome(*vote_multi_label(workspace, directory, method=requested, metric=spec.metric, name=name,
-                                                 model=model))
+                                                 model=model, finish=finish))
     # Held while reading and writing when free, so the repair never meets another
     # vote's temporary files; a vote during a long train goes on without it.
     with workspace.hold_if_idle():
         outcome = _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path,
-                        json_path, tta_choice)
+                        json_path, tta_choice, finish)
     return outcome
 
 
@@ -118,7 +123,7 @@ def _require_kept_runs(submissions: Path) -> None:
 
 
 def _vote(workspace, directory, spec, name, model, member_weights, tta, across_data, csv_path,
-          json_path, tta_choice=None) -> VoteOutcome:
+          json_path, tta_choice=None, finish=None) -> VoteOutcome:
     from kaggle_cnn.store.submissions import write_predictions, write_submission
 
     pool = gather(workspace, directory, model=model, tta=tta, across_data=across_data)
@@ -149,6 +154,14 @@ def _vote(workspace, directory, spec, name, model, member_weights, tta, across_d
     # The vote's probabilities: the stack's, or the members' weighted mean (None: some member has labels only).
     test_proba = stacked.test_proba if stacked else None if any(p is None for p in pool.proba) else \
         ensemble.average_probabilities(pool.proba, weights, spec.geometric)
+    finishing = finish_pool(spec, pool, weights, stacked, test_proba, finish)
+    if finishing.applied:  # the step's probabilities, and its labels when it decides them
+        finished = finishing.apply(test_proba)
+        test_proba = finished.proba
+        if finished.predicted is not None:
+            labels = [pool.classes[i] for i in finished.predicted]
+    if finishing.record is not None:
+        sidecar["finishing"] = finishing.record
     if first.kind == LABEL:
         write_submission(csv_path, first.header, first.ids, labels)
     else:  # the competition takes probabilities, or the K likeliest labels: from the vote's probabilities
@@ -231,7 +244,7 @@ def read_weights(path: str | Path, members: list[Member]) -> tuple[float, ...]:
 
 def require(spec: VoteSpec, pool: Pool, tta: bool) -> None:
     """Refuse, naming the members and why, what this pool cannot do."""
-    from kaggle_cnn.evaluation.metric_registry import get_metric, require_probabilities
+    from kaggle_cnn.evaluation.metric_registry import require_probabilities
 
     lacking = [why for why in pool.lacking if why]
     first = pool.members[0]
@@ -324,8 +337,6 @@ def _validation_figures(spec, pool: Pool, weights, scores, stacked=None) -> dict
     val, n_classes = pool.val, len(pool.classes)
     ranked = ensemble.goodness(spec.metric, scores)
     if stacked:  # the meta-model on the rows it was fitted on; its estimate refits it fold by fold
-        from kaggle_cnn.evaluation.metric_registry import get_metric
-
         in_sample = ensemble.top_class_vote(stacked.val_proba)
         score = get_metric(spec.metric).value(val.truth, stacked.val_proba, in_sample.predictions, n_classes)
         estimate = stacked.estimate

@@ -107,9 +107,6 @@ class Metric:
     needs_probabilities: bool
     low: float  # the values it can take (a --keep-above outside them is refused)
     high: float
-    # Scores yes/no decisions of multi-label probabilities: per-label decision
-    # thresholds fitted on honest predictions can raise it (a vote fits them).
-    thresholded: bool = False
     k: int | None = None  # map@K: how many ranked classes a row's answer holds
 
     def check_classes(self, n_classes: int, option: str = "--metric") -> None:
@@ -299,9 +296,9 @@ REGISTRY: dict[str, Metric] = {
     "f1_macro": Metric("f1_macro", "macro F1", True, False, 0.0, 1.0),
     "roc_auc": Metric("roc_auc", "ROC AUC", True, True, 0.0, 1.0),
     "qwk": Metric("qwk", "quadratic weighted kappa", True, False, -1.0, 1.0),
-    "f1_micro": Metric("f1_micro", "micro F1", True, False, 0.0, 1.0, thresholded=True),
-    "f1_samples": Metric("f1_samples", "F1 averaged over rows", True, False, 0.0, 1.0, thresholded=True),
-    "f2_samples": Metric("f2_samples", "F2 averaged over rows", True, False, 0.0, 1.0, thresholded=True),
+    "f1_micro": Metric("f1_micro", "micro F1", True, False, 0.0, 1.0),
+    "f1_samples": Metric("f1_samples", "F1 averaged over rows", True, False, 0.0, 1.0),
+    "f2_samples": Metric("f2_samples", "F2 averaged over rows", True, False, 0.0, 1.0),
     "mean_auc": Metric("mean_auc", "mean column-wise ROC AUC", True, True, 0.0, 1.0),
     "rmse": Metric("rmse", "root mean squared error", False, False, 0.0, math.inf),
     "mae": Metric("mae", "mean absolute error", False, False, 0.0, math.inf),

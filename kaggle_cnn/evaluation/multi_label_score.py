@@ -3,7 +3,9 @@ competitions grade them:
 
 - tags joined by spaces in one column (Planet: `image_name,tags`), scored by the
   F2 of each image's tags averaged over images ("mean F2 score"), every tag of the
-  answers and the submission a label, rows matched by id;
+  answers and the submission a label, rows matched by id; with `--metric f1_micro`
+  (iMet, Plant Pathology 2021) by F1 over every (image, tag) decision, the tags
+  being the answers' alone, as mle-bench's graders binarise them;
 - one probability column per label (RANZCR CLiP), scored by each label column's
   ROC AUC against the answers' 0/1 column of that name, averaged (mle-bench's
   ranzcr-clip-catheter-line-classification grader). Other answers columns
@@ -59,7 +61,9 @@ def score_multi_label(submission: str | Path, answers: str | Path, metric: str |
         truth = _indicator_columns(Path(answers), frame, labels)[order]
         proba, decided = predicted.proba, None
     else:
-        truth, decided = _tag_matrices(frame.iloc[order, 1].tolist(), predicted.labels.tolist())
+        # iMet's and Plant Pathology 2021's graders (F1 micro) binarise over the answers' tags alone
+        truth, decided = _tag_matrices(frame.iloc[order, 1].tolist(), predicted.labels.tolist(),
+                                       answers_only=chosen.name == "f1_micro")
         proba = None
     score = chosen.value(truth, proba, decided)
     return {"submission": str(submission), "answers": str(answers), "rows": len(truth),
@@ -94,12 +98,18 @@ def _indicator_columns(path: Path, frame: pd.DataFrame, labels: list[str]) -> np
     return values.isin(["1", "1.0"]).to_numpy()
 
 
-def _tag_matrices(truth: list[str], predicted: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _tag_matrices(truth: list[str], predicted: list[str], answers_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Both sides' tags as bool matrices over every tag either names: a tag the
-    answers never hold is a wrong guess, not ignored."""
+    answers never hold is a wrong guess, not ignored; with `answers_only`, over the
+    answers' tags alone, a tag they never hold left out as those graders do."""
+    import warnings
+
     from sklearn.preprocessing import MultiLabelBinarizer
 
     split = lambda cells: [normalise_labels(str(cell).split()) for cell in cells]  # noqa: E731
     truth_tags, predicted_tags = split(truth), split(predicted)
-    binarizer = MultiLabelBinarizer(classes=sorted({t for row in truth_tags + predicted_tags for t in row}))
-    return binarizer.fit_transform(truth_tags).astype(bool), binarizer.transform(predicted_tags).astype(bool)
+    named = truth_tags if answers_only else truth_tags + predicted_tags
+    binarizer = MultiLabelBinarizer(classes=sorted({t for row in named for t in row}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "unknown class(es) will be ignored": meant here
+        return binarizer.fit_transform(truth_tags).astype(bool), binarizer.transform(predicted_tags).astype(bool)

@@ -11,8 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from kaggle_cnn.config import DECISION_METRICS
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.labels import normalise_labels, sorted_labels
+from kaggle_cnn.labels import (
+    MULTI_LABEL,
+    looks_like_tags,
+    normalise_labels,
+    sorted_labels,
+)
 from kaggle_cnn.store.submissions import (
     CLASS_COLUMNS,
     LABEL,
@@ -44,6 +50,10 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
 
             grades = load_classes(data)  # the training grades, read as classes
         return check_numeric(submission, sample, numeric, grades)
+    if data is not None and not multi_label:
+        from kaggle_cnn.data import load_task
+
+        multi_label = load_task(data) == MULTI_LABEL  # tags or one-hot rows of several 1s, as training read them
     member = read_member(submission, tags=multi_label)
     sample_member = read_member(sample, "--sample", tags=multi_label) if sample is not None else None
     classes = None
@@ -110,17 +120,20 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
 
         if metric != "qwk" or answers_are_numbers(answers):  # grades: graded as numbers, as APTOS's grader does
             return score_numeric(submission, answers, metric)
-    if answers is not None and (multi_label or _one_hot_answers(submission, answers)):
+    if answers is not None and (multi_label or _one_hot_answers(submission, answers)
+                                or _tag_answers(answers, metric)):
         from kaggle_cnn.evaluation.multi_label_score import score_multi_label
 
         return score_multi_label(submission, answers, metric)
+    predicted = read_member(submission)
+    if metric is None and predicted.kind == TOP_K:  # ranked answers are graded by MAP@K (Hotel-ID, whales)
+        metric = f"map@{predicted.ranked.shape[1]}"
     chosen = get_metric(metric)
     if answers is None:
         from kaggle_cnn.data import demo_answers_path
 
         answers = demo_answers_path()
-    predicted = read_member(submission)
-    answer = _answers(answers)
+    answer = _answers(answers, predicted.header[:2] if len(predicted.header) == 2 else None)
     check_submission(predicted, sample=answer, name=str(submission), reference=f"the answers {answers}",
                      same_order=False)
     by_id = dict(zip(answer.ids, answer.labels))
@@ -152,6 +165,25 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
 def _as_probability(member: Member, name: str, metric: str) -> Member:
     values = probabilities(member, name, f"{metric} scores the second class's probability")
     return Member(member.path, member.header, member.ids, member.labels, PROBABILITY, values[:, None])
+def _tag_answers(answers: str | Path, metric: str | None) -> bool:
+    """The answers' label column (the one after the id) holds space-separated tags:
+    they look like tags (labels.looks_like_tags), or some row holds several words
+    and the metric is one that scores tag decisions (F1 or F2)."""
+    import pandas as pd
+
+    from kaggle_cnn.evaluation.metric_registry import get_metric
+
+    try:
+        frame = pd.read_csv(answers, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
+        return False  # _answers says what is wrong with the file
+    if frame.shape[1] < 2:
+        return False
+    column = frame.iloc[:, 1]
+    spaced = column.str.strip().str.contains(" ").any()
+    return looks_like_tags(column) or (spaced and metric is not None and get_metric(metric).name in DECISION_METRICS)
+
+
 def _one_hot_answers(submission: str | Path, answers: str | Path) -> bool:
     """A probability column per label in the submission, and the answers a 0/1
     column of each name (RANZCR's, beside an id and a PatientID): graded column by column."""
@@ -180,8 +212,9 @@ def _class_probabilities(member, classes: list[str], submission) -> np.ndarray |
     return None
 
 
-def _answers(answers: str | Path) -> Member:
-    """The answers (ids, labels) from an answers CSV, or from an image folder's labelled test images."""
+def _answers(answers: str | Path, columns: tuple[str, str] | None = None) -> Member:
+    """The answers (ids, labels) from an answers CSV (its `columns`, the submission's,
+    when it holds more), or from an image folder's labelled test images."""
     if not Path(answers).exists():
         raise InputError(f"--answers {answers}: no such file or folder")
     if Path(answers).is_dir():
@@ -193,6 +226,6 @@ def _answers(answers: str | Path) -> Member:
         ids, labels = found
         return Member(Path(answers), ("id", "label"), np.asarray(ids, dtype=str),
                       np.array(normalise_labels(labels), dtype=str))
-    truth = read_member(answers, "--answers", labels_only=True)
+    truth = read_member(answers, "--answers", labels_only=True, columns=columns)
     check_submission(truth, name=f"--answers {answers}")  # unique ids
     return truth

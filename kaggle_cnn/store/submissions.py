@@ -120,12 +120,14 @@ class Member:
 
 
 def read_member(path: str | os.PathLike, option: str | None = None, *, labels_only: bool = False,
-                tags: bool = False) -> Member:
+                tags: bool = False, columns: tuple[str, str] | None = None) -> Member:
     """A submission CSV (or a sample or answers file: `option` names the option that
     gave it, for the message), read as text, labels normalised (kaggle_cnn.labels).
     `labels_only`: the file must be id,label (an answers file), never probabilities.
     `tags`: a multi-label file, whose space-separated labels are a set, never a
-    ranked top-k answer (even when every row holds as many)."""
+    ranked top-k answer (even when every row holds as many). `columns`: the (id,
+    label) columns to read when the file holds both among others (Hotel-ID's
+    answers: image,chain,hotel_id)."""
     path = Path(path)
     where = f"{option} {path}" if option else str(path)
     if not path.exists():
@@ -143,6 +145,8 @@ def read_member(path: str | os.PathLike, option: str | None = None, *, labels_on
                          f"found {frame.shape[1]} column: {one_line(','.join(map(str, frame.columns)), 120)}")
     if frame.empty:
         raise InputError(f"{where}: header only, no rows")
+    if columns is not None and frame.shape[1] > 2 and set(columns) <= set(frame.columns):
+        frame = frame[list(columns)]
     ids, header = frame.iloc[:, 0].to_numpy(dtype=str), tuple(map(str, frame.columns))
     if labels_only and frame.shape[1] > 2:
         raise InputError(f"{where}: column {one_line(header[2], 60)!r} is one too many: answers are an id column "

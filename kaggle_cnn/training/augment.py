@@ -95,6 +95,12 @@ def with_augmentation(model, text: str, seed: int | None = None):
     from kaggle_cnn.backend import load_keras
 
     keras = load_keras()
+    if len(model.inputs) > 1:  # images and table rows (architectures.table_join): the images alone are augmented
+        inputs = [keras.Input(shape[1:]) for shape in model.input_shape]
+        images = inputs[0]
+        for layer in augmentation_layers(text, seed):
+            images = layer(images)
+        return keras.Model(inputs, model([images, *inputs[1:]]), name=model.name)
     front = [keras.Input(model.input_shape[1:]), *augmentation_layers(text, seed)]
     inner = list(model.layers) if isinstance(model, keras.Sequential) else [model]
     return keras.Sequential(front + inner, name=model.name)

@@ -246,7 +246,7 @@ def measure(config: "TrainConfig", arrays: dict, n_classes: int) -> Measured:
     batch = batch_size_for(config, len(y) + len(arrays["y_val"]))
     rows = min(len(y), batch * (TIMED_STEPS + 1))
     started = time.perf_counter()
-    model = build_model(config, x.shape[1:], n_classes, seed=0)
+    model = build_model(config, x.shape[1:], n_classes, seed=0, table_width=getattr(x, "table_width", 0))
     compile_model(model, config, config.lr)
     ends: list[float] = []
 

@@ -121,7 +121,7 @@ def fit_one(
     task = target_task(y_train)  # a sigmoid per label, or one linear unit for a number (architectures.heads)
     multi_label, scale = task == MULTI_LABEL, TargetScale.fit(y_train) if task == REGRESSION else None
     with dtype_policy(device.precision):
-        model = build_model(config, x_train.shape[1:], n_classes, seed, multi_label)
+        model = build_model(config, x_train.shape[1:], n_classes, seed, multi_label, getattr(x_train, "table_width", 0))
     backbone = find_backbone(model)
     frozen = backbone is not None and not backbone.trainable
     on_gpu = device.kind == "GPU"
@@ -176,14 +176,15 @@ def fit_one(
     )
 
 
-def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int, multi_label: bool = False):
+def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int, multi_label: bool = False,
+                table_width: int = 0):
     """config's network for these images, with its augmentation layers in front;
-    `multi_label`: ending with a sigmoid unit per label."""
-    from kaggle_cnn.architectures import build
-    from kaggle_cnn.architectures.heads import multi_label_head
+    `multi_label`: ending with a sigmoid unit per label; `table_width`: table numbers joined before it."""
+    from kaggle_cnn.architectures import build, heads, table_join
 
-    with own_python_random(seed), multi_label_head(multi_label):
-        model = build(config.model, input_shape, n_classes, **config.model_options)
+    with own_python_random(seed), heads.multi_label_head(multi_label):
+        model = table_join.with_table(build(config.model, input_shape, n_classes, **config.model_options),
+                                      table_width, n_classes)
         if config.augment:
             from kaggle_cnn.training.augment import with_augmentation
 

@@ -113,6 +113,8 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             **({"top_k": k} if (k := submission_top_k(dataset, judged["metric"])) else {}),
             "n_train": n_train, "n_val": len(split.val_indices), "n_test": len(dataset.x_test),
             **({"task": dataset.task} if dataset.task != SINGLE_LABEL else {}),  # single-label runs: as before
+            # --tabular-columns: the columns joined to the images, their kinds and what was fitted
+            **({"tabular": encoding} if (encoding := getattr(dataset.x_train, "encoding", None)) else {}),
             # numeric targets: the training rows' mean and std the network learnt on, and the range of the target
             **({"target": {**result.target_scale, "low": float(dataset.y_train.min()),
                            "high": float(dataset.y_train.max())}} if result.target_scale else {}),

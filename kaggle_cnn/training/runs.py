@@ -277,6 +277,9 @@ def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCon
     judging = judging or {"metric": None, "folds": None}
     for each in config_list(config):
         check_config(each, dataset.image_shape, dataset.n_classes)
+        if each.mix and hasattr(dataset.x_train, "table"):  # data.loaders.with_table
+            raise InputError(f"--mix {each.mix}: it blends images, not their table rows; leave it out with "
+                             "--tabular-columns")
     metric, new_metric = check_metric(workspace, judging["metric"])
     get_metric(metric).check_classes(dataset.n_classes)  # map@K ranks K of the classes
     split, new_split = plan_split(workspace, dataset, val_fraction)

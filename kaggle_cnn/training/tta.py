@@ -113,14 +113,18 @@ def predict_tta(model, x, transforms: tuple[Transform, ...], batch_size: int = 2
     if len(x) == 0:
         return np.zeros((0, max(2, int(model.output_shape[-1]))), dtype=np.float32)
     blocks = x.blocks() if hasattr(x, "blocks") else [x]
-    return class_probabilities(np.concatenate([_mean_over_views(model, np.asarray(block), transforms, batch_size)
-                                               for block in blocks]))
+    # images with table rows (data.loaders.with_table): the rows go beside every view of their images
+    tables = x.table_blocks() if hasattr(x, "table_blocks") else (None for _ in blocks)
+    return class_probabilities(np.concatenate([_mean_over_views(model, np.asarray(block), transforms, batch_size,
+                                                                table) for block, table in zip(blocks, tables)]))
 
 
-def _mean_over_views(model, x: np.ndarray, transforms: tuple[Transform, ...], batch_size: int) -> np.ndarray:
+def _mean_over_views(model, x: np.ndarray, transforms: tuple[Transform, ...], batch_size: int,
+                     table: np.ndarray | None = None) -> np.ndarray:
     total, count = None, 0
     for view in views(x, transforms):
-        proba = model.predict(np.ascontiguousarray(view), batch_size=batch_size, verbose=0)
+        inputs = np.ascontiguousarray(view) if table is None else (np.ascontiguousarray(view), table)
+        proba = model.predict(inputs, batch_size=batch_size, verbose=0)
         total = proba.astype(np.float64) if total is None else total + proba
         count += 1
     return total / count

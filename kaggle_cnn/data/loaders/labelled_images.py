@@ -9,8 +9,9 @@ The label is one column (id,has_cactus; id_code,diagnosis; id,breed) or one-hot
 columns (image_id,healthy,multiple_diseases,rust,scab) read as one label whose
 classes are the column names. Multi-label competitions (any number of labels per
 image) come as one-hot columns with rows of several 1s (RANZCR CLiP: StudyInstanceUID
-and 11 label columns), multi-label without asking, or, with `multi_label`
-(--multi-label), as space-separated tags in one column (Planet: image_name,tags);
+and 11 label columns), multi-label without asking, or as space-separated tags in
+one column (Planet: image_name,tags), multi-label when they look like tags
+(labels.looks_like_tags) or with `multi_label` (--multi-label);
 their targets are a boolean matrix, rows x labels. An id names its file with or without the extension
 (image_lookup.ImageIndex). The test ids and their order come from the sample
 submission, else from test.csv's id column, else from the test folder's files
@@ -51,18 +52,18 @@ from kaggle_cnn.data.loaders.image_lookup import (
 )
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
+from kaggle_cnn.data.loaders.label_columns import one_hot_labels, tag_labels
 from kaggle_cnn.data.loaders.layout_notes import layout_notes
 from kaggle_cnn.data.loaders.numeric_targets import read_numeric_targets
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, normalise_labels, sorted_labels
+from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, looks_like_tags
 
 LABELS_NAMES = ("train.csv", "train_labels.csv", "labels.csv", "trainLabels.csv", "train_v2.csv")
 TRAIN_FOLDERS = ("train", "train_images", "images", "train_imgs", "train-jpg")
 TEST_FOLDERS = ("test", "test_images", "test_imgs", "test-jpg", "images")
 ID_CANDIDATES = ("id", "Id", "ID", "id_code", "image_id", "ImageId", "image", "image_name", "file", "filename")
 KIND = "labelled_images"
-_ONE_HOT = {"0": False, "1": True, "0.0": False, "1.0": True}
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
     paths are looked up inside the competition folder first, then as given."""
     given = labels or train_images or test_images
     labels_path = _given(folder, labels, "--labels", file=True) if labels else _first_labels(folder)
-    train = _given(folder, train_images, "--train-images") if train_images else _first_images(folder, TRAIN_FOLDERS)
+    train = (_given(folder, train_images, "--train-images") if train_images
+             else _first_images(folder, TRAIN_FOLDERS, labels_path))
     if labels_path is None or train is None:
         if given:
             missing = "a labels CSV (--labels)" if labels_path is None else "a folder of training images (--train-images)"
@@ -123,16 +125,32 @@ def _first_labels(folder: Path) -> Path | None:
     return next((found for name in LABELS_NAMES if (found := find_file(folder, name))), None)
 
 
-def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
+def _first_images(folder: Path, names: tuple[str, ...], labels_path: Path | None = None) -> Path | None:
     """The first of `names` that is a folder holding image files directly (a class
     folder layout's train/ holds folders, and is left to the image-folder loader),
-    or .npy arrays at any depth (SETI's train/<first character of the id>/<id>.npy)."""
+    .npy arrays at any depth (SETI's train/<first character of the id>/<id>.npy),
+    or images in sub-folders that the labels CSV names by file (Hotel-ID's
+    train_images/<chain>/<image>)."""
     for name in names:
         candidate = folder / name
         if candidate.is_dir() and (any(e.name.lower().endswith(IMAGE_EXTENSIONS) and e.is_file()
-                                       for e in os.scandir(candidate)) or holds_arrays(candidate)):
+                                       for e in os.scandir(candidate)) or holds_arrays(candidate)
+                                   or (labels_path is not None and _names_nested_files(labels_path, candidate))):
             return candidate.resolve()
     return None
+
+
+def _names_nested_files(labels_path: Path, folder: Path) -> bool:
+    """Whether a column of the labels CSV's first rows names files below `folder`
+    by their file names: then the sub-folders are not classes but storage."""
+    try:
+        head = pd.read_csv(labels_path, nrows=20, dtype=str, keep_default_na=False)
+    except (ValueError, OSError, pd.errors.ParserError):
+        return False  # the labels CSV's own reader names what is wrong with it
+    if head.empty:
+        return False
+    index = ImageIndex(folder, folder.name)
+    return any(index.names_files(head[column]) for column in head.columns)
 
 
 
@@ -141,11 +159,12 @@ def _first_images(folder: Path, names: tuple[str, ...]) -> Path | None:
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
                          image_size: tuple[int, int] | None = None, multi_label: bool = False,
-                         numeric: str | None = None) -> Dataset:
+                         tabular_columns: str | None = None, numeric: str | None = None) -> Dataset:
     """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
     `multi_label`: the label column holds space-separated tags (one-hot rows of
-    several 1s are multi-label without it). `numeric` (labels.REGRESSION or
-    ORDINAL): the label column is a number per image (loaders.numeric_targets)."""
+    several 1s are multi-label without it). `tabular_columns` ("a,b" or "auto"):
+    table columns joined to each image (kaggle_cnn.data.loaders.with_table). `numeric`
+    (labels.REGRESSION or ORDINAL): the label column is a number per image (loaders.numeric_targets)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
@@ -175,7 +194,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
                    from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
-    return Dataset(
+    dataset = Dataset(
         x_train=x_train,
         y_train=y[[row for _, row in train_entries]],
         classes=classes,
@@ -190,6 +209,12 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         layout_notes=notes,
         task=MULTI_LABEL if multi else numeric or SINGLE_LABEL,
     )
+    if tabular_columns is None:
+        return dataset
+    from kaggle_cnn.data.loaders.with_table import join_table
+
+    return join_table(dataset, layout, tabular_columns, id_col, label_cols, [row for _, row in train_entries],
+                      sample.row if sample else lambda position: from_where)
 
 
 def labelled_classes(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
@@ -197,6 +222,13 @@ def labelled_classes(layout: Layout, *, label_column: str | None = None, id_colu
     """The classes, read from the labels CSV (and the training folder's file names): no image is opened."""
     index = ImageIndex(layout.train, layout.name(layout.train))
     return _read_labels(layout.labels, label_column, id_column, multi_label, _sample_columns(layout), index).classes
+
+
+def labelled_task(layout: Layout, *, label_column: str | None = None) -> str:
+    """MULTI_LABEL or SINGLE_LABEL, as the labels CSV reads without the option."""
+    index = ImageIndex(layout.train, layout.name(layout.train))
+    labels = _read_labels(layout.labels, label_column, None, False, _sample_columns(layout), index)
+    return MULTI_LABEL if labels.multi_label else SINGLE_LABEL
 
 
 def _sample_columns(layout: Layout) -> list[str]:
@@ -235,10 +267,11 @@ def _read_labels(path: Path, label_column: str | None, id_column: str | None, mu
         return _Labels(id_col, ids, label_cols, False, [label_cols[0]],
                        read_numeric_targets(path, table, label_cols[0], numeric), False)
     if one_hot:
-        classes, y = _one_hot_labels(path, table, label_cols, multi_label)
+        classes, y = one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
-    elif multi_label:
-        classes, y = _tag_labels(path, table, label_cols[0])
+    elif multi_label or looks_like_tags(table[label_cols[0]].dropna()):
+        classes, y = tag_labels(path, table, label_cols[0])
+        multi_label = True
     else:
         classes, y = encode_labels(path, table, label_cols[0])
     return _Labels(id_col, ids, label_cols, one_hot, classes, y, multi_label)
@@ -263,9 +296,9 @@ def _id_column(path: Path, header: list[str], wanted: str | None, table: pd.Data
 def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | None,
                    sample_columns: list[str] = ()) -> tuple[list[str], bool]:
     """([label column], False), or (the one-hot columns, True): the given column, the
-    only other column, a usual label name, the sample's columns when it has one per
-    class (RANZCR CLiP's train.csv also holds a PatientID the sample has not), or
-    else every other column if all hold 0/1."""
+    only other column, a usual label name, the sample's one answer column, the sample's
+    columns when it has one per class (RANZCR CLiP's train.csv also holds a PatientID
+    the sample has not), or else every other column if all hold 0/1."""
     others = [c for c in header if c != id_col]
     if wanted is not None:
         if wanted not in header or wanted == id_col:
@@ -278,51 +311,10 @@ def _label_columns(path: Path, header: list[str], id_col: str, wanted: str | Non
     named = next((c for c in LABEL_CANDIDATES if c in others), None)
     if named:
         return [named], False
-    per_class = [c for c in others if c in sample_columns]
-    return (per_class, True) if len(per_class) > 1 else (others, True)
-
-
-def _one_hot_labels(path: Path, table: pd.DataFrame, columns: list[str],
-                    multi_label: bool = False) -> tuple[list, np.ndarray]:
-    """One-hot columns as one label: classes are the column names (sorted); every row
-    needs exactly one 1. With `multi_label`, or when some row has several 1s, the
-    rows are a multi-label indicator matrix (bool, columns in the classes' order)."""
-    values = table[columns].astype(object)
-    known = values.isin(list(_ONE_HOT))
-    if not known.to_numpy().all():
-        row, position = np.argwhere(~known.to_numpy())[0]
-        raise InputError(
-            f"{path.name} line {file_line(path, row)}, column {columns[position]}: {values.iloc[row, position]!r} "
-            f"is not 0 or 1; with several label columns ({list_columns(columns)}) each row is one-hot "
-            "(or pass --label-column)")
-    ones = values.replace(_ONE_HOT).to_numpy(dtype=bool)
-    counts = ones.sum(axis=1)
-    classes = sorted(columns)
-    if multi_label or (counts > 1).any():  # RANZCR CLiP, Plant Pathology 2021: several findings per image
-        return classes, ones[:, [columns.index(c) for c in classes]]
-    wrong = np.flatnonzero(counts != 1)
-    if len(wrong):
-        row = int(wrong[0])
-        raise InputError(f"{path.name} line {file_line(path, row)}: none of {list_columns(columns)} is 1; each "
-                         "row needs exactly one 1 (or several, or with --multi-label any number, for multi-label)")
-    rank = np.array([classes.index(c) for c in columns], dtype=np.int64)
-    return classes, rank[ones.argmax(axis=1)]
-
-
-def _tag_labels(path: Path, table: pd.DataFrame, column: str) -> tuple[list, np.ndarray]:
-    """Space-separated tags in one column (Planet's `clear primary road`): the
-    classes are every tag seen (sorted), the targets a bool rows x classes matrix.
-    A row without tags is allowed: none of the labels applies."""
-    from sklearn.preprocessing import MultiLabelBinarizer
-
-    text = table[column].fillna("").astype(str)
-    tags = [normalise_labels(cell.split()) for cell in text]
-    binarizer = MultiLabelBinarizer(classes=sorted_labels(t for row in tags for t in row))
-    classes = list(binarizer.classes)
-    if len(classes) < 2:
-        raise InputError(f"{path.name}: column {column} has only {len(classes)} tag{'s' * (len(classes) != 1)}"
-                         f"{f' ({classes[0]!r})' if classes else ''}; need at least 2")
-    return classes, binarizer.fit_transform(tags).astype(bool)
+    in_sample = [c for c in others if c in sample_columns]
+    if len(in_sample) == 1:  # Hotel-ID: train.csv image,chain,hotel_id; the sample answers hotel_id
+        return in_sample, False
+    return (in_sample, True) if len(in_sample) > 1 else (others, True)
 
 
 def _test_images(layout: Layout, sample: Sample | None, index: ImageIndex | None, train_files: set[str],
