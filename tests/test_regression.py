@@ -164,6 +164,12 @@ def test_aptos_goes_data_train_vote_check_score(aptos, kcnn, tmp_path):
 
     expected = cohen_kappa_score(written, [by_id[i] for i in submission["id_code"]], weights="quadratic")
     assert f"qwk {expected:.4f}" in scored.output
+    rounded = kcnn("-w", workspace, "vote", "--no-finish", "--name", "rounded")  # no cut-points: rounding
+    assert rounded.exit_code == 0, rounded.output
+    plain = json.loads((workspace / "submissions" / "ensemble" / "rounded.json").read_text())["grading"]
+    assert plain["used"] == "rounding" and plain["cut_points"] is None
+    written = pd.read_csv(workspace / "submissions" / "ensemble" / "rounded.csv")["diagnosis"]
+    assert written.tolist() == grades(mean, 0, 4).tolist()
     from kaggle_cnn.errors import InputError
     from kaggle_cnn.training.teacher import read_vote
 

@@ -115,7 +115,9 @@ def print_vote(outcome, explain: bool) -> None:
         _print_multi_label_vote(outcome)
         return
     if sidecar.get("task") in ("regression", "ordinal"):
-        _print_numeric_vote(outcome)
+        from kaggle_cnn.cli.render_numeric import print_numeric_vote
+
+        print_numeric_vote(outcome)
         return
     used = [m for m in sidecar["members"] if m["weight"] > 0]
     by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
@@ -167,26 +169,6 @@ def _print_multi_label_vote(outcome) -> None:
     else:
         click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} hold-out rows")
     print_finishing(sidecar.get("finishing"))
-    click.echo(f"submission: {outcome.csv_path}")
-    click.echo(f"details:    {outcome.json_path}")
-
-
-def _print_numeric_vote(outcome) -> None:
-    sidecar, metric = outcome.sidecar, outcome.sidecar["metric"]
-    number = lambda value: "undefined" if value is None else f"{value:.4f}"  # noqa: E731
-    click.echo(f"method: mean (the members' predicted numbers averaged)   members: {len(sidecar['members'])}   "
-               f"rows: {sidecar['rows']}")
-    grading = sidecar.get("grading")
-    if grading and grading.get("cut_points") is not None:
-        shown = ", ".join(f"{value:.3f}" for value in grading["cut_points"])
-        click.echo(f"cut-points between grades (fitted on {grading['fitted_on']}): {shown}")
-        click.echo(f"validation {metric}: {number(grading['val_score_cut_points'])} with cut-points (in-sample), "
-                   f"{number(grading['val_score_rounding'])} rounding: "
-                   + ("cut-points used" if grading["used"] == "cut_points" else "rounding kept"))
-    elif grading:
-        click.echo(f"grades: predictions rounded to the nearest of {grading['low']}..{grading['high']}")
-    click.echo(f"validation {metric}: {number(sidecar['val_score'])} on {sidecar['val_rows']} rows "
-               "every member has honest predictions for")
     click.echo(f"submission: {outcome.csv_path}")
     click.echo(f"details:    {outcome.json_path}")
 

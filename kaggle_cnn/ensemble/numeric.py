@@ -9,7 +9,7 @@ at the midpoints (0.5, 1.5, ...: plain rounding) and moves one threshold at a ti
 to wherever between its neighbours QWK is highest, as APTOS 2019's winners did.
 Rounding is kept unless the cut-points score strictly better on those rows;
 which was used, and both scores, are recorded in the sidecar. Other ordinal
-votes round to the nearest grade. No TensorFlow here.
+votes, and `--no-finish`, round to the nearest grade. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ def numeric_task_of(workspace: Workspace, directory: Path) -> str | None:
 
 
 def vote_numeric(workspace: Workspace, directory: Path, task: str, *, method: str | None, metric: str | None,
-                 name: str, model: str | None = None) -> tuple[Path, Path, dict[str, Any]]:
+                 name: str, model: str | None = None, finish: bool | None = None) -> tuple[Path, Path, dict[str, Any]]:
     """Average the member runs' predictions into submissions/ensemble/<name>.csv
-    (numbers, or whole grades) and its sidecar <name>.json; returns (csv, json, sidecar)."""
+    (numbers, or whole grades) and its sidecar <name>.json; returns (csv, json, sidecar).
+    `finish` False (--no-finish): ordinal grades are rounded, no cut-points fitted."""
     if method not in (None, "mean"):
         raise InputError(f"--method {method}: a vote of numeric predictions averages them (--method mean)")
     chosen = get_metric(metric or workspace_metric(workspace))
@@ -62,7 +63,8 @@ def vote_numeric(workspace: Workspace, directory: Path, task: str, *, method: st
     target = first.record["data"]["target"]
     grading = None
     if task == ORDINAL:
-        grading = choose_grading(chosen, truth, val[:, 0], int(target["low"]), int(target["high"]))
+        grading = choose_grading(chosen, truth, val[:, 0], int(target["low"]), int(target["high"]),
+                                 fit=finish is not False)
     csv_path, json_path = workspace.ensemble_dir / f"{name}.csv", workspace.ensemble_dir / f"{name}.json"
     cuts = grading and {"low": grading["low"], "high": grading["high"], "cut_points": grading["cut_points"]
                         if grading["used"] == "cut_points" else None}
@@ -92,12 +94,13 @@ def _score(metric: Metric, truth: np.ndarray, predicted: np.ndarray, grading: di
         return None
 
 
-def choose_grading(metric: Metric, truth: np.ndarray, predicted: np.ndarray, low: int, high: int) -> dict[str, Any]:
-    """How ordinal predictions become grades: cut-points fitted for QWK when they
-    beat rounding on these rows, else rounding; both scores recorded."""
+def choose_grading(metric: Metric, truth: np.ndarray, predicted: np.ndarray, low: int, high: int,
+                   fit: bool = True) -> dict[str, Any]:
+    """How ordinal predictions become grades: cut-points fitted for QWK (unless not
+    `fit`) when they beat rounding on these rows, else rounding; both scores recorded."""
     rounding = metric.value(truth, grades(predicted, low, high))
     record = {"low": low, "high": high, "used": "rounding", "val_score_rounding": rounding}
-    if metric.name != "qwk" or high - low < 1:
+    if metric.name != "qwk" or high - low < 1 or not fit:
         return {**record, "cut_points": None}
     cut_points, fitted = fit_cut_points(truth, predicted, low, high)
     used = "cut_points" if fitted > rounding + 1e-12 else "rounding"

@@ -79,7 +79,7 @@ def vote(
             raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
         with workspace.hold_if_idle():
             return VoteOutcome(*vote_numeric(workspace, directory, numeric, method=spec.method, metric=spec.metric,
-                                             name=name or "mean", model=model))
+                                             name=name or "mean", model=model, finish=finish))
     requested = spec.method
     check_finish(get_metric(spec.metric or workspace_metric(workspace)), multi_label, finish)
     method = spec.method or ("soft" if multi_label else _default_method(directory))
