@@ -25,7 +25,8 @@ def _digits(mnist, n: int):
 @pytest.fixture(scope="module")
 def petfinder(tmp_path_factory, mnist) -> Path:
     """train/<Id>.jpg and test/, train.csv Id,<metadata>,Pawpularity with a score
-    of digit*10 + noise (1-100), a sample of 50s in its own order, the hidden answers beside."""
+    of digit*10 + noise (1-100), test.csv of the test images' metadata, a sample of
+    50s in its own order, the hidden answers beside."""
     root = tmp_path_factory.mktemp("petfinder") / "petfinder-pawpularity-score"
     pixels, digits = _digits(mnist, TRAIN + TEST)
     rng = np.random.default_rng(0)
@@ -39,6 +40,8 @@ def petfinder(tmp_path_factory, mnist) -> Path:
                   "Pawpularity": scores[:TRAIN]}).to_csv(root / "train.csv", index=False)
     order = ids[TRAIN:][::-1]
     pd.DataFrame({"Id": order, "Pawpularity": 50}).to_csv(root / "sample_submission.csv", index=False)
+    pd.DataFrame({"Id": ids[TRAIN:], "Eyes": rng.integers(0, 2, TEST), "Blur": rng.integers(0, 2, TEST)}).to_csv(
+        root / "test.csv", index=False)  # the metadata of the test images, as PetFinder ships it
     pd.DataFrame({"Id": ids[TRAIN:], "Pawpularity": scores[TRAIN:]}).to_csv(root.parent / "answers.csv", index=False)
     return root
 
@@ -309,3 +312,18 @@ def test_check_of_numbers_without_the_option_says_which_to_pass(aptos, tmp_path,
     refused = kcnn("check", tmp_path / "sub.csv", "--data", aptos, "--ordinal")
     assert_refused(refused, "sub.csv line 2, column diagnosis", "'1.5' is not a whole grade")
     assert kcnn("check", tmp_path / "sub.csv", "--data", aptos, "--regression").exit_code == 0
+
+
+def test_petfinder_metadata_joins_a_regression(petfinder, tmp_path, kcnn):
+    """--tabular-columns with a numeric target: the table joins the images and one linear unit reads both."""
+    workspace = tmp_path / "ws"
+    trained = kcnn("-w", workspace, "train", "--data", petfinder, "--metric", "rmse", "--tabular-columns", "auto",
+                   "--model", "cnn1", "--epochs", 1)
+    assert trained.exit_code == 0, trained.output
+    from kaggle_cnn.store.workspace import Workspace
+
+    (run,) = Workspace(workspace).runs()
+    data = run.record["data"]
+    assert data["task"] == "regression" and [c["name"] for c in data["tabular"]["columns"]] == ["Eyes", "Blur"]
+    test = np.load(run.path / "test_proba.npy")
+    assert test.shape == (TEST, 1) and not ((test >= 0) & (test <= 1)).all()  # numbers in the target's units
