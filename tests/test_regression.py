@@ -327,3 +327,11 @@ def test_petfinder_metadata_joins_a_regression(petfinder, tmp_path, kcnn):
     assert data["task"] == "regression" and [c["name"] for c in data["tabular"]["columns"]] == ["Eyes", "Blur"]
     test = np.load(run.path / "test_proba.npy")
     assert test.shape == (TEST, 1) and not ((test >= 0) & (test <= 1)).all()  # numbers in the target's units
+
+
+def test_a_class_metric_on_numbers_is_refused_before_training(petfinder, tmp_path, kcnn, assert_refused):
+    workspace = tmp_path / "ws"
+    refused = kcnn("-w", workspace, "train", "--data", petfinder, "--regression", "--metric", "logloss",
+                   "--model", "cnn1", "--epochs", 1)
+    assert_refused(refused, "--metric logloss: scores classes", "rmse, mae or qwk")
+    assert not (workspace / "models").exists() or not any((workspace / "models").iterdir())

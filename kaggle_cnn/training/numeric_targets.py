@@ -60,3 +60,17 @@ def numeric_scores(truth, predicted) -> tuple[float, float]:
         return float("nan"), float("nan")
     predicted = np.asarray(predicted, dtype=np.float64)[:, 0]
     return get_metric("accuracy").value(truth, predicted), float(np.mean((predicted - truth) ** 2))
+
+
+def check_metric_fits(task: str, metric: str) -> None:
+    """Refuse, before anything is written, a metric that cannot judge these targets:
+    rmse and mae on classes, a class metric (logloss, roc_auc, ...) on numbers."""
+    from kaggle_cnn.errors import InputError
+    from kaggle_cnn.evaluation.metric_registry import NUMERIC_METRICS
+    from kaggle_cnn.labels import NUMERIC_TASKS
+
+    if task in NUMERIC_TASKS and metric not in (*NUMERIC_METRICS, "qwk", "accuracy"):
+        raise InputError(f"--metric {metric}: scores classes; {task} runs are judged by rmse, mae or qwk (grades)")
+    if task not in NUMERIC_TASKS and metric in NUMERIC_METRICS:
+        raise InputError(f"--metric {metric}: scores numbers, and this data's labels are classes; pass --regression "
+                         "(or --ordinal) for a numeric target")
