@@ -25,7 +25,7 @@ SCHEDULES = ("cosine", "plateau", "constant")
 AUTO = "auto"  # --epochs auto: train until validation stops improving
 # What runs are judged, kept and voted by (kaggle_cnn.evaluation.metric_registry has their definitions).
 # map@K is a family: map@5 is mean average precision at 5 (any whole K >= 1, checked by the registry).
-METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc",
+METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_samples", "f2_samples", "mean_auc", "rmse", "mae",
            "map@K")
 # The metrics that grade each (image, tag) yes/no decision of a multi-label answer.
 DECISION_METRICS = ("f1_micro", "f1_samples", "f2_samples")

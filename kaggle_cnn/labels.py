@@ -74,6 +74,24 @@ def label_counts(y, n_classes: int) -> list[int]:
     import numpy as np
 
     y = np.asarray(y)
+    if is_numeric_target(y):  # one target column: every row has a value
+        return [len(y)]
     if is_multi_label(y):
         return y.sum(axis=0).astype(int).tolist()
     return np.bincount(y, minlength=n_classes).tolist()
+
+
+# Numeric targets: a number per row (REGRESSION, e.g. a score 1-100), or a whole
+# grade per row whose order matters (ORDINAL, e.g. grades 0-4). Both train one
+# linear unit on the standardised number; their targets are a float vector.
+REGRESSION = "regression"
+ORDINAL = "ordinal"
+NUMERIC_TASKS = (REGRESSION, ORDINAL)
+
+
+def is_numeric_target(y) -> bool:
+    """Whether targets are numbers to predict (one float per row), not class
+    indices (int), a multi-label matrix (bool) or a teacher's soft targets (2-D)."""
+    import numpy as np
+
+    return getattr(y, "ndim", 0) == 1 and np.issubdtype(y.dtype, np.floating)

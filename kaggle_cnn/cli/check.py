@@ -19,12 +19,17 @@ from kaggle_cnn.cli.options import data_path_option
 @click.option("--multi-label", is_flag=True, default=False,
               help="The label column holds space-separated tags (a multi-label competition, e.g. Planet; "
                    "--data's tags are read as tags without it when they show it).")
-def check(submission, sample, data_path, multi_label):
+@click.option("--regression", is_flag=True, default=False,
+              help="The label column holds a number per id (e.g. PetFinder's Pawpularity).")
+@click.option("--ordinal", is_flag=True, default=False,
+              help="The label column holds a whole grade per id, one of the training grades (e.g. APTOS's 0-4).")
+def check(submission, sample, data_path, multi_label, regression, ordinal):
     """Check a submission as a grader would: header, ids, order, rows, labels."""
     from kaggle_cnn import api
     from kaggle_cnn.cli.render import print_check
 
-    print_check(api.check(submission, sample, data_path, multi_label=multi_label))
+    numeric = "ordinal" if ordinal else "regression" if regression else None
+    print_check(api.check(submission, sample, data_path, multi_label=multi_label, numeric=numeric))
 
 
 @cli.command()
@@ -33,7 +38,8 @@ def check(submission, sample, data_path, multi_label):
               help="CSV of true labels (id, label), or an image folder with labelled test images. "
                    "Default: the demo competition's hidden answers.")
 @click.option("--metric", default=None, metavar="NAME",
-              help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5).")
+              help=f"Also score by this metric (accuracy always): {', '.join(METRICS)} (map@K: e.g. map@5). "
+                   "rmse and mae grade numbers; qwk on answers of numbers grades whole grades.")
 @click.option("--multi-label", is_flag=True, default=False,
               help="Tags joined by spaces on both sides, graded by F2 over images by default (answers whose tags "
                    "show it, or with a 0/1 column per label, are multi-label without it; the latter graded by "

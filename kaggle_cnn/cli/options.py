@@ -50,11 +50,18 @@ def column_options(command):
                      help="Labels CSV naming images: table columns joined to each image's network (numbers "
                           "standardised, text one-hot; test rows from test.csv by id); auto: every usable column "
                           "but the id and label(s)."),
+        click.option("--regression", is_flag=True, default=False,
+                     help="The label column is a number per image (a score, e.g. PetFinder's Pawpularity): one "
+                          "linear output trained on the standardised target (--metric rmse or mae imply it)."),
+        click.option("--ordinal", is_flag=True, default=False,
+                     help="The label column is a whole grade per image whose order matters (e.g. APTOS's 0-4): "
+                          "trained as regression; the vote fits cut-points between grades for --metric qwk."),
     ]
     for option in reversed(options):
         command = option(command)
     return _gathered(command, ("label_column", "id_column", "image_shape", "image_size", "labels", "train_images",
-                               "test_images", "image_fields", "multi_label", "tabular_columns"))
+                               "test_images", "image_fields", "multi_label", "tabular_columns", "regression",
+                               "ordinal"))
 
 
 def _gathered(command, names):

@@ -114,6 +114,11 @@ def print_vote(outcome, explain: bool) -> None:
     if sidecar.get("task") == "multi_label":
         _print_multi_label_vote(outcome)
         return
+    if sidecar.get("task") in ("regression", "ordinal"):
+        from kaggle_cnn.cli.render_numeric import print_numeric_vote
+
+        print_numeric_vote(outcome)
+        return
     used = [m for m in sidecar["members"] if m["weight"] > 0]
     by_rule = ", ".join(f"by {rule.replace('_', ' ')} {n}" for rule, n in sidecar["ties_by_rule"].items() if n)
     click.echo(f"method: {sidecar['method']}{' (tta)' if sidecar['tta'] else ''}   members: {len(used)} of "

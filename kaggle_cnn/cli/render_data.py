@@ -9,7 +9,8 @@ SHOWN_SKIPPED = 10
 # What `kcnn data` says a submission holds (kaggle_cnn.store.submissions' layouts).
 SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column per class)",
                     "probability": "  (the probability of the second class)",
-                    "tags": "  (the labels that apply, joined by spaces)"}
+                    "tags": "  (the labels that apply, joined by spaces)",
+                    "value": "  (one number per id; a whole grade for ordinal data)"}
 # Said only for multi-label data: single-label is what every other dataset is.
 MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs, binary cross-entropy)"
 
@@ -17,6 +18,13 @@ MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs
 # The metrics multi-label competitions are graded by, for the layout their submission asks for.
 MULTI_LABEL_METRICS = {"tags": "f2_samples (Planet), f1_micro (iMet, Plant Pathology 2021) or f1_samples",
                        "class_columns": "mean_auc (RANZCR CLiP)"}
+# Numeric targets: the task and the metric the competitions grade it by.
+NUMERIC_LINES = {
+    "regression": ("regression (a number per image: one linear output, mean squared error on the standardised "
+                   "target)", "rmse (root mean squared error; mae also fits): --metric rmse"),
+    "ordinal": ("ordinal (a whole grade per image: trained as regression, grades cut at fitted thresholds)",
+                "qwk (quadratic weighted kappa): --metric qwk"),
+}
 
 
 def _task(dataset) -> None:
@@ -25,6 +33,13 @@ def _task(dataset) -> None:
         graded = MULTI_LABEL_METRICS.get(dataset.submission_kind, MULTI_LABEL_METRICS["tags"])
         click.echo(f"metric:      pass the competition's to kcnn train: --metric {graded}; "
                    "without one, runs are kept by exact-match accuracy")
+    if dataset.task in NUMERIC_LINES:
+        task, metric = NUMERIC_LINES[dataset.task]
+        y = dataset.y_train
+        click.echo(f"task:        {task}")
+        click.echo(f"metric:      {metric}")
+        click.echo(f"target:      {dataset.classes[0]}: {min(y):g} to {max(y):g}, mean {y.mean():.4g}, "
+                   f"std {y.std():.4g}")
 
 
 def _print_submission(dataset) -> None:

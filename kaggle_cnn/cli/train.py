@@ -203,7 +203,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
             for each in dict.fromkeys(preset.split(",")) if preset else ():
                 for change in api.preset_changes(each, {**typed, **({"model": models} if models else {})}):
                     reporter.note(change)
-            summary = api.train(api.load_data(data_path, **load_options), workspace(ctx), configs,
+            summary = api.train(api.load_data(data_path, metric=metric, **load_options), workspace(ctx), configs,
                                 repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
                                 keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
                                 execution=execution, time_budget=time_budget, metric=metric, folds=folds,

@@ -46,7 +46,8 @@ def _renamed_weights(ctx, param, value):
                    "has them and their soft vote scores better on the validation rows].")
 @click.option("--finish/--no-finish", default=None,
               help="Fit the metric's finishing step on the validation rows and apply it to the test rows: per-label "
-                   "decision thresholds for multi-label F1/F2, a temperature for logloss [default: when the metric "
+                   "decision thresholds for multi-label F1/F2, a temperature for logloss, cut-points between "
+                   "ordinal grades for qwk [default: when the metric "
                    "has one]. Recorded in the sidecar with its cross-fitted validation score.")
 @click.option("--across-data", is_flag=True,
               help="Vote members whose runs were trained on different data (refused otherwise); the vote then "

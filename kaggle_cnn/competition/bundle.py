@@ -65,6 +65,9 @@ def export_inference(workspace: Workspace, vote: str | os.PathLike, directory: s
     runs = _member_runs(workspace, vote_csv, sidecar)
     first = runs[0][0]
     kind = first.record["data"].get("kind")
+    if first.numeric:
+        raise InputError(f"{vote_csv}: its runs predict a number per image (regression, ordinal); predict.py "
+                         "writes class predictions")
     if kind not in KINDS:
         raise InputError(f"{vote_csv}: its runs were trained on {kind} data; predict.py reads "
                          f"{', '.join(KINDS)} (a Kaggle pixel CSV, an .npz, image files named by a sample submission)")

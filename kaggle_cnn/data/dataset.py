@@ -19,7 +19,7 @@ import numpy as np
 
 from kaggle_cnn.config import ImageShape, parse_image_shape  # noqa: F401  (parse_image_shape: re-exported)
 from kaggle_cnn.errors import InputError
-from kaggle_cnn.labels import SINGLE_LABEL, is_multi_label
+from kaggle_cnn.labels import SINGLE_LABEL, is_multi_label, is_numeric_target
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,7 +33,8 @@ class Dataset:
     # float32 (n, H, W, C) in [0, 1]; for image folders an ImageFiles
     # (kaggle_cnn.data.loaders.folders), which decodes on demand and streams through tf.data
     x_train: np.ndarray
-    y_train: np.ndarray  # int64 indices into `classes`; multi-label: bool rows x classes (labels.is_multi_label)
+    y_train: np.ndarray  # int64 indices into `classes`; multi-label: bool rows x classes (labels.is_multi_label);
+    # regression and ordinal: float64 targets, one per row, and `classes` is the target column's name alone
     classes: list  # sorted original label values: all int, or all str
     x_test: np.ndarray  # float32 (m, H, W, C), rows in submission order
     test_ids: list[str]  # ids exactly as written in the source, submission order
@@ -59,7 +60,7 @@ class Dataset:
     # What the loader found, one line each, for `kcnn data` (a labels CSV's columns,
     # how many ids matched an image file, where the test ids came from).
     layout_notes: tuple[str, ...] = ()
-    # labels.SINGLE_LABEL, or labels.MULTI_LABEL: any number of labels (tags) per row.
+    # labels.SINGLE_LABEL, MULTI_LABEL (any number of labels per row), REGRESSION or ORDINAL (a number per row).
     task: str = SINGLE_LABEL
 
     @property
@@ -94,7 +95,9 @@ class Dataset:
 
         section("shape", json.dumps(list(self.image_shape)).encode())
         section("x_train", _image_bytes(self.x_train))
-        if is_multi_label(self.y_train):  # each row's tags; a single-label row stays one value
+        if is_numeric_target(self.y_train):  # a number per row, under the target column's name
+            labels = [self.classes[0], *map(float, self.y_train), self.task]
+        elif is_multi_label(self.y_train):  # each row's tags; a single-label row stays one value
             labels = [[self.classes[int(i)] for i in np.flatnonzero(row)] for row in self.y_train]
         else:
             labels = [self.classes[int(i)] for i in np.asarray(self.y_train)]

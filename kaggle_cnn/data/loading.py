@@ -29,6 +29,9 @@ def load_dataset(
     image_fields: str | list[str] | None = None,
     multi_label: bool = False,
     tabular_columns: str | None = None,
+    regression: bool = False,
+    ordinal: bool = False,
+    metric: str | None = None,
 ) -> Dataset:
     """Load a competition: None -> the packaged demo, a folder -> a labels CSV naming
     image files, Kaggle CSVs of pixels, CIFAR python batches, or class folders of
@@ -42,13 +45,19 @@ def load_dataset(
     multi_label: a labels CSV's label column holds space-separated tags, any number per image.
     tabular_columns ("a,b,c" or "auto"): a labels CSV's table columns joined to each image
     (kaggle_cnn.data.loaders.tabular).
+    regression / ordinal: a labels CSV's label column is a number (a score; a whole grade) per image.
+    metric: what the runs will be judged by; rmse and mae imply `regression` (unless `ordinal`).
     """
+    from kaggle_cnn.data.loaders.numeric_targets import numeric_task
+
+    regression = regression or (metric in ("rmse", "mae") and not ordinal)
+    numeric = numeric_task(regression, ordinal, multi_label, "demo" if path is None else os.fspath(path))
     if image_size is not None:
         image_size = check_image_size(image_size)
     files = {"labels": labels, "train_images": train_images, "test_images": test_images}
     files = {name: os.fspath(value) for name, value in files.items() if value is not None}
     dataset = _load(path, label_column, id_column, image_shape, image_size, files, image_fields, multi_label,
-                    tabular_columns)
+                    tabular_columns, numeric)
     options = {
         "path": None if path is None else str(Path(path).resolve()),
         "label_column": label_column, "id_column": id_column,
@@ -65,6 +74,8 @@ def load_dataset(
         options["multi_label"] = True
     if tabular_columns is not None:
         options["tabular_columns"] = tabular_columns
+    if numeric:
+        options[numeric] = True  # regression or ordinal
     for name, value in files.items():  # recorded where they were found, to load again from anywhere
         options[name] = str(_beside(path, value).resolve())
     return replace(dataset, load_options=options)
@@ -134,7 +145,7 @@ def _identify(path, files: dict):
 
 
 def _load(path, label_column, id_column, image_shape, image_size=None, files=None, image_fields=None,
-          multi_label=False, tabular_columns=None) -> Dataset:
+          multi_label=False, tabular_columns=None, numeric=None) -> Dataset:
     """Dispatch on the kind of path (None: the packaged demo, a labels CSV beside image
     folders, CIFAR batches, a Kaggle CSV folder, or any other folder: class folders
     of image files)."""
@@ -146,6 +157,8 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
     from kaggle_cnn.data.loaders.npz import load_npz
 
     kind, target, source, layout = _identify(path, files or {})
+    if numeric and kind != "labelled_images":
+        raise InputError(f"{source}: --{numeric} applies to a labels CSV naming image files (a number per image)")
     if files and kind != "labelled_images":
         raise InputError(f"{source}: --labels, --train-images and --test-images apply to a competition folder "
                          "with a labels CSV naming image files")
@@ -169,7 +182,7 @@ def _load(path, label_column, id_column, image_shape, image_size=None, files=Non
             raise InputError(f"{source}: --image-shape applies to CSV pixels and .npz; image files have their "
                              "own shape (use --image-size to resize)")
         return load_labelled_images(layout, label_column=label_column, id_column=id_column, image_size=image_size,
-                                    multi_label=multi_label, tabular_columns=tabular_columns)
+                                    multi_label=multi_label, tabular_columns=tabular_columns, numeric=numeric)
     if multi_label:
         raise InputError(f"{source}: --multi-label applies to a labels CSV naming image files (tags in one column, "
                          "or one-hot columns)")

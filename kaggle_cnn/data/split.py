@@ -14,7 +14,7 @@ from numbers import Real
 import numpy as np
 
 from kaggle_cnn.errors import InputError, one_line
-from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.labels import is_multi_label, is_numeric_target
 
 
 def split_arrays(dataset, val_indices: np.ndarray) -> dict[str, np.ndarray]:
@@ -42,7 +42,7 @@ def make_split(
         train_test_split,  # heavy import, only when splitting
     )
 
-    if is_multi_label(np.asarray(y)):
+    if is_multi_label(np.asarray(y)) or is_numeric_target(np.asarray(y)):
         return _random_split(np.asarray(y), fraction, seed, where)
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""
@@ -81,8 +81,8 @@ def make_split(
 
 
 def _random_split(y: np.ndarray, fraction: float, seed: int, where: str | None) -> np.ndarray:
-    """Multi-label rows: a plain shuffled split (a row has several labels, so
-    there is no one class to stratify by)."""
+    """Multi-label rows and numeric targets: a plain shuffled split (a row has
+    several labels, or a number: there is no one class to stratify by)."""
     from sklearn.model_selection import train_test_split
 
     prefix = f"{where}: " if where else ""
@@ -106,6 +106,9 @@ def make_folds(
     if is_multi_label(np.asarray(y)):
         raise InputError(f"--folds {k}: k-fold training takes one label per row; this data is multi-label "
                          "(train on the hold-out split instead)")
+    if is_numeric_target(np.asarray(y)):
+        raise InputError(f"--folds {k}: k-fold training takes class labels; this data is a number per row "
+                         "(--regression, --ordinal): train on the hold-out split instead")
     y = np.asarray(y).reshape(-1)
     prefix = f"{where}: " if where else ""
     values, counts = np.unique(y, return_counts=True)

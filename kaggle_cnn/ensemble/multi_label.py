@@ -57,11 +57,11 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
         raise InputError(f"--method {method}: a multi-label vote averages the members' probabilities per label "
                          "(--method soft)")
     chosen = get_metric(metric or workspace_metric(workspace))
-    members, runs = _members(workspace, directory, model)
+    members, runs = member_runs(workspace, directory, model)
     first = runs[0]
     rows = len(members[0].ids)
     test_proba = np.mean([run.required_proba("test_proba.npy", rows) for run in runs], axis=0)
-    truth, val_proba, val_rows = _validation(workspace, runs)
+    truth, val_proba, val_rows = shared_validation(workspace, runs)
     finishing = finish_step(chosen, True, truth, val_proba, finish=finish, rows=f"{len(val_rows)} hold-out rows")
     finished = finishing.apply(test_proba)
     thresholds = finished.thresholds if finishing.applied and finishing.step.name == "thresholds" else None
@@ -90,14 +90,16 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
     return csv_path, json_path, sidecar
 
 
-def _members(workspace: Workspace, directory: Path, model: str | None):
-    """The member CSVs and their runs: every member must be a kept run on the same data."""
-    members = [read_member(path, tags=True) for path in find_members(directory)]
+def member_runs(workspace: Workspace, directory: Path, model: str | None, task: str = MULTI_LABEL):
+    """The member CSVs and their runs: every member must be a kept run on the same
+    data, of `task` (a multi-label or numeric vote averages their stored predictions)."""
+    members = [read_member(path, tags=task == MULTI_LABEL, labels_only=task != MULTI_LABEL)
+               for path in find_members(directory)]
     kept = set(workspace.run_ids())
     outside = [m.path.name for m in members if m.name not in kept]
     if outside:
-        raise InputError(f"{directory / outside[0]}: not a kept run of this workspace; a multi-label vote averages "
-                         "the runs' stored probabilities")
+        raise InputError(f"{directory / outside[0]}: not a kept run of this workspace; a {task.replace('_', '-')} "
+                         "vote averages the runs' stored predictions")
     runs = [workspace.load_run(m.name) for m in members]
     if model is not None:
         pairs = [(m, r) for m, r in zip(members, runs) if r.record["model"] == model]
@@ -107,10 +109,12 @@ def _members(workspace: Workspace, directory: Path, model: str | None):
     for member, run in zip(members, runs):
         if run.fingerprint != runs[0].fingerprint or list(run.classes) != list(runs[0].classes):
             raise InputError(f"{member.path}: its run {run.run_id} was trained on other data than "
-                             f"{members[0].path.name}'s; a multi-label vote averages runs on the same data")
-        if run.record["data"].get("task") != MULTI_LABEL:
-            raise InputError(f"{member.path}: its run {run.run_id} is single-label, and {members[0].path.name}'s "
-                             "is multi-label")
+                             f"{members[0].path.name}'s; a {task.replace('_', '-')} vote averages runs on the same "
+                             "data")
+        if run.record["data"].get("task") != task:
+            raise InputError(f"{member.path}: its run {run.run_id} is "
+                             f"{run.record['data'].get('task', 'single_label').replace('_', '-')}, and "
+                             f"{members[0].path.name}'s is {task.replace('_', '-')}")
     return members, runs
 
 
@@ -120,12 +124,12 @@ def _member_validation(workspace: Workspace, runs: list[Run]):
         yield honest.truth, honest.proba
 
 
-def _validation(workspace: Workspace, runs: list[Run]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(truth, the members' mean probabilities, row numbers) on the rows every member holds out."""
+def shared_validation(workspace: Workspace, runs: list[Run]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(truth, the members' mean predictions, row numbers) on the rows every member holds out."""
     honest = [honest_predictions(workspace, run) for run in runs]
     rows = functools.reduce(np.intersect1d, [h.rows for h in honest])
     if not len(rows):
-        raise InputError("the members share no validation rows to fit decision thresholds on")
+        raise InputError("the members share no validation rows to fit decision thresholds or cut-points on")
     proba = np.mean([h.proba[np.searchsorted(h.rows, rows)] for h in honest], axis=0)
     first = honest[0]
     return first.truth[np.searchsorted(first.rows, rows)], proba, rows

@@ -18,6 +18,7 @@ from kaggle_cnn.ensemble import rules as ensemble
 from kaggle_cnn.ensemble.choices import NAME_LENGTH
 from kaggle_cnn.ensemble.finishing import check_finish, finish_pool
 from kaggle_cnn.ensemble.multi_label import multi_label_runs, vote_multi_label
+from kaggle_cnn.ensemble.numeric import numeric_task_of, vote_numeric
 from kaggle_cnn.ensemble.pool import Pool, few, gather
 from kaggle_cnn.ensemble.rules import VoteSpec, check_spec
 from kaggle_cnn.ensemble.tta_choice import choose_tta
@@ -64,14 +65,21 @@ def vote(
         _require_kept_runs(directory)
     directory = Path(directory)
     multi_label = multi_label_runs(workspace, directory)
-    if multi_label:
+    numeric = numeric_task_of(workspace, directory)
+    if multi_label or numeric:
         given = [option for option, value in (("--tta", tta), ("--member-weights", member_weights is not None),
                                               ("--keep-above", spec.keep_above is not None),
                                               ("--top", spec.top is not None), ("--geometric", spec.geometric))
                  if value]
         if given:
-            raise InputError(f"{given[0]}: a multi-label vote averages every member's stored probabilities per label "
-                             "(--method soft), and takes no selection or weighting options")
+            raise InputError(f"{given[0]}: a {'multi-label' if multi_label else numeric} vote averages every "
+                             "member's stored predictions, and takes no selection or weighting options")
+    if numeric:
+        if name is not None and not is_plain_name(name, NAME_LENGTH):
+            raise InputError(f"--name {one_line(name, 60)}: use at most {NAME_LENGTH} letters, digits, '_', '-' or '.'")
+        with workspace.hold_if_idle():
+            return VoteOutcome(*vote_numeric(workspace, directory, numeric, method=spec.method, metric=spec.metric,
+                                             name=name or "mean", model=model, finish=finish))
     requested = spec.method
     check_finish(get_metric(spec.metric or workspace_metric(workspace)), multi_label, finish)
     method = spec.method or ("soft" if multi_label else _default_method(directory))

@@ -26,9 +26,18 @@ label, as submissions are written. There accuracy is the share of rows whose
 labels are all right, log-loss the mean binary cross-entropy of every cell, and
 roc_auc the same column-wise mean as mean_auc. Single-label truth scored by the
 multi-label metrics is one-hot: f1_micro is then accuracy.
+    rmse       root mean squared error of numeric predictions  lower is better
+               (regression: PetFinder Pawpularity's metric)
+    mae        mean absolute error of numeric predictions      lower is better
     map@K      mean average precision at K of the K likeliest   higher is better
                classes against the true one: 1/rank when it is
                among them, else 0 (whale-categorization: map@5)
+
+Numeric truth (float targets, kaggle_cnn.labels.is_numeric_target) is scored
+against one column of predicted numbers: rmse and mae directly, qwk (ordinal
+grades) after rounding each prediction to the nearest grade within the truth's
+range (a vote's fitted cut-points decide the grades instead), accuracy as the
+share of rows whose rounded prediction is the rounded truth.
 
 map@K is a family: any whole K of at least 1 (map@5), parsed here once
 (get_metric), and never more than the number of classes (Metric.check_classes).
@@ -50,7 +59,7 @@ import numpy as np
 
 from kaggle_cnn.config import METRICS, PROBABILITY_CLIP, metric_family
 from kaggle_cnn.errors import InputError, one_line
-from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.labels import is_multi_label, is_numeric_target
 from kaggle_cnn.store.submissions import top_classes
 
 
@@ -138,6 +147,11 @@ class Metric:
         decisions (default each probability at 0.5)."""
         if is_multi_label(np.asarray(truth)):
             return self._multi_label_value(np.asarray(truth), proba, predicted)
+        if is_numeric_target(np.asarray(truth)):
+            return self._numeric_value(np.asarray(truth), proba if predicted is None else predicted)
+        if self.name in NUMERIC_METRICS:
+            raise InputError(f"the {self.name} metric scores numeric targets (--regression or --ordinal), and "
+                             "these rows are classes")
         truth = np.asarray(truth, dtype=np.int64)
         if proba is not None:
             proba = np.asarray(proba, dtype=np.float64)  # float32 rows sum to 1 only nearly
@@ -158,6 +172,21 @@ class Metric:
         except ValueError as error:  # e.g. ROC AUC on rows of one class only
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
 
+    def _numeric_value(self, truth: np.ndarray, predicted) -> float:
+        """Numbers against numbers: `predicted` one value a row (or a column of them)."""
+        if self.name not in (*NUMERIC_METRICS, "qwk", "accuracy"):
+            raise InputError(f"the {self.name} metric is for classes; numeric targets are scored by rmse, mae "
+                             "or (grades) qwk")
+        predicted = np.asarray(predicted, dtype=np.float64).reshape(len(truth), -1)[:, 0]
+        if self.name == "rmse":
+            return float(np.sqrt(np.mean((predicted - truth) ** 2)))
+        if self.name == "mae":
+            return float(np.mean(np.abs(predicted - truth)))
+        grades = np.clip(np.round(predicted), truth.min(), truth.max()).astype(np.int64)
+        if self.name == "accuracy":
+            return float(np.mean(grades == np.round(truth)))
+        return quadratic_kappa(np.round(truth).astype(np.int64), grades)
+
     def _multi_label_value(self, truth: np.ndarray, proba, predicted) -> float:
         if self.name == "qwk" or self.k is not None:
             what = "one ordinal label" if self.k is None else "one true label, ranked among the K likeliest,"
@@ -172,6 +201,17 @@ class Metric:
                 return float(_MULTI_LABEL_SCORERS[self.name](truth, decided, proba))
         except ValueError as error:  # e.g. a label column with one value only: its AUC is undefined
             raise InputError(f"cannot compute {self.name} on these {len(truth)} rows: {one_line(error, 160)}") from None
+
+
+def quadratic_kappa(truth: np.ndarray, grades: np.ndarray) -> float:
+    """Cohen's kappa with quadratic weights of whole grades, over the grades either
+    side holds (scikit-learn's, as APTOS 2019's grader calls it)."""
+    from sklearn.metrics import cohen_kappa_score
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # one grade only: 0/0, NaN
+        warnings.simplefilter("ignore", UserWarning)
+        return float(cohen_kappa_score(truth, grades, weights="quadratic"))
 
 
 def _accuracy(truth, predicted, proba, n_classes):
@@ -260,7 +300,10 @@ REGISTRY: dict[str, Metric] = {
     "f1_samples": Metric("f1_samples", "F1 averaged over rows", True, False, 0.0, 1.0),
     "f2_samples": Metric("f2_samples", "F2 averaged over rows", True, False, 0.0, 1.0),
     "mean_auc": Metric("mean_auc", "mean column-wise ROC AUC", True, True, 0.0, 1.0),
+    "rmse": Metric("rmse", "root mean squared error", False, False, 0.0, math.inf),
+    "mae": Metric("mae", "mean absolute error", False, False, 0.0, math.inf),
 }
+NUMERIC_METRICS = ("rmse", "mae")  # regression's: they imply --regression
 MAP_AT = "map@K"  # a family, not a metric: get_metric("map@5") makes one
 FAMILIES = (MAP_AT,)
 if (*REGISTRY, *FAMILIES) != METRICS:

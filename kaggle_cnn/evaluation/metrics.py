@@ -23,7 +23,7 @@ import pandas as pd
 from kaggle_cnn import fileio
 from kaggle_cnn.errors import InputError, warn
 from kaggle_cnn.evaluation.metric_registry import accuracy, decide, get_metric
-from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.labels import is_multi_label, is_numeric_target
 from kaggle_cnn.store.files import (
     DOCTOR,
     RUN_ID_LIMIT,
@@ -133,6 +133,9 @@ def collect_metrics(workspace: Workspace, sources: list[str] | None = None, *,
     tables, confusions, summary = {}, {}, []
     metric = workspace_metric(workspace)
     for source, y_true, y_pred, classes, score, estimate in _prediction_sources(workspace, sources, votes, metric):
+        if is_numeric_target(np.asarray(y_true)):  # no classes to count decisions of
+            raise InputError(f"{source} predicts a number per image (regression, ordinal): per-class tables do "
+                             "not apply; a run's score is in models/index.csv, a vote's in its sidecar")
         table = classification_table(y_true, y_pred, classes)
         tables[source] = table
         confusions[source] = confusion_table(y_true, y_pred, classes)

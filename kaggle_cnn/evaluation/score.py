@@ -32,14 +32,24 @@ from kaggle_cnn.store.submissions import (
 
 
 def check(submission: str | Path, sample: str | Path | None = None, data: str | Path | None = None,
-          multi_label: bool = False) -> dict[str, Any]:
+          multi_label: bool = False, numeric: str | None = None) -> dict[str, Any]:
     """Check a submission CSV (against the sample submission, and the labels of the
     competition at `data`, when given); returns its row count and what was checked.
     A problem raises a one-line InputError. With `data` and no `sample`, the
     competition folder's own sample_submission.csv is the sample. `multi_label`:
-    the label column holds space-separated tags, each a label of `data`."""
+    the label column holds space-separated tags, each a label of `data`. `numeric`
+    (regression, ordinal): every value a number, or a whole grade of `data`'s."""
     if sample is None and data is not None:
         sample = _sample_beside(Path(data))
+    if numeric:
+        from kaggle_cnn.evaluation.numeric_score import check_numeric
+
+        grades = None
+        if numeric == "ordinal" and data is not None:
+            from kaggle_cnn.data import load_classes
+
+            grades = load_classes(data)  # the training grades, read as classes
+        return check_numeric(submission, sample, numeric, grades)
     if data is not None and not multi_label:
         from kaggle_cnn.data import load_task
 
@@ -67,6 +77,8 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
         spaced = member.kind == TOP_K or (member.kind == LABEL and any(" " in label for label in member.labels))
         if classes and spaced:  # as the sample's rows may be read as ranked answers when they hold as many tags
             raise InputError(f"{error}; for tags joined by spaces pass --multi-label") from None
+        if classes and member.kind == LABEL and "is not one of the" in str(error) and _numbers(member.labels):
+            raise InputError(f"{error}; for a number per id pass --regression (a whole grade: --ordinal)") from None
         raise
     what = {LABEL: "labels", CLASS_COLUMNS: "a probability column per class", PROBABILITY: "probabilities",
             TOP_K: f"{0 if member.ranked is None else member.ranked.shape[1]} distinct labels a row"}
@@ -74,6 +86,13 @@ def check(submission: str | Path, sample: str | Path | None = None, data: str | 
     checked = (["header", "unique ids"] + (["id set and order", "row count"] if sample is not None else [])
                + ([what[kind]] if classes or kind != LABEL else []))
     return {"submission": str(submission), "rows": len(member.ids), "checked": checked}
+
+
+def _numbers(labels) -> bool:
+    try:
+        return bool(np.isfinite(np.asarray(labels, dtype=np.float64)).all())
+    except ValueError:
+        return False
 
 
 def _sample_beside(data: Path) -> Path | None:
@@ -93,6 +112,14 @@ def score(submission: str | Path, answers: str | Path | None = None, metric: str
     by default F2 over images for tags and mean column-wise ROC AUC for columns."""
     from kaggle_cnn.evaluation.metric_registry import accuracy, get_metric
 
+    if answers is not None and metric in ("rmse", "mae", "qwk"):
+        from kaggle_cnn.evaluation.numeric_score import (
+            answers_are_numbers,
+            score_numeric,
+        )
+
+        if metric != "qwk" or answers_are_numbers(answers):  # grades: graded as numbers, as APTOS's grader does
+            return score_numeric(submission, answers, metric)
     if answers is not None and (multi_label or _one_hot_answers(submission, answers)
                                 or _tag_answers(answers, metric)):
         from kaggle_cnn.evaluation.multi_label_score import score_multi_label

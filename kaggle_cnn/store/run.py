@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from kaggle_cnn.errors import InputError
+from kaggle_cnn.labels import NUMERIC_TASKS
 from kaggle_cnn.store.files import DOCTOR, read_array, read_record, value_at
 
 INDEX_COLUMNS = [
@@ -51,7 +52,12 @@ class Run:
         path = self.path / filename
         if not path.exists():
             return None
-        return read_array(path, rows=rows, columns=len(self.classes))
+        return read_array(path, rows=rows, columns=len(self.classes), probabilities=not self.numeric)
+
+    @property
+    def numeric(self) -> bool:
+        """Trained on a numeric target (regression, ordinal): its predictions are one column of numbers."""
+        return self.record["data"].get("task") in NUMERIC_TASKS
 
     def val_proba(self) -> np.ndarray:
         """The run's honest validation probabilities: the hold-out split's rows, or
@@ -83,7 +89,7 @@ def read_run(path: Path) -> Run:
     value_at(record, json_path, "config", kind=dict)
     value_at(record, json_path, "data", "fingerprint", kind=str)
     classes = value_at(record, json_path, "data", "classes", kind=list)
-    if len(classes) < 2:
+    if len(classes) < (1 if record["data"].get("task") in NUMERIC_TASKS else 2):
         raise InputError(f"{json_path}: damaged, data.classes lists {len(classes)} class(es); {DOCTOR}")
     score = value_at(record, json_path, "scores", "val_accuracy", kind=(int, float))
     if not 0 <= score <= 1:

@@ -25,7 +25,8 @@ CLASS_COLUMNS = "class_columns"  # id,cat,dog: a probability per class, columns 
 PROBABILITY = "probability"  # id,label of a two-class task: the second class's probability
 TAGS = "tags"  # id,tags of a multi-label task: the labels that apply, joined by spaces
 TOP_K = "top_k"  # id,label holding the K likeliest labels, space-separated, likeliest first (MAP@K)
-KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY, TAGS, TOP_K)
+VALUE = "value"  # id,target: one number per id (regression), or a whole grade (ordinal)
+KINDS = (LABEL, CLASS_COLUMNS, PROBABILITY, TAGS, TOP_K, VALUE)
 
 
 def submission_frame(header: Sequence[str], ids: Sequence[str], labels: Sequence) -> pd.DataFrame:
@@ -39,11 +40,18 @@ def write_submission(path: str | os.PathLike, header: Sequence[str], ids: Sequen
 
 def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str], ids: Sequence[str],
                       classes: Sequence, proba: np.ndarray, thresholds: float | np.ndarray = 0.5,
-                      top_k: int | None = None) -> None:
+                      top_k: int | None = None, grading: dict | None = None) -> None:
     """A submission of `proba` (rows x classes, in `classes` order) in the
     competition's layout: the top class's label, the `top_k` likeliest labels
     (TOP_K), probabilities, or (multi-label) the tags whose probability reaches its
-    threshold (`thresholds`: one, or one per class)."""
+    threshold (`thresholds`: one, or one per class). VALUE: `proba` is one column of
+    numbers, written as they are, or with `grading` ({low, high[, cut_points]}) as
+    whole grades (`grades`)."""
+    if kind == VALUE:
+        values = np.asarray(proba, dtype=np.float64)[:, 0]
+        written = grades(values, **grading) if grading else np.round(values, 6)
+        write_submission(path, header, ids, written.tolist())
+        return
     if kind == TAGS:
         write_submission(path, header, ids, tag_strings(proba, classes, thresholds))
         return
@@ -61,6 +69,16 @@ def write_predictions(path: str | os.PathLike, kind: str, header: Sequence[str],
     else:
         columns = {header[1]: clipped[:, 1]}
     fileio.write_csv(path, pd.DataFrame({header[0]: list(ids), **columns}), float_format="%.6g")
+
+
+def grades(values: np.ndarray, low: int, high: int, cut_points: Sequence[float] | None = None) -> np.ndarray:
+    """Whole grades low..high of numeric predictions: each rounded to the nearest,
+    or with `cut_points` (ascending, one between each two grades) the grade whose
+    interval holds it: low below the first cut-point, low + 1 up to the second, ..."""
+    values = np.asarray(values, dtype=np.float64)
+    if cut_points is None:
+        return np.clip(np.round(values), low, high).astype(np.int64)
+    return (int(low) + np.searchsorted(np.asarray(cut_points, dtype=np.float64), values, side="right")).astype(np.int64)
 
 
 def decisions(proba: np.ndarray, thresholds: float | np.ndarray = 0.5) -> np.ndarray:

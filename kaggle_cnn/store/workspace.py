@@ -68,6 +68,8 @@ class Split:
 
 def _labels_array(values) -> np.ndarray:
     """A split's recorded labels: class indices, or (multi-label) rows of 0/1 per label."""
+    if any(isinstance(v, float) for v in values):  # numeric targets (regression, ordinal), as JSON wrote them
+        return np.asarray(values, dtype=np.float64)
     labels = np.asarray(values, dtype=np.int64)
     if labels.ndim == 2:
         if not np.isin(labels, (0, 1)).all():
@@ -111,7 +113,8 @@ class Workspace:
             raise InputError(f"{path}: damaged, its values are not numbers where numbers belong; {DOCTOR}") from None
         if (split.fingerprint != fingerprint or split.val_indices.ndim != 1
                 or split.val_indices.shape != split.val_labels.shape[:1] or not len(split.val_indices)
-                or split.val_labels.min() < 0 or split.val_labels.max() >= len(split.classes)):
+                or split.val_labels.dtype != np.float64 and (split.val_labels.min() < 0
+                                                               or split.val_labels.max() >= len(split.classes))):
             raise InputError(f"{path}: damaged, its rows, labels and classes do not agree; {DOCTOR}")
         return split
 
@@ -124,7 +127,8 @@ class Workspace:
                 "seed": split.seed,
                 "classes": split.classes,
                 "val_indices": split.val_indices,
-                "val_labels": split.val_labels.astype(np.int64),  # multi-label: rows of 0/1, as JSON writes them
+                # multi-label: rows of 0/1, as JSON writes them; numeric targets as floats
+                "val_labels": split.val_labels.astype(np.float64 if split.val_labels.dtype == np.float64 else np.int64),
             },
         )
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,8 @@ import numpy as np
 from kaggle_cnn.backend import load_keras
 from kaggle_cnn.config import OPTIMIZERS, TrainConfig, check_optimizer
 from kaggle_cnn.evaluation.metric_registry import accuracy, log_loss
-from kaggle_cnn.labels import is_multi_label
+from kaggle_cnn.labels import MULTI_LABEL, REGRESSION, SINGLE_LABEL
+from kaggle_cnn.training.epoch_callbacks import EpochCallback, EpochHook, EpochTimer
 from kaggle_cnn.training.options import with_batch_size
 
 keras = load_keras()
@@ -41,9 +41,8 @@ class FitResult:
     worker_seconds: float | None = None
     epochs: dict[str, Any] | None = None  # --epochs auto: the best epoch, and what a time allowance held
     allowance: dict[str, Any] | None = None  # under a time budget: the seconds it was given, and whether they cut it
+    target_scale: dict[str, float] | None = None  # a numeric target's training mean and std (numeric_targets)
 
-
-EpochHook = Callable[[int, dict[str, float]], None]
 
 PRECISIONS = {"GPU": "mixed_float16", "CPU": "mixed_bfloat16"}  # what --mixed-precision means on each
 
@@ -83,39 +82,6 @@ def this_device(mixed_precision: bool, threads: int | None = None) -> Device:
     return Device(kind, name, PRECISIONS[kind] if mixed_precision else "float32", xla=kind == "GPU", threads=threads)
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Seconds spent training and validating in each epoch (the 28x28 Kaggle write-up's timing table)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.train_seconds: list[float] = []
-        self.val_seconds: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-        self._val_start = None
-
-    def on_test_begin(self, logs=None):
-        self._val_start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        end = time.perf_counter()
-        val_start = self._val_start or end
-        self.train_seconds.append(val_start - self._start)
-        self.val_seconds.append(end - val_start)
-
-
-class EpochCallback(keras.callbacks.Callback):
-    """Forwards each epoch's logs to a plain function (the progress display)."""
-
-    def __init__(self, hook: EpochHook) -> None:
-        super().__init__()
-        self._hook = hook
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._hook(epoch, {k: float(v) for k, v in (logs or {}).items()})
-
-
 def fit_one(
     config: TrainConfig,
     seed: int,
@@ -146,7 +112,14 @@ def fit_one(
     device = device or this_device(config.mixed_precision)
     keras.backend.clear_session()  # no graph growth over 30 attempts in one process
     keras.utils.set_random_seed(seed)
-    multi_label = is_multi_label(y_train)  # a sigmoid per label, binary cross-entropy (architectures.heads)
+    from kaggle_cnn.training.numeric_targets import (
+        TargetScale,
+        numeric_scores,
+        target_task,
+    )
+
+    task = target_task(y_train)  # a sigmoid per label, or one linear unit for a number (architectures.heads)
+    multi_label, scale = task == MULTI_LABEL, TargetScale.fit(y_train) if task == REGRESSION else None
     with dtype_policy(device.precision):
         model = build_model(config, x_train.shape[1:], n_classes, seed, multi_label, getattr(x_train, "table_width", 0))
     backbone = find_backbone(model)
@@ -154,6 +127,8 @@ def fit_one(
     on_gpu = device.kind == "GPU"
     # class probabilities (a teacher's targets): cross-entropy on those
     soft = np.ndim(y_train) == 2 and not multi_label
+    if scale is not None:  # standardised: every architecture learns numbers of about unit size
+        truth, y_train, y_val = y_val, scale.standardise(y_train), scale.standardise(y_val)
     if multi_label:  # Keras' binary cross-entropy takes numbers, not booleans
         y_train, y_val = y_train.astype(np.float32), np.asarray(y_val).astype(np.float32)
     train_input = fit_input(x_train, y_train, config.batch_size, shuffle_seed=seed, on_gpu=on_gpu, mix=config.mix,
@@ -168,7 +143,7 @@ def fit_one(
     reserve = 0.1 + (len(x_val) + len(x_test)) / max(1, len(x_train)) / 3
     phase = functools.partial(_fit_phase, model, config, xla=device.xla, train_input=train_input,
                               val_input=val_input, on_epoch=on_epoch, curves=curves, soft=soft,
-                              multi_label=multi_label,
+                              task=task,
                               steps_per_epoch=-(-len(x_train) // config.batch_size), started=started, reserve=reserve)
     history, epochs, cut = phase("frozen" if frozen else "train", config.lr, 0, config.epoch_cap,
                                  auto=config.auto_epochs, seconds=seconds)
@@ -178,22 +153,26 @@ def fit_one(
             history += phase("fine-tune", config.fine_tune_lr, len(history), len(history) + config.fine_tune_epochs,
                              seconds=seconds)[0]
     val_proba = predict_proba(model, x_val, config.batch_size, n_classes)
-    truth = np.asarray(y_val).astype(bool) if multi_label else y_val
+    truth = np.asarray(y_val).astype(bool) if multi_label else truth if scale else y_val
     start = time.perf_counter()
     test_proba = predict_proba(model, x_test, config.batch_size, n_classes)
     predict_seconds = time.perf_counter() - start
+    if scale is not None:  # back in the target's units; scored as numbers
+        val_proba, test_proba = scale.restore(val_proba), scale.restore(test_proba)
+        val_accuracy, val_loss = numeric_scores(truth, val_proba)
     return FitResult(
         model=model,
         history=history,
         val_proba=val_proba.astype(np.float32),
         test_proba=test_proba.astype(np.float32),
-        val_accuracy=accuracy(truth, val_proba) if validated else float("nan"),
-        val_loss=log_loss(truth, val_proba) if validated else float("nan"),
+        val_accuracy=val_accuracy if scale else accuracy(truth, val_proba) if validated else float("nan"),
+        val_loss=val_loss if scale else log_loss(truth, val_proba) if validated else float("nan"),
         predict_seconds=predict_seconds,
         params=int(model.count_params()),
         device=device.record(),
         epochs=epochs,
         allowance=None if seconds is None else {"seconds": round(float(seconds), 1), "cut": cut},
+        target_scale=scale.record() if scale else None,
     )
 
 
@@ -214,18 +193,20 @@ def build_model(config: TrainConfig, input_shape, n_classes: int, seed: int, mul
 
 
 def compile_model(model, config: TrainConfig, lr: float, xla: bool = False, soft: bool = False,
-                  multi_label: bool = False) -> None:
+                  task: str = SINGLE_LABEL) -> None:
     """Compile with config's optimizer and loss (a two-class model has one sigmoid unit);
-    `soft`: the labels are class probabilities; `multi_label`: rows of 0/1 per label."""
+    `soft`: the labels are class probabilities; `task` MULTI_LABEL: rows of 0/1 per label,
+    REGRESSION: a standardised number, mean squared error."""
     from kaggle_cnn.training import schedules
 
+    multi_label = task == MULTI_LABEL
     binary = model.output_shape[-1] == 1 or multi_label  # one sigmoid unit, or one per label (architectures.heads)
     # Multi-label: the share of (image, label) decisions right, under the name epochs' rows use.
     accuracy_metric = keras.metrics.BinaryAccuracy(name="accuracy") if multi_label else "accuracy"
     model.compile(
         optimizer=make_optimizer(config.optimizer, lr, config.weight_decay, ema=config.ema),
-        loss=schedules.loss(config, binary, soft),
-        metrics=[accuracy_metric],
+        loss="mean_squared_error" if task == REGRESSION else schedules.loss(config, binary, soft),
+        metrics=[keras.metrics.RootMeanSquaredError(name="rmse") if task == REGRESSION else accuracy_metric],
         jit_compile=xla,
     )
 
@@ -266,7 +247,7 @@ def dtype_policy(name: str):
 
 def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: int, last_epoch: int, *,
                xla: bool, train_input: dict, val_input, on_epoch: EpochHook | None, curves: str | None,
-               steps_per_epoch: int, soft: bool = False, multi_label: bool = False,
+               steps_per_epoch: int, soft: bool = False, task: str = SINGLE_LABEL,
                started: float, reserve: float, auto: bool = False, seconds: float | None = None,
                ) -> tuple[list[dict[str, Any]], dict[str, Any] | None, bool]:
     """Compile (again: trainable layers may have changed) and fit epochs
@@ -275,7 +256,7 @@ def _fit_phase(model, config: TrainConfig, phase: str, lr: float, first_epoch: i
     whether the time allowance ended it before its epochs were done."""
     from kaggle_cnn.training import schedules
 
-    compile_model(model, config, lr, xla, soft, multi_label)
+    compile_model(model, config, lr, xla, soft, task)
     timer = EpochTimer()
     callbacks = [timer, *schedules.callbacks(config, lr, last_epoch - first_epoch, steps_per_epoch, auto=auto,
                                              seconds=seconds, started=started, first_epoch=first_epoch,
@@ -374,7 +355,8 @@ def predict_proba(model, x, batch_size: int, n_classes: int) -> np.ndarray:
         return np.zeros((0, n_classes), dtype=np.float32)
     source = x.tf_dataset(batch_size) if hasattr(x, "tf_dataset") else x
     options = {} if hasattr(x, "tf_dataset") else {"batch_size": batch_size}
-    return class_probabilities(model.predict(source, verbose=0, **options))
+    raw = model.predict(source, verbose=0, **options)
+    return raw.astype(np.float32) if n_classes == 1 else class_probabilities(raw)  # 1: a number (regression)
 
 
 def make_optimizer(name: str, lr: float, weight_decay: float | None = None, ema: bool = False):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from kaggle_cnn import fileio
-from kaggle_cnn.labels import SINGLE_LABEL
+from kaggle_cnn.labels import ORDINAL, SINGLE_LABEL
 from kaggle_cnn.store.run import index_row
 from kaggle_cnn.store.workspace import Workspace
 
@@ -115,6 +115,9 @@ def run_record(dataset, split, config, result: "FitResult", keep_above: float,
             **({"task": dataset.task} if dataset.task != SINGLE_LABEL else {}),  # single-label runs: as before
             # --tabular-columns: the columns joined to the images, their kinds and what was fitted
             **({"tabular": encoding} if (encoding := getattr(dataset.x_train, "encoding", None)) else {}),
+            # numeric targets: the training rows' mean and std the network learnt on, and the range of the target
+            **({"target": {**result.target_scale, "low": float(dataset.y_train.min()),
+                           "high": float(dataset.y_train.max())}} if result.target_scale else {}),
         },
         "scores": {
             "metric": judged["metric"], "score": judged["score"],
@@ -185,9 +188,16 @@ def save_kept_run(workspace: Workspace, dataset: "Dataset", record: dict, result
             shutil.move(curves, folder / "tensorboard")
         write_predictions(folder / "submission.csv", record["data"]["submission_kind"], dataset.submission_header,
                           dataset.test_ids, dataset.classes, result.test_proba,
-                          top_k=record["data"].get("top_k"))
+                          top_k=record["data"].get("top_k"), grading=run_grading(record["data"]))
         fileio.write_json(folder / "run.json", record)  # last: its presence marks a complete folder
     workspace.publish_submission(workspace.load_run(record["run_id"]))
+
+
+def run_grading(data: dict) -> dict | None:
+    """An ordinal run's grades (its training range), for its submission; None otherwise."""
+    if data.get("task") != ORDINAL:
+        return None
+    return {"low": int(data["target"]["low"]), "high": int(data["target"]["high"])}
 
 
 def save_model(result: "FitResult", path) -> None:

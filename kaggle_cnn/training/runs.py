@@ -36,6 +36,7 @@ from kaggle_cnn.training import plans, teacher
 from kaggle_cnn.training.checks import check_config
 from kaggle_cnn.training.engines import Execution, open_engine
 from kaggle_cnn.training.launch import Planned, TimeBudget, launch_in_order
+from kaggle_cnn.training.numeric_targets import check_metric_fits
 from kaggle_cnn.training.options import (
     attempt_seed,
     check_train_options,
@@ -282,6 +283,7 @@ def training_session(workspace: Workspace, dataset: "Dataset", config: "TrainCon
                              "--tabular-columns")
     metric, new_metric = check_metric(workspace, judging["metric"])
     get_metric(metric).check_classes(dataset.n_classes)  # map@K ranks K of the classes
+    check_metric_fits(dataset.task, get_metric(metric).name)  # rmse and mae score numbers, the others classes
     split, new_split = plan_split(workspace, dataset, val_fraction)
     folds, new_folds = None, False
     if judging["folds"]:

@@ -193,8 +193,9 @@ def read_vote(path: Path, dataset: "Dataset", sha256: str | None = None) -> Vote
     if sha256 is not None and actual != sha256:
         raise InputError(f"{path}: not the vote this plan was made with (its sha256 changed): it was voted again "
                          "since; train a new plan")
-    if sidecar.get("task") == "multi_label":
-        raise InputError(f"{path}: a multi-label vote; pseudo-labels and distillation learn from single-label votes")
+    if sidecar.get("task") in ("multi_label", "regression", "ordinal"):
+        task = {"multi_label": "a multi-label", "regression": "a regression", "ordinal": "an ordinal"}[sidecar["task"]]
+        raise InputError(f"{path}: {task} vote; pseudo-labels and distillation learn from single-label votes")
     if "data_fingerprint" not in sidecar:
         raise InputError(f"{path}: the vote stored no test probabilities (written by an older kcnn): vote again")
     stored = sidecar.get("test_proba")

@@ -145,6 +145,10 @@ def tta(workspace: Workspace, run_ids: list[str] | None = None, *, transforms: s
     kfold = next((run for run in runs if run.kfold), None)
     if kfold is not None:  # K fold models and out-of-fold rows: not what TTA's one model and split predict
         raise InputError(f"run {kfold.run_id} is a k-fold run; kcnn tta works on hold-out runs (name them)")
+    numeric = next((run for run in runs if run.numeric), None)
+    if numeric is not None:  # its predictions are numbers in the target's units, not class probabilities
+        raise InputError(f"run {numeric.run_id} predicts a number per image (regression, ordinal); kcnn tta "
+                         "averages class probabilities")
     datasets: dict[str, Any] = {}
     for run in runs:  # load every dataset before the first slow prediction
         if run.fingerprint not in datasets:

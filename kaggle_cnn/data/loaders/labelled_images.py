@@ -53,6 +53,8 @@ from kaggle_cnn.data.loaders.image_lookup import (
 from kaggle_cnn.data.loaders.images import ImageEntry
 from kaggle_cnn.data.loaders.kaggle_csv import LABEL_CANDIDATES, encode_labels, read_ids
 from kaggle_cnn.data.loaders.label_columns import one_hot_labels, tag_labels
+from kaggle_cnn.data.loaders.layout_notes import layout_notes
+from kaggle_cnn.data.loaders.numeric_targets import read_numeric_targets
 from kaggle_cnn.data.loaders.sample import Sample, find_sample, read_sample
 from kaggle_cnn.errors import InputError
 from kaggle_cnn.labels import MULTI_LABEL, SINGLE_LABEL, looks_like_tags
@@ -157,18 +159,19 @@ def _names_nested_files(labels_path: Path, folder: Path) -> bool:
 
 def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_column: str | None = None,
                          image_size: tuple[int, int] | None = None, multi_label: bool = False,
-                         tabular_columns: str | None = None) -> Dataset:
+                         tabular_columns: str | None = None, numeric: str | None = None) -> Dataset:
     """Match, check and load a labels CSV and its image folders into a Dataset of ImageFiles.
     `multi_label`: the label column holds space-separated tags (one-hot rows of
     several 1s are multi-label without it). `tabular_columns` ("a,b" or "auto"):
-    table columns joined to each image (kaggle_cnn.data.loaders.with_table)."""
+    table columns joined to each image (kaggle_cnn.data.loaders.with_table). `numeric`
+    (labels.REGRESSION or ORDINAL): the label column is a number per image (loaders.numeric_targets)."""
     if image_size is not None:
         image_size = check_image_size(image_size)
     labels_path = layout.labels
     train_index = ImageIndex(layout.train, layout.name(layout.train))
     id_col, ids, label_cols, one_hot, classes, y, multi = _read_labels(labels_path, label_column, id_column,
                                                                        multi_label, _sample_columns(layout),
-                                                                       train_index)
+                                                                       train_index, numeric)
 
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
     test_index = train_index if layout.test == layout.train else \
@@ -187,7 +190,7 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
     x_train, x_test = image_files(root, [[entry for entry, _ in train_entries], test_entries], image_size,
                                   layout.source)
     submission_header, submission_kind = _submission_layout(sample, id_col, label_cols, one_hot, multi)
-    notes = _notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
+    notes = layout_notes(layout, id_col, label_cols, one_hot, len(ids), len(train_entries), test_index, len(test_ids),
                    from_where, skipped, multi)
     if x_train.array is not None:
         notes += (describe_layout(train_entries[0][0].array.shape, x_train.array),)
@@ -198,13 +201,13 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
         x_test=x_test,
         test_ids=test_ids,
         submission_header=submission_header,
-        submission_kind=submission_kind,
-        top_k=sample.top_k if sample else None,
+        submission_kind="value" if numeric else submission_kind,  # one number (or grade) per id
+        top_k=sample.top_k if sample and not numeric else None,
         source=layout.source,
         kind=KIND,
         skipped=tuple(sorted(skipped)),
         layout_notes=notes,
-        task=MULTI_LABEL if multi else SINGLE_LABEL,
+        task=MULTI_LABEL if multi else numeric or SINGLE_LABEL,
     )
     if tabular_columns is None:
         return dataset
@@ -246,14 +249,23 @@ class _Labels(NamedTuple):
 
 
 def _read_labels(path: Path, label_column: str | None, id_column: str | None, multi_label: bool = False,
-                 sample_columns: list[str] = (), images: ImageIndex | None = None) -> _Labels:
+                 sample_columns: list[str] = (), images: ImageIndex | None = None,
+                 numeric: str | None = None) -> _Labels:
     header = read_header(path)
     table = read_table(path, text_columns=header)
     if len(table) == 0:
         raise InputError(f"{path.name}: no data rows after the header")
     id_col = _id_column(path, header, id_column, table, images)
     ids = read_ids(path, table, id_col)
+    if numeric and label_column is None and len(sample_columns) == 1 and sample_columns[0] in header:
+        label_column = sample_columns[0]  # PetFinder's train.csv also holds metadata columns: the sample's target
     label_cols, one_hot = _label_columns(path, header, id_col, label_column, sample_columns)
+    if numeric:
+        if one_hot:
+            raise InputError(f"{path.name}: columns {list_columns(label_cols)}; --{numeric} needs one target "
+                             "column (pass --label-column)")
+        return _Labels(id_col, ids, label_cols, False, [label_cols[0]],
+                       read_numeric_targets(path, table, label_cols[0], numeric), False)
     if one_hot:
         classes, y = one_hot_labels(path, table, label_cols, multi_label)
         multi_label = y.ndim == 2
@@ -383,29 +395,3 @@ def _submission_layout(sample: Sample | None, id_col: str, label_cols: list[str]
     if one_hot:
         return (id_col, *label_cols), "class_columns"  # the labels CSV's own one-hot layout, as probabilities
     return (id_col, label_cols[0]), "label"
-
-
-def _notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index, n_test, from_where, skipped,
-           multi=False) -> tuple:
-    """What `kcnn data` says about the layout: the files used and how the ids matched."""
-    label = f"one-hot {', '.join(label_cols)}" if one_hot else f"label {label_cols[0]}"
-    if multi:
-        label = (f"multi-label one-hot {', '.join(label_cols)}" if one_hot
-                 else f"multi-label tags in {label_cols[0]}, space-separated")
-    unreadable = sum(1 for _, why in skipped if not why.startswith(("no row", "not in")))
-    unlabelled = sum(1 for _, why in skipped if why.startswith("no row"))
-    notes = [f"labels CSV {layout.inside(layout.labels)} (id column {id_col}, {label}) naming images in "
-             f"{layout.inside(layout.train)}/",
-             f"train: all {n_ids} ids matched an image" + (f", {unreadable} unreadable (skipped)" if unreadable else "")
-             + f"; {unlabelled} image{'s' * (unlabelled != 1)} with no row (skipped)"]
-    if test_index is None:
-        notes.append("test: no test images")
-    else:
-        unlisted = sum(1 for _, why in skipped if why.startswith("not in"))
-        folder = layout.inside(layout.test)
-        notes.append(f"test: {n_test} ids from {from_where} matched in {folder}/" if from_where != f"{test_index.where}/"
-                     else f"test: the {n_test} images of {folder}/ no labels row names, ids spelled as in "
-                          f"{layout.labels.name}")
-        if unlisted:
-            notes[-1] += f"; {unlisted} image{'s' * (unlisted != 1)} not in it (skipped)"
-    return tuple(notes)
