@@ -21,31 +21,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
+from command_line import kcnn, scored  # one kcnn command in-process, a printed score
 from machine import machine
 from PIL import Image
 from real_data import DATA_DIR, need
 from sets import each_set, set_options
 
-from kaggle_cnn.cli import cli
 from kaggle_cnn.ensemble.finishing import scale_temperature
 from kaggle_cnn.evaluation.metric_registry import log_loss
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-
-def kcnn(*args) -> str:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if result.exit_code:
-        raise SystemExit(result.output)
-    return result.output
 
 
 def test_log_loss(ensemble: Path, name: str, answers: Path, temperature: float = 1.0) -> float:
@@ -82,8 +73,7 @@ def write_planet(root: Path, rows: int, test_rows: int) -> Path:
 
 
 def test_f2(submission: Path, answers: Path) -> float:
-    shown = kcnn("score", submission, "--answers", answers, "--multi-label")
-    return float(re.search(r"f2_samples (\d\.\d+)", shown).group(1))
+    return scored(submission, answers, "f2_samples", "--multi-label")
 
 
 def row(set_name: str, metric: str, seed: str, figures: dict, plain: float, finished: float, better,

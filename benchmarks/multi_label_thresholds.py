@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
+from command_line import kcnn, scored  # one kcnn command in-process, a printed score
 from PIL import Image
-
-from kaggle_cnn.cli import cli
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
 CIFAR = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 VEHICLES = {"airplane", "automobile", "ship", "truck"}
@@ -40,7 +37,7 @@ def tags(label: int) -> str:
 
 def write_planet(root: Path, rows: int, test_rows: int) -> Path:
     """The miniature at `root`; returns the hidden answers' path."""
-    data = np.load(Path(os.environ.get("KCNN_DATA_DIR", "../shared/data")) / "cifar10_subset.npz")
+    data = np.load(need(DATA_DIR / "cifar10_subset.npz"))
     for folder, prefix, images in (("train-jpg", "train", data["x_train"][:rows]),
                                    ("test-jpg", "test", data["x_test"][:test_rows])):
         (root / folder).mkdir(parents=True)
@@ -56,16 +53,8 @@ def write_planet(root: Path, rows: int, test_rows: int) -> Path:
     return answers
 
 
-def kcnn(*args) -> str:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if result.exit_code:
-        raise SystemExit(result.output)
-    return result.output
-
-
 def test_f2(submission: Path, answers: Path) -> float:
-    shown = kcnn("score", submission, "--answers", answers, "--multi-label")
-    return float(re.search(r"f2_samples (\d\.\d+)", shown).group(1))
+    return scored(submission, answers, "f2_samples", "--multi-label")
 
 
 def main() -> None:

@@ -17,23 +17,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from click.testing import CliRunner
+from command_line import kcnn, scored  # one kcnn command in-process, a printed score
 from PIL import Image
+from real_data import DATA_DIR, need  # the real datasets: $KCNN_DATA_DIR
 
-from kaggle_cnn.cli import cli
 from kaggle_cnn.store.submissions import grades
 
 
 def write_aptos(root: Path, rows: int, test_rows: int) -> Path:
     """The miniature at `root`; returns the hidden answers' path."""
-    data = np.load(Path(os.environ.get("KCNN_DATA_DIR", "../shared/data")) / "mnist.npz")
+    data = np.load(need(DATA_DIR / "mnist.npz"))
     parts = (("train_images", "tr", data["x_train"][:rows]), ("test_images", "te", data["x_test"][:test_rows]))
     for folder, prefix, images in parts:
         (root / folder).mkdir(parents=True)
@@ -48,16 +46,8 @@ def write_aptos(root: Path, rows: int, test_rows: int) -> Path:
     return answers
 
 
-def kcnn(*args) -> str:
-    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-    if result.exit_code:
-        raise SystemExit(result.output)
-    return result.output
-
-
 def test_qwk(submission: Path, answers: Path) -> float:
-    shown = kcnn("score", submission, "--answers", answers, "--metric", "qwk")
-    return float(re.search(r"qwk (-?\d\.\d+)", shown).group(1))
+    return scored(submission, answers, "qwk")
 
 
 def main() -> None:
