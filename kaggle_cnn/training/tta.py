@@ -12,6 +12,7 @@ pixel: black for digits, the border colour for photos.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ def predict_tta(model, x, transforms: tuple[Transform, ...], batch_size: int = 2
         return np.zeros((0, max(2, int(model.output_shape[-1]))), dtype=np.float32)
     blocks = x.blocks() if hasattr(x, "blocks") else [x]
     # images with table rows (data.loaders.with_table): the rows go beside every view of their images
-    tables = x.table_blocks() if hasattr(x, "table_blocks") else (None for _ in blocks)
+    tables = x.table_blocks() if hasattr(x, "table_blocks") else itertools.repeat(None)
     return class_probabilities(np.concatenate([_mean_over_views(model, np.asarray(block), transforms, batch_size,
                                                                 table) for block, table in zip(blocks, tables)]))
 
