@@ -279,6 +279,7 @@ def test_data_describes_the_demo(kcnn):
     assert "demo (kaggle_csv)" in result.output and "28x28x1" in result.output
     assert "train rows:  6000   test rows: 2000" in result.output
     assert "ImageId,Label" in result.output
+    assert "task:        single-label" in result.output and "metric:      accuracy unless --metric" in result.output
 
 
 # -- labels and formats end to end ---------------------------------------------------

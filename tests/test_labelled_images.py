@@ -250,6 +250,11 @@ def test_data_train_vote_check(tmp_path, digits, kcnn, layout):
     root, sample_ids = LAYOUTS[layout](tmp_path / layout, digits)
     shown = kcnn("data", root)
     assert shown.exit_code == 0, shown.output
+    assert "task:        single-label" in shown.output
+    dataset = load_dataset(root)
+    graded_by = {"probability": "graded by roc_auc", "class_columns": "graded by logloss"}
+    if dataset.submission_kind in graded_by:  # the task and the metric this submission layout is usually graded by
+        assert graded_by[dataset.submission_kind] in shown.output, shown.output
     workspace = tmp_path / "ws"
     result = kcnn("-w", workspace, "train", "--data", root, "--model", "basic_cnn", "--epochs", 1, "--val-fraction", 0.25)
     assert result.exit_code == 0, result.output
@@ -257,7 +262,6 @@ def test_data_train_vote_check(tmp_path, digits, kcnn, layout):
     assert result.exit_code == 0, result.output
     (voted,) = (workspace / "submissions" / "ensemble").glob("*.csv")
     submission = pd.read_csv(voted, dtype=str)
-    dataset = load_dataset(root)
     if sample_ids is not None:
         sample = pd.read_csv(root / "sample_submission.csv", dtype=str)
         assert list(submission.columns) == list(sample.columns)

@@ -11,7 +11,6 @@ SUBMISSION_KINDS = {"label": "", "class_columns": "  (probabilities: one column 
                     "probability": "  (the probability of the second class)",
                     "tags": "  (the labels that apply, joined by spaces)",
                     "value": "  (one number per id; a whole grade for ordinal data)"}
-# Said only for multi-label data: single-label is what every other dataset is.
 MULTI_LABEL_LINE = "multi-label (any number of labels per image: sigmoid outputs, binary cross-entropy)"
 
 
@@ -27,7 +26,19 @@ NUMERIC_LINES = {
 }
 
 
+# Single-label: how Kaggle usually grades a submission of this layout.
+SINGLE_LABEL_METRICS = {"label": "",
+                        "class_columns": "; a probability per class is usually graded by logloss (Dog Breed "
+                                         "Identification)",
+                        "probability": "; one class's probability is usually graded by roc_auc (Aerial Cactus, "
+                                       "Histopathologic Cancer Detection)"}
+
+
 def _task(dataset) -> None:
+    if dataset.task == "single_label" and dataset.submission_kind in SINGLE_LABEL_METRICS:
+        click.echo("task:        single-label (one class per image: softmax outputs, cross-entropy)")
+        click.echo(f"metric:      accuracy unless --metric names the competition's"
+                   f"{SINGLE_LABEL_METRICS[dataset.submission_kind]}")
     if dataset.task == "multi_label":
         click.echo(f"task:        {MULTI_LABEL_LINE}")
         graded = MULTI_LABEL_METRICS.get(dataset.submission_kind, MULTI_LABEL_METRICS["tags"])
