@@ -143,6 +143,26 @@ def test_plant_pathology_tags_are_multi_label_without_the_option(plants, kcnn, t
         grade_f1_micro(csv, plants.parent / "answers.csv", "image", "labels"), abs=1e-4)
 
 
+def test_multi_label_k_fold_fits_thresholds_out_of_fold(plants, kcnn, tmp_path):
+    from kaggle_cnn.store.validation import find_folds
+    from kaggle_cnn.store.workspace import Workspace
+
+    workspace = tmp_path / "ws"
+    trained = kcnn("-w", workspace, "train", "--data", plants, "--model", "cnn1", "--epochs", 1, "--batch-size", 32,
+                   "--folds", 2, "--metric", "f1_micro", "--keep-above", 0)
+    assert trained.exit_code == 0, trained.output
+    (run,) = Workspace(workspace).runs()
+    folds = find_folds(Workspace(workspace), run.fingerprint)  # the table of labels comes back as it was saved
+    assert folds.labels.dtype == bool and folds.labels.shape == (TRAIN, len(DISEASES))
+    assert sorted(np.bincount(folds.fold_of_row)) == [TRAIN // 2, TRAIN // 2]
+    assert (folds.labels.sum(axis=1) >= 1).all() and run.required_proba("oof_proba.npy", TRAIN).shape == (TRAIN, 6)
+    voted = kcnn("-w", workspace, "vote")
+    assert voted.exit_code == 0, voted.output
+    assert f"decision thresholds, fitted on {TRAIN} out-of-fold rows (every training row):" in voted.output
+    (csv,) = (workspace / "submissions" / "ensemble").glob("*.csv")
+    assert kcnn("check", csv, "--data", plants).exit_code == 0
+
+
 def grade_f1_micro(submission: Path, answers: Path, id_column: str, column: str) -> float:
     """mle-bench's iMet / Plant Pathology 2021 grade.py: F1 micro over the answers' tags."""
     from sklearn.metrics import f1_score

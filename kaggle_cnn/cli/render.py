@@ -163,7 +163,7 @@ def _print_multi_label_vote(outcome) -> None:
     number = lambda value: "undefined" if value is None else f"{value:.4f}"  # noqa: E731
     if sidecar["thresholds"] is not None:
         shown = ", ".join(f"{label} {value:g}" for label, value in sidecar["thresholds"].items())
-        click.echo(f"decision thresholds (fitted on {sidecar['thresholds_fitted_on']}): {shown}")
+        click.echo(f"decision thresholds, fitted on {sidecar['thresholds_fitted_on']}: {shown}")
         click.echo(f"validation {metric}: {number(sidecar['val_score'])} with them (in-sample), "
                    f"{number(sidecar['val_score_at_0.5'])} at 0.5")
     else:

@@ -98,14 +98,15 @@ def make_folds(
     y: np.ndarray, k: int, seed: int, *, classes: Sequence | None = None, where: str | None = None
 ) -> np.ndarray:
     """The fold (0..k-1) of every row: stratified, shuffled with `seed`, so each
-    fold holds every class in proportion. Every class needs a row in every fold."""
+    fold holds every class in proportion. Every class needs a row in every fold.
+    Multi-label rows: shuffled folds of near-equal size (a row has several labels,
+    so there is no one class to stratify by)."""
     from sklearn.model_selection import (
         StratifiedKFold,  # heavy import, only when assigning
     )
 
     if is_multi_label(np.asarray(y)):
-        raise InputError(f"--folds {k}: k-fold training takes one label per row; this data is multi-label "
-                         "(train on the hold-out split instead)")
+        return _shuffled_folds(len(y), k, seed, where)
     if is_numeric_target(np.asarray(y)):
         raise InputError(f"--folds {k}: k-fold training takes class labels; this data is a number per row "
                          "(--regression, --ordinal): train on the hold-out split instead")
@@ -125,6 +126,18 @@ def make_folds(
     fold_of_row = np.empty(len(y), dtype=np.int64)
     splitter = StratifiedKFold(n_splits=int(k), shuffle=True, random_state=seed)
     for fold, (_, rows) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        fold_of_row[rows] = fold
+    return fold_of_row
+
+
+def _shuffled_folds(n_rows: int, k: int, seed: int, where: str | None) -> np.ndarray:
+    from sklearn.model_selection import KFold
+
+    if n_rows < k:
+        prefix = f"{where}: " if where else ""
+        raise InputError(f"--folds {k}: {prefix}{n_rows} training row{'s' * (n_rows != 1)}, fewer than the folds")
+    fold_of_row = np.empty(n_rows, dtype=np.int64)
+    for fold, (_, rows) in enumerate(KFold(n_splits=int(k), shuffle=True, random_state=seed).split(np.zeros(n_rows))):
         fold_of_row[rows] = fold
     return fold_of_row
 

@@ -30,7 +30,11 @@ from kaggle_cnn.store.submissions import (
     read_member,
     write_predictions,
 )
-from kaggle_cnn.store.validation import honest_predictions, workspace_metric
+from kaggle_cnn.store.validation import (
+    describe_rows,
+    honest_predictions,
+    workspace_metric,
+)
 from kaggle_cnn.store.workspace import Workspace
 
 
@@ -61,8 +65,8 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
     first = runs[0]
     rows = len(members[0].ids)
     test_proba = np.mean([run.required_proba("test_proba.npy", rows) for run in runs], axis=0)
-    truth, val_proba, val_rows = shared_validation(workspace, runs)
-    finishing = finish_step(chosen, True, truth, val_proba, finish=finish, rows=f"{len(val_rows)} hold-out rows")
+    truth, val_proba, val_rows, described = shared_validation(workspace, runs)
+    finishing = finish_step(chosen, True, truth, val_proba, finish=finish, rows=described)
     finished = finishing.apply(test_proba)
     thresholds = finished.thresholds if finishing.applied and finishing.step.name == "thresholds" else None
     kind = first.record["data"]["submission_kind"]
@@ -78,7 +82,7 @@ def vote_multi_label(workspace: Workspace, directory: Path, *, method: str | Non
                      "val_score": _score(chosen, r_truth, r_proba)}
                     for m, r, (r_truth, r_proba) in zip(members, runs, _member_validation(workspace, runs))],
         "thresholds": None if thresholds is None else dict(zip(map(str, first.classes), thresholds.tolist())),
-        "thresholds_fitted_on": None if thresholds is None else f"{len(val_rows)} hold-out rows",
+        "thresholds_fitted_on": None if thresholds is None else described,
         "val_rows": int(len(val_rows)),
         "val_score_at_0.5": _score(chosen, truth, val_proba),
         # In-sample: the thresholds were chosen on these rows, so this is optimistic.
@@ -124,15 +128,17 @@ def _member_validation(workspace: Workspace, runs: list[Run]):
         yield honest.truth, honest.proba
 
 
-def shared_validation(workspace: Workspace, runs: list[Run]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(truth, the members' mean predictions, row numbers) on the rows every member holds out."""
+def shared_validation(workspace: Workspace, runs: list[Run]) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(truth, the members' mean predictions, row numbers, which rows those are) on
+    the rows every member holds out (or predicts out of fold)."""
     honest = [honest_predictions(workspace, run) for run in runs]
     rows = functools.reduce(np.intersect1d, [h.rows for h in honest])
     if not len(rows):
         raise InputError("the members share no validation rows to fit decision thresholds or cut-points on")
     proba = np.mean([h.proba[np.searchsorted(h.rows, rows)] for h in honest], axis=0)
     first = honest[0]
-    return first.truth[np.searchsorted(first.rows, rows)], proba, rows
+    return first.truth[np.searchsorted(first.rows, rows)], proba, rows, describe_rows({h.kind for h in honest},
+                                                                                      len(rows))
 
 
 def _score(metric: Metric, truth: np.ndarray, proba: np.ndarray, thresholds=0.5) -> float | None:

@@ -59,7 +59,7 @@ def vote_numeric(workspace: Workspace, directory: Path, task: str, *, method: st
     members, runs = member_runs(workspace, directory, model, task)
     first, rows = runs[0], len(members[0].ids)
     test = np.mean([run.required_proba("test_proba.npy", rows) for run in runs], axis=0)
-    truth, val, val_rows = shared_validation(workspace, runs)
+    truth, val, val_rows, _ = shared_validation(workspace, runs)
     target = first.record["data"]["target"]
     grading = None
     if task == ORDINAL:

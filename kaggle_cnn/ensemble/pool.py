@@ -21,7 +21,7 @@ from kaggle_cnn.labels import sorted_labels
 from kaggle_cnn.store.files import file_sha256
 from kaggle_cnn.store.run import Run
 from kaggle_cnn.store.submissions import PROBABILITY, Member
-from kaggle_cnn.store.validation import honest_predictions
+from kaggle_cnn.store.validation import describe_rows, honest_predictions
 from kaggle_cnn.store.workspace import Workspace
 
 
@@ -230,12 +230,8 @@ def _validation(workspace: Workspace, members: list[Member], runs: list[Run | No
     proba = [_aligned(h.proba[np.searchsorted(h.rows, rows)], r.classes, position) for h, r in zip(honest, runs)]
     first, run = honest[0], runs[0]
     truth = np.array([position[str(run.classes[i])] for i in first.truth[np.searchsorted(first.rows, rows)]])
-    kinds = sorted({h.kind for h in honest})
-    description = f"{len(rows)} out-of-fold rows (every training row)" if kinds != ["hold-out"] and \
-        "hold-out" not in kinds else f"{len(rows)} hold-out rows" + (
-            " (k-fold members out of fold there)" if len(kinds) > 1 else "")
     return Validation(run.fingerprint, rows, np.array([p.argmax(axis=1) for p in proba]), proba, truth,
-                      description), None
+                      describe_rows({h.kind for h in honest}, len(rows))), None
 
 
 def few(names: list[str]) -> str:

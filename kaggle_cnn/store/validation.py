@@ -82,7 +82,7 @@ class Folds:
     k: int
     seed: int
     fold_of_row: np.ndarray  # 0..k-1 per training row
-    labels: np.ndarray  # class index per training row
+    labels: np.ndarray  # class index per training row; multi-label: a bool rows x classes table
     classes: list
 
     def val_rows(self, fold: int) -> np.ndarray:
@@ -100,21 +100,33 @@ def find_folds(workspace: "Workspace", fingerprint: str) -> Folds | None:
     data = read_record(path, required=("fingerprint", "k", "seed", "fold_of_row", "labels", "classes"))
     try:
         folds = Folds(str(data["fingerprint"]), int(data["k"]), int(data["seed"]),
-                      np.asarray(data["fold_of_row"], dtype=np.int64), np.asarray(data["labels"], dtype=np.int64),
+                      np.asarray(data["fold_of_row"], dtype=np.int64), _fold_labels(data["labels"]),
                       list(data["classes"]))
     except (TypeError, ValueError):
         raise InputError(f"{path}: damaged, its values are not numbers where numbers belong; {DOCTOR}") from None
-    if (folds.fingerprint != fingerprint or folds.fold_of_row.shape != folds.labels.shape
+    multi = folds.labels.ndim == 2
+    if (folds.fingerprint != fingerprint or folds.fold_of_row.shape != folds.labels.shape[:1]
             or not len(folds.labels) or set(np.unique(folds.fold_of_row)) != set(range(folds.k))
-            or folds.labels.min() < 0 or folds.labels.max() >= len(folds.classes)):
+            or (folds.labels.shape[1] != len(folds.classes) if multi else
+                folds.labels.min() < 0 or folds.labels.max() >= len(folds.classes))):
         raise InputError(f"{path}: damaged, its rows, folds and labels do not agree; {DOCTOR}")
     return folds
+
+
+def _fold_labels(values) -> np.ndarray:
+    """Class indices, or (rows of 0/1 per label) a multi-label bool table."""
+    labels = np.asarray(values)
+    if labels.ndim == 2:
+        if not np.isin(labels, (0, 1)).all():
+            raise ValueError("a multi-label table holds 0s and 1s")
+        return labels.astype(bool)
+    return labels.astype(np.int64)
 
 
 def save_folds(workspace: "Workspace", folds: Folds) -> None:
     fileio.write_json(folds_path(workspace, folds.fingerprint), {
         "fingerprint": folds.fingerprint, "k": folds.k, "seed": folds.seed, "classes": folds.classes,
-        "fold_of_row": folds.fold_of_row, "labels": folds.labels})
+        "fold_of_row": folds.fold_of_row, "labels": folds.labels.astype(np.int64)})
 
 
 # -- each run's honest predictions ---------------------------------------------------------
@@ -128,6 +140,14 @@ class Honest:
     truth: np.ndarray  # their class indices, in the run's class order
     proba: np.ndarray  # rows x classes
     kind: str  # "hold-out" or "5-fold"
+
+
+def describe_rows(kinds: set[str], n_rows: int) -> str:
+    """Which honest rows a vote fits and scores on, as its printout says it
+    (`kinds`: each member's Honest.kind, "hold-out" or "K-fold")."""
+    if "hold-out" not in kinds:
+        return f"{n_rows} out-of-fold rows (every training row)"
+    return f"{n_rows} hold-out rows" + (" (k-fold members out of fold there)" if len(kinds) > 1 else "")
 
 
 def honest_predictions(workspace: "Workspace", run: "Run", suffix: str = "") -> Honest:

@@ -50,8 +50,9 @@ def plan_folds(workspace: "Workspace", dataset: "Dataset", k: int) -> tuple[Fold
                              f"{existing.k}, or a new workspace (-w)")
         return existing, False
     fold_of_row = make_folds(dataset.y_train, k, FOLDS_SEED, classes=dataset.classes)
-    return Folds(fingerprint, int(k), FOLDS_SEED, fold_of_row, np.asarray(dataset.y_train, dtype=np.int64),
-                 list(dataset.classes)), True
+    labels = np.asarray(dataset.y_train)  # class indices, or a multi-label bool table
+    return Folds(fingerprint, int(k), FOLDS_SEED, fold_of_row, labels if labels.dtype == bool else
+                 labels.astype(np.int64), list(dataset.classes)), True
 
 
 def fold_tasks(task: AttemptTask, folds: Folds) -> list[AttemptTask]:
