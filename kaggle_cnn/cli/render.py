@@ -76,8 +76,11 @@ class RichTrainReporter:
         if not self.finished_lines:
             return
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
+        from kaggle_cnn.evaluation.metric_registry import NUMERIC_METRICS
+
         score = f"val_acc {attempt.val_accuracy:.4f}" if attempt.metric == "accuracy" else \
-            f"val_{attempt.metric} {attempt.score:.4f}  val_acc {attempt.val_accuracy:.4f}"
+            f"val_{attempt.metric} {attempt.score:.4f}" + (
+                "" if attempt.metric in NUMERIC_METRICS else f"  val_acc {attempt.val_accuracy:.4f}")
         self.progress.console.print(
             f"{escape(label)} {escape(attempt.run_id)}  {score}  {verdict}  "
             f"({attempt.seconds:.1f} s)",

@@ -81,9 +81,10 @@ def print_description(description) -> None:
     click.echo(f"train rows:  {len(dataset.y_train)}   test rows: {len(dataset.test_ids)}")
     _task(dataset)
     _print_submission(dataset)
-    click.echo(f"classes:     {dataset.n_classes}")
-    for label, count in zip(dataset.classes, description.counts):
-        click.echo(f"  {label!s:>12}  {count}")
+    if dataset.task not in NUMERIC_LINES:  # a number per image has its range on the target line instead
+        click.echo(f"classes:     {dataset.n_classes}")
+        for label, count in zip(dataset.classes, description.counts):
+            click.echo(f"  {label!s:>12}  {count}")
     click.echo(f"fingerprint: {dataset.fingerprint()}")
 
 
@@ -111,14 +112,20 @@ def _print_image_folder(dataset, summary) -> None:
                    f"{_hw(summary['largest'])}, most common {_hw(common)} ({times} images)")
     _task(dataset)
     _print_submission(dataset)
-    parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
-    click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
-    for i, label in enumerate(dataset.classes):
-        click.echo(f"  {label!s:>12}  " + "  ".join(f"{summary['per_class'][part][i]:>5}" for part in parts))
+    if dataset.task not in NUMERIC_LINES:
+        _print_classes(dataset, summary)
     skipped = summary["skipped"]
     click.echo(f"skipped:     {len(skipped)} file{'s' * (len(skipped) != 1)}")
     _print_skipped(skipped)
     click.echo(f"fingerprint: {dataset.fingerprint()}")
+
+
+def _print_classes(dataset, summary) -> None:
+    counts = summary["counts"]
+    parts = [part for part in ("train", "val", "test") if part in summary["per_class"] and counts[part]]
+    click.echo(f"classes:     {dataset.n_classes}" + (f"   ({', '.join(parts)})" if len(parts) > 1 else ""))
+    for i, label in enumerate(dataset.classes):
+        click.echo(f"  {label!s:>12}  " + "  ".join(f"{summary['per_class'][part][i]:>5}" for part in parts))
 
 
 def _layout(dataset, summary) -> str:
