@@ -94,21 +94,23 @@ def save_images(folder, names, pixels, ext="jpg"):
 
 @pytest.fixture(scope="module")
 def planet(tmp_path_factory, cifar_images):
-    """Planet's layout: train_v2.csv (image_name,tags), train-jpg/, test-jpg/, sample_submission_v2.csv
-    (every row 'primary clear'-like: two tags), and the hidden answers in Planet's own layout."""
+    """Planet's layout: train_v2.csv (image_name,tags), train-jpg/, test-jpg/ and test-jpg-additional/
+    (file_0, ...), sample_submission_v2.csv (every row two tags), and the hidden answers in Planet's own layout."""
     import pandas as pd
 
     pixels, labels = cifar_images
     root = tmp_path_factory.mktemp("planet")
     train = [f"train_{i}" for i in range(N_TRAIN)]
-    test = [f"test_{i}" for i in range(N_TEST)][::-1]  # the sample's order is not the files' order
+    first = N_TEST - 20  # the rest come later, in their own folder
+    names = [f"test_{i}" for i in range(first)] + [f"file_{i}" for i in range(N_TEST - first)]
+    test = names[::-1]  # the sample's order is not the files' order
     save_images(root / "train-jpg", train, pixels[:N_TRAIN])
-    save_images(root / "test-jpg", [f"test_{i}" for i in range(N_TEST)], pixels[N_TRAIN:])
+    save_images(root / "test-jpg", names[:first], pixels[N_TRAIN:N_TRAIN + first])
+    save_images(root / "test-jpg-additional", names[first:], pixels[N_TRAIN + first:])
     pd.DataFrame({"image_name": train, "tags": [" ".join(tags_of(y)) for y in labels[:N_TRAIN]]}).to_csv(
         root / "train_v2.csv", index=False)
     pd.DataFrame({"image_name": test, "tags": "animal cat"}).to_csv(root / "sample_submission_v2.csv", index=False)
-    answers = pd.DataFrame({"image_name": [f"test_{i}" for i in range(N_TEST)],
-                            "tags": [" ".join(tags_of(y)) for y in labels[N_TRAIN:]]})
+    answers = pd.DataFrame({"image_name": names, "tags": [" ".join(tags_of(y)) for y in labels[N_TRAIN:]]})
     answers.to_csv(tmp_path_factory.getbasetemp() / "planet_answers.csv", index=False)
     return root, test, tmp_path_factory.getbasetemp() / "planet_answers.csv"
 
@@ -142,7 +144,9 @@ def test_planet_and_ranzcr_read_as_multi_label(planet, ranzcr):
     assert dataset.task == "multi_label" and dataset.classes == sorted({"animal", "vehicle", *CIFAR})
     assert dataset.y_train.shape == (N_TRAIN, 12) and (dataset.y_train.sum(axis=1) == 2).all()
     assert dataset.submission_header == ("image_name", "tags") and dataset.submission_kind == "tags"
-    assert dataset.test_ids == test and dataset.x_test.files[0] == f"test-jpg/{test[0]}.jpg"
+    assert dataset.test_ids == test and dataset.x_test.files[0] == f"test-jpg-additional/{test[0]}.jpg"
+    assert dataset.x_test.files[-1] == "test-jpg/test_0.jpg"  # both test folders, in the sample's order
+    assert "matched in test-jpg/ and test-jpg-additional/" in dataset.layout_notes[2]
     root, uids, _ = ranzcr
     dataset = load_dataset(root)  # rows of two 1s: multi-label without the option; PatientID is no label
     assert dataset.task == "multi_label" and dataset.classes == sorted(RANZCR)

@@ -60,9 +60,11 @@ class ImageIndex:
     """The image files of one folder (at any depth), found by id: the path relative
     to the folder, the file name, or either without its extension."""
 
-    def __init__(self, folder: Path, where: str) -> None:
+    def __init__(self, folder: Path, where: str, parts: tuple[str, ...] = ()) -> None:
+        """`parts`: only these sub-folders of `folder` (Planet's test-jpg and test-jpg-additional)."""
         self.where = where  # the folder as messages name it
-        self.files = [f for f in files_under(folder) if f.lower().endswith(FILE_EXTENSIONS)]
+        found = [f"{part}/{f}" for part in parts for f in files_under(folder / part)] if parts else files_under(folder)
+        self.files = [f for f in found if f.lower().endswith(FILE_EXTENSIONS)]
         self._by_key: dict[str, list[str]] = collections.defaultdict(list)
         for path in self.files:
             posix = PurePosixPath(path)

@@ -76,6 +76,15 @@ class Layout:
     sample: Path | None
     test_csv: Path | None
     source: str
+    # Several test folders (Planet's test-jpg/ and test-jpg-additional/): `test` is
+    # the folder holding them, and these are their names.
+    test_parts: tuple[str, ...] = ()
+
+    def test_folders(self) -> str:
+        """The test folder(s) as messages name them: `test/`, or `test-jpg/ and test-jpg-additional/`."""
+        if self.test_parts:
+            return " and ".join(f"{part}/" for part in self.test_parts)
+        return f"{self.inside(self.test)}/"
 
     def name(self, path: Path) -> str:
         """A path as messages show it: below the competition folder as the user gave it."""
@@ -110,8 +119,17 @@ def find_layout(folder: Path, source: str, *, labels: str | None = None, train_i
         test = next((f for f in (_first_images(folder, (n,)) for n in TEST_FOLDERS if n != train.name) if f), None)
         test = test or (train if train.name == "images" else None)  # Plant Pathology: one folder for both
     resolved = lambda path: path.resolve() if path is not None else None  # noqa: E731
-    return Layout(labels=labels_path.resolve(), train=train, test=test, sample=resolved(find_sample(folder)),
-                  test_csv=resolved(find_file(folder, "test.csv")), source=source)
+    more = _more_test_folders(test) if test is not None and test != train else []
+    return Layout(labels=labels_path.resolve(), train=train, test=test.parent if more else test,
+                  sample=resolved(find_sample(folder)), test_csv=resolved(find_file(folder, "test.csv")),
+                  source=source, test_parts=(test.name, *more) if more else ())
+
+
+def _more_test_folders(test: Path) -> list[str]:
+    """Folders beside the test folder that continue it (Planet's test-jpg-additional/
+    beside test-jpg/): named after it with a dash, holding images."""
+    return sorted(entry.name for entry in test.parent.iterdir()
+                  if entry.name.startswith(f"{test.name}-") and _first_images(test.parent, (entry.name,)))
 
 
 def _given(folder: Path, value: str, option: str, file: bool = False) -> Path:
@@ -175,7 +193,8 @@ def load_labelled_images(layout: Layout, *, label_column: str | None = None, id_
 
     train_files = match_ids(train_index, ids, lambda row: f"{labels_path.name} line {file_line(labels_path, row)}")
     test_index = train_index if layout.test == layout.train else \
-        ImageIndex(layout.test, layout.name(layout.test)) if layout.test else None
+        ImageIndex(layout.test, layout.test_folders() if layout.test_parts else layout.name(layout.test),
+                   layout.test_parts) if layout.test else None
     sample = read_sample(layout.sample, classes, multi_label=multi) if layout.sample else None
     test_ids, test_files, from_where = _test_images(layout, sample, test_index, set(train_files), ids)
 

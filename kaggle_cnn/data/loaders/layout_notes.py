@@ -21,9 +21,9 @@ def layout_notes(layout, id_col, label_cols, one_hot, n_ids, n_train, test_index
         notes.append("test: no test images")
     else:
         unlisted = sum(1 for _, why in skipped if why.startswith("not in"))
-        folder = layout.inside(layout.test)
-        notes.append(f"test: {n_test} ids from {from_where} matched in {folder}/" if from_where != f"{test_index.where}/"
-                     else f"test: the {n_test} images of {folder}/ no labels row names, ids spelled as in "
+        folders = layout.test_folders()
+        notes.append(f"test: {n_test} ids from {from_where} matched in {folders}" if from_where != f"{test_index.where}/"
+                     else f"test: the {n_test} images of {folders} no labels row names, ids spelled as in "
                           f"{layout.labels.name}")
         if unlisted:
             notes[-1] += f"; {unlisted} image{'s' * (unlisted != 1)} not in it (skipped)"
