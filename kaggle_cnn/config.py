@@ -29,6 +29,8 @@ METRICS = ("accuracy", "logloss", "f1_macro", "roc_auc", "qwk", "f1_micro", "f1_
            "map@K")
 # The metrics that grade each (image, tag) yes/no decision of a multi-label answer.
 DECISION_METRICS = ("f1_micro", "f1_samples", "f2_samples")
+# Regression's metrics: errors of a number per image (they imply --regression).
+NUMERIC_METRICS = ("rmse", "mae")
 # Probabilities are clipped to [PROBABILITY_CLIP, 1 - PROBABILITY_CLIP] before a log and in a written
 # submission, as Kaggle's log-loss graders clip them: a confident wrong 0 would cost an infinite loss.
 PROBABILITY_CLIP = 1e-15

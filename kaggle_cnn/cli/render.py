@@ -76,7 +76,7 @@ class RichTrainReporter:
         if not self.finished_lines:
             return
         verdict = "[green]kept[/green]" if attempt.kept else "[dim]discarded[/dim]"
-        from kaggle_cnn.evaluation.metric_registry import NUMERIC_METRICS
+        from kaggle_cnn.config import NUMERIC_METRICS
 
         score = f"val_acc {attempt.val_accuracy:.4f}" if attempt.metric == "accuracy" else \
             f"val_{attempt.metric} {attempt.score:.4f}" + (

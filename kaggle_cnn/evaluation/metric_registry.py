@@ -57,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kaggle_cnn.config import METRICS, PROBABILITY_CLIP, metric_family
+from kaggle_cnn.config import METRICS, NUMERIC_METRICS, PROBABILITY_CLIP, metric_family
 from kaggle_cnn.errors import InputError, one_line
 from kaggle_cnn.labels import is_multi_label, is_numeric_target
 from kaggle_cnn.store.submissions import top_classes
@@ -303,7 +303,6 @@ REGISTRY: dict[str, Metric] = {
     "rmse": Metric("rmse", "root mean squared error", False, False, 0.0, math.inf),
     "mae": Metric("mae", "mean absolute error", False, False, 0.0, math.inf),
 }
-NUMERIC_METRICS = ("rmse", "mae")  # regression's: they imply --regression
 MAP_AT = "map@K"  # a family, not a metric: get_metric("map@5") makes one
 FAMILIES = (MAP_AT,)
 if (*REGISTRY, *FAMILIES) != METRICS:

@@ -65,8 +65,8 @@ def numeric_scores(truth, predicted) -> tuple[float, float]:
 def check_metric_fits(task: str, metric: str) -> None:
     """Refuse, before anything is written, a metric that cannot judge these targets:
     rmse and mae on classes, a class metric (logloss, roc_auc, ...) on numbers."""
+    from kaggle_cnn.config import NUMERIC_METRICS
     from kaggle_cnn.errors import InputError
-    from kaggle_cnn.evaluation.metric_registry import NUMERIC_METRICS
     from kaggle_cnn.labels import NUMERIC_TASKS
 
     if task in NUMERIC_TASKS and metric not in (*NUMERIC_METRICS, "qwk", "accuracy"):
