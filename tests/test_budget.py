@@ -27,18 +27,23 @@ def measured(monkeypatch):
     monkeypatch.setattr(budgets, "measure", lambda config, arrays, n_classes: Measured(epoch=1.0, overhead=5.0))
 
 
-def test_a_budget_alone_makes_attempts_of_at_least_min_epochs_up_to_max_attempts(measured):
-    auto = TrainConfig(epochs="auto")
-    # 2 minutes: 120 s / 5 attempts = 24 s each, 19 epochs after the 5 s an attempt pays
-    plan = budgets.plan_budget(2, auto, _arrays(), 10, attempts=None)
-    assert (plan.attempts, plan.epochs_each) == (budgets.MAX_ATTEMPTS, 19)
-    # 40 s: two attempts would get 15 epochs each, three 8: two
+def test_a_budget_alone_buys_epochs_first_then_attempts_for_the_vote(measured):
+    auto = TrainConfig(epochs="auto")  # at most 40 epochs an attempt (max_epochs)
+    # 40 s: one attempt holds 35 epochs, under the 40 an attempt trains: one attempt, not two of 15
     plan = budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=None)
-    assert (plan.attempts, plan.epochs_each) == (2, 15)
+    assert (plan.attempts, plan.epochs_each) == (1, 35)
+    assert "1 attempt of about 35 epochs" in plan.notes[0]
+    # 2 minutes: one attempt would hold 115 epochs, two 55 each, three 35: the fewest that use the budget
+    plan = budgets.plan_budget(2, auto, _arrays(), 10, attempts=None)
+    assert (plan.attempts, plan.epochs_each) == (3, 35)
+    assert "3 attempts of about 35 epochs each" in plan.notes[0]
+    # 10 minutes: at most MAX_ATTEMPTS, each at most 40 epochs
+    plan = budgets.plan_budget(10, auto, _arrays(), 10, attempts=None)
+    assert (plan.attempts, plan.epochs_each) == (budgets.MAX_ATTEMPTS, 40)
+    # two worker slots: one attempt on each, whatever the budget
+    assert budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=None, slots=2).attempts == 2
     # --repeat 3 asked: three, whatever they get
     assert budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=3).attempts == 3
-    assert "2 attempts of about 15 epochs each" in budgets.plan_budget(40 / 60, auto, _arrays(), 10,
-                                                                        attempts=None).notes[0]
 
 
 def test_attempts_long_enough_get_shifts_and_mirror_images_only_where_they_keep_the_label(measured):

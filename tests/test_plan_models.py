@@ -165,7 +165,7 @@ def test_a_budget_measures_each_configuration_once_and_gives_every_attempt_its_s
     auto = [TrainConfig(model="cnn1", epochs="auto"), TrainConfig(model="basic_cnn", epochs="auto")]
     plan = budgets.plan_cycle(2, auto + auto[:1], arrays, 10, attempts=None)
     assert measured == ["cnn1", "basic_cnn"]
-    # the slowest (3 s an epoch) keeps 12 epochs in the shares of 2 attempts, not of 3; but 3 are listed
+    # the slowest (3 s an epoch) alone would make one attempt (38 epochs, under its 40); but 3 are listed
     assert plan.attempts == 3 and [c.model for c in plan.configs] == ["cnn1", "basic_cnn", "cnn1"]
     assert [p.epochs_each for p in plan.each] == [35, 11]  # (40 - 5) // 1, (40 - 5) // 3
     assert plan.notes[0] == "time budget 2 min: 3 attempts taking turns over cnn1, basic_cnn, cnn1"
