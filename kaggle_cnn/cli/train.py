@@ -87,7 +87,8 @@ def setting(*declarations, **attributes):
                help="Architecture name (see `kcnn models`); a list a,b,c: attempt 1 trains a, 2 b, 3 c, 4 a again, "
                     "... on the same split and folds (a name twice trains twice as often). Beside a list of presets, "
                     "one of the same length: they pair up in order.")
-@setting("--repeat", help="Attempts to make [default: 1; with --time-budget, as many as it holds, up to 5].")
+@setting("--repeat", help="Attempts to make [default: 1; with --time-budget, one until its share holds more than "
+                             "max_epochs (40), then as few more as use it, up to 5].")
 @setting("--until-kept", help="Instead of --repeat: keep going until this many runs are kept.")
 @setting("--max-attempts", help="Cap on attempts with --until-kept [default: 10 x K].")
 @setting("--keep-above",
