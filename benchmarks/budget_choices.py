@@ -40,19 +40,21 @@ from sets import (  # the real sets: $KCNN_DATA_DIR
 from kaggle_cnn import api
 
 
+def soft_vote(workspace: api.Workspace, predictions: str) -> np.ndarray:
+    """The mean of every run's probabilities in file `predictions` (val_proba.npy, test_proba.npy)."""
+    return np.mean([np.load(run.path / predictions) for run in workspace.runs()], axis=0)
+
+
 def vote_on_validation(workspace: api.Workspace, dataset) -> tuple[float, list[int]]:
     """The soft vote of every run's validation probabilities, scored on the split's labels."""
     split = workspace.find_split(dataset.fingerprint())
-    runs = list(workspace.runs())
-    probabilities = np.mean([np.load(run.path / "val_proba.npy") for run in runs], axis=0)
-    epochs = [int(run.record["phases"].get("train", 0)) for run in runs]
-    return float(np.mean(probabilities.argmax(axis=1) == split.val_labels)), epochs
+    epochs = [int(run.record["phases"].get("train", 0)) for run in workspace.runs()]
+    return float(np.mean(soft_vote(workspace, "val_proba.npy").argmax(axis=1) == split.val_labels)), epochs
 
 
 def vote_on_holdout(workspace: api.Workspace, labels: np.ndarray) -> float:
     """The soft vote of every run's test probabilities (the held-out training images), scored on their labels."""
-    probabilities = np.mean([np.load(run.path / "test_proba.npy") for run in workspace.runs()], axis=0)
-    return float(np.mean(probabilities.argmax(axis=1) == labels))
+    return float(np.mean(soft_vote(workspace, "test_proba.npy").argmax(axis=1) == labels))
 
 
 def with_holdout(path: Path, rows: int, holdout: int) -> np.ndarray:
