@@ -8,13 +8,16 @@ accuracy per seed, its mean, and the epochs each attempt got.
 
     python benchmarks/budget_choices.py [--sets mnist,cifar] [--rows 1500] [--minutes 1.5]
                                         [--attempts 1,2,3] [--seeds 0,1,2] [--widths 32]
-                                        [--holdout N]
+                                        [--holdout N] [--augments 'budget;shift=0.1,rotation=10']
+                                        [--tta 'shift_px=1;shift_px=2'] [--batch 64]
 
 A validation split of 10% is few images to tell votes near 99% apart (500 images
 for 5,000 rows: a standard error near 0.45 points). --holdout N (mnist only) also
 scores the vote on N more training images after the first --rows, which no run
 trains on: they stand in for the set's test images, so the test images are still
-never looked at.
+never looked at. --augments compares augmentations (separated by ";"; `budget`:
+the one the budget chooses for the attempts' length); --tta scores each vote again
+on test-time-augmented predictions (`kcnn tta`), on the same trained runs.
 
 mnist: the first --rows training images of mnist.npz; cifar: the first --rows of the
 CIFAR-10 subset; both from the real datasets' folder ($KCNN_DATA_DIR).
@@ -45,16 +48,18 @@ def soft_vote(workspace: api.Workspace, predictions: str) -> np.ndarray:
     return np.mean([np.load(run.path / predictions) for run in workspace.runs()], axis=0)
 
 
-def vote_on_validation(workspace: api.Workspace, dataset) -> tuple[float, list[int]]:
-    """The soft vote of every run's validation probabilities, scored on the split's labels."""
+def vote_on_validation(workspace: api.Workspace, dataset, made_by: str = "") -> tuple[float, list[int]]:
+    """The soft vote of every run's validation probabilities, scored on the split's labels
+    (made_by "_tta": the runs' test-time-augmented probabilities)."""
     split = workspace.find_split(dataset.fingerprint())
     epochs = [int(run.record["phases"].get("train", 0)) for run in workspace.runs()]
-    return float(np.mean(soft_vote(workspace, "val_proba.npy").argmax(axis=1) == split.val_labels)), epochs
+    votes = soft_vote(workspace, f"val_proba{made_by}.npy")
+    return float(np.mean(votes.argmax(axis=1) == split.val_labels)), epochs
 
 
-def vote_on_holdout(workspace: api.Workspace, labels: np.ndarray) -> float:
+def vote_on_holdout(workspace: api.Workspace, labels: np.ndarray, made_by: str = "") -> float:
     """The soft vote of every run's test probabilities (the held-out training images), scored on their labels."""
-    return float(np.mean(soft_vote(workspace, "test_proba.npy").argmax(axis=1) == labels))
+    return float(np.mean(soft_vote(workspace, f"test_proba{made_by}.npy").argmax(axis=1) == labels))
 
 
 def with_holdout(path: Path, rows: int, holdout: int) -> np.ndarray:
@@ -75,24 +80,36 @@ def main() -> None:
     parser.add_argument("--widths", default="32", help="small_resnet widths to compare (each with every --attempts)")
     parser.add_argument("--holdout", type=int, default=0,
                         help="mnist: also score the vote on this many training images after --rows")
+    parser.add_argument("--augments", default="budget",
+                        help="augmentations to compare, separated by ';' (budget: the budget's own choice)")
+    parser.add_argument("--batch", type=int, default=None, help="the batch size (default: left to kcnn)")
+    parser.add_argument("--tta", default="",
+                        help="also score each vote with `kcnn tta` transforms, separated by ';' "
+                             "(e.g. shift_px=1;shift_px=2)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {machine()}; "
-          f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}")
-    columns = ["set", "width", "attempts", "vote val acc by seed", "mean", "epochs an attempt", "wall min (mean)"]
+          f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}"
+          + (f", batch {args.batch}" if args.batch else ""))
+    columns = ["set", "width", "augment", "attempts", "vote val acc by seed", "mean", "epochs an attempt",
+               "wall min (mean)"]
     table_header(*columns, *(["vote holdout acc by seed", "mean"] if args.holdout else []))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for name, path, _ in each_set(args, scratch, test_rows=200):  # the test images are not looked at
             held = with_holdout(path, args.rows, args.holdout) if args.holdout and name == "mnist" else None
             dataset = api.load_data(path)
-            for width, attempts in ((int(w), None if a == "auto" else int(a)) for w in args.widths.split(",")
-                                    for a in args.attempts.split(",")):
+            for width, augment, attempts in ((int(w), g, None if a == "auto" else int(a))
+                                             for w in args.widths.split(",") for g in args.augments.split(";")
+                                             for a in args.attempts.split(",")):
                 scores, epochs, walls, held_scores = [], [], [], []
+                augmented = {spec: ([], []) for spec in filter(None, args.tta.split(";"))}  # spec -> val, holdout
                 for seed in seeds:
-                    workspace = api.Workspace(scratch / f"{name}-{width}-{attempts}-{seed}")
+                    workspace = api.Workspace(scratch / f"{name}-{width}-{augment}-{attempts}-{seed}")
                     start = time.perf_counter()
-                    config = api.TrainConfig(epochs="auto", model_options={"width": width})
+                    config = api.TrainConfig(epochs="auto", model_options={"width": width},
+                                             augment=None if augment == "budget" else augment,
+                                             batch_size=args.batch)
                     api.train(dataset, workspace, config, repeat=attempts, seed=seed, time_budget=args.minutes)
                     walls.append((time.perf_counter() - start) / 60)
                     score, trained = vote_on_validation(workspace, dataset)
@@ -102,10 +119,20 @@ def main() -> None:
                         held_scores.append(vote_on_holdout(workspace, held))
                     print(f"  seed {seed}: val {score:.4f}, epochs {trained}, {walls[-1]:.2f} min"
                           + (f", holdout {held_scores[-1]:.4f}" if held is not None else ""), flush=True)
-                holdout_cells = (f" {', '.join(f'{s:.4f}' for s in held_scores)} | {np.mean(held_scores):.4f} |"
-                                 if held is not None else "")
-                print(f"| {name} | {width} | {attempts or 'auto'} | {', '.join(f'{s:.4f}' for s in scores)} | {np.mean(scores):.4f} | "
-                      f"{np.mean(epochs):.1f} | {np.mean(walls):.2f} |{holdout_cells}", flush=True)
+                    for spec, (tta_scores, tta_held) in augmented.items():
+                        api.tta(workspace, transforms=spec, data_path=path)
+                        tta_scores.append(vote_on_validation(workspace, dataset, "_tta")[0])
+                        if held is not None:
+                            tta_held.append(vote_on_holdout(workspace, held, "_tta"))
+                        print(f"    with TTA {spec}: val {tta_scores[-1]:.4f}"
+                              + (f", holdout {tta_held[-1]:.4f}" if held is not None else ""), flush=True)
+                for label, (val, hold) in {"": (scores, held_scores), **{f", TTA {spec}": pair
+                                                                         for spec, pair in augmented.items()}}.items():
+                    holdout_cells = (f" {', '.join(f'{s:.4f}' for s in hold)} | {np.mean(hold):.4f} |"
+                                     if held is not None else "")
+                    print(f"| {name} | {width} | {augment}{label} | {attempts or 'auto'} | "
+                          f"{', '.join(f'{s:.4f}' for s in val)} | {np.mean(val):.4f} | "
+                          f"{np.mean(epochs):.1f} | {np.mean(walls):.2f} |{holdout_cells}", flush=True)
 
 
 if __name__ == "__main__":
