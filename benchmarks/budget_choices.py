@@ -9,7 +9,7 @@ accuracy per seed, its mean, and the epochs each attempt got.
     python benchmarks/budget_choices.py [--sets mnist,cifar] [--rows 1500] [--minutes 1.5]
                                         [--attempts 1,2,3] [--seeds 0,1,2] [--widths 32]
                                         [--holdout N] [--augments 'budget;shift=0.1,rotation=10']
-                                        [--tta 'shift_px=1;shift_px=2'] [--batch 64]
+                                        [--tta 'shift_px=1;shift_px=2'] [--batch 64] [--label-smoothing 0.1]
 
 A validation split of 10% is few images to tell votes near 99% apart (500 images
 for 5,000 rows: a standard error near 0.45 points). --holdout N (mnist only) also
@@ -83,6 +83,7 @@ def main() -> None:
     parser.add_argument("--augments", default="budget",
                         help="augmentations to compare, separated by ';' (budget: the budget's own choice)")
     parser.add_argument("--batch", type=int, default=None, help="the batch size (default: left to kcnn)")
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="as kcnn train's (default: none)")
     parser.add_argument("--tta", default="",
                         help="also score each vote with `kcnn tta` transforms, separated by ';' "
                              "(e.g. shift_px=1;shift_px=2)")
@@ -90,7 +91,8 @@ def main() -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(f"machine: {machine()}; "
           f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}"
-          + (f", batch {args.batch}" if args.batch else ""))
+          + (f", batch {args.batch}" if args.batch else "")
+          + (f", label smoothing {args.label_smoothing:g}" if args.label_smoothing else ""))
     columns = ["set", "width", "augment", "attempts", "vote val acc by seed", "mean", "epochs an attempt",
                "wall min (mean)"]
     table_header(*columns, *(["vote holdout acc by seed", "mean"] if args.holdout else []))
@@ -109,7 +111,7 @@ def main() -> None:
                     start = time.perf_counter()
                     config = api.TrainConfig(epochs="auto", model_options={"width": width},
                                              augment=None if augment == "budget" else augment,
-                                             batch_size=args.batch)
+                                             batch_size=args.batch, label_smoothing=args.label_smoothing)
                     api.train(dataset, workspace, config, repeat=attempts, seed=seed, time_budget=args.minutes)
                     walls.append((time.perf_counter() - start) / 60)
                     score, trained = vote_on_validation(workspace, dataset)
