@@ -62,6 +62,17 @@ def vote_on_holdout(workspace: api.Workspace, labels: np.ndarray, made_by: str =
     return float(np.mean(soft_vote(workspace, f"test_proba{made_by}.npy").argmax(axis=1) == labels))
 
 
+def score_with_tta(workspace: api.Workspace, dataset, path: Path, spec: str, held: np.ndarray | None,
+                   val_scores: list[float], held_scores: list[float]) -> None:
+    """`kcnn tta` with transforms `spec` on the workspace's runs; their votes' scores appended and printed."""
+    api.tta(workspace, transforms=spec, data_path=path)
+    val_scores.append(vote_on_validation(workspace, dataset, "_tta")[0])
+    if held is not None:
+        held_scores.append(vote_on_holdout(workspace, held, "_tta"))
+    print(f"    with TTA {spec}: val {val_scores[-1]:.4f}"
+          + (f", holdout {held_scores[-1]:.4f}" if held is not None else ""), flush=True)
+
+
 def with_holdout(path: Path, rows: int, holdout: int) -> np.ndarray:
     """Rewrite the set at path so its test images are training images rows..rows+holdout; their labels."""
     with np.load(need(DATA_DIR / FILES["mnist"])) as source:
@@ -122,12 +133,7 @@ def main() -> None:
                     print(f"  seed {seed}: val {score:.4f}, epochs {trained}, {walls[-1]:.2f} min"
                           + (f", holdout {held_scores[-1]:.4f}" if held is not None else ""), flush=True)
                     for spec, (tta_scores, tta_held) in augmented.items():
-                        api.tta(workspace, transforms=spec, data_path=path)
-                        tta_scores.append(vote_on_validation(workspace, dataset, "_tta")[0])
-                        if held is not None:
-                            tta_held.append(vote_on_holdout(workspace, held, "_tta"))
-                        print(f"    with TTA {spec}: val {tta_scores[-1]:.4f}"
-                              + (f", holdout {tta_held[-1]:.4f}" if held is not None else ""), flush=True)
+                        score_with_tta(workspace, dataset, path, spec, held, tta_scores, tta_held)
                 for label, (val, hold) in {"": (scores, held_scores), **{f", TTA {spec}": pair
                                                                          for spec, pair in augmented.items()}}.items():
                     holdout_cells = (f" {', '.join(f'{s:.4f}' for s in hold)} | {np.mean(hold):.4f} |"
