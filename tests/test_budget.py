@@ -1,5 +1,5 @@
 """--time-budget: measured before anything is written, kept by every attempt,
-and what a budget makes of the recipe (attempts, epochs, augmentation)."""
+and what a budget makes of the recipe (attempts, epochs, augmentation, label smoothing)."""
 
 import json
 
@@ -46,15 +46,40 @@ def test_a_budget_alone_buys_epochs_first_then_attempts_for_the_vote(measured):
     assert budgets.plan_budget(40 / 60, auto, _arrays(), 10, attempts=3).attempts == 3
 
 
-def test_attempts_long_enough_get_shifts_and_mirror_images_only_where_they_keep_the_label(measured):
-    auto = TrainConfig(epochs="auto")
-    digits = _arrays()
-    long_ones = budgets.plan_budget(2, auto, digits, 10, attempts=1, augment_open=True)
+def test_attempts_long_enough_get_shifts_mirror_images_where_they_keep_the_label_and_label_smoothing(measured):
+    auto, digits, both = TrainConfig(epochs="auto"), _arrays(), budgets.CHOOSES
+    long_ones = budgets.plan_budget(2, auto, digits, 10, attempts=1, chooses=both)
     assert long_ones.config.augment == budgets.SHIFT  # random pixels: mirror images are another class's
-    short_ones = budgets.plan_budget(2, auto, digits, 10, attempts=5 * 8, augment_open=True)
-    assert short_ones.config.augment is None
-    typed = budgets.plan_budget(2, auto, digits, 10, attempts=1, augment_open=False)
-    assert typed.config.augment is None
+    assert long_ones.config.label_smoothing == budgets.SMOOTHING
+    assert long_ones.notes[1:] == ["augmentation shift=0.1 (attempts of 16+ epochs; --augment none to leave it out)",
+                                   "label smoothing 0.1 (attempts of 16+ epochs; --label-smoothing 0 to leave it out)"]
+    short_ones = budgets.plan_budget(2, auto, digits, 10, attempts=5 * 8, chooses=both)
+    assert (short_ones.config.augment, short_ones.config.label_smoothing) == (None, 0.0)
+    typed = budgets.plan_budget(2, auto, digits, 10, attempts=1, chooses=())
+    assert (typed.config.augment, typed.config.label_smoothing) == (None, 0.0)
+    # label smoothing only where it was measured: one class an image, nothing mixed
+    tags = {**digits, "y_train": np.eye(10, dtype=bool)[digits["y_train"]]}
+    tagged = budgets.plan_budget(2, auto, tags, 10, attempts=1, chooses=both).config  # no class means of tags
+    assert (tagged.augment, tagged.label_smoothing) == (budgets.SHIFT, 0.0)
+    mixed = TrainConfig(epochs="auto", mix="mixup=0.2")
+    assert budgets.plan_budget(2, mixed, digits, 10, attempts=1, chooses=both).config.label_smoothing == 0.0
+
+
+def test_what_is_typed_the_budget_leaves_as_it_is(kcnn, competition, tmp_path, measured, monkeypatch):
+    from kaggle_cnn.errors import InputError
+
+    planned, plan_for_training = [], budgets.budget_for_training
+
+    def plan_then_stop(*args, **kwargs):
+        planned.append(plan_for_training(*args, **kwargs)[0][0])
+        raise InputError("planned")
+
+    monkeypatch.setattr(budgets, "budget_for_training", plan_then_stop)
+    for typed in ((), ("--label-smoothing", 0), ("--augment", "none")):  # 30 s: one attempt of 25 epochs
+        result = kcnn("-w", tmp_path / str(len(planned)), "train", "--data", competition, *typed, "--time-budget", 0.5)
+        assert result.exit_code == 2 and "planned" in result.output
+    assert [(config.augment, config.label_smoothing) for config in planned] == [
+        (budgets.SHIFT, 0.1), (budgets.SHIFT, 0.0), (None, 0.1)]
 
 
 def test_mirror_images_keep_the_label_of_symmetric_classes_not_of_digits():

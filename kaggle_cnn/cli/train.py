@@ -208,7 +208,7 @@ def train(ctx, data_path, load_options, preset, repeat, until_kept, max_attempts
                                 repeat=repeat, until_kept=until_kept, max_attempts=max_attempts,
                                 keep_above=keep_above, seed=seed, val_fraction=val_fraction, reporter=reporter,
                                 execution=execution, time_budget=time_budget, metric=metric, folds=folds,
-                                refit=refit, fit_epochs="epochs" not in typed, budget_augments="augment" not in typed,
+                                refit=refit, fit_epochs="epochs" not in typed, budget_leaves=list(typed),
                                 tensorboard=tensorboard, pseudo_labels=pseudo_labels,
                                 pseudo_confidence=pseudo_confidence)
     render.print_training(console, summary, workspace(ctx))

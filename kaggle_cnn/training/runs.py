@@ -18,7 +18,7 @@ import contextlib
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -76,7 +76,7 @@ def train(
     folds: int | None = None,
     refit: bool = False,
     fit_epochs: bool = False,
-    budget_augments: bool = True,
+    budget_leaves: Collection[str] = (),
     tensorboard: bool = False,
     pseudo_labels: str | os.PathLike | None = None,
     pseudo_confidence: float | None = None,
@@ -98,8 +98,9 @@ def train(
     measured first (kaggle_cnn.training.budget), every attempt gets its share and
     none is launched that cannot finish; without `repeat` the budget says how many
     attempts; `fit_epochs` fits the epochs to the shares even when `config` fixes
-    them (the CLI: --epochs not typed); `budget_augments` lets the budget choose the
-    augmentation when `config` has none; `tensorboard` writes each attempt's curves
+    them (the CLI: --epochs not typed); the budget may choose the augmentation and
+    label smoothing of long attempts, except the settings in `budget_leaves` (the
+    CLI: those typed); `tensorboard` writes each attempt's curves
     as it trains (Workspace.live_curves). `pseudo_labels` (a vote's CSV): the test
     images its probabilities reach `pseudo_confidence` (default 0.95) on join the
     training rows (kaggle_cnn.training.teacher; `teaching`, instead: kcnn distill's).
@@ -128,7 +129,7 @@ def train(
 
             configs, repeat, budget = budget_for_training(
                 dataset, workspace, configs, time_budget, clock, repeat=repeat, until_kept=until_kept,
-                val_fraction=val_fraction, slots=len(engine.slots), fit_epochs=fit_epochs, augments=budget_augments,
+                val_fraction=val_fraction, slots=len(engine.slots), fit_epochs=fit_epochs, leaves=budget_leaves,
                 note=reporter.note)
         repeat = 1 if repeat is None else repeat
         cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
