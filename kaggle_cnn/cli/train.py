@@ -156,7 +156,8 @@ def setting(*declarations, **attributes):
 @renamed_option("--scheduler", "--cluster", "a Dask scheduler's tcp://HOST:PORT, or local:N")
 @setting("--time-budget", metavar="MINUTES",
          help="Finish within this many minutes: an epoch is measured first, each attempt's epochs are fitted to its "
-              "share (unless --epochs is given) and no attempt is launched that cannot finish.")
+              "share (unless --epochs is given) and no attempt is launched that cannot finish; attempts of 16+ epochs "
+              "get shifts and label smoothing 0.1 unless --augment or --label-smoothing is given.")
 @click.option("--tensorboard", is_flag=True, default=False,
               help="Write each attempt's learning curves as TensorBoard event files as it trains: "
                    "models/tensorboard/<run_id>/ while in flight, then models/<run_id>/tensorboard/ if kept "
