@@ -14,7 +14,8 @@ attempt's own model, in this process) says how long an epoch takes here. From it
 - with the recipe's augmentation or label smoothing left open, what those epochs
   can use: nothing for short attempts; for attempts of LONG_EPOCHS or more, shifts
   (and mirror images where they keep the label), and label smoothing where each
-  image has one class and nothing is mixed (benchmarks/RESULTS.md says why).
+  image has one class, nothing is mixed and the metric is not log-loss
+  (benchmarks/RESULTS.md says why).
 
 Once training, each attempt is sent its share of what is left (TimeBudget.share):
 an attempt that ends early hands its time on to the attempts after it.
@@ -54,6 +55,7 @@ LONG_EPOCHS = 16  # attempts at least this long get shifts (and mirror images wh
 SHIFT = "shift=0.1"
 SMOOTHING = 0.1  # ...and label smoothing: on 5,000 MNIST digits in 8 minutes, ahead on every seed (RESULTS.md)
 CHOOSES = ("augment", "label_smoothing")  # the settings a budget may choose for long attempts, when left open
+UNSMOOTHED = ("logloss",)  # metrics that score the probabilities themselves, which label smoothing caps
 TIMED_STEPS = 4  # steps timed after the first (which pays for tracing)
 NARROW = {"small_resnet": ("width", 16)}  # the default network narrower: about twice the epochs a minute
 NARROW_BELOW = 8  # attempts the budget gives fewer epochs than this train the narrower network (RESULTS.md)
@@ -216,13 +218,14 @@ def _narrower(config: "TrainConfig") -> "TrainConfig | None":
 
 def budget_for_training(dataset: "Dataset", workspace: "Workspace", configs: "list[TrainConfig]", minutes: float,
                         clock: float, *, repeat: int | None, until_kept: int | None, val_fraction: float | None,
-                        slots: int, fit_epochs: bool, leaves: Collection[str] = (), note=lambda text: None):
+                        slots: int, fit_epochs: bool, leaves: Collection[str] = (), metric: str = "accuracy",
+                        note=lambda text: None):
     """`kcnn train --time-budget`, before anything is written: measure here and
     plan; returns the configs to train (those the attempts take turns over), the
     attempts (None: the caller's default), and the budget whose clock started at
     `clock`. `fit_epochs`: fit epochs that the configs fix too (the CLI: --epochs
     not typed); `leaves`: settings the budget leaves as the configs have them
-    (the CLI: those typed)."""
+    (the CLI: those typed); `metric`: what the runs are judged by."""
     from kaggle_cnn.config import AUTO
     from kaggle_cnn.data.split import split_arrays
     from kaggle_cnn.training.checks import check_config
@@ -236,7 +239,8 @@ def budget_for_training(dataset: "Dataset", workspace: "Workspace", configs: "li
     split, _ = plan_split(workspace, dataset, val_fraction)
     asked = repeat if until_kept is None else until_kept
     arrays = {**split_arrays(dataset, split.val_indices), "x_test": dataset.x_test}
-    chooses = [name for name in CHOOSES if name not in leaves]
+    chooses = [name for name in CHOOSES
+               if name not in leaves and not (name == "label_smoothing" and metric in UNSMOOTHED)]
     if len(configs) == 1:
         planned = plan_budget(minutes, configs[0], arrays, dataset.n_classes,
                               attempts=asked, slots=slots, chooses=chooses)

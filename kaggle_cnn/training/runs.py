@@ -130,7 +130,7 @@ def train(
             configs, repeat, budget = budget_for_training(
                 dataset, workspace, configs, time_budget, clock, repeat=repeat, until_kept=until_kept,
                 val_fraction=val_fraction, slots=len(engine.slots), fit_epochs=fit_epochs, leaves=budget_leaves,
-                note=reporter.note)
+                metric=metric, note=reporter.note)
         repeat = 1 if repeat is None else repeat
         cap = repeat if until_kept is None else (max_attempts or 10 * until_kept)
         with training_session(workspace, dataset, configs, val_fraction, judging) as (split, arrays):
