@@ -136,7 +136,6 @@ def _for_long_attempts(config: "TrainConfig", arrays: dict, n_classes: int, choo
     to the budget (and the recipe has none): shifts, mirror images where they keep
     the label, and label smoothing for one class an image without --mix (where it
     was measured). Each choice is told in `notes`."""
-
     if "augment" in chooses and config.augment is None:
         augment = SHIFT + (",hflip" if mirror_keeps_labels(arrays["x_train"], arrays["y_train"], n_classes) else "")
         config = replace(config, augment=augment)
