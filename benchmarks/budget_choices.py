@@ -94,7 +94,8 @@ def main() -> None:
     parser.add_argument("--augments", default="budget",
                         help="augmentations to compare, separated by ';' (budget: the budget's own choice)")
     parser.add_argument("--batch", type=int, default=None, help="the batch size (default: left to kcnn)")
-    parser.add_argument("--label-smoothing", type=float, default=0.0, help="as kcnn train's (default: none)")
+    parser.add_argument("--label-smoothing", type=float, default=None,
+                        help="as kcnn train's (default: left to the budget, as kcnn train leaves it)")
     parser.add_argument("--tta", default="",
                         help="also score each vote with `kcnn tta` transforms, separated by ';' "
                              "(e.g. shift_px=1;shift_px=2)")
@@ -103,7 +104,7 @@ def main() -> None:
     print(f"machine: {machine()}; "
           f"--time-budget {args.minutes}, {args.rows} images a set (10% validation), seeds {args.seeds}"
           + (f", batch {args.batch}" if args.batch else "")
-          + (f", label smoothing {args.label_smoothing:g}" if args.label_smoothing else ""))
+          + (f", label smoothing {args.label_smoothing:g}" if args.label_smoothing is not None else ""))
     columns = ["set", "width", "augment", "attempts", "vote val acc by seed", "mean", "epochs an attempt",
                "wall min (mean)"]
     table_header(*columns, *(["vote holdout acc by seed", "mean"] if args.holdout else []))
@@ -122,8 +123,9 @@ def main() -> None:
                     start = time.perf_counter()
                     config = api.TrainConfig(epochs="auto", model_options={"width": width},
                                              augment=None if augment == "budget" else augment,
-                                             batch_size=args.batch, label_smoothing=args.label_smoothing)
-                    api.train(dataset, workspace, config, repeat=attempts, seed=seed, time_budget=args.minutes)
+                                             batch_size=args.batch, label_smoothing=args.label_smoothing or 0.0)
+                    api.train(dataset, workspace, config, repeat=attempts, seed=seed, time_budget=args.minutes,
+                              budget_leaves=[] if args.label_smoothing is None else ["label_smoothing"])
                     walls.append((time.perf_counter() - start) / 60)
                     score, trained = vote_on_validation(workspace, dataset)
                     scores.append(score)
