@@ -35,8 +35,16 @@ runpy.run_module("kaggle_cnn", run_name="__main__", alter_sys=True)
 
 
 def kcnn_process(*args, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kaggle_cnn", *map(str, args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    """kcnn started as from a terminal. A child inherits an ignored SIGINT and Python
+    keeps ignoring it (as a shell's background job does), and a library an earlier
+    test used can leave SIGINT ignored in this process: while the child starts,
+    SIGINT is caught here, which exec turns into the default in the child."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen([sys.executable, "-m", "kaggle_cnn", *map(str, args)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True, **popen)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def assert_interrupted(returncode: int, stderr: str, expected: int) -> None:
